@@ -1,0 +1,391 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using Cinnabar.Protocol;
+
+namespace Cinnabar.Server;
+
+[Flags]
+public enum ClientFlags
+{
+    None = 0,
+    Multi = 1 << 0,
+    DirtyCas = 1 << 1,     // a WATCHed key changed
+    DirtyExec = 1 << 2,    // a command failed to queue
+    Blocked = 1 << 3,
+    PubSub = 1 << 4,
+    Monitor = 1 << 5,
+    Replica = 1 << 6,
+    Master = 1 << 7,
+    CloseAfterReply = 1 << 8,
+    CloseAsap = 1 << 9,
+    NoEvict = 1 << 10,
+    ReadOnly = 1 << 11,    // cluster READONLY
+    Asking = 1 << 12,
+    Lua = 1 << 13,
+    Unix = 1 << 14,
+    Tracking = 1 << 15,
+}
+
+public enum ReplyMode { On, Off, Skip }
+
+/// <summary>
+/// A client connection: its socket loop and its Redis state. The loop receives into a growable
+/// buffer, parses every complete command, runs the whole batch under the server's execution lock
+/// (one acquisition per read, not per command, see DESIGN.md), then sends the accumulated
+/// replies. Other clients may append to this client's output (pub/sub, unblocking); all writes to
+/// <see cref="Reply"/> happen under <see cref="OutputLock"/>, and sending swaps buffers so the
+/// lock is never held during I/O. A blocked client keeps reading (to notice a disconnect) but
+/// does not execute until it is unblocked.
+/// </summary>
+public sealed class Client
+{
+    private const int InitialInputBytes = 16 * 1024;
+    private const int FlushThresholdBytes = 64 * 1024;
+    private readonly RedisServer _server;
+    private readonly Socket? _socket;
+    private readonly RequestParser _parser = new();
+    private readonly CommandArgs _args = new();
+    private readonly RespWriter _sendBuffer = new(16 * 1024);
+    private byte[] _in = new byte[InitialInputBytes];
+    private int _inStart;
+    private int _inEnd;
+    private bool _inputPending;
+    private bool _sending;
+    private bool _receiveInFlight;
+    private int _closed;
+    private TaskCompletionSource? _unblock;
+
+    public Client(RedisServer server, Socket? socket, long id)
+    {
+        _server = server;
+        _socket = socket;
+        Id = id;
+        Context = new CommandContext(server, this);
+        CreatedMs = Environment.TickCount64;
+        LastInteractionMs = CreatedMs;
+        if (socket?.RemoteEndPoint is IPEndPoint rep) { Address = rep.Address.ToString() + ":" + rep.Port; RemoteIp = rep.Address; }
+        else if (socket != null) { Address = "/unixsocket:0"; Flags |= ClientFlags.Unix; }
+        if (socket?.LocalEndPoint is IPEndPoint lep) LocalAddress = lep.Address.ToString() + ":" + lep.Port;
+        else if (socket != null) LocalAddress = server.Config.UnixSocket + ":0";
+        _parser.ProtoMaxBulkLen = server.Config.ProtoMaxBulkLen;
+    }
+
+    public long Id { get; }
+    public RespWriter Reply { get; } = new(16 * 1024);
+    public object OutputLock { get; } = new();
+    public CommandContext Context { get; }
+    public ClientFlags Flags;
+    public int DbIndex;
+    public string? Name;
+    public string? LibName;
+    public string? LibVersion;
+    public string User = "default";
+    public bool Authenticated;
+    public ReplyMode ReplyMode = ReplyMode.On;
+    public string Address { get; } = "";
+    public string LocalAddress { get; } = "";
+    public IPAddress? RemoteIp { get; }
+    public long CreatedMs { get; }
+    public long LastInteractionMs;
+    public string LastCommand = "NULL";
+    public long NetInputBytes;
+    public long NetOutputBytes;
+    public long CommandsProcessed;
+    public bool IsClosed => _closed != 0;
+    public int QueryBufferLength => _inEnd - _inStart;
+    public int QueryBufferCapacity => _in.Length;
+    public int PendingOutputBytes => Reply.Length + (_sending ? _sendBuffer.Length : 0);
+
+    /// <summary>Queued commands while in MULTI.</summary>
+    public List<byte[][]>? MultiQueue;
+    /// <summary>Keys watched by this client (db index, key).</summary>
+    public List<(int Db, byte[] Key)>? Watched;
+    /// <summary>Pub/sub subscriptions.</summary>
+    public HashSet<string>? Channels;
+    public HashSet<string>? Patterns;
+    public HashSet<string>? ShardChannels;
+    public int SubscriptionCount => (Channels?.Count ?? 0) + (Patterns?.Count ?? 0) + (ShardChannels?.Count ?? 0);
+    /// <summary>State of a blocking command waiting for data (set by <see cref="RedisServer.Block"/>).</summary>
+    public BlockedState? BlockState;
+    /// <summary>Free slot for subsystems (replication link state, script context...).</summary>
+    public object? Extension;
+
+    public Task RunAsync() => RunLoopAsync();
+
+    private async Task RunLoopAsync()
+    {
+        Task<int>? pendingReceive = null;
+        try
+        {
+            while (_closed == 0)
+            {
+                if (BlockState != null)
+                {
+                    var unblocked = _unblock!.Task;
+                    if (pendingReceive == null && _inEnd < _in.Length)
+                        pendingReceive = _socket!.ReceiveAsync(_in.AsMemory(_inEnd), SocketFlags.None).AsTask();
+                    Task done;
+                    if (pendingReceive == null)
+                    {
+                        await unblocked.ConfigureAwait(false);
+                        done = unblocked;
+                    }
+                    else done = await Task.WhenAny(unblocked, pendingReceive).ConfigureAwait(false);
+                    if (done == pendingReceive)
+                    {
+                        int got = await pendingReceive.ConfigureAwait(false);
+                        pendingReceive = null;
+                        if (got <= 0) break;
+                        OnReceived(got);
+                    }
+                    continue;
+                }
+                if (_inputPending)
+                {
+                    _receiveInFlight = pendingReceive != null;
+                    await ProcessInputAsync().ConfigureAwait(false);
+                    _receiveInFlight = false;
+                    continue;
+                }
+                int n;
+                if (pendingReceive != null)
+                {
+                    n = await pendingReceive.ConfigureAwait(false);
+                    pendingReceive = null;
+                }
+                else
+                {
+                    if (!EnsureInputSpace()) break;
+                    n = await _socket!.ReceiveAsync(_in.AsMemory(_inEnd), SocketFlags.None).ConfigureAwait(false);
+                }
+                if (n <= 0) break;
+                OnReceived(n);
+            }
+        }
+        catch (SocketException) { }
+        catch (ObjectDisposedException) { }
+        catch (IOException) { }
+        finally
+        {
+            Close();
+            _server.OnClientClosed(this);
+        }
+    }
+
+    private void OnReceived(int n)
+    {
+        _inEnd += n;
+        NetInputBytes += n;
+        _server.Stats.NetInputBytes += n;
+        _inputPending = true;
+        LastInteractionMs = Environment.TickCount64;
+    }
+
+    /// <summary>Makes room to receive; false when the query buffer limit is hit (the client is closed).</summary>
+    private bool EnsureInputSpace()
+    {
+        if (_inStart == _inEnd)
+        {
+            _inStart = _inEnd = 0;
+            if (_in.Length > 256 * 1024) _in = new byte[InitialInputBytes];
+        }
+        if (_inEnd < _in.Length) return true;
+        int live = _inEnd - _inStart;
+        long needed = Math.Max(_parser.BytesNeeded, live + 1);
+        if (_inStart > 0 && needed <= _in.Length && live < _in.Length / 2)
+        {
+            Buffer.BlockCopy(_in, _inStart, _in, 0, live);
+            _inStart = 0;
+            _inEnd = live;
+            return true;
+        }
+        long limit = _server.Config.ClientQueryBufferLimit;
+        long newSize = Math.Max((long)_in.Length * 2, needed);
+        if (newSize > limit && live >= limit)
+        {
+            _server.Log.Warning($"Closing client that reached max query buffer length: {Describe()} (qbuf initial bytes: ...)");
+            return false;
+        }
+        newSize = Math.Min(Math.Max(newSize, live + 1), Math.Max(limit, live + 1));
+        newSize = Math.Min(newSize, Array.MaxLength);
+        var bigger = new byte[newSize];
+        Buffer.BlockCopy(_in, _inStart, bigger, 0, live);
+        _in = bigger;
+        _inEnd = live;
+        _inStart = 0;
+        return true;
+    }
+
+    private async ValueTask ProcessInputAsync()
+    {
+        bool more;
+        do
+        {
+            lock (_server.ExecLock)
+            {
+                lock (OutputLock)
+                {
+                    more = ProcessBatch();
+                }
+                _server.AfterBatch();
+            }
+            await FlushAsync().ConfigureAwait(false);
+        } while (more && _closed == 0 && BlockState == null);
+    }
+
+    /// <summary>Parses and executes buffered commands. Returns true if it stopped early to flush output.</summary>
+    private bool ProcessBatch()
+    {
+        _server.UpdateCachedTime();
+        while (_inStart < _inEnd)
+        {
+            if ((Flags & ClientFlags.CloseAfterReply) != 0 || BlockState != null) break;
+            _parser.Unauthenticated = !Authenticated && _server.AuthRequired;
+            var result = _parser.Parse(_in, _inStart, _inEnd, _args, out int consumed);
+            if (result == ParseResult.Incomplete) break;
+            if (result == ParseResult.Error)
+            {
+                _server.Log.Verbose($"Protocol error ({_parser.Error}) from client: {Describe()}");
+                Context.Error("ERR " + _parser.Error);
+                Flags |= ClientFlags.CloseAfterReply;
+                _inStart = _inEnd;
+                break;
+            }
+            _inStart += consumed;
+            if (result == ParseResult.Empty) continue;
+            CommandsProcessed++;
+            _server.Execute(this, _args);
+            if (Reply.Length > FlushThresholdBytes)
+            {
+                if (_inStart == _inEnd && !_receiveInFlight) _inStart = _inEnd = 0;
+                _inputPending = _inStart < _inEnd;
+                return _inputPending;
+            }
+        }
+        if (_inStart == _inEnd && !_receiveInFlight) _inStart = _inEnd = 0;
+        _inputPending = false;
+        return false;
+    }
+
+    /// <summary>Sends everything written so far. Safe to call from any thread; concurrent callers coalesce.</summary>
+    public async ValueTask FlushAsync()
+    {
+        while (true)
+        {
+            lock (OutputLock)
+            {
+                if (_sending || Reply.Length == 0)
+                {
+                    if (!_sending && (Flags & ClientFlags.CloseAfterReply) != 0) CloseSocketSoon();
+                    return;
+                }
+                Reply.SwapWith(_sendBuffer);
+                _sending = true;
+            }
+            try
+            {
+                var data = _sendBuffer.Written;
+                if (_socket != null && _closed == 0)
+                {
+                    while (data.Length > 0)
+                    {
+                        int sent = await _socket.SendAsync(data, SocketFlags.None).ConfigureAwait(false);
+                        if (sent <= 0) break;
+                        data = data[sent..];
+                    }
+                }
+                NetOutputBytes += _sendBuffer.Length;
+                _server.Stats.NetOutputBytes += _sendBuffer.Length;
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException or IOException)
+            {
+                Close();
+            }
+            finally
+            {
+                lock (OutputLock)
+                {
+                    _sendBuffer.Clear();
+                    _sendBuffer.TrimIfIdle(256 * 1024);
+                    _sending = false;
+                }
+            }
+        }
+    }
+
+    /// <summary>Called under the exec lock after another client wrote into this client's output.</summary>
+    public void ScheduleFlush()
+    {
+        if (_socket == null) return;
+        ThreadPool.UnsafeQueueUserWorkItem(static c => _ = c.FlushAsync(), this, preferLocal: false);
+    }
+
+    private void CloseSocketSoon()
+    {
+        try { _socket?.Shutdown(SocketShutdown.Both); } catch (SocketException) { } catch (ObjectDisposedException) { }
+        Close();
+    }
+
+    public void Close()
+    {
+        if (Interlocked.Exchange(ref _closed, 1) != 0) return;
+        try { _socket?.Dispose(); } catch (SocketException) { }
+        _unblock?.TrySetResult();
+    }
+
+    internal void EnterBlocked(BlockedState state)
+    {
+        BlockState = state;
+        Flags |= ClientFlags.Blocked;
+        _unblock = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    /// <summary>Leaves the blocked state; the run loop resumes processing buffered commands.</summary>
+    internal void ExitBlocked()
+    {
+        BlockState = null;
+        Flags &= ~ClientFlags.Blocked;
+        _inputPending = _inStart < _inEnd;
+        _unblock?.TrySetResult();
+        ScheduleFlush();
+    }
+
+    public string FlagString()
+    {
+        var sb = new StringBuilder();
+        if ((Flags & ClientFlags.Replica) != 0) sb.Append('S');
+        if ((Flags & ClientFlags.Master) != 0) sb.Append('M');
+        if ((Flags & ClientFlags.PubSub) != 0 || SubscriptionCount > 0) sb.Append('P');
+        if ((Flags & ClientFlags.Multi) != 0) sb.Append('x');
+        if ((Flags & ClientFlags.Blocked) != 0) sb.Append('b');
+        if ((Flags & ClientFlags.DirtyCas) != 0) sb.Append('d');
+        if ((Flags & ClientFlags.CloseAfterReply) != 0) sb.Append('c');
+        if ((Flags & ClientFlags.CloseAsap) != 0) sb.Append('A');
+        if ((Flags & ClientFlags.Unix) != 0) sb.Append('U');
+        if ((Flags & ClientFlags.ReadOnly) != 0) sb.Append('r');
+        if ((Flags & ClientFlags.NoEvict) != 0) sb.Append('e');
+        if ((Flags & ClientFlags.Monitor) != 0) sb.Append('O');
+        if (sb.Length == 0) sb.Append('N');
+        return sb.ToString();
+    }
+
+    public string Describe() => $"id={Id} addr={Address} laddr={LocalAddress} name={Name ?? ""}";
+}
+
+/// <summary>
+/// A client waiting in a blocking command. The command is re-executed when one of its keys
+/// becomes ready (so the serving logic lives in the command handler), or times out.
+/// </summary>
+public sealed class BlockedState
+{
+    public required byte[][] Argv { get; init; }
+    public required int DbIndex { get; init; }
+    public required byte[][] Keys { get; init; }
+    /// <summary>Unix ms deadline, 0 = block forever.</summary>
+    public long DeadlineMs { get; init; }
+    /// <summary>Writes the timeout reply (null array for BLPOP ...).</summary>
+    public required Action<RespWriter> OnTimeout { get; init; }
+    public Timer? Timer { get; set; }
+    public long BlockedAtMs { get; init; }
+}

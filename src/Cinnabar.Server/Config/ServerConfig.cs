@@ -1,0 +1,259 @@
+using System.Globalization;
+using System.Text;
+using Cinnabar.Protocol;
+using Cinnabar.Storage;
+
+namespace Cinnabar.Server.Config;
+
+/// <summary>
+/// The server's configuration: canonical string values for every directive (what CONFIG GET
+/// shows) plus typed fields the hot paths read. Values flow file/command line/CONFIG SET ->
+/// <see cref="Set"/> (validate, canonicalise) -> directive.Apply (typed field) -> stored string.
+/// </summary>
+public sealed partial class ServerConfig
+{
+    public const string RedisVersion = "7.0.15";
+
+    private readonly Dictionary<string, ConfigDirective> _byName = new(StringComparer.OrdinalIgnoreCase);
+    private readonly Dictionary<string, string> _values = new(StringComparer.OrdinalIgnoreCase);
+    private readonly List<ConfigDirective> _ordered = new();
+
+    // Typed values read by the server (updated by each directive's Apply).
+    public int Port = 6379;
+    public string[] Bind = ["*", "-::*"];
+    public bool ProtectedMode = true;
+    public string UnixSocket = "";
+    public int UnixSocketPerm;
+    public string? RequirePass;
+    public int Databases = 16;
+    public int MaxClients = 10000;
+    public long TimeoutSeconds;
+    public long TcpKeepAliveSeconds = 300;
+    public int TcpBacklog = 511;
+    public long ProtoMaxBulkLen = 512L * 1024 * 1024;
+    public long ClientQueryBufferLimit = 1024L * 1024 * 1024;
+    public long MaxMemory;
+    public string MaxMemoryPolicy = "noeviction";
+    public int MaxMemorySamples = 5;
+    public int Hz = 10;
+    public string Dir = Directory.GetCurrentDirectory();
+    public string LogFile = "";
+    public string LogLevel = "notice";
+    public string PidFile = "";
+    public bool Daemonize;
+    public long SlowlogLogSlowerThanUs = 10000;
+    public int SlowlogMaxLen = 128;
+    public long LatencyMonitorThresholdMs;
+    public string NotifyKeyspaceEvents = "";
+    public bool ClusterEnabled;
+    public int LfuLogFactor = 10;
+    public int LfuDecayTime = 1;
+    public bool ActiveExpireEnabled = true;
+    public long BusyReplyThresholdMs = 5000;
+    public bool ReplicaReadOnly = true;
+
+    /// <summary>The config file path, if the server was started with one (CONFIG REWRITE target).</summary>
+    public string? ConfigFile { get; set; }
+
+    /// <summary>Raised after a successful runtime change (name, canonical value).</summary>
+    public event Action<string, string>? Changed;
+
+    public ServerConfig()
+    {
+        RegisterAll();
+        foreach (var d in _ordered)
+        {
+            var err = Set(d.Name, d.Default, startup: true);
+            if (err != null) throw new InvalidOperationException($"bad default for {d.Name}: {err}");
+        }
+    }
+
+    public IReadOnlyList<ConfigDirective> Directives => _ordered;
+
+    public ConfigDirective? Find(string name) => _byName.TryGetValue(name, out var d) ? d : null;
+
+    private void Add(ConfigDirective d)
+    {
+        _ordered.Add(d);
+        _byName.Add(d.Name, d);
+        foreach (var a in d.Aliases) _byName.Add(a, d);
+    }
+
+    public string Get(string name) => _values.TryGetValue(Find(name)?.Name ?? name, out var v) ? v : "";
+
+    /// <summary>All (name, value) pairs matching a glob, including aliases, as CONFIG GET returns them.</summary>
+    public IEnumerable<(string Name, string Value)> Match(string pattern)
+    {
+        var patternBytes = Encoding.UTF8.GetBytes(pattern);
+        foreach (var d in _ordered)
+        {
+            if (d.Hidden) continue;
+            if (GlobMatcher.Match(patternBytes, Encoding.UTF8.GetBytes(d.Name), ignoreCase: true)) yield return (d.Name, _values[d.Name]);
+            foreach (var a in d.Aliases)
+                if (GlobMatcher.Match(patternBytes, Encoding.UTF8.GetBytes(a), ignoreCase: true)) yield return (a, _values[d.Name]);
+        }
+    }
+
+    /// <summary>Validates and sets a directive. Returns Redis's error reason, or null on success.</summary>
+    public string? Set(string name, string value, bool startup = false)
+    {
+        var d = Find(name);
+        if (d == null) return "Bad directive or wrong number of arguments";
+        if (!startup && !d.Mutable) return "can't set immutable config";
+        var (canonical, error) = Canonicalise(d, value);
+        if (error != null) return error;
+        if (d.Apply != null)
+        {
+            var applyErr = d.Apply(this, canonical!);
+            if (applyErr != null) return applyErr;
+        }
+        _values[d.Name] = canonical!;
+        if (!startup) Changed?.Invoke(d.Name, canonical!);
+        return null;
+    }
+
+    private static (string? Value, string? Error) Canonicalise(ConfigDirective d, string value)
+    {
+        switch (d.Kind)
+        {
+            case ConfigKind.Bool:
+                if (value.Equals("yes", StringComparison.OrdinalIgnoreCase)) return ("yes", null);
+                if (value.Equals("no", StringComparison.OrdinalIgnoreCase)) return ("no", null);
+                return (null, "argument must be 'yes' or 'no'");
+            case ConfigKind.Int:
+            {
+                if (!long.TryParse(value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long n))
+                    return (null, "argument couldn't be parsed into an integer");
+                if (n < d.Min || n > d.Max) return (null, $"argument must be between {d.Min} and {d.Max} inclusive");
+                return (n.ToString(CultureInfo.InvariantCulture), null);
+            }
+            case ConfigKind.Memory:
+            {
+                if (!TryParseMemory(value, out long n)) return (null, "argument must be a memory value");
+                if (n < d.Min || n > d.Max) return (null, $"argument must be between {d.Min} and {d.Max} inclusive");
+                return (n.ToString(CultureInfo.InvariantCulture), null);
+            }
+            case ConfigKind.Enum:
+            {
+                var parts = value.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                if (parts.Length == 0 || (!d.MultiArg && parts.Length > 1))
+                    return (null, "argument(s) must be one of the following: " + string.Join(", ", d.EnumValues));
+                var chosen = new List<string>();
+                foreach (var p in parts)
+                {
+                    var match = d.EnumValues.FirstOrDefault(e => e.Equals(p, StringComparison.OrdinalIgnoreCase));
+                    if (match == null) return (null, "argument(s) must be one of the following: " + string.Join(", ", d.EnumValues));
+                    chosen.Add(match);
+                }
+                return (string.Join(' ', chosen), null);
+            }
+            case ConfigKind.Special:
+                return d.Parse != null ? d.Parse(value) : (value, null);
+            default:
+                return (value, null);
+        }
+    }
+
+    /// <summary>Redis's memtoull: a number with an optional b/k/kb/m/mb/g/gb unit (k = 1000, kb = 1024).</summary>
+    public static bool TryParseMemory(string s, out long bytes)
+    {
+        bytes = 0;
+        s = s.Trim();
+        int i = 0;
+        if (i < s.Length && s[i] == '-') i++;
+        while (i < s.Length && char.IsAsciiDigit(s[i])) i++;
+        if (i == 0 || (i == 1 && s[0] == '-')) return false;
+        if (!long.TryParse(s.AsSpan(0, i), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long n)) return false;
+        long mul = s[i..].ToLowerInvariant() switch
+        {
+            "" or "b" => 1,
+            "k" => 1000,
+            "kb" => 1024,
+            "m" => 1000 * 1000,
+            "mb" => 1024 * 1024,
+            "g" => 1000L * 1000 * 1000,
+            "gb" => 1024L * 1024 * 1024,
+            _ => 0,
+        };
+        if (mul == 0) return false;
+        bytes = n * mul;
+        return true;
+    }
+
+    /// <summary>
+    /// Loads redis.conf-style text (file contents followed by the command line's --options).
+    /// Returns null or a Redis-style fatal error report.
+    /// </summary>
+    public string? LoadText(string text, string? sourceDir = null, int depth = 0)
+    {
+        var lines = text.Split('\n');
+        var seenAccumulating = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        for (int lineNo = 0; lineNo < lines.Length; lineNo++)
+        {
+            string line = lines[lineNo].Trim();
+            if (line.Length == 0 || line[0] == '#') continue;
+            var argv = ArgSplitter.SplitToStrings(line);
+            if (argv == null) return FatalError(lineNo + 1, line, "Unbalanced quotes in configuration line");
+            if (argv.Count == 0) continue;
+            string name = argv[0].ToLowerInvariant();
+            string? err;
+            if (name == "include" && argv.Count == 2)
+            {
+                string path = argv[1];
+                if (!Path.IsPathRooted(path) && sourceDir != null) path = Path.Combine(sourceDir, path);
+                if (depth > 10) return FatalError(lineNo + 1, line, "Too many nested includes");
+                string inc;
+                try { inc = File.ReadAllText(path); }
+                catch (IOException e) { return FatalError(lineNo + 1, line, "Fatal error, can't open config file '" + argv[1] + "': " + e.Message); }
+                err = LoadText(inc, Path.GetDirectoryName(Path.GetFullPath(path)), depth + 1);
+                if (err != null) return err;
+                continue;
+            }
+            var d = Find(name);
+            if (d == null || argv.Count < 2)
+                return FatalError(lineNo + 1, line, "Bad directive or wrong number of arguments");
+            string value;
+            if (d.Kind is ConfigKind.Special or ConfigKind.Enum) value = string.Join(' ', argv.Skip(1));
+            else if (argv.Count != 2) return FatalError(lineNo + 1, line, "Bad directive or wrong number of arguments");
+            else value = argv[1];
+            if (d.Accumulates && !seenAccumulating.Add(d.Name))
+                value = _values[d.Name] + (value.Length > 0 && _values[d.Name].Length > 0 ? " " : "") + value;
+            err = Set(d.Name, value, startup: true);
+            if (err != null) return FatalError(lineNo + 1, line, err);
+        }
+        return null;
+    }
+
+    private static string FatalError(int line, string text, string reason) =>
+        $"\n*** FATAL CONFIG FILE ERROR (Redis {RedisVersion}) ***\nReading the configuration file, at line {line}\n>>> '{text}'\n{reason}";
+
+    /// <summary>Turns redis-server style argv (config path, then --name value ...) into config text.</summary>
+    public static (string? ConfigPath, string Text) ArgsToConfigText(string[] args)
+    {
+        string? path = null;
+        int i = 0;
+        if (args.Length > 0 && !args[0].StartsWith("--", StringComparison.Ordinal) && args[0] != "-")
+        {
+            path = args[0];
+            i = 1;
+        }
+        var sb = new StringBuilder();
+        bool first = true;
+        for (; i < args.Length; i++)
+        {
+            string a = args[i];
+            if (a.StartsWith("--", StringComparison.Ordinal) && a.Length > 2)
+            {
+                if (!first) sb.Append('\n');
+                first = false;
+                sb.Append(a[2..]);
+            }
+            else
+            {
+                // Values are quoted so that spaces survive the line splitter (redis-server does sdscatrepr).
+                sb.Append(' ').Append(ArgSplitter.Repr(Encoding.UTF8.GetBytes(a)));
+            }
+        }
+        return (path, sb.ToString());
+    }
+}

@@ -1,0 +1,165 @@
+using System.Runtime.InteropServices;
+using Cinnabar.Server;
+using Cinnabar.Server.Config;
+
+return ServerMain.Run(args);
+
+namespace Cinnabar.Server
+{
+    /// <summary>redis-server's command line: [config file] [--directive value ...], --version, --help.</summary>
+    public static class ServerMain
+    {
+        public static int Run(string[] args)
+        {
+            if (args.Length == 1 && args[0] is "-v" or "--version")
+            {
+                Console.WriteLine($"Redis server v={ServerConfig.RedisVersion} sha=00000000:0 malloc=libc bits=64 build=cinnabar (Cinnabar {typeof(ServerMain).Assembly.GetName().Version})");
+                return 0;
+            }
+            if (args.Length == 1 && args[0] is "-h" or "--help")
+            {
+                Usage();
+                return 0;
+            }
+            if (args.Any(a => a is "--test-memory"))
+            {
+                Console.Error.WriteLine("--test-memory is not supported by Cinnabar: use a dedicated memory tester such as memtester.");
+                return 1;
+            }
+            if (args.Any(a => a is "--sentinel") || AppDomain.CurrentDomain.FriendlyName.Contains("sentinel"))
+            {
+                Console.Error.WriteLine("Sentinel mode is not available in this build of Cinnabar yet.");
+                return 1;
+            }
+            var config = new ServerConfig();
+            var (path, text) = ServerConfig.ArgsToConfigText(args);
+            string configText = "";
+            if (path != null)
+            {
+                try
+                {
+                    configText = path == "-" ? Console.In.ReadToEnd() : File.ReadAllText(path);
+                    config.ConfigFile = path == "-" ? null : Path.GetFullPath(path);
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    Console.Error.WriteLine($"Fatal error, can't open config file '{path}': {e.Message}");
+                    return 1;
+                }
+            }
+            var err = config.LoadText(configText + "\n" + text, path != null && path != "-" ? Path.GetDirectoryName(Path.GetFullPath(path)) : null);
+            if (err != null)
+            {
+                Console.Error.WriteLine(err);
+                return 1;
+            }
+            if (config.Daemonize && Environment.GetEnvironmentVariable("CINNABAR_DAEMON_CHILD") == null)
+                return Daemon.Spawn(args);
+            var log = new Log();
+            try { log.Configure(config.LogFile, config.LogLevel); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                Console.Error.WriteLine($"Can't open the log file: {e.Message}");
+                return 1;
+            }
+            log.Role = 'C';
+            log.Warning("oO0OoO0OoO0Oo Redis is starting oO0OoO0OoO0Oo");
+            log.Warning($"Redis version={ServerConfig.RedisVersion}, bits=64, commit=00000000, modified=0, pid={Environment.ProcessId}, just started");
+            if (path == null)
+                log.Warning($"Warning: no config file specified, using the default config. In order to specify a config file use {Environment.GetCommandLineArgs()[0]} /path/to/redis.conf");
+            else log.Warning("Configuration loaded");
+            log.Role = 'M';
+            var server = new RedisServer(config, log);
+            try
+            {
+                ServerStartup.Initialize(server);
+                server.Start();
+            }
+            catch (InvalidOperationException e)
+            {
+                log.Warning(e.Message);
+                return 1;
+            }
+            if (config.PidFile.Length > 0)
+            {
+                try { File.WriteAllText(config.PidFile, Environment.ProcessId + "\n"); }
+                catch (IOException e) { log.Warning($"Failed to write PID file: {e.Message}"); }
+            }
+            log.Notice($"Running mode={(config.ClusterEnabled ? "cluster" : "standalone")}, port={config.Port}.");
+            log.Warning("Server initialized");
+            ServerStartup.LoadData(server);
+            log.Notice("Ready to accept connections tcp");
+            using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx =>
+            {
+                ctx.Cancel = true;
+                OnSignal(server, "SIGTERM");
+            });
+            using var intr = PosixSignalRegistration.Create(PosixSignal.SIGINT, ctx =>
+            {
+                ctx.Cancel = true;
+                OnSignal(server, "SIGINT");
+            });
+            server.Stopped.Wait();
+            return 0;
+        }
+
+        private static void OnSignal(RedisServer server, string name)
+        {
+            server.Log.Warning($"Received {name} scheduling shutdown...");
+            ThreadPool.QueueUserWorkItem(_ =>
+            {
+                lock (server.ExecLock) server.Shutdown(save: null, force: true);
+            });
+        }
+
+        private static void Usage()
+        {
+            Console.Error.WriteLine("Usage: ./cinnabar-server [/path/to/redis.conf] [options] [-]");
+            Console.Error.WriteLine("       ./cinnabar-server - (read config from stdin)");
+            Console.Error.WriteLine("       ./cinnabar-server -v or --version");
+            Console.Error.WriteLine("       ./cinnabar-server -h or --help");
+            Console.Error.WriteLine();
+            Console.Error.WriteLine("Examples:");
+            Console.Error.WriteLine("       ./cinnabar-server (run the server with default conf)");
+            Console.Error.WriteLine("       ./cinnabar-server /etc/redis/6379.conf");
+            Console.Error.WriteLine("       ./cinnabar-server --port 7777");
+            Console.Error.WriteLine("       ./cinnabar-server /etc/myredis.conf --loglevel verbose -");
+        }
+    }
+
+    /// <summary>daemonize yes: .NET cannot fork, so the process re-launches itself detached and exits.</summary>
+    public static class Daemon
+    {
+        public static int Spawn(string[] args)
+        {
+            var psi = new System.Diagnostics.ProcessStartInfo(Environment.ProcessPath!)
+            {
+                UseShellExecute = false,
+                RedirectStandardInput = true,
+                RedirectStandardOutput = false,
+                RedirectStandardError = false,
+            };
+            foreach (var a in args) psi.ArgumentList.Add(a);
+            psi.Environment["CINNABAR_DAEMON_CHILD"] = "1";
+            var p = System.Diagnostics.Process.Start(psi);
+            return p == null ? 1 : 0;
+        }
+    }
+
+    /// <summary>Wires subsystems into a new server (persistence, replication ...). Extended as they land.</summary>
+    public static partial class ServerStartup
+    {
+        public static void Initialize(RedisServer server)
+        {
+            InitializeSubsystems(server);
+        }
+
+        public static void LoadData(RedisServer server)
+        {
+            LoadDataSubsystems(server);
+        }
+
+        static partial void InitializeSubsystems(RedisServer server);
+        static partial void LoadDataSubsystems(RedisServer server);
+    }
+}

@@ -1,0 +1,100 @@
+using Cinnabar.Storage;
+
+namespace Cinnabar.Server;
+
+// maxmemory enforcement (Redis evict.c): before a denyoom command, if used memory is above
+// maxmemory, evict keys chosen by the policy by sampling maxmemory-samples keys, until the
+// estimated freed memory covers the excess. The GC frees memory lazily, so progress is
+// measured by the evicted objects' estimated sizes, not by re-reading the heap size.
+public sealed partial class RedisServer
+{
+    public static long UsedMemory() => GC.GetTotalMemory(false);
+
+    /// <summary>Returns false when memory is still above maxmemory (the OOM case).</summary>
+    public bool PerformEvictions()
+    {
+        long used = UsedMemory();
+        if (used <= Config.MaxMemory) return true;
+        string policy = Config.MaxMemoryPolicy;
+        if (policy == "noeviction") return false;
+        long toFree = used - Config.MaxMemory;
+        long freed = 0;
+        int guard = 0;
+        while (freed < toFree && guard++ < 100000)
+        {
+            if (!EvictOne(policy, out long bytes)) return false;
+            freed += bytes;
+        }
+        if (freed >= toFree && freed > 64 * 1024 * 1024) GC.Collect(0, GCCollectionMode.Optimized, blocking: false);
+        return true;
+    }
+
+    private bool EvictOne(string policy, out long bytes)
+    {
+        bytes = 0;
+        bool volatileOnly = policy.StartsWith("volatile", StringComparison.Ordinal);
+        Db? bestDb = null;
+        byte[]? bestKey = null;
+        double bestScore = double.MinValue;
+        for (int d = 0; d < Keyspace.Count; d++)
+        {
+            var db = Keyspace[d];
+            int count = volatileOnly ? db.Expires.Count : db.Count;
+            if (count == 0) continue;
+            for (int s = 0; s < Config.MaxMemorySamples; s++)
+            {
+                byte[] key;
+                if (volatileOnly)
+                {
+                    int i = db.Expires.RandomIndex(Random);
+                    if (i < 0) break;
+                    key = db.Expires.KeyAt(i);
+                }
+                else
+                {
+                    int i = db.Dict.RandomIndex(Random);
+                    if (i < 0) break;
+                    key = db.Dict.KeyAt(i);
+                }
+                double score = policy switch
+                {
+                    "allkeys-random" or "volatile-random" => Random.NextDouble(),
+                    "volatile-ttl" => -(double)db.GetExpire(key),
+                    "allkeys-lfu" or "volatile-lfu" => 255 - Lfu.Counter(db.Dict.TryGetValue(key, out var o1) ? o1.Lru : 0),
+                    _ => LruIdle(db.Dict.TryGetValue(key, out var o2) ? o2.Lru : 0),
+                };
+                if (score > bestScore)
+                {
+                    bestScore = score;
+                    bestDb = db;
+                    bestKey = key;
+                }
+            }
+        }
+        if (bestDb == null || bestKey == null) return false;
+        if (bestDb.Delete(bestKey, out var removed))
+        {
+            bytes = removed!.MemoryUsage(5) + bestKey.Length + 64;
+            Keyspace.EvictedKeys++;
+            KeyEvicted(bestDb, bestKey);
+        }
+        return true;
+    }
+
+    /// <summary>Redis's 24-bit LRU clock in seconds.</summary>
+    public uint LruClock => (uint)(Keyspace.NowMs / 1000) & 0xFFFFFF;
+
+    private double LruIdle(uint lru)
+    {
+        uint now = LruClock;
+        return now >= lru ? now - lru : (0xFFFFFF - lru) + now;
+    }
+}
+
+/// <summary>Redis's LFU counter: 8-bit logarithmic counter plus 16-bit minutes of last decrement, in the LRU field.</summary>
+public static class Lfu
+{
+    public const int InitVal = 5;
+    public static int Counter(uint lru) => (int)(lru & 0xFF);
+    public static uint Pack(long minutes, int counter) => ((uint)(minutes & 0xFFFF) << 8) | (uint)counter;
+}

@@ -1,0 +1,714 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using Cinnabar.Protocol;
+using Cinnabar.Server.Config;
+using Cinnabar.Storage;
+
+namespace Cinnabar.Server;
+
+/// <summary>Receives every successful write as a command, for the AOF and the replication stream.</summary>
+public interface IPropagationSink
+{
+    void Propagate(int dbIndex, CommandArgs argv);
+    void Propagate(int dbIndex, byte[][] argv);
+}
+
+/// <summary>
+/// The server: owns the keyspace, the command table, the clients and the timers, and runs
+/// commands. Execution is single-writer: every command runs while holding <see cref="ExecLock"/>,
+/// which a client takes once per received batch. Blocking commands are parked and re-executed
+/// when a key they wait on is signalled ready (after the batch that made it ready).
+/// </summary>
+public sealed partial class RedisServer : IKeyspaceEvents
+{
+    public readonly object ExecLock = new();
+    private readonly List<Socket> _listeners = new();
+    private readonly Dictionary<long, Client> _clients = new();
+    private readonly Dictionary<(int Db, string Key), LinkedList<Client>> _blockedByKey = new();
+    private readonly HashSet<(int Db, string Key)> _readyKeys = new();
+    private readonly ByteTable<List<Client>>[] _watched;
+    private int _watchedCount;
+    private long _nextClientId;
+    private Timer? _cron;
+    private readonly Stopwatch _uptime = Stopwatch.StartNew();
+    private readonly CancellationTokenSource _shutdown = new();
+
+    public RedisServer(ServerConfig config, Log? log = null)
+    {
+        Config = config;
+        Log = log ?? new Log();
+        Keyspace = new Keyspace(config.Databases) { Events = this };
+        Commands = CommandTable.CreateDefault();
+        PubSub = new PubSub();
+        Notifications = new Notifications(this);
+        Notifications.Configure(config.NotifyKeyspaceEvents);
+        _watched = new ByteTable<List<Client>>[config.Databases];
+        for (int i = 0; i < _watched.Length; i++) _watched[i] = new ByteTable<List<Client>>();
+        RunId = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(20)).ToLowerInvariant();
+        config.Changed += OnConfigChanged;
+        UpdateCachedTime();
+    }
+
+    public ServerConfig Config { get; }
+    public Log Log { get; }
+    public Keyspace Keyspace { get; }
+    public CommandTable Commands { get; }
+    public PubSub PubSub { get; }
+    public Notifications Notifications { get; }
+    public Stats Stats { get; } = new();
+    public string RunId { get; }
+    public long Dirty;
+    public Random Random { get; } = new();
+    public string RoleName { get; set; } = "master";
+    public IPropagationSink? Propagator { get; set; }
+    public long StartTimeMs { get; } = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+    public long UptimeSeconds => (long)_uptime.Elapsed.TotalSeconds;
+    public List<Client> Monitors { get; } = new();
+    public bool AuthRequired => Config.RequirePass != null;
+    public int ClientCount => _clients.Count;
+    public IEnumerable<Client> Clients => _clients.Values;
+    public int BlockedClientCount { get; private set; }
+    public bool ShuttingDown => _shutdown.IsCancellationRequested;
+    public Task Stopped => _stoppedTcs.Task;
+    private readonly TaskCompletionSource _stoppedTcs = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Hooks for subsystems (persistence, replication) run by the cron under the lock.</summary>
+    public event Action<long>? CronTick;
+
+    /// <summary>Hooks run before the process exits on SHUTDOWN; returning an error aborts the shutdown.</summary>
+    public Func<bool, string?>? BeforeShutdown { get; set; }
+
+    public void UpdateCachedTime() => Keyspace.NowMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+
+    private void OnConfigChanged(string name, string value)
+    {
+        switch (name)
+        {
+            case "notify-keyspace-events": Notifications.Configure(value); break;
+            case "loglevel": Log.SetLevel(value); break;
+            case "hz": _cron?.Change(1000 / Config.Hz, 1000 / Config.Hz); break;
+        }
+    }
+
+    // ---------------------------------------------------------------- listening
+
+    public void Start()
+    {
+        if (Config.Port != 0) ListenTcp();
+        if (Config.UnixSocket.Length > 0) ListenUnix();
+        _cron = new Timer(_ => Cron(), null, 1000 / Config.Hz, 1000 / Config.Hz);
+    }
+
+    public IReadOnlyList<EndPoint> LocalEndPoints => _listeners.Select(l => l.LocalEndPoint!).ToList();
+
+    private void ListenTcp()
+    {
+        foreach (var raw in Config.Bind)
+        {
+            bool optional = raw.StartsWith('-');
+            string addr = optional ? raw[1..] : raw;
+            IPAddress ip = addr switch
+            {
+                "*" => IPAddress.Any,
+                "::*" => IPAddress.IPv6Any,
+                _ => IPAddress.TryParse(addr, out var a) ? a : throw new InvalidOperationException($"Invalid bind address '{addr}'"),
+            };
+            try
+            {
+                var s = new Socket(ip.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+                if (ip.AddressFamily == AddressFamily.InterNetworkV6) s.DualMode = false;
+                s.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+                s.Bind(new IPEndPoint(ip, Config.Port));
+                s.Listen(Config.TcpBacklog);
+                _listeners.Add(s);
+                _ = AcceptLoopAsync(s);
+            }
+            catch (SocketException e)
+            {
+                if (optional && e.SocketErrorCode is SocketError.AddressNotAvailable or SocketError.AddressFamilyNotSupported) continue;
+                Log.Warning($"Warning: Could not create server TCP listening socket {addr}:{Config.Port}: {e.Message}");
+                throw new InvalidOperationException($"Failed listening on port {Config.Port} (tcp), aborting.", e);
+            }
+        }
+    }
+
+    private void ListenUnix()
+    {
+        string path = Config.UnixSocket;
+        try { File.Delete(path); } catch (IOException) { }
+        var s = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        s.Bind(new UnixDomainSocketEndPoint(path));
+        s.Listen(Config.TcpBacklog);
+        if (Config.UnixSocketPerm != 0 && !OperatingSystem.IsWindows())
+            File.SetUnixFileMode(path, (UnixFileMode)Config.UnixSocketPerm);
+        _listeners.Add(s);
+        Log.Notice($"The server is now ready to accept connections at {path}");
+        _ = AcceptLoopAsync(s);
+    }
+
+    private async Task AcceptLoopAsync(Socket listener)
+    {
+        while (!_shutdown.IsCancellationRequested)
+        {
+            Socket socket;
+            try { socket = await listener.AcceptAsync(_shutdown.Token).ConfigureAwait(false); }
+            catch (OperationCanceledException) { return; }
+            catch (ObjectDisposedException) { return; }
+            catch (SocketException) { continue; }
+            if (socket.AddressFamily != AddressFamily.Unix)
+            {
+                socket.NoDelay = true;
+                if (Config.TcpKeepAliveSeconds > 0)
+                {
+                    socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, true);
+                    try { socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveTime, (int)Config.TcpKeepAliveSeconds); }
+                    catch (SocketException) { }
+                }
+            }
+            OnAccepted(socket);
+        }
+    }
+
+    private void OnAccepted(Socket socket)
+    {
+        Client client;
+        lock (ExecLock)
+        {
+            Stats.TotalConnections++;
+            client = new Client(this, socket, Interlocked.Increment(ref _nextClientId));
+            client.Authenticated = !AuthRequired;
+            string? refusal = null;
+            if (_clients.Count >= Config.MaxClients) refusal = "-ERR max number of clients reached\r\n";
+            else if (IsProtectedModeViolation(client)) refusal = ProtectedModeMessage;
+            if (refusal != null)
+            {
+                Stats.RejectedConnections++;
+                try { socket.Send(Encoding.ASCII.GetBytes(refusal)); } catch (SocketException) { }
+                socket.Dispose();
+                return;
+            }
+            _clients[client.Id] = client;
+        }
+        _ = client.RunAsync();
+    }
+
+    private bool IsProtectedModeViolation(Client c)
+    {
+        if (!Config.ProtectedMode || AuthRequired) return false;
+        if ((c.Flags & ClientFlags.Unix) != 0 || c.RemoteIp == null) return false;
+        // Only when bound to all interfaces with the default bind (Redis: no bind given).
+        if (!(Config.Bind.Length == 2 && Config.Bind[0] == "*" && Config.Bind[1] == "-::*")) return false;
+        var ip = c.RemoteIp.IsIPv4MappedToIPv6 ? c.RemoteIp.MapToIPv4() : c.RemoteIp;
+        return !IPAddress.IsLoopback(ip);
+    }
+
+    private const string ProtectedModeMessage =
+        "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. " +
+        "In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: " +
+        "1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. " +
+        "2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. " +
+        "3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. " +
+        "4) Set up an authentication password for the default user. " +
+        "NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
+
+    internal void OnClientClosed(Client c)
+    {
+        lock (ExecLock)
+        {
+            _clients.Remove(c.Id);
+            if (c.BlockState != null) Unblock(c, timedOut: false, write: false);
+            UnwatchAll(c);
+            PubSub.RemoveClient(c);
+            Monitors.Remove(c);
+            ClientClosed?.Invoke(c);
+        }
+    }
+
+    /// <summary>Raised under the lock when a client disconnects (replication cleans up its replicas).</summary>
+    public event Action<Client>? ClientClosed;
+
+    public Client? FindClient(long id) => _clients.TryGetValue(id, out var c) ? c : null;
+
+    /// <summary>Creates a client with no socket (scripts, AOF loading, the master link).</summary>
+    public Client CreateFakeClient() => new(this, null, Interlocked.Increment(ref _nextClientId)) { Authenticated = true };
+
+    // ---------------------------------------------------------------- execution
+
+    private static readonly HashSet<string> MultiPassThrough = new(StringComparer.Ordinal) { "exec", "discard", "multi", "watch", "quit", "reset" };
+    private static readonly HashSet<string> SubscribedAllowed = new(StringComparer.Ordinal)
+        { "subscribe", "ssubscribe", "unsubscribe", "sunsubscribe", "psubscribe", "punsubscribe", "ping", "quit", "reset" };
+
+    /// <summary>Runs one command for a client (lock held). Handles lookup, arity, auth, MULTI queueing and stats.</summary>
+    public void Execute(Client client, CommandArgs args)
+    {
+        var ctx = client.Context;
+        ctx.Args = args;
+        ctx.Failed = false;
+        var cmd = Commands.Lookup(args[0]);
+        if (cmd == null)
+        {
+            RejectCommand(client, UnknownCommandError(args));
+            return;
+        }
+        if (cmd.Subcommands != null)
+        {
+            if (args.Count < 2)
+            {
+                RejectCommand(client, Errors.WrongArity(cmd.Name));
+                return;
+            }
+            var sub = CommandTable.LookupSub(cmd, args[1]);
+            if (sub == null)
+            {
+                RejectCommand(client, Errors.UnknownSubcommand(args.GetString(1), cmd.Name));
+                return;
+            }
+            cmd = sub;
+        }
+        if (!cmd.ArityOk(args.Count))
+        {
+            RejectCommand(client, cmd.Parent != null ? Errors.WrongSubcommandArity(cmd.Parent.Name, cmd.Name) : Errors.WrongArity(cmd.Name));
+            return;
+        }
+        if (!client.Authenticated && !cmd.Is(CommandFlags.NoAuth))
+        {
+            RejectCommand(client, Errors.NoAuth);
+            return;
+        }
+        if ((client.Flags & ClientFlags.Multi) != 0 && !MultiPassThrough.Contains(cmd.Parent?.Name ?? cmd.Name))
+        {
+            QueueMulti(client, args, cmd);
+            return;
+        }
+        if (client.SubscriptionCount > 0 && client.Reply.Protocol == 2 && !SubscribedAllowed.Contains(cmd.Name))
+        {
+            RejectCommand(client, $"ERR Can't execute '{cmd.FullName}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context");
+            return;
+        }
+        string? denial = CheckPreconditions(client, cmd);
+        if (denial != null)
+        {
+            RejectCommand(client, denial);
+            return;
+        }
+        Call(client, cmd, args);
+    }
+
+    /// <summary>Write/OOM/readonly checks; subsystems extend this (replication, cluster).</summary>
+    private string? CheckPreconditions(Client client, CommandDef cmd)
+    {
+        if (Config.MaxMemory > 0 && cmd.Is(CommandFlags.DenyOom) && (client.Flags & ClientFlags.Master) == 0)
+        {
+            if (!PerformEvictions()) return Errors.Oom;
+        }
+        foreach (var check in PreconditionChecks)
+        {
+            var err = check(client, cmd);
+            if (err != null) return err;
+        }
+        return null;
+    }
+
+    /// <summary>Additional per-command checks installed by subsystems (read-only replica, cluster redirection...).</summary>
+    public List<Func<Client, CommandDef, string?>> PreconditionChecks { get; } = new();
+
+    private void RejectCommand(Client client, string error)
+    {
+        if ((client.Flags & ClientFlags.Multi) != 0) client.Flags |= ClientFlags.DirtyExec;
+        var cmd = Commands.Lookup(client.Context.Args[0]);
+        if (cmd != null) cmd.RejectedCalls++;
+        client.Context.Error(error);
+    }
+
+    private static string UnknownCommandError(CommandArgs args)
+    {
+        var sb = new StringBuilder();
+        for (int i = 1; i < args.Count && sb.Length < 128; i++)
+        {
+            string a = Encoding.UTF8.GetString(args[i]);
+            int room = 128 - sb.Length;
+            sb.Append('\'').Append(a.Length > room ? a[..room] : a).Append("' ");
+        }
+        return Errors.UnknownCommand(args.GetString(0), sb.ToString());
+    }
+
+    /// <summary>Runs a command's handler with stats, slowlog, monitors and propagation.</summary>
+    public void Call(Client client, CommandDef cmd, CommandArgs args)
+    {
+        var ctx = client.Context;
+        ctx.Args = args;
+        ctx.Command = cmd;
+        ctx.Failed = false;
+        ctx.PropagateOverride = null;
+        long dirtyBefore = Dirty;
+        long start = Stopwatch.GetTimestamp();
+        if (Monitors.Count > 0 && !cmd.Is(CommandFlags.SkipMonitor | CommandFlags.Admin)) FeedMonitors(client, args);
+        int replyStart = client.Reply.Length;
+        cmd.Handler!(ctx);
+        long micros = (long)Stopwatch.GetElapsedTime(start).TotalMicroseconds;
+        if (client.ReplyMode != ReplyMode.On)
+        {
+            if (client.ReplyMode == ReplyMode.Skip && cmd.Name != "client") client.ReplyMode = ReplyMode.On;
+            else if (cmd.Name != "client") client.Reply.Truncate(replyStart);
+        }
+        cmd.Calls++;
+        cmd.MicrosecondsTotal += micros;
+        if (ctx.Failed) cmd.FailedCalls++;
+        Stats.TotalCommands++;
+        client.LastCommand = cmd.FullName;
+        if (micros >= Config.SlowlogLogSlowerThanUs && Config.SlowlogLogSlowerThanUs >= 0 && !cmd.Is(CommandFlags.SkipSlowlog))
+            SlowlogAdd(client, args, micros);
+        if (Config.LatencyMonitorThresholdMs > 0 && micros / 1000 >= Config.LatencyMonitorThresholdMs)
+            LatencyAdd(cmd.Is(CommandFlags.Fast) ? "fast-command" : "command", micros / 1000);
+        if (Dirty != dirtyBefore && Propagator != null && (client.Flags & ClientFlags.Lua) == 0)
+            PropagateCommand(client.DbIndex, ctx, args);
+    }
+
+    private void PropagateCommand(int db, CommandContext ctx, CommandArgs args)
+    {
+        if (ctx.PropagateOverride != null)
+        {
+            foreach (var argv in ctx.PropagateOverride) Propagator!.Propagate(db, argv);
+        }
+        else Propagator!.Propagate(db, args);
+    }
+
+    /// <summary>Propagates an explicit command (expiry DELs, effects of scripts).</summary>
+    public void Propagate(int db, params byte[][] argv) => Propagator?.Propagate(db, argv);
+
+    private void FeedMonitors(Client client, CommandArgs args)
+    {
+        var sb = new StringBuilder();
+        double ts = Keyspace.NowMs / 1000.0;
+        sb.Append(ts.ToString("F6", System.Globalization.CultureInfo.InvariantCulture));
+        sb.Append(" [").Append(client.DbIndex).Append(' ');
+        sb.Append((client.Flags & ClientFlags.Lua) != 0 ? "lua" : (client.Flags & ClientFlags.Unix) != 0 ? "unix:" + Config.UnixSocket : client.Address);
+        sb.Append(']');
+        for (int i = 0; i < args.Count; i++) sb.Append(' ').Append(ArgSplitter.Repr(args[i]));
+        var line = Encoding.UTF8.GetBytes(sb.ToString());
+        foreach (var m in Monitors)
+        {
+            if (m == client) continue;
+            lock (m.OutputLock) m.Reply.WriteSimpleString(line);
+            m.ScheduleFlush();
+        }
+    }
+
+    // ---------------------------------------------------------------- MULTI / WATCH
+
+    private static void QueueMulti(Client client, CommandArgs args, CommandDef cmd)
+    {
+        if (cmd.Is(CommandFlags.NoMulti))
+        {
+            client.Flags |= ClientFlags.DirtyExec;
+            client.Context.Error($"ERR Command not allowed inside a transaction");
+            return;
+        }
+        (client.MultiQueue ??= new List<byte[][]>()).Add(args.ToOwnedArray());
+        client.Reply.WriteRaw("+QUEUED\r\n"u8);
+    }
+
+    public void Watch(Client c, ReadOnlySpan<byte> key)
+    {
+        c.Watched ??= new List<(int, byte[])>();
+        foreach (var (db, k) in c.Watched)
+            if (db == c.DbIndex && key.SequenceEqual(k)) return;
+        var owned = key.ToArray();
+        c.Watched.Add((c.DbIndex, owned));
+        ref var list = ref _watched[c.DbIndex].GetOrAddRef(key, owned, out _);
+        (list ??= new List<Client>()).Add(c);
+        _watchedCount++;
+    }
+
+    public void UnwatchAll(Client c)
+    {
+        if (c.Watched == null) return;
+        foreach (var (db, key) in c.Watched)
+        {
+            if (!_watched[db].TryGetValue(key, out var list)) continue;
+            list.Remove(c);
+            _watchedCount--;
+            if (list.Count == 0) _watched[db].Remove(key);
+        }
+        c.Watched = null;
+        c.Flags &= ~ClientFlags.DirtyCas;
+    }
+
+    /// <summary>Redis's signalModifiedKey: invalidates WATCHes and wakes clients blocked on the key.</summary>
+    public void SignalModified(Db db, ReadOnlySpan<byte> key)
+    {
+        if (_watchedCount > 0 && _watched[db.Index].TryGetValue(key, out var list))
+            foreach (var c in list) c.Flags |= ClientFlags.DirtyCas;
+        if (_blockedByKey.Count > 0) SignalKeyAsReady(db.Index, key);
+    }
+
+    /// <summary>Invalidates WATCHes on every key of a db (FLUSHDB, SWAPDB).</summary>
+    public void SignalFlushed(int dbIndex)
+    {
+        if (_watchedCount == 0) return;
+        foreach (var c in _clients.Values)
+        {
+            if (c.Watched == null) continue;
+            foreach (var (db, key) in c.Watched)
+                if ((dbIndex < 0 || db == dbIndex) && (Keyspace[db].Exists(key) || dbIndex >= 0)) c.Flags |= ClientFlags.DirtyCas;
+        }
+    }
+
+    public void TouchAllWatchedKeysInDb(int dbIndex)
+    {
+        foreach (var c in _clients.Values)
+        {
+            if (c.Watched == null) continue;
+            foreach (var (db, _) in c.Watched)
+                if (db == dbIndex) c.Flags |= ClientFlags.DirtyCas;
+        }
+    }
+
+    // ---------------------------------------------------------------- blocking
+
+    /// <summary>
+    /// Parks the current client until one of <paramref name="keys"/> is signalled ready or the
+    /// timeout passes. The handler must not write a reply; it will be re-executed when a key is ready.
+    /// </summary>
+    public void Block(CommandContext ctx, byte[][] keys, long timeoutMs, Action<RespWriter> onTimeout)
+    {
+        var c = ctx.Client;
+        var state = new BlockedState
+        {
+            Argv = ctx.Args.ToOwnedArray(),
+            DbIndex = c.DbIndex,
+            Keys = keys,
+            DeadlineMs = timeoutMs > 0 ? Keyspace.NowMs + timeoutMs : 0,
+            OnTimeout = onTimeout,
+            BlockedAtMs = Keyspace.NowMs,
+        };
+        c.EnterBlocked(state);
+        BlockedClientCount++;
+        foreach (var k in keys)
+        {
+            var id = (c.DbIndex, PubSub.Key(k));
+            if (!_blockedByKey.TryGetValue(id, out var list)) _blockedByKey[id] = list = new LinkedList<Client>();
+            list.AddLast(c);
+        }
+        if (timeoutMs > 0)
+            state.Timer = new Timer(_ => OnBlockTimeout(c, state), null, timeoutMs, Timeout.Infinite);
+    }
+
+    private void OnBlockTimeout(Client c, BlockedState state)
+    {
+        lock (ExecLock)
+        {
+            if (c.BlockState != state) return;
+            UpdateCachedTime();
+            Unblock(c, timedOut: true, write: true);
+        }
+    }
+
+    /// <summary>Leaves the blocked state; when timed out writes the command's timeout reply.</summary>
+    public void Unblock(Client c, bool timedOut, bool write, string? error = null)
+    {
+        var state = c.BlockState;
+        if (state == null) return;
+        state.Timer?.Dispose();
+        foreach (var k in state.Keys)
+        {
+            var id = (state.DbIndex, PubSub.Key(k));
+            if (_blockedByKey.TryGetValue(id, out var list))
+            {
+                list.Remove(c);
+                if (list.Count == 0) _blockedByKey.Remove(id);
+            }
+        }
+        BlockedClientCount--;
+        if (write)
+        {
+            lock (c.OutputLock)
+            {
+                if (error != null) c.Context.Error(error);
+                else if (timedOut) state.OnTimeout(c.Reply);
+            }
+        }
+        c.ExitBlocked();
+    }
+
+    public bool IsBlocked(Client c) => c.BlockState != null;
+
+    private void SignalKeyAsReady(int db, ReadOnlySpan<byte> key)
+    {
+        var id = (db, PubSub.Key(key));
+        if (_blockedByKey.ContainsKey(id)) _readyKeys.Add(id);
+    }
+
+    /// <summary>Runs after each batch (lock held): serves clients blocked on keys that became ready.</summary>
+    public void AfterBatch()
+    {
+        while (_readyKeys.Count > 0)
+        {
+            var ready = _readyKeys.ToArray();
+            _readyKeys.Clear();
+            foreach (var id in ready)
+            {
+                if (!_blockedByKey.TryGetValue(id, out var list)) continue;
+                // FIFO: the first client blocked is served first, as Redis does.
+                foreach (var c in list.ToArray())
+                {
+                    if (c.BlockState == null) continue;
+                    if (!Keyspace[id.Db].Exists(PubSub.Bytes(id.Key))) break;
+                    RetryBlocked(c);
+                }
+            }
+        }
+    }
+
+    private void RetryBlocked(Client c)
+    {
+        var state = c.BlockState!;
+        // Take the client out of the blocked lists, re-run its command; if it blocks again it
+        // re-registers (at the tail, like a newly blocked client in Redis 7.2; 7.0 keeps its place).
+        state.Timer?.Dispose();
+        foreach (var k in state.Keys)
+        {
+            var id = (state.DbIndex, PubSub.Key(k));
+            if (_blockedByKey.TryGetValue(id, out var list))
+            {
+                list.Remove(c);
+                if (list.Count == 0) _blockedByKey.Remove(id);
+            }
+        }
+        BlockedClientCount--;
+        c.BlockState = null;
+        var args = new CommandArgs();
+        args.SetOwned(state.Argv);
+        int savedDb = c.DbIndex;
+        c.DbIndex = state.DbIndex;
+        var cmd = Commands.Lookup(args[0])!;
+        lock (c.OutputLock)
+        {
+            c.Context.RetryingBlocked = true;
+            long remaining = state.DeadlineMs == 0 ? 0 : Math.Max(1, state.DeadlineMs - Keyspace.NowMs);
+            c.Context.BlockRemainingMs = remaining;
+            Call(c, cmd, args);
+            c.Context.RetryingBlocked = false;
+        }
+        c.DbIndex = savedDb;
+        if (c.BlockState == null)
+        {
+            c.Flags &= ~ClientFlags.Blocked;
+            c.ExitBlocked();
+        }
+    }
+
+    // ---------------------------------------------------------------- keyspace events
+
+    public void KeyExpired(Db db, byte[] key)
+    {
+        Propagate(db.Index, "DEL"u8.ToArray(), key);
+        if (Notifications.Enabled) Notifications.Notify('x', "expired", key, db.Index);
+        SignalModified(db, key);
+    }
+
+    public void KeyEvicted(Db db, byte[] key)
+    {
+        Propagate(db.Index, "DEL"u8.ToArray(), key);
+        if (Notifications.Enabled) Notifications.Notify('e', "evicted", key, db.Index);
+        SignalModified(db, key);
+    }
+
+    // ---------------------------------------------------------------- cron
+
+    private int _cronRunning;
+
+    private void Cron()
+    {
+        if (Interlocked.Exchange(ref _cronRunning, 1) != 0) return;
+        try
+        {
+            lock (ExecLock)
+            {
+                UpdateCachedTime();
+                Stats.Sample(Environment.TickCount64);
+                if (Config.ActiveExpireEnabled) ActiveExpireCycle();
+                CloseTimedOutClients();
+                CronTick?.Invoke(Keyspace.NowMs);
+            }
+        }
+        catch (Exception e)
+        {
+            Log.Warning("cron failed: " + e);
+        }
+        finally
+        {
+            Interlocked.Exchange(ref _cronRunning, 0);
+        }
+    }
+
+    /// <summary>
+    /// Redis's slow active expire cycle: per db, sample 20 volatile keys, repeat while more than
+    /// 10% of a sample was expired, within a time budget of 25% of a cron period.
+    /// </summary>
+    public void ActiveExpireCycle()
+    {
+        long budgetTicks = Stopwatch.Frequency / Config.Hz / 4;
+        long start = Stopwatch.GetTimestamp();
+        for (int d = 0; d < Keyspace.Count; d++)
+        {
+            var db = Keyspace[d];
+            while (db.Expires.Count > 0)
+            {
+                var (sampled, expired) = db.ActiveExpireSample(20, Random);
+                if (sampled == 0 || expired * 10 <= sampled) break;
+                if (Stopwatch.GetTimestamp() - start > budgetTicks) return;
+            }
+        }
+    }
+
+    private void CloseTimedOutClients()
+    {
+        if (Config.TimeoutSeconds <= 0) return;
+        long now = Environment.TickCount64;
+        foreach (var c in _clients.Values)
+        {
+            if ((c.Flags & (ClientFlags.Replica | ClientFlags.Master | ClientFlags.Blocked | ClientFlags.PubSub)) != 0) continue;
+            if (c.SubscriptionCount > 0) continue;
+            if (now - c.LastInteractionMs > Config.TimeoutSeconds * 1000)
+            {
+                Log.Verbose("Closing idle client");
+                c.Close();
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- shutdown
+
+    public void StopListening()
+    {
+        _shutdown.Cancel();
+        foreach (var l in _listeners)
+        {
+            try { l.Dispose(); } catch (SocketException) { }
+        }
+        if (Config.UnixSocket.Length > 0)
+        {
+            try { File.Delete(Config.UnixSocket); } catch (IOException) { }
+        }
+    }
+
+    /// <summary>Ends the process after an orderly shutdown; returns an error text if refused.</summary>
+    public string? Shutdown(bool? save, bool now = false, bool force = false)
+    {
+        Log.Warning("User requested shutdown...");
+        var err = BeforeShutdown?.Invoke(save ?? false);
+        if (err != null && !force) return err;
+        StopListening();
+        foreach (var c in _clients.Values.ToArray()) c.Close();
+        if (Config.PidFile.Length > 0)
+        {
+            try { File.Delete(Config.PidFile); } catch (IOException) { }
+        }
+        Log.Warning("Redis is now ready to exit, bye bye...");
+        _stoppedTcs.TrySetResult();
+        return null;
+    }
+}

@@ -1,0 +1,165 @@
+namespace Cinnabar.Storage;
+
+/// <summary>
+/// One logical database: the main table and, as in Redis, a second table holding the expire
+/// time (unix ms) of keys that have one. Lazy expiry happens in the lookups; the active cycle
+/// samples <see cref="Expires"/>.
+/// </summary>
+public sealed class Db
+{
+    public readonly ByteTable<RedisObject> Dict = new(16);
+    public readonly ByteTable<long> Expires = new(16);
+
+    internal Db(Keyspace owner, int index)
+    {
+        Owner = owner;
+        Index = index;
+    }
+
+    public Keyspace Owner { get; internal set; }
+    public int Index { get; internal set; }
+    public int Count => Dict.Count;
+
+    /// <summary>Sum of TTLs sampled by the active cycle, for INFO keyspace avg_ttl.</summary>
+    public long AvgTtlMs;
+
+    /// <summary>Lookup for reading: hides and (on masters) deletes expired keys, counts hits/misses.</summary>
+    public RedisObject? LookupRead(ReadOnlySpan<byte> key)
+    {
+        var o = Lookup(key);
+        if (o == null) Owner.Misses++;
+        else Owner.Hits++;
+        return o;
+    }
+
+    /// <summary>Lookup for a write: same expiry handling, no hit/miss stats.</summary>
+    public RedisObject? LookupWrite(ReadOnlySpan<byte> key) => Lookup(key);
+
+    /// <summary>Lookup without touching statistics.</summary>
+    public RedisObject? Lookup(ReadOnlySpan<byte> key)
+    {
+        int i = Dict.FindIndex(key);
+        if (i < 0) return null;
+        if (Expires.Count > 0 && IsExpired(key))
+        {
+            if (!Owner.ExpireOnAccess) return null;
+            DeleteExpired(key);
+            return null;
+        }
+        return Dict.ValueAt(i);
+    }
+
+    public bool Exists(ReadOnlySpan<byte> key) => Lookup(key) != null;
+
+    private bool IsExpired(ReadOnlySpan<byte> key)
+    {
+        return Expires.TryGetValue(key, out long when) && when <= Owner.NowMs;
+    }
+
+    /// <summary>Deletes key if its TTL passed. Returns true if it was expired (deleted or, on replicas, hidden).</summary>
+    public bool ExpireIfNeeded(ReadOnlySpan<byte> key)
+    {
+        if (Expires.Count == 0 || !IsExpired(key)) return false;
+        if (Owner.ExpireOnAccess) DeleteExpired(key);
+        return true;
+    }
+
+    internal void DeleteExpired(ReadOnlySpan<byte> key)
+    {
+        Expires.Remove(key);
+        if (Dict.Remove(key, out byte[] stored, out _))
+        {
+            Owner.ExpiredKeys++;
+            Owner.Events?.KeyExpired(this, stored);
+        }
+    }
+
+    /// <summary>Adds or overwrites a key. Clears any TTL unless <paramref name="keepTtl"/>.</summary>
+    public void Set(ReadOnlySpan<byte> key, RedisObject value, bool keepTtl = false)
+    {
+        ref RedisObject slot = ref Dict.GetOrAddRef(key, null, out bool existed);
+        if (existed && slot != null) value.Lru = value.Lru == 0 ? slot.Lru : value.Lru;
+        slot = value;
+        if (existed && !keepTtl && Expires.Count > 0) Expires.Remove(key);
+    }
+
+    /// <summary>Adds a key known to be absent, storing the given key array.</summary>
+    public void Add(byte[] key, RedisObject value) => Dict.Set(key, value);
+
+    public bool Delete(ReadOnlySpan<byte> key)
+    {
+        if (!Dict.Remove(key)) return false;
+        if (Expires.Count > 0) Expires.Remove(key);
+        return true;
+    }
+
+    public bool Delete(ReadOnlySpan<byte> key, out RedisObject? removed)
+    {
+        if (!Dict.Remove(key, out _, out var value))
+        {
+            removed = null;
+            return false;
+        }
+        if (Expires.Count > 0) Expires.Remove(key);
+        removed = value;
+        return true;
+    }
+
+    /// <summary>The key's expire time in unix ms, or -1.</summary>
+    public long GetExpire(ReadOnlySpan<byte> key) => Expires.Count > 0 && Expires.TryGetValue(key, out long when) ? when : -1;
+
+    /// <summary>Sets the expire time of an existing key (the stored key array is shared).</summary>
+    public void SetExpire(ReadOnlySpan<byte> key, long whenMs)
+    {
+        int i = Dict.FindIndex(key);
+        if (i < 0) return;
+        ref long slot = ref Expires.GetOrAddRef(key, Dict.KeyAt(i), out _);
+        slot = whenMs;
+    }
+
+    public bool RemoveExpire(ReadOnlySpan<byte> key) => Expires.Count > 0 && Expires.Remove(key);
+
+    public void Clear()
+    {
+        Dict.Clear();
+        Expires.Clear();
+        AvgTtlMs = 0;
+    }
+
+    /// <summary>
+    /// One pass of active expiry over this db (Redis's activeExpireCycle, fast/slow share this):
+    /// sample up to <paramref name="samples"/> keys with a TTL, delete the expired ones. Returns
+    /// (sampled, expired) so the caller can repeat while more than 10% were stale.
+    /// </summary>
+    public (int Sampled, int Expired) ActiveExpireSample(int samples, Random random)
+    {
+        if (Expires.Count == 0 || !Owner.ExpireOnAccess) return (0, 0);
+        int sampled = 0, expired = 0;
+        long ttlSum = 0;
+        int ttlSamples = 0;
+        for (int k = 0; k < samples && Expires.Count > 0; k++)
+        {
+            int i = Expires.RandomIndex(random);
+            if (i < 0) break;
+            sampled++;
+            long when = Expires.ValueAt(i);
+            if (when <= Owner.NowMs)
+            {
+                byte[] key = Expires.KeyAt(i);
+                DeleteExpired(key);
+                expired++;
+            }
+            else
+            {
+                ttlSum += when - Owner.NowMs;
+                ttlSamples++;
+            }
+        }
+        if (ttlSamples > 0)
+        {
+            long avg = ttlSum / ttlSamples;
+            AvgTtlMs = AvgTtlMs == 0 ? avg : (AvgTtlMs / 50 * 49) + (avg / 50);
+        }
+        return (sampled, expired);
+    }
+}
