@@ -48,7 +48,7 @@ public sealed class ConnectionCommands : ICommandFamily
     {
         if (!Cinnabar.Protocol.RequestParser.TryParseLong(ctx.Arg(1), out long db) || db < int.MinValue || db > int.MaxValue)
         {
-            ctx.Error(Errors.InvalidDbIndex);
+            ctx.Error(Errors.NotInteger);
             return;
         }
         if (ctx.Server.Config.ClusterEnabled && db != 0)

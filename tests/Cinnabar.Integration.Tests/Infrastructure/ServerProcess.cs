@@ -1,0 +1,133 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+
+namespace Cinnabar.Integration.Tests.Infrastructure;
+
+/// <summary>
+/// A real server process on 127.0.0.1: Cinnabar through bin/cinnabar-server, or Debian's
+/// redis-server for side-by-side checks. Started on a free port, awaited until it answers PING,
+/// and killed by PID on dispose. Each instance gets its own temporary directory.
+/// </summary>
+public sealed class ServerProcess : IDisposable
+{
+    private readonly Process _process;
+    private readonly System.Text.StringBuilder _output = new();
+
+    public int Port { get; }
+    public string Dir { get; }
+    public int Pid => _process.Id;
+    public bool IsRedis { get; }
+    public string Output
+    {
+        get
+        {
+            lock (_output) return _output.ToString();
+        }
+    }
+
+    private ServerProcess(Process process, int port, string dir, bool isRedis)
+    {
+        _process = process;
+        Port = port;
+        Dir = dir;
+        IsRedis = isRedis;
+    }
+
+    public static string RepoRoot
+    {
+        get
+        {
+            var dir = AppContext.BaseDirectory;
+            while (dir != null && !File.Exists(Path.Combine(dir, "Cinnabar.slnx"))) dir = Path.GetDirectoryName(dir);
+            return dir ?? throw new InvalidOperationException("repo root not found");
+        }
+    }
+
+    public static bool RedisAvailable => File.Exists("/usr/bin/redis-server");
+
+    /// <summary>Starts Cinnabar with the given extra arguments (after --port/--dir).</summary>
+    public static ServerProcess StartCinnabar(params string[] args) => Start(false, args);
+
+    /// <summary>Starts Debian's redis-server 7.0 with the same argument conventions.</summary>
+    public static ServerProcess StartRedis(params string[] args) => Start(true, args);
+
+    public static ServerProcess Start(bool redis, string[] args, string? configFile = null, int? port = null, string? dir = null)
+    {
+        int p = port ?? FreePort();
+        dir ??= Directory.CreateTempSubdirectory(redis ? "redis-" : "cinnabar-").FullName;
+        var psi = new ProcessStartInfo(redis ? "/usr/bin/redis-server" : Path.Combine(RepoRoot, "bin", "cinnabar-server"))
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = dir,
+        };
+        if (configFile != null) psi.ArgumentList.Add(configFile);
+        foreach (var a in new[] { "--port", p.ToString(), "--dir", dir, "--bind", "127.0.0.1", "--save", "" }) psi.ArgumentList.Add(a);
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        var proc = Process.Start(psi)!;
+        var sp = new ServerProcess(proc, p, dir, redis);
+        proc.OutputDataReceived += (_, e) => { if (e.Data != null) lock (sp._output) sp._output.AppendLine(e.Data); };
+        proc.ErrorDataReceived += (_, e) => { if (e.Data != null) lock (sp._output) sp._output.AppendLine(e.Data); };
+        proc.BeginOutputReadLine();
+        proc.BeginErrorReadLine();
+        sp.WaitReady(TimeSpan.FromSeconds(120));
+        return sp;
+    }
+
+    public void WaitReady(TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (DateTime.UtcNow < deadline)
+        {
+            if (_process.HasExited) throw new InvalidOperationException($"server exited with {_process.ExitCode}: {Output}");
+            try
+            {
+                using var c = new RespConnection(Port);
+                if (c.Call("PING").ToString() is "PONG" or "NOAUTH Authentication required.") return;
+            }
+            catch (SocketException) { }
+            catch (IOException) { }
+            Thread.Sleep(50);
+        }
+        throw new TimeoutException("server did not start: " + Output);
+    }
+
+    public RespConnection Connect() => new(Port);
+
+    public bool HasExited => _process.HasExited;
+
+    public bool WaitForExit(TimeSpan timeout) => _process.WaitForExit((int)timeout.TotalMilliseconds);
+
+    public void Kill()
+    {
+        try
+        {
+            if (!_process.HasExited) _process.Kill(entireProcessTree: true);
+            _process.WaitForExit(10000);
+        }
+        catch (InvalidOperationException) { }
+    }
+
+    public void Dispose()
+    {
+        Kill();
+        _process.Dispose();
+        try { Directory.Delete(Dir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+    }
+
+    public static int FreePort()
+    {
+        // Redis-style: also keep port+10000 free so cluster tests can reuse this helper.
+        for (int attempt = 0; attempt < 100; attempt++)
+        {
+            var l = new TcpListener(IPAddress.Loopback, 0);
+            l.Start();
+            int port = ((IPEndPoint)l.LocalEndpoint).Port;
+            l.Stop();
+            if (port < 55000) return port;
+        }
+        throw new InvalidOperationException("no free port");
+    }
+}
