@@ -1,7 +1,7 @@
 namespace Cinnabar.Server;
 
 /// <summary>Every error reply text, byte-identical to Redis 7.0 (house rule 2).</summary>
-public static class Errors
+public static partial class Errors
 {
     public const string Syntax = "ERR syntax error";
     public const string WrongType = "WRONGTYPE Operation against a key holding the wrong kind of value";
