@@ -60,7 +60,7 @@ public sealed partial class RedisServer
                 {
                     "allkeys-random" or "volatile-random" => Random.NextDouble(),
                     "volatile-ttl" => -(double)db.GetExpire(key),
-                    "allkeys-lfu" or "volatile-lfu" => 255 - Lfu.Counter(db.Dict.TryGetValue(key, out var o1) ? o1.Lru : 0),
+                    "allkeys-lfu" or "volatile-lfu" => 255 - Lfu.Decayed(db.Dict.TryGetValue(key, out var o1) ? o1.Lru : 0, Keyspace.NowMs, Config.LfuDecayTime),
                     _ => LruIdle(db.Dict.TryGetValue(key, out var o2) ? o2.Lru : 0),
                 };
                 if (score > bestScore)
@@ -81,20 +81,9 @@ public sealed partial class RedisServer
         return true;
     }
 
-    /// <summary>Redis's 24-bit LRU clock in seconds.</summary>
-    public uint LruClock => (uint)(Keyspace.NowMs / 1000) & 0xFFFFFF;
-
     private double LruIdle(uint lru)
     {
-        uint now = LruClock;
+        uint now = Keyspace.LruClock;
         return now >= lru ? now - lru : (0xFFFFFF - lru) + now;
     }
-}
-
-/// <summary>Redis's LFU counter: 8-bit logarithmic counter plus 16-bit minutes of last decrement, in the LRU field.</summary>
-public static class Lfu
-{
-    public const int InitVal = 5;
-    public static int Counter(uint lru) => (int)(lru & 0xFF);
-    public static uint Pack(long minutes, int counter) => ((uint)(minutes & 0xFFFF) << 8) | (uint)counter;
 }

@@ -48,6 +48,7 @@ public sealed partial class RedisServer : IKeyspaceEvents
         for (int i = 0; i < _watched.Length; i++) _watched[i] = new ByteTable<List<Client>>();
         RunId = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(20)).ToLowerInvariant();
         config.Changed += OnConfigChanged;
+        ApplyLfuSettings();
         UpdateCachedTime();
     }
 
@@ -89,7 +90,15 @@ public sealed partial class RedisServer : IKeyspaceEvents
             case "notify-keyspace-events": Notifications.Configure(value); break;
             case "loglevel": Log.SetLevel(value); break;
             case "hz": _cron?.Change(1000 / Config.Hz, 1000 / Config.Hz); break;
+            case "maxmemory-policy" or "lfu-log-factor" or "lfu-decay-time": ApplyLfuSettings(); break;
         }
+    }
+
+    private void ApplyLfuSettings()
+    {
+        Keyspace.UseLfu = Config.MaxMemoryPolicy.Contains("lfu", StringComparison.Ordinal);
+        Keyspace.LfuLogFactor = Config.LfuLogFactor;
+        Keyspace.LfuDecayTime = Config.LfuDecayTime;
     }
 
     // ---------------------------------------------------------------- listening

@@ -46,7 +46,9 @@ public sealed class Db
             DeleteExpired(key);
             return null;
         }
-        return Dict.ValueAt(i);
+        var o = Dict.ValueAt(i);
+        Owner.TouchAccess(o);
+        return o;
     }
 
     public bool Exists(ReadOnlySpan<byte> key) => Lookup(key) != null;
@@ -78,13 +80,17 @@ public sealed class Db
     public void Set(ReadOnlySpan<byte> key, RedisObject value, bool keepTtl = false)
     {
         ref RedisObject slot = ref Dict.GetOrAddRef(key, null, out bool existed);
-        if (existed && slot != null) value.Lru = value.Lru == 0 ? slot.Lru : value.Lru;
+        value.Lru = existed && slot != null && Owner.UseLfu ? slot.Lru : Owner.NewLru();
         slot = value;
         if (existed && !keepTtl && Expires.Count > 0) Expires.Remove(key);
     }
 
     /// <summary>Adds a key known to be absent, storing the given key array.</summary>
-    public void Add(byte[] key, RedisObject value) => Dict.Set(key, value);
+    public void Add(byte[] key, RedisObject value)
+    {
+        value.Lru = Owner.NewLru();
+        Dict.Set(key, value);
+    }
 
     public bool Delete(ReadOnlySpan<byte> key)
     {

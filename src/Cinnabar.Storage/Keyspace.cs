@@ -34,6 +34,24 @@ public sealed class Keyspace
     /// <summary>False on replicas: logically expired keys are hidden from reads but not deleted.</summary>
     public bool ExpireOnAccess = true;
 
+    /// <summary>True under an LFU maxmemory-policy: the Lru field then holds the LFU counter.</summary>
+    public bool UseLfu;
+    public int LfuLogFactor = 10;
+    public int LfuDecayTime = 1;
+
+    /// <summary>Redis's 24-bit LRU clock (seconds).</summary>
+    public uint LruClock => (uint)(NowMs / 1000) & Lfu.LruClockMax;
+
+    /// <summary>Records an access to <paramref name="o"/> (Redis's updateLFU / LRU clock update in lookupKey).</summary>
+    public void TouchAccess(RedisObject o)
+    {
+        if (UseLfu) o.Lru = Lfu.Access(o.Lru, NowMs, LfuLogFactor, LfuDecayTime);
+        else o.Lru = LruClock;
+    }
+
+    /// <summary>The initial Lru value for a new object.</summary>
+    public uint NewLru() => UseLfu ? Lfu.Pack(NowMs / 60000, Lfu.InitVal) : LruClock;
+
     public long Hits;
     public long Misses;
     public long ExpiredKeys;

@@ -42,3 +42,10 @@ public abstract class RedisObject
         _ => "none",
     };
 }
+
+/// <summary>Implemented by set values so other families (ZUNIONSTORE with set inputs, SORT) can read members.</summary>
+public interface ISetMembers
+{
+    int Count { get; }
+    IEnumerable<byte[]> EnumerateMembers();
+}
