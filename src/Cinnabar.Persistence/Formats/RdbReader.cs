@@ -1,0 +1,191 @@
+using System.Buffers.Binary;
+using System.Globalization;
+using System.Text;
+
+namespace Cinnabar.Persistence.Formats;
+
+/// <summary>
+/// Reads RDB primitives from a stream, keeping a running CRC-64 of consumed bytes so the
+/// trailing checksum can be verified. Throws <see cref="InvalidDataException"/> on malformed
+/// input (the loader turns that into Redis's "Short read or OOM loading DB" / bad format errors).
+/// </summary>
+public sealed class RdbReader
+{
+    private readonly Stream _in;
+    private readonly byte[] _buf = new byte[64 * 1024];
+    private int _pos;
+    private int _len;
+    private ulong _crc;
+    private int _crcFrom;
+
+    public RdbReader(Stream input) => _in = input;
+
+    public long Position { get; private set; }
+
+    private void Fill()
+    {
+        _crc = Crc64.Update(_crc, _buf.AsSpan(_crcFrom, _pos - _crcFrom));
+        _len = _in.Read(_buf, 0, _buf.Length);
+        _pos = 0;
+        _crcFrom = 0;
+        if (_len <= 0) throw new EndOfStreamException("Unexpected EOF reading RDB file");
+    }
+
+    public byte ReadByte()
+    {
+        if (_pos == _len) Fill();
+        Position++;
+        return _buf[_pos++];
+    }
+
+    public void ReadExactly(Span<byte> dest)
+    {
+        while (dest.Length > 0)
+        {
+            if (_pos == _len) Fill();
+            int n = Math.Min(dest.Length, _len - _pos);
+            _buf.AsSpan(_pos, n).CopyTo(dest);
+            _pos += n;
+            Position += n;
+            dest = dest[n..];
+        }
+    }
+
+    public byte[] ReadBytes(int n)
+    {
+        var b = new byte[n];
+        ReadExactly(b);
+        return b;
+    }
+
+    /// <summary>CRC of everything consumed so far.</summary>
+    public ulong ConsumedCrc()
+    {
+        _crc = Crc64.Update(_crc, _buf.AsSpan(_crcFrom, _pos - _crcFrom));
+        _crcFrom = _pos;
+        return _crc;
+    }
+
+    public void ReadHeader(out int version)
+    {
+        Span<byte> magic = stackalloc byte[9];
+        ReadExactly(magic);
+        if (!magic[..5].SequenceEqual("REDIS"u8)) throw new InvalidDataException("Wrong signature trying to load DB from file");
+        if (!int.TryParse(Encoding.ASCII.GetString(magic[5..]), NumberStyles.None, CultureInfo.InvariantCulture, out version) || version < 1 || version > Rdb.Version)
+            throw new InvalidDataException($"Can't handle RDB format version {Encoding.ASCII.GetString(magic[5..])}");
+    }
+
+    /// <summary>Reads a length; <paramref name="encoded"/> is true for the special string encodings (value = encoding type).</summary>
+    public ulong ReadLength(out bool encoded)
+    {
+        encoded = false;
+        byte b = ReadByte();
+        int type = (b & 0xC0) >> 6;
+        switch (type)
+        {
+            case 0: return (ulong)(b & 0x3F);
+            case 1: return (ulong)(((b & 0x3F) << 8) | ReadByte());
+            case 3:
+                encoded = true;
+                return (ulong)(b & 0x3F);
+        }
+        Span<byte> tmp = stackalloc byte[8];
+        if (b == Rdb.Len32Bit)
+        {
+            ReadExactly(tmp[..4]);
+            return BinaryPrimitives.ReadUInt32BigEndian(tmp);
+        }
+        if (b == Rdb.Len64Bit)
+        {
+            ReadExactly(tmp);
+            return BinaryPrimitives.ReadUInt64BigEndian(tmp);
+        }
+        throw new InvalidDataException($"Unknown length encoding {b} in rdbLoadLen()");
+    }
+
+    public ulong ReadLength() => ReadLength(out _);
+
+    public int ReadLengthInt()
+    {
+        ulong v = ReadLength(out bool enc);
+        if (enc || v > int.MaxValue) throw new InvalidDataException("bad length");
+        return (int)v;
+    }
+
+    public byte[] ReadString()
+    {
+        ulong len = ReadLength(out bool encoded);
+        if (!encoded)
+        {
+            if (len > int.MaxValue) throw new InvalidDataException("string too long");
+            return ReadBytes((int)len);
+        }
+        switch ((int)len)
+        {
+            case Rdb.EncInt8: return Num((sbyte)ReadByte());
+            case Rdb.EncInt16:
+            {
+                Span<byte> b = stackalloc byte[2];
+                ReadExactly(b);
+                return Num(BinaryPrimitives.ReadInt16LittleEndian(b));
+            }
+            case Rdb.EncInt32:
+            {
+                Span<byte> b = stackalloc byte[4];
+                ReadExactly(b);
+                return Num(BinaryPrimitives.ReadInt32LittleEndian(b));
+            }
+            case Rdb.EncLzf:
+            {
+                int clen = ReadLengthInt();
+                int ulen = ReadLengthInt();
+                var c = ReadBytes(clen);
+                var u = new byte[ulen];
+                if (!Lzf.Decompress(c, u)) throw new InvalidDataException("Invalid LZF compressed string");
+                return u;
+            }
+            default: throw new InvalidDataException($"Unknown RDB string encoding type {len}");
+        }
+    }
+
+    public string ReadStringUtf8() => Encoding.UTF8.GetString(ReadString());
+
+    private static byte[] Num(long v) => Encoding.ASCII.GetBytes(v.ToString(CultureInfo.InvariantCulture));
+
+    public double ReadDoubleBinary()
+    {
+        Span<byte> b = stackalloc byte[8];
+        ReadExactly(b);
+        return BinaryPrimitives.ReadDoubleLittleEndian(b);
+    }
+
+    /// <summary>The old string-formatted double (ZSET type 3): length byte, 253 nan, 254 +inf, 255 -inf.</summary>
+    public double ReadDoubleString()
+    {
+        byte len = ReadByte();
+        switch (len)
+        {
+            case 253: return double.NaN;
+            case 254: return double.PositiveInfinity;
+            case 255: return double.NegativeInfinity;
+        }
+        var s = ReadBytes(len);
+        return double.Parse(Encoding.ASCII.GetString(s), NumberStyles.Float, CultureInfo.InvariantCulture);
+    }
+
+    public ulong ReadUInt64LE()
+    {
+        Span<byte> b = stackalloc byte[8];
+        ReadExactly(b);
+        return BinaryPrimitives.ReadUInt64LittleEndian(b);
+    }
+
+    public long ReadMillis() => (long)ReadUInt64LE();
+
+    public int ReadInt32LE()
+    {
+        Span<byte> b = stackalloc byte[4];
+        ReadExactly(b);
+        return BinaryPrimitives.ReadInt32LittleEndian(b);
+    }
+}
