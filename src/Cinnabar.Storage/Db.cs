@@ -7,8 +7,28 @@ namespace Cinnabar.Storage;
 /// </summary>
 public sealed class Db
 {
-    public readonly ByteTable<RedisObject> Dict = new(16);
-    public readonly ByteTable<long> Expires = new(16);
+    public ByteTable<RedisObject> Dict { get; private set; } = new(16);
+    public ByteTable<long> Expires { get; private set; } = new(16);
+
+    /// <summary>The snapshot in progress (BGSAVE, AOF rewrite, full sync), if any.</summary>
+    private DbSnapshot? _snapshot;
+
+    public DbSnapshot BeginSnapshot()
+    {
+        if (_snapshot != null) throw new InvalidOperationException("a snapshot of this db is already in progress");
+        _snapshot = new DbSnapshot(this);
+        return _snapshot;
+    }
+
+    public void EndSnapshot(DbSnapshot s)
+    {
+        if (_snapshot == s) _snapshot = null;
+    }
+
+    public bool SnapshotInProgress => _snapshot != null;
+
+    /// <summary>Copy-on-write hook: every mutation path calls this first.</summary>
+    private void BeforeWrite(ReadOnlySpan<byte> key) => _snapshot?.BeforeWrite(key);
 
     internal Db(Keyspace owner, int index)
     {
@@ -33,7 +53,11 @@ public sealed class Db
     }
 
     /// <summary>Lookup for a write: same expiry handling, no hit/miss stats.</summary>
-    public RedisObject? LookupWrite(ReadOnlySpan<byte> key) => Lookup(key);
+    public RedisObject? LookupWrite(ReadOnlySpan<byte> key)
+    {
+        if (_snapshot != null) BeforeWrite(key);
+        return Lookup(key);
+    }
 
     /// <summary>Lookup without touching statistics.</summary>
     public RedisObject? Lookup(ReadOnlySpan<byte> key)
@@ -68,6 +92,7 @@ public sealed class Db
 
     internal void DeleteExpired(ReadOnlySpan<byte> key)
     {
+        if (_snapshot != null) BeforeWrite(key);
         Expires.Remove(key);
         if (Dict.Remove(key, out byte[] stored, out _))
         {
@@ -79,6 +104,7 @@ public sealed class Db
     /// <summary>Adds or overwrites a key. Clears any TTL unless <paramref name="keepTtl"/>.</summary>
     public void Set(ReadOnlySpan<byte> key, RedisObject value, bool keepTtl = false)
     {
+        if (_snapshot != null) BeforeWrite(key);
         ref RedisObject slot = ref Dict.GetOrAddRef(key, null, out bool existed);
         value.Lru = existed && slot != null && Owner.UseLfu ? slot.Lru : Owner.NewLru();
         slot = value;
@@ -88,12 +114,14 @@ public sealed class Db
     /// <summary>Adds a key known to be absent, storing the given key array.</summary>
     public void Add(byte[] key, RedisObject value)
     {
+        if (_snapshot != null) BeforeWrite(key);
         value.Lru = Owner.NewLru();
         Dict.Set(key, value);
     }
 
     public bool Delete(ReadOnlySpan<byte> key)
     {
+        if (_snapshot != null) BeforeWrite(key);
         if (!Dict.Remove(key)) return false;
         if (Expires.Count > 0) Expires.Remove(key);
         return true;
@@ -101,6 +129,7 @@ public sealed class Db
 
     public bool Delete(ReadOnlySpan<byte> key, out RedisObject? removed)
     {
+        if (_snapshot != null) BeforeWrite(key);
         if (!Dict.Remove(key, out _, out var value))
         {
             removed = null;
@@ -117,18 +146,35 @@ public sealed class Db
     /// <summary>Sets the expire time of an existing key (the stored key array is shared).</summary>
     public void SetExpire(ReadOnlySpan<byte> key, long whenMs)
     {
+        if (_snapshot != null) BeforeWrite(key);
         int i = Dict.FindIndex(key);
         if (i < 0) return;
         ref long slot = ref Expires.GetOrAddRef(key, Dict.KeyAt(i), out _);
         slot = whenMs;
     }
 
-    public bool RemoveExpire(ReadOnlySpan<byte> key) => Expires.Count > 0 && Expires.Remove(key);
+    public bool RemoveExpire(ReadOnlySpan<byte> key)
+    {
+        if (Expires.Count == 0) return false;
+        if (_snapshot != null) BeforeWrite(key);
+        return Expires.Remove(key);
+    }
 
     public void Clear()
     {
-        Dict.Clear();
-        Expires.Clear();
+        if (_snapshot != null)
+        {
+            // The snapshot keeps the old tables, frozen; the db continues with new ones.
+            _snapshot.Detached = true;
+            _snapshot = null;
+            Dict = new ByteTable<RedisObject>(16);
+            Expires = new ByteTable<long>(16);
+        }
+        else
+        {
+            Dict.Clear();
+            Expires.Clear();
+        }
         AvgTtlMs = 0;
     }
 

@@ -1,0 +1,77 @@
+namespace Cinnabar.Storage;
+
+/// <summary>
+/// A point-in-time view of one Db while writes continue (.NET has no fork()). The snapshot
+/// walks the Db's entry array by index; a write to a key not yet walked first preserves a clone
+/// of its old value and TTL (copy-on-write at key granularity), and keys created after the start
+/// are remembered so the walker skips them. FLUSHDB/FLUSHALL detach the snapshot: the Db gets
+/// new tables and the snapshot keeps the old ones, frozen.
+/// Invariant: every key present at the start is emitted exactly once, with its value as of the start.
+/// All members are used under the server's execution lock.
+/// </summary>
+public sealed class DbSnapshot
+{
+    internal DbSnapshot(Db db)
+    {
+        Db = db;
+        DbIndex = db.Index;
+        Dict = db.Dict;
+        Expires = db.Expires;
+        KeyCount = db.Dict.Count;
+        ExpiresCount = db.Expires.Count;
+    }
+
+    public Db Db { get; }
+    public int DbIndex { get; }
+    public long KeyCount { get; }
+    public long ExpiresCount { get; }
+    internal ByteTable<RedisObject> Dict { get; }
+    internal ByteTable<long> Expires { get; }
+    internal readonly ByteTable<bool> Skip = new();
+    internal readonly List<(byte[] Key, RedisObject Value, long ExpireMs)> Preserved = new();
+    internal int Cursor;
+    internal bool Detached;
+    public bool TableDone { get; private set; }
+
+    /// <summary>Called before key is modified, added or deleted.</summary>
+    internal void BeforeWrite(ReadOnlySpan<byte> key)
+    {
+        if (Detached) return;
+        int i = Dict.FindIndex(key);
+        if (i < 0)
+        {
+            if (!Skip.ContainsKey(key)) Skip.Set(key.ToArray(), true);
+            return;
+        }
+        if (i < Cursor || Skip.ContainsKey(key)) return;
+        byte[] stored = Dict.KeyAt(i);
+        long expire = Expires.Count > 0 && Expires.TryGetValue(key, out long e) ? e : -1;
+        Preserved.Add((stored, Dict.ValueAt(i).Clone(), expire));
+        Skip.Set(stored, true);
+    }
+
+    /// <summary>
+    /// Emits up to <paramref name="maxKeys"/> keys from the walk (lock held). Once the table is
+    /// done, call <see cref="TakePreserved"/> and <see cref="Db.EndSnapshot"/>.
+    /// </summary>
+    public int Step(int maxKeys, Action<byte[], RedisObject, long> emit)
+    {
+        int emitted = 0;
+        int i = Cursor;
+        for (; i < Dict.Capacity && emitted < maxKeys; i++)
+        {
+            if (!Dict.IsUsed(i)) continue;
+            byte[] key = Dict.KeyAt(i);
+            if (Skip.Count > 0 && Skip.ContainsKey(key)) continue;
+            long expire = Expires.Count > 0 && Expires.TryGetValue(key, out long e) ? e : -1;
+            emit(key, Dict.ValueAt(i), expire);
+            emitted++;
+        }
+        Cursor = i;
+        if (i >= Dict.Capacity) TableDone = true;
+        return emitted;
+    }
+
+    /// <summary>The preserved (pre-write) entries; valid once the table walk is done and the snapshot ended.</summary>
+    public IReadOnlyList<(byte[] Key, RedisObject Value, long ExpireMs)> TakePreserved() => Preserved;
+}
