@@ -62,7 +62,8 @@ public sealed class CommandDef
     public CommandDef? Parent { get; set; }
     public Dictionary<string, CommandDef>? Subcommands { get; set; }
 
-    public string FullName => Parent == null ? Name : Parent.Name + "|" + Name;
+    private string? _fullName;
+    public string FullName => _fullName ??= Parent == null ? Name : Parent.Name + "|" + Name;
 
     // Statistics for INFO commandstats.
     public long Calls;
