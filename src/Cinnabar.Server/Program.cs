@@ -87,7 +87,14 @@ namespace Cinnabar.Server
             }
             log.Notice($"Running mode={(config.ClusterEnabled ? "cluster" : "standalone")}, port={config.Port}.");
             log.Warning("Server initialized");
-            ServerStartup.LoadData(server);
+            try
+            {
+                ServerStartup.LoadData(server);
+            }
+            catch (InvalidOperationException)
+            {
+                return 1;
+            }
             log.Notice("Ready to accept connections tcp");
             using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx =>
             {
@@ -156,6 +163,7 @@ namespace Cinnabar.Server
 
         public static void LoadData(RedisServer server)
         {
+            server.LoadRdbAtStartup();
             LoadDataSubsystems(server);
         }
 

@@ -49,6 +49,8 @@ public sealed partial class RedisServer : IKeyspaceEvents
         RunId = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(20)).ToLowerInvariant();
         config.Changed += OnConfigChanged;
         ApplyLfuSettings();
+        PreconditionChecks.Add(LoadingCheck);
+        PreconditionChecks.Add(MisconfCheck);
         UpdateCachedTime();
     }
 
@@ -640,6 +642,7 @@ public sealed partial class RedisServer : IKeyspaceEvents
                 Stats.Sample(Environment.TickCount64);
                 if (Config.ActiveExpireEnabled) ActiveExpireCycle();
                 CloseTimedOutClients();
+                PersistenceCron();
                 CronTick?.Invoke(Keyspace.NowMs);
             }
         }
@@ -708,6 +711,8 @@ public sealed partial class RedisServer : IKeyspaceEvents
     public string? Shutdown(bool? save, bool now = false, bool force = false)
     {
         Log.Warning("User requested shutdown...");
+        var saveErr = SaveOnShutdown(save);
+        if (saveErr != null && !force) return saveErr;
         var err = BeforeShutdown?.Invoke(save ?? false);
         if (err != null && !force) return err;
         StopListening();

@@ -1,0 +1,171 @@
+using System.Buffers.Binary;
+using Cinnabar.Persistence;
+using Cinnabar.Persistence.Formats;
+using Cinnabar.Storage;
+
+namespace Cinnabar.Server.Commands;
+
+/// <summary>SAVE BGSAVE LASTSAVE DUMP RESTORE.</summary>
+public sealed class PersistenceCommands : ICommandFamily
+{
+    public void Register(CommandTable t)
+    {
+        t.Add("save", 1, "admin noscript no_async_loading no_multi", 0, 0, 0, "@admin @slow @dangerous", Save, "server", "Synchronously saves the database(s) to disk.");
+        t.Add("bgsave", -1, "admin noscript no_async_loading", 0, 0, 0, "@admin @slow @dangerous", Bgsave, "server", "Asynchronously saves the database(s) to disk.");
+        t.Add("lastsave", 1, "loading stale fast", 0, 0, 0, "@fast @admin @dangerous", ctx => ctx.Reply.WriteInteger(ctx.Server.Rdb.LastSaveUnix), "server", "Returns the Unix timestamp of the last successful save to disk.");
+        t.Add("dump", 2, "readonly", 1, 1, 1, "@keyspace @read @slow", Dump, "generic", "Returns a serialized representation of the value stored at a key.", "2.6.0");
+        t.Add("restore", -4, "write denyoom", 1, 1, 1, "@keyspace @write @slow @dangerous", Restore, "generic", "Creates a key from the serialized representation of a value.", "2.6.0");
+    }
+
+    private static void Save(CommandContext ctx)
+    {
+        var err = ctx.Server.SaveRdbSync();
+        if (err != null) ctx.Error(err);
+        else ctx.Reply.WriteOk();
+    }
+
+    private static void Bgsave(CommandContext ctx)
+    {
+        bool schedule = false;
+        if (ctx.ArgCount > 1)
+        {
+            if (ctx.ArgCount == 2 && ctx.ArgIs(1, "SCHEDULE")) schedule = true;
+            else
+            {
+                ctx.SyntaxError();
+                return;
+            }
+        }
+        var (status, error) = ctx.Server.StartBgsave(schedule);
+        if (error != null) ctx.Error(error);
+        else ctx.Reply.WriteSimpleString(status!);
+    }
+
+    /// <summary>DUMP payload: RDB type + value, then RDB version (2 bytes LE) and CRC-64 (8 bytes LE).</summary>
+    public static byte[] CreateDumpPayload(RedisObject value)
+    {
+        var ms = new MemoryStream();
+        var w = new RdbWriter(ms, compress: true, checksum: false);
+        RdbValueCodec.Write(w, value);
+        w.WriteByte(Rdb.Version);
+        w.WriteByte(0);
+        w.Flush();
+        ulong crc = Crc64.Compute(ms.GetBuffer().AsSpan(0, (int)ms.Length));
+        Span<byte> b = stackalloc byte[8];
+        BinaryPrimitives.WriteUInt64LittleEndian(b, crc);
+        ms.Write(b);
+        return ms.ToArray();
+    }
+
+    /// <summary>Checks version and checksum; returns the value or null with the error to send.</summary>
+    public static RedisObject? ParseDumpPayload(ReadOnlySpan<byte> payload, out string? error)
+    {
+        error = null;
+        if (payload.Length < 10)
+        {
+            error = "ERR DUMP payload version or checksum are wrong";
+            return null;
+        }
+        int version = payload[^10] | (payload[^9] << 8);
+        ulong crc = BinaryPrimitives.ReadUInt64LittleEndian(payload[^8..]);
+        if (version > Rdb.Version || crc != Crc64.Compute(payload[..^8]))
+        {
+            error = "ERR DUMP payload version or checksum are wrong";
+            return null;
+        }
+        try
+        {
+            var r = new RdbReader(new MemoryStream(payload[..^10].ToArray()));
+            byte type = r.ReadByte();
+            if (!RdbValueCodec.IsValueType(type)) throw new InvalidDataException();
+            var value = RdbValueCodec.Read(r, type);
+            if (r.Position != payload.Length - 10) throw new InvalidDataException();
+            return value;
+        }
+        catch (Exception e) when (e is InvalidDataException or EndOfStreamException or NotSupportedException or ArgumentException or IndexOutOfRangeException or FormatException or OverflowException)
+        {
+            error = "ERR Bad data format";
+            return null;
+        }
+    }
+
+    private static void Dump(CommandContext ctx)
+    {
+        var o = ctx.Db.LookupRead(ctx.Arg(1));
+        if (o == null)
+        {
+            ctx.Reply.WriteNull();
+            return;
+        }
+        ctx.Reply.WriteBulk(CreateDumpPayload(o));
+    }
+
+    private static void Restore(CommandContext ctx)
+    {
+        bool replace = false, absTtl = false;
+        long idle = -1, freq = -1;
+        for (int i = 4; i < ctx.ArgCount; i++)
+        {
+            bool more = i + 1 < ctx.ArgCount;
+            if (ctx.ArgIs(i, "REPLACE")) replace = true;
+            else if (ctx.ArgIs(i, "ABSTTL")) absTtl = true;
+            else if (ctx.ArgIs(i, "IDLETIME") && more && freq == -1)
+            {
+                if (!ctx.TryGetLong(++i, out idle)) return;
+                if (idle < 0)
+                {
+                    ctx.Error("ERR Invalid IDLETIME value, must be >= 0");
+                    return;
+                }
+            }
+            else if (ctx.ArgIs(i, "FREQ") && more && idle == -1)
+            {
+                if (!ctx.TryGetLong(++i, out freq)) return;
+                if (freq < 0 || freq > 255)
+                {
+                    ctx.Error("ERR Invalid FREQ value, must be >= 0 and <= 255");
+                    return;
+                }
+            }
+            else
+            {
+                ctx.SyntaxError();
+                return;
+            }
+        }
+        if (!ctx.TryGetLong(2, out long ttl)) return;
+        if (ttl < 0)
+        {
+            ctx.Error("ERR Invalid TTL value, must be >= 0");
+            return;
+        }
+        var key = ctx.Arg(1);
+        var db = ctx.Db;
+        if (!replace && db.LookupWrite(key) != null)
+        {
+            ctx.Error("BUSYKEY Target key name already exists.");
+            return;
+        }
+        var value = ParseDumpPayload(ctx.Arg(3), out var error);
+        if (value == null)
+        {
+            ctx.Error(error!);
+            return;
+        }
+        long when = ttl == 0 ? -1 : absTtl ? ttl : ctx.NowMs + ttl;
+        bool deleted = replace && db.Delete(key);
+        if (when != -1 && when <= ctx.NowMs)
+        {
+            // Already expired: Redis replies OK and (if REPLACE removed something) propagates DEL.
+            if (deleted) ctx.KeyChanged(key, 'g', "del");
+            ctx.Reply.WriteOk();
+            return;
+        }
+        db.Set(key, value);
+        if (when != -1) db.SetExpire(key, when);
+        if (idle >= 0 && !ctx.Keyspace.UseLfu) value.Lru = (uint)Math.Max(0, ctx.Keyspace.LruClock - idle) & Lfu.LruClockMax;
+        if (freq >= 0 && ctx.Keyspace.UseLfu) value.Lru = Lfu.Pack(ctx.NowMs / 60000, (int)freq);
+        ctx.KeyChanged(key, 'g', "restore");
+        ctx.Reply.WriteOk();
+    }
+}

@@ -1,0 +1,266 @@
+using System.Diagnostics;
+using System.Globalization;
+using Cinnabar.Persistence;
+using Cinnabar.Storage;
+
+namespace Cinnabar.Server;
+
+/// <summary>State behind INFO persistence and LASTSAVE.</summary>
+public sealed class RdbState
+{
+    public long LastSaveUnix = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+    public long DirtyAtLastSave;
+    public bool BgsaveInProgress;
+    public bool BgsaveScheduled;
+    public bool LastBgsaveOk = true;
+    public long LastBgsaveDurationSec = -1;
+    public long CurrentBgsaveStartMs;
+    public long LastSaveAttemptUnix;
+    public long SavesCompleted;
+    public bool Loading;
+    public long LoadingStartUnix;
+    public long LastCowBytes;
+}
+
+// RDB persistence wiring: SAVE/BGSAVE, save points, load at startup, shutdown save.
+// BGSAVE runs on a thread-pool thread walking point-in-time snapshots (Storage.DbSnapshot);
+// it takes the execution lock per batch of keys, so clients keep being served.
+public sealed partial class RedisServer
+{
+    public RdbState Rdb { get; } = new();
+
+    private string ConfigOr(string name, string fallback) => Config.Find(name) != null ? Config.Get(name) : fallback;
+
+    public string RdbPath => Path.Combine(Config.Dir, ConfigOr("dbfilename", "dump.rdb"));
+
+    public RdbSaveOptions RdbOptions(bool aofBase = false) => new()
+    {
+        Compress = ConfigOr("rdbcompression", "yes") == "yes",
+        Checksum = ConfigOr("rdbchecksum", "yes") == "yes",
+        UsedMemory = UsedMemory(),
+        AofBase = aofBase,
+        EvictionInfo = Config.MaxMemoryPolicy.Contains("lru", StringComparison.Ordinal) ? "lru"
+            : Config.MaxMemoryPolicy.Contains("lfu", StringComparison.Ordinal) ? "lfu" : null,
+        FunctionLibraries = FunctionLibrariesForRdb?.Invoke() ?? [],
+    };
+
+    /// <summary>Supplied by the scripting subsystem: library sources to store in RDB files.</summary>
+    public Func<IReadOnlyList<string>>? FunctionLibrariesForRdb { get; set; }
+
+    /// <summary>Called with function library sources found in a loaded RDB.</summary>
+    public Action<IReadOnlyList<string>>? FunctionLibrariesLoaded { get; set; }
+
+    /// <summary>SAVE: a synchronous save (lock held by the caller). Returns an error text or null.</summary>
+    public string? SaveRdbSync()
+    {
+        if (Rdb.BgsaveInProgress) return "ERR Background save already in progress";
+        long start = Stopwatch.GetTimestamp();
+        try
+        {
+            var snaps = RdbFile.BeginSnapshots(Keyspace);
+            WriteRdbFile(snaps, RdbOptions());
+            OnSaveDone(ok: true, Dirty);
+            Log.Notice("DB saved on disk");
+            LatencyMeasure("rdb-save", start);
+            return null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Log.Warning($"Failed opening the temp RDB file temp-{Environment.ProcessId}.rdb (in server root dir {Config.Dir}) for saving: {e.Message}");
+            OnSaveDone(ok: false, Dirty);
+            return "ERR";
+        }
+    }
+
+    private void WriteRdbFile(List<DbSnapshot> snaps, RdbSaveOptions options)
+    {
+        string tmp = Path.Combine(Config.Dir, $"temp-{Environment.ProcessId}.rdb");
+        using (var fs = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16))
+        {
+            RdbFile.Write(fs, snaps, ExecLock, options);
+            fs.Flush(flushToDisk: true);
+        }
+        File.Move(tmp, RdbPath, overwrite: true);
+    }
+
+    private void OnSaveDone(bool ok, long dirtyAtStart)
+    {
+        Rdb.LastSaveAttemptUnix = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        Rdb.LastBgsaveOk = ok;
+        if (!ok) return;
+        Rdb.DirtyAtLastSave = dirtyAtStart;
+        Rdb.LastSaveUnix = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        Rdb.SavesCompleted++;
+    }
+
+    /// <summary>BGSAVE (lock held). Returns the reply text for success, or an error.</summary>
+    public (string? Status, string? Error) StartBgsave(bool schedule)
+    {
+        if (Rdb.BgsaveInProgress)
+        {
+            if (schedule)
+            {
+                Rdb.BgsaveScheduled = true;
+                return ("Background saving scheduled", null);
+            }
+            return (null, "ERR Background save already in progress");
+        }
+        if (BackgroundRewriteInProgress?.Invoke() == true)
+        {
+            if (schedule)
+            {
+                Rdb.BgsaveScheduled = true;
+                return ("Background saving scheduled", null);
+            }
+            return (null, "ERR Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.");
+        }
+        StartBgsaveNow();
+        return ("Background saving started", null);
+    }
+
+    /// <summary>Set by the AOF subsystem: true while a rewrite runs (Redis allows one child at a time).</summary>
+    public Func<bool>? BackgroundRewriteInProgress { get; set; }
+
+    private void StartBgsaveNow()
+    {
+        var snaps = RdbFile.BeginSnapshots(Keyspace);
+        var options = RdbOptions();
+        long dirtyAtStart = Dirty;
+        Rdb.BgsaveInProgress = true;
+        Rdb.CurrentBgsaveStartMs = Environment.TickCount64;
+        Log.Notice($"Background saving started by pid {Environment.ProcessId}");
+        Task.Run(() =>
+        {
+            bool ok = true;
+            try
+            {
+                WriteRdbFile(snaps, options);
+            }
+            catch (Exception e)
+            {
+                ok = false;
+                Log.Warning($"Write error saving DB on disk: {e.Message}");
+            }
+            lock (ExecLock)
+            {
+                Rdb.BgsaveInProgress = false;
+                Rdb.LastBgsaveDurationSec = (Environment.TickCount64 - Rdb.CurrentBgsaveStartMs) / 1000;
+                OnSaveDone(ok, dirtyAtStart);
+                Log.Notice(ok ? "Background saving terminated with success" : "Background saving error");
+                BgsaveFinished?.Invoke(ok);
+            }
+        });
+    }
+
+    /// <summary>Raised under the lock when a background save ends (replication waits on it).</summary>
+    public event Action<bool>? BgsaveFinished;
+
+    /// <summary>Parsed "save" points: (seconds, changes).</summary>
+    public List<(long Seconds, long Changes)> SavePoints()
+    {
+        var list = new List<(long, long)>();
+        var parts = Config.Get("save").Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        for (int i = 0; i + 1 < parts.Length; i += 2)
+        {
+            if (long.TryParse(parts[i], NumberStyles.None, CultureInfo.InvariantCulture, out long s) &&
+                long.TryParse(parts[i + 1], NumberStyles.None, CultureInfo.InvariantCulture, out long c))
+                list.Add((s, c));
+        }
+        return list;
+    }
+
+    /// <summary>Cron part: save points and scheduled BGSAVEs (lock held).</summary>
+    private void PersistenceCron()
+    {
+        if (Rdb.BgsaveInProgress || BackgroundRewriteInProgress?.Invoke() == true) return;
+        if (Rdb.BgsaveScheduled)
+        {
+            Rdb.BgsaveScheduled = false;
+            StartBgsaveNow();
+            return;
+        }
+        long changes = Dirty - Rdb.DirtyAtLastSave;
+        if (changes == 0) return;
+        long now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        foreach (var (seconds, needed) in SavePoints())
+        {
+            // After a failed save Redis retries only after CONFIG_BGSAVE_RETRY_DELAY (5 s).
+            if (changes >= needed && now - Rdb.LastSaveUnix > seconds &&
+                (Rdb.LastBgsaveOk || now - Rdb.LastSaveAttemptUnix > 5))
+            {
+                Log.Notice($"{changes} changes in {seconds} seconds. Saving...");
+                StartBgsaveNow();
+                return;
+            }
+        }
+    }
+
+    private string? LoadingCheck(Client c, CommandDef cmd) =>
+        Rdb.Loading && !cmd.Is(CommandFlags.Loading) ? Errors.Loading : null;
+
+    /// <summary>MISCONF check for writes when the last background save failed (stop-writes-on-bgsave-error).</summary>
+    private string? MisconfCheck(Client c, CommandDef cmd)
+    {
+        if (Rdb.LastBgsaveOk || !cmd.Is(CommandFlags.Write) || (c.Flags & ClientFlags.Master) != 0) return null;
+        if (ConfigOr("stop-writes-on-bgsave-error", "yes") != "yes" || SavePoints().Count == 0) return null;
+        return "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
+    }
+
+    /// <summary>Loads dump.rdb at startup (before accepting clients), logging as Redis does.</summary>
+    public void LoadRdbAtStartup()
+    {
+        string path = RdbPath;
+        if (!File.Exists(path)) return;
+        long start = Stopwatch.GetTimestamp();
+        Rdb.Loading = true;
+        try
+        {
+            // Clients may connect meanwhile: only commands flagged "loading" run (others get -LOADING),
+            // and those do not touch the keyspace being filled.
+            UpdateCachedTime();
+            RdbLoadResult result;
+            using (var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16))
+                result = RdbFile.Load(fs, Keyspace, skipExpired: Keyspace.ExpireOnAccess, Keyspace.NowMs);
+            LogRdbLoaded(result, start);
+            if (result.FunctionLibraries.Count > 0) FunctionLibrariesLoaded?.Invoke(result.FunctionLibraries);
+            LastLoadedRdb = result;
+        }
+        catch (Exception e) when (e is InvalidDataException or EndOfStreamException or IOException)
+        {
+            Log.Warning($"Fatal error loading the DB: {e.Message}. Exiting.");
+            throw new InvalidOperationException("Fatal error loading the DB: " + e.Message, e);
+        }
+        finally
+        {
+            Rdb.Loading = false;
+        }
+    }
+
+    public RdbLoadResult? LastLoadedRdb { get; private set; }
+
+    private void LogRdbLoaded(RdbLoadResult result, long start)
+    {
+        if (result.Aux.TryGetValue("redis-ver", out var ver)) Log.Notice($"Loading RDB produced by version {ver}");
+        if (result.Aux.TryGetValue("ctime", out var ctime) && long.TryParse(ctime, NumberStyles.Integer, CultureInfo.InvariantCulture, out long ct))
+            Log.Notice($"RDB age {Math.Max(0, DateTimeOffset.UtcNow.ToUnixTimeSeconds() - ct)} seconds");
+        if (result.Aux.TryGetValue("used-mem", out var mem) && long.TryParse(mem, NumberStyles.Integer, CultureInfo.InvariantCulture, out long m))
+            Log.Notice($"RDB memory usage when created {m / 1024.0 / 1024.0:F2} Mb");
+        Log.Notice($"Done loading RDB, keys loaded: {result.KeysLoaded}, keys expired: {result.ExpiredSkipped}.");
+        Log.Notice($"DB loaded from disk: {Stopwatch.GetElapsedTime(start).TotalSeconds:F3} seconds");
+    }
+
+    /// <summary>SHUTDOWN's save step: save when save points exist (or SAVE was given), unless NOSAVE.</summary>
+    public string? SaveOnShutdown(bool? save)
+    {
+        bool doSave = save ?? SavePoints().Count > 0;
+        if (!doSave) return null;
+        Log.Notice("Saving the final RDB snapshot before exiting.");
+        var err = SaveRdbSync();
+        if (err != null)
+        {
+            Log.Warning("Error trying to save the DB, can't exit.");
+            return "ERR Errors trying to SHUTDOWN. Check logs.";
+        }
+        return null;
+    }
+}
