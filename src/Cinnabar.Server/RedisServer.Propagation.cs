@@ -1,0 +1,130 @@
+using System.Buffers.Text;
+using Cinnabar.Protocol;
+
+namespace Cinnabar.Server;
+
+/// <summary>A consumer of the propagated command stream (the AOF, the replication backlog).</summary>
+public interface ICommandStreamConsumer
+{
+    /// <summary>Receives RESP-encoded commands, already preceded by SELECT when the db changed for this consumer.</summary>
+    void Append(ReadOnlySpan<byte> resp);
+}
+
+// The single propagation path (DESIGN.md): every successful write is turned into RESP once and
+// handed to each consumer (AOF, replication). Each consumer tracks its own selected db, as
+// Redis's AOF and replication stream do. Commands issued inside an atomic unit (EXEC, a script)
+// are wrapped in MULTI/EXEC when there is more than one, so replicas apply them atomically.
+public sealed partial class RedisServer : IPropagationSink
+{
+    private sealed class ConsumerState
+    {
+        public required ICommandStreamConsumer Consumer { get; init; }
+        public int SelectedDb = -1;
+    }
+
+    private readonly List<ConsumerState> _consumers = new();
+    private readonly RespWriter _propBuffer = new(4096);
+    private List<(int Db, byte[][] Argv)>? _atomicBatch;
+    private int _atomicDepth;
+
+    public void AddStreamConsumer(ICommandStreamConsumer consumer)
+    {
+        _consumers.Add(new ConsumerState { Consumer = consumer });
+        Propagator = this;
+    }
+
+    public void RemoveStreamConsumer(ICommandStreamConsumer consumer)
+    {
+        _consumers.RemoveAll(c => c.Consumer == consumer);
+        if (_consumers.Count == 0) Propagator = null;
+    }
+
+    /// <summary>Forces the next command to each consumer to be preceded by SELECT (after a new AOF file, a new replica).</summary>
+    public void ResetSelectedDb(ICommandStreamConsumer consumer)
+    {
+        foreach (var c in _consumers)
+            if (c.Consumer == consumer) c.SelectedDb = -1;
+    }
+
+    void IPropagationSink.Propagate(int dbIndex, CommandArgs argv)
+    {
+        if (_atomicDepth > 0)
+        {
+            _atomicBatch!.Add((dbIndex, argv.ToOwnedArray()));
+            return;
+        }
+        EmitOne(dbIndex, argv, null);
+    }
+
+    void IPropagationSink.Propagate(int dbIndex, byte[][] argv)
+    {
+        if (_atomicDepth > 0)
+        {
+            _atomicBatch!.Add((dbIndex, argv));
+            return;
+        }
+        EmitOne(dbIndex, null, argv);
+    }
+
+    /// <summary>Starts collecting propagated commands into one atomic unit (EXEC, EVAL).</summary>
+    public void BeginAtomicPropagation()
+    {
+        if (_atomicDepth++ == 0) _atomicBatch = new List<(int, byte[][])>();
+    }
+
+    public void EndAtomicPropagation()
+    {
+        if (--_atomicDepth > 0) return;
+        var batch = _atomicBatch!;
+        _atomicBatch = null;
+        if (batch.Count == 0 || _consumers.Count == 0) return;
+        if (batch.Count == 1)
+        {
+            EmitOne(batch[0].Db, null, batch[0].Argv);
+            return;
+        }
+        EmitOne(batch[0].Db, null, [ "MULTI"u8.ToArray() ]);
+        foreach (var (db, argv) in batch) EmitOne(db, null, argv);
+        EmitOne(batch[^1].Db, null, [ "EXEC"u8.ToArray() ]);
+    }
+
+    private void EmitOne(int dbIndex, CommandArgs? args, byte[][]? owned)
+    {
+        if (_consumers.Count == 0) return;
+        var w = _propBuffer;
+        w.Clear();
+        int count = args?.Count ?? owned!.Length;
+        w.WriteArrayHeader(count);
+        for (int i = 0; i < count; i++) w.WriteBulk(args != null ? args[i] : owned![i]);
+        var cmd = new ReadOnlySpan<byte>(w.Buffer, 0, w.Length);
+        Span<byte> sel = stackalloc byte[48];
+        foreach (var c in _consumers)
+        {
+            if (c.SelectedDb != dbIndex)
+            {
+                int n = WriteSelect(sel, dbIndex);
+                c.Consumer.Append(sel[..n]);
+                c.SelectedDb = dbIndex;
+            }
+            c.Consumer.Append(cmd);
+        }
+    }
+
+    private static int WriteSelect(Span<byte> buf, int db)
+    {
+        Span<byte> num = stackalloc byte[12];
+        Utf8Formatter.TryFormat(db, num, out int n);
+        int p = 0;
+        "*2\r\n$6\r\nSELECT\r\n$"u8.CopyTo(buf);
+        p += 17;
+        Utf8Formatter.TryFormat(n, buf[p..], out int m);
+        p += m;
+        buf[p++] = (byte)'\r';
+        buf[p++] = (byte)'\n';
+        num[..n].CopyTo(buf[p..]);
+        p += n;
+        buf[p++] = (byte)'\r';
+        buf[p++] = (byte)'\n';
+        return p;
+    }
+}
