@@ -163,7 +163,8 @@ namespace Cinnabar.Server
 
         public static void LoadData(RedisServer server)
         {
-            server.LoadRdbAtStartup();
+            if (server.AofConfigured) server.StartAofAtStartup();
+            else server.LoadRdbAtStartup();
             LoadDataSubsystems(server);
         }
 

@@ -196,7 +196,7 @@ public sealed partial class RedisServer
     }
 
     private string? LoadingCheck(Client c, CommandDef cmd) =>
-        Rdb.Loading && !cmd.Is(CommandFlags.Loading) ? Errors.Loading : null;
+        Rdb.Loading && !cmd.Is(CommandFlags.Loading) && (c.Flags & ClientFlags.Master) == 0 ? Errors.Loading : null;
 
     /// <summary>MISCONF check for writes when the last background save failed (stop-writes-on-bgsave-error).</summary>
     private string? MisconfCheck(Client c, CommandDef cmd)

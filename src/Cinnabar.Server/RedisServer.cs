@@ -51,6 +51,7 @@ public sealed partial class RedisServer : IKeyspaceEvents
         ApplyLfuSettings();
         PreconditionChecks.Add(LoadingCheck);
         PreconditionChecks.Add(MisconfCheck);
+        PreconditionChecks.Add(AofWriteCheck);
         UpdateCachedTime();
     }
 
@@ -93,6 +94,7 @@ public sealed partial class RedisServer : IKeyspaceEvents
             case "loglevel": Log.SetLevel(value); break;
             case "hz": _cron?.Change(1000 / Config.Hz, 1000 / Config.Hz); break;
             case "maxmemory-policy" or "lfu-log-factor" or "lfu-decay-time": ApplyLfuSettings(); break;
+            case "appendonly": SetAppendOnly(value == "yes"); break;
         }
     }
 
@@ -571,6 +573,8 @@ public sealed partial class RedisServer : IKeyspaceEvents
                 }
             }
         }
+        // Before any reply of this batch is sent: the AOF write (and fsync with appendfsync always).
+        FlushAofBuffer();
     }
 
     private void RetryBlocked(Client c)
@@ -643,6 +647,7 @@ public sealed partial class RedisServer : IKeyspaceEvents
                 if (Config.ActiveExpireEnabled) ActiveExpireCycle();
                 CloseTimedOutClients();
                 PersistenceCron();
+                AofCron();
                 CronTick?.Invoke(Keyspace.NowMs);
             }
         }
@@ -716,6 +721,7 @@ public sealed partial class RedisServer : IKeyspaceEvents
         var err = BeforeShutdown?.Invoke(save ?? false);
         if (err != null && !force) return err;
         StopListening();
+        CloseAofOnShutdown();
         foreach (var c in _clients.Values.ToArray()) c.Close();
         if (Config.PidFile.Length > 0)
         {

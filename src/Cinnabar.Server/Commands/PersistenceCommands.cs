@@ -13,6 +13,7 @@ public sealed class PersistenceCommands : ICommandFamily
         t.Add("save", 1, "admin noscript no_async_loading no_multi", 0, 0, 0, "@admin @slow @dangerous", Save, "server", "Synchronously saves the database(s) to disk.");
         t.Add("bgsave", -1, "admin noscript no_async_loading", 0, 0, 0, "@admin @slow @dangerous", Bgsave, "server", "Asynchronously saves the database(s) to disk.");
         t.Add("lastsave", 1, "loading stale fast", 0, 0, 0, "@fast @admin @dangerous", ctx => ctx.Reply.WriteInteger(ctx.Server.Rdb.LastSaveUnix), "server", "Returns the Unix timestamp of the last successful save to disk.");
+        t.Add("bgrewriteaof", 1, "admin noscript no_async_loading", 0, 0, 0, "@admin @slow @dangerous", BgRewriteAof, "server", "Asynchronously rewrites the append-only file to disk.");
         t.Add("dump", 2, "readonly", 1, 1, 1, "@keyspace @read @slow", Dump, "generic", "Returns a serialized representation of the value stored at a key.", "2.6.0");
         t.Add("restore", -4, "write denyoom", 1, 1, 1, "@keyspace @write @slow @dangerous", Restore, "generic", "Creates a key from the serialized representation of a value.", "2.6.0");
     }
@@ -39,6 +40,25 @@ public sealed class PersistenceCommands : ICommandFamily
         var (status, error) = ctx.Server.StartBgsave(schedule);
         if (error != null) ctx.Error(error);
         else ctx.Reply.WriteSimpleString(status!);
+    }
+
+    private static void BgRewriteAof(CommandContext ctx)
+    {
+        var s = ctx.Server;
+        if (s.Aof.RewriteInProgress)
+        {
+            ctx.Error("ERR Background append only file rewriting already in progress");
+            return;
+        }
+        if (s.Rdb.BgsaveInProgress)
+        {
+            s.Aof.RewriteScheduled = true;
+            ctx.Reply.WriteSimpleString("Background append only file rewriting scheduled");
+            return;
+        }
+        var err = s.StartAofRewrite(enabling: false);
+        if (err != null) ctx.Error(err);
+        else ctx.Reply.WriteSimpleString("Background append only file rewriting started");
     }
 
     /// <summary>DUMP payload: RDB type + value, then RDB version (2 bytes LE) and CRC-64 (8 bytes LE).</summary>

@@ -1,0 +1,457 @@
+using System.Diagnostics;
+using Cinnabar.Persistence;
+using Cinnabar.Persistence.Aof;
+using Cinnabar.Protocol;
+using Microsoft.Win32.SafeHandles;
+
+namespace Cinnabar.Server;
+
+/// <summary>State behind INFO persistence's aof_* fields.</summary>
+public sealed class AofState
+{
+    public bool Enabled;
+    public bool RewriteInProgress;
+    public bool RewriteScheduled;
+    public long LastRewriteTimeSec = -1;
+    public long CurrentRewriteStartMs;
+    public bool LastBgrewriteOk = true;
+    public long Rewrites;
+    public bool LastWriteOk = true;
+    public string? LastWriteError;
+    public long CurrentSize;
+    public long BaseSize;
+    public long DelayedFsync;
+}
+
+// Redis 7 multi-part AOF: appenddirname/ holds a base (RDB preamble by default), incr files of
+// RESP commands, and a manifest. Propagated writes are buffered during a batch and written
+// before replies are sent (AfterBatch); appendfsync always fsyncs there too, everysec on a
+// timer, no leaves it to the OS. BGREWRITEAOF opens a new incr file at once (so nothing written
+// meanwhile is lost), writes a new base from a point-in-time snapshot in the background, then
+// swaps the manifest atomically and deletes the old files.
+public sealed partial class RedisServer : ICommandStreamConsumer
+{
+    public AofState Aof { get; } = new();
+    private AofManifest? _aofManifest;
+    private SafeFileHandle? _aofHandle;
+    private long _aofOffset;
+    private readonly RespWriter _aofBuffer = new(64 * 1024);
+    private readonly object _aofFileLock = new();
+    private Timer? _aofFsyncTimer;
+    private bool _aofFsyncNeeded;
+
+    private string AofDir => Path.Combine(Config.Dir, ConfigOr("appenddirname", "appendonlydir"));
+    private string AofPrefix => ConfigOr("appendfilename", "appendonly.aof");
+    private string AppendFsync => ConfigOr("appendfsync", "everysec");
+    public bool AofConfigured => ConfigOr("appendonly", "no") == "yes";
+
+    void ICommandStreamConsumer.Append(ReadOnlySpan<byte> resp) => _aofBuffer.WriteRaw(resp);
+
+    /// <summary>Writes buffered commands to the current incr file (lock held, before replies go out).</summary>
+    private void FlushAofBuffer()
+    {
+        if (_aofBuffer.Length == 0 || _aofHandle == null) return;
+        try
+        {
+            lock (_aofFileLock)
+            {
+                RandomAccess.Write(_aofHandle, _aofBuffer.Written.Span, _aofOffset);
+                _aofOffset += _aofBuffer.Length;
+                Aof.CurrentSize += _aofBuffer.Length;
+                if (AppendFsync == "always") RandomAccess.FlushToDisk(_aofHandle);
+                else _aofFsyncNeeded = true;
+            }
+            if (!Aof.LastWriteOk) Log.Warning("AOF write error looks solved, Redis can write again.");
+            Aof.LastWriteOk = true;
+            _aofBuffer.Clear();
+            _aofBuffer.TrimIfIdle(1 << 20);
+        }
+        catch (IOException e)
+        {
+            // Keep the buffer: it is retried on the next batch, and writes are refused meanwhile.
+            if (Aof.LastWriteOk) Log.Warning($"Error writing to the AOF file: {e.Message}");
+            Aof.LastWriteOk = false;
+            Aof.LastWriteError = e.Message;
+        }
+    }
+
+    private void AofFsyncTick()
+    {
+        var h = _aofHandle;
+        if (h == null || !_aofFsyncNeeded || AppendFsync != "everysec") return;
+        long start = Stopwatch.GetTimestamp();
+        lock (_aofFileLock)
+        {
+            _aofFsyncNeeded = false;
+            try { RandomAccess.FlushToDisk(h); }
+            catch (IOException e) { Log.Warning("Can't fsync the AOF: " + e.Message); }
+            catch (ObjectDisposedException) { }
+        }
+        LatencyMeasure("aof-fsync-always", start);
+    }
+
+    private string? AofWriteCheck(Client c, CommandDef cmd)
+    {
+        if (Aof.LastWriteOk || !cmd.Is(CommandFlags.Write) || (c.Flags & ClientFlags.Master) != 0) return null;
+        return "MISCONF Errors writing to the AOF file: " + Aof.LastWriteError;
+    }
+
+    private AofManifest? ReadManifest()
+    {
+        string path = Path.Combine(AofDir, AofManifest.ManifestName(AofPrefix));
+        if (!File.Exists(path)) return null;
+        return AofManifest.Parse(File.ReadAllText(path));
+    }
+
+    private void PersistManifest(AofManifest m)
+    {
+        Directory.CreateDirectory(AofDir);
+        string tmp = Path.Combine(AofDir, AofManifest.TempManifestName(AofPrefix));
+        using (var fs = new FileStream(tmp, FileMode.Create, FileAccess.Write))
+        {
+            var bytes = System.Text.Encoding.UTF8.GetBytes(m.Format());
+            fs.Write(bytes);
+            fs.Flush(flushToDisk: true);
+        }
+        File.Move(tmp, Path.Combine(AofDir, AofManifest.ManifestName(AofPrefix)), overwrite: true);
+        _aofManifest = m;
+    }
+
+    /// <summary>Opens a new incr file and makes it the write target (lock held).</summary>
+    private void OpenNewIncr(AofManifest m)
+    {
+        FlushAofBuffer();
+        long seq = m.CurrentIncrSeq + 1;
+        string name = AofManifest.IncrName(AofPrefix, seq);
+        Directory.CreateDirectory(AofDir);
+        var handle = File.OpenHandle(Path.Combine(AofDir, name), FileMode.Create, FileAccess.Write, FileShare.Read);
+        m.Incrs.Add(new AofFileInfo(name, seq, AofFileType.Incr));
+        m.CurrentIncrSeq = seq;
+        PersistManifest(m);
+        lock (_aofFileLock)
+        {
+            var old = _aofHandle;
+            if (old != null)
+            {
+                RandomAccess.FlushToDisk(old);
+                old.Dispose();
+            }
+            _aofHandle = handle;
+            _aofOffset = 0;
+        }
+        ResetSelectedDb(this);
+        Log.Notice($"Creating AOF incr file {name} on {(Aof.RewriteInProgress ? "background rewrite" : "server start")}");
+    }
+
+    /// <summary>Startup with appendonly yes: load the AOF (which wins over the RDB), then open it for writing.</summary>
+    public void StartAofAtStartup()
+    {
+        var m = ReadManifest();
+        if (m != null) LoadAof(m);
+        m ??= new AofManifest();
+        lock (ExecLock)
+        {
+            if (m.Base == null)
+            {
+                // Like Redis 7.0: create the base synchronously so the directory is complete at once.
+                WriteAofBaseSync(m);
+            }
+            OpenNewIncrIfNeeded(m);
+            EnableAofWriting();
+        }
+    }
+
+    private void OpenNewIncrIfNeeded(AofManifest m)
+    {
+        if (m.Incrs.Count > 0)
+        {
+            var last = m.Incrs[^1];
+            string path = Path.Combine(AofDir, last.Name);
+            var handle = File.OpenHandle(path, FileMode.OpenOrCreate, FileAccess.Write, FileShare.Read);
+            _aofHandle = handle;
+            _aofOffset = RandomAccess.GetLength(handle);
+            _aofManifest = m;
+            return;
+        }
+        OpenNewIncr(m);
+    }
+
+    private void EnableAofWriting()
+    {
+        Aof.Enabled = true;
+        AddStreamConsumer(this);
+        ResetSelectedDb(this);
+        _aofFsyncTimer ??= new Timer(_ => AofFsyncTick(), null, 1000, 1000);
+        Aof.CurrentSize = AofTotalSize();
+    }
+
+    private long AofTotalSize()
+    {
+        long total = 0;
+        if (_aofManifest == null) return 0;
+        foreach (var f in _aofManifest.Incrs.Append(_aofManifest.Base!))
+        {
+            if (f == null) continue;
+            var fi = new FileInfo(Path.Combine(AofDir, f.Name));
+            if (fi.Exists) total += fi.Length;
+        }
+        return total;
+    }
+
+    private void WriteAofBaseSync(AofManifest m)
+    {
+        long seq = m.CurrentBaseSeq + 1;
+        string name = AofManifest.BaseName(AofPrefix, seq, rdb: true);
+        Directory.CreateDirectory(AofDir);
+        Log.Notice($"Creating AOF base file {name} on server start");
+        string path = Path.Combine(AofDir, name);
+        using (var fs = new FileStream(path, FileMode.Create, FileAccess.Write))
+        {
+            RdbFile.Write(fs, RdbFile.BeginSnapshots(Keyspace), ExecLock, RdbOptions(aofBase: true));
+            fs.Flush(flushToDisk: true);
+        }
+        m.Base = new AofFileInfo(name, seq, AofFileType.Base);
+        m.CurrentBaseSeq = seq;
+        Aof.BaseSize = new FileInfo(path).Length;
+        PersistManifest(m);
+    }
+
+    /// <summary>CONFIG SET appendonly yes|no at runtime (lock held).</summary>
+    public string? SetAppendOnly(bool on)
+    {
+        if (on == Aof.Enabled && !Aof.RewriteInProgress) return null;
+        if (!on)
+        {
+            FlushAofBuffer();
+            RemoveStreamConsumer(this);
+            lock (_aofFileLock)
+            {
+                if (_aofHandle != null)
+                {
+                    RandomAccess.FlushToDisk(_aofHandle);
+                    _aofHandle.Dispose();
+                    _aofHandle = null;
+                }
+            }
+            Aof.Enabled = false;
+            return null;
+        }
+        return StartAofRewrite(enabling: true);
+    }
+
+    /// <summary>BGREWRITEAOF (lock held). Returns an error, or null when started/scheduled.</summary>
+    public string? StartAofRewrite(bool enabling = false, bool schedule = false)
+    {
+        if (Aof.RewriteInProgress) return "ERR Background append only file rewriting already in progress";
+        if (Rdb.BgsaveInProgress)
+        {
+            Aof.RewriteScheduled = true;
+            return null;
+        }
+        var m = _aofManifest ?? ReadManifest() ?? new AofManifest();
+        Aof.RewriteInProgress = true;
+        Aof.CurrentRewriteStartMs = Environment.TickCount64;
+        if (enabling || _aofHandle == null)
+        {
+            _aofManifest = m;
+        }
+        OpenNewIncr(m);
+        if (enabling) EnableAofWriting();
+        var snaps = RdbFile.BeginSnapshots(Keyspace);
+        var options = RdbOptions(aofBase: true);
+        long baseSeq = m.CurrentBaseSeq + 1;
+        Log.Notice($"Background append only file rewriting started by pid {Environment.ProcessId}");
+        string tmp = Path.Combine(AofDir, $"temp-rewriteaof-bg-{Environment.ProcessId}.aof");
+        Task.Run(() =>
+        {
+            bool ok = true;
+            try
+            {
+                using var fs = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16);
+                RdbFile.Write(fs, snaps, ExecLock, options);
+                fs.Flush(flushToDisk: true);
+            }
+            catch (Exception e)
+            {
+                ok = false;
+                Log.Warning("Error writing the AOF rewrite: " + e.Message);
+            }
+            lock (ExecLock) FinishAofRewrite(ok, tmp, baseSeq);
+        });
+        return null;
+    }
+
+    private void FinishAofRewrite(bool ok, string tmp, long baseSeq)
+    {
+        Aof.RewriteInProgress = false;
+        Aof.LastRewriteTimeSec = (Environment.TickCount64 - Aof.CurrentRewriteStartMs) / 1000;
+        Aof.LastBgrewriteOk = ok;
+        if (!ok)
+        {
+            Log.Warning("Background AOF rewrite signal handler took too long or failed");
+            return;
+        }
+        var m = _aofManifest!;
+        string baseName = AofManifest.BaseName(AofPrefix, baseSeq, rdb: true);
+        File.Move(tmp, Path.Combine(AofDir, baseName), overwrite: true);
+        Log.Notice($"Successfully renamed the temporary AOF base file {Path.GetFileName(tmp)} into {baseName}");
+        var newManifest = new AofManifest { CurrentBaseSeq = baseSeq, CurrentIncrSeq = m.CurrentIncrSeq };
+        newManifest.Base = new AofFileInfo(baseName, baseSeq, AofFileType.Base);
+        var history = new List<AofFileInfo>();
+        if (m.Base != null) history.Add(m.Base);
+        history.AddRange(m.History);
+        // Every incr file but the one opened when this rewrite started is now covered by the base.
+        var current = m.Incrs[^1];
+        history.AddRange(m.Incrs.Take(m.Incrs.Count - 1));
+        newManifest.Incrs.Add(current);
+        PersistManifest(newManifest);
+        foreach (var h in history)
+        {
+            try { File.Delete(Path.Combine(AofDir, h.Name)); } catch (IOException) { }
+        }
+        Aof.Rewrites++;
+        Aof.BaseSize = new FileInfo(Path.Combine(AofDir, baseName)).Length;
+        Aof.CurrentSize = AofTotalSize();
+        Log.Notice("Background AOF rewrite terminated with success");
+        Log.Notice("Background AOF rewrite finished successfully");
+    }
+
+    /// <summary>Cron part: scheduled and automatic rewrites (auto-aof-rewrite-percentage / -min-size).</summary>
+    private void AofCron()
+    {
+        if (!Aof.Enabled || Aof.RewriteInProgress || Rdb.BgsaveInProgress) return;
+        if (Aof.RewriteScheduled)
+        {
+            Aof.RewriteScheduled = false;
+            StartAofRewrite();
+            return;
+        }
+        long pct = long.TryParse(ConfigOr("auto-aof-rewrite-percentage", "100"), out var p) ? p : 100;
+        long minSize = long.TryParse(ConfigOr("auto-aof-rewrite-min-size", "67108864"), out var s) ? s : 64L << 20;
+        if (pct <= 0 || Aof.CurrentSize < minSize) return;
+        long baseSize = Math.Max(Aof.BaseSize, 1);
+        long growth = (Aof.CurrentSize - baseSize) * 100 / baseSize;
+        if (growth >= pct)
+        {
+            Log.Notice($"Starting automatic rewriting of AOF on {growth}% growth");
+            StartAofRewrite();
+        }
+    }
+
+    // ---------------------------------------------------------------- loading
+
+    private void LoadAof(AofManifest m)
+    {
+        long start = Stopwatch.GetTimestamp();
+        Rdb.Loading = true;
+        try
+        {
+            var files = new List<AofFileInfo>();
+            if (m.Base != null) files.Add(m.Base);
+            files.AddRange(m.Incrs);
+            long total = 0;
+            for (int i = 0; i < files.Count; i++)
+            {
+                var f = files[i];
+                string path = Path.Combine(AofDir, f.Name);
+                if (!File.Exists(path))
+                {
+                    if (f.Type == AofFileType.Base) throw new InvalidOperationException($"The AOF file {f.Name} doesn't exist");
+                    throw new InvalidOperationException($"The AOF file {f.Name} doesn't exist");
+                }
+                if (new FileInfo(path).Length == 0) continue;
+                total += LoadAofFile(path, isLast: i == files.Count - 1);
+                Log.Notice($"DB loaded from {(f.Type == AofFileType.Base ? "base" : "incr")} file {f.Name}: {Stopwatch.GetElapsedTime(start).TotalSeconds:F3} seconds");
+            }
+            Log.Notice($"DB loaded from append only file: {Stopwatch.GetElapsedTime(start).TotalSeconds:F3} seconds");
+            _aofManifest = m;
+        }
+        finally
+        {
+            Rdb.Loading = false;
+        }
+    }
+
+    private long LoadAofFile(string path, bool isLast)
+    {
+        using (var probe = File.OpenRead(path))
+        {
+            Span<byte> magic = stackalloc byte[5];
+            if (probe.Read(magic) == 5 && magic.SequenceEqual("REDIS"u8))
+            {
+                probe.Position = 0;
+                UpdateCachedTime();
+                var r = RdbFile.Load(probe, Keyspace, skipExpired: true, Keyspace.NowMs);
+                Log.Notice($"Loading RDB preamble from AOF file... Done loading RDB, keys loaded: {r.KeysLoaded}, keys expired: {r.ExpiredSkipped}.");
+                return r.KeysLoaded;
+            }
+        }
+        var data = File.ReadAllBytes(path);
+        var parser = new RequestParser { IsMasterLink = true };
+        var args = new CommandArgs();
+        var fake = CreateFakeClient();
+        fake.Flags |= ClientFlags.Master;
+        int pos = 0, lastGood = 0;
+        long commands = 0;
+        bool inMulti = false;
+        while (pos < data.Length)
+        {
+            var res = parser.Parse(data, pos, data.Length, args, out int consumed);
+            if (res is ParseResult.Incomplete or ParseResult.Error)
+            {
+                if (res == ParseResult.Error) throw new InvalidOperationException($"Bad file format reading the append only file {Path.GetFileName(path)}: make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>");
+                break;
+            }
+            pos += consumed;
+            if (res == ParseResult.Empty) continue;
+            lock (ExecLock)
+            {
+                UpdateCachedTime();
+                Execute(fake, args);
+                fake.Reply.Clear();
+            }
+            commands++;
+            if (args.Count > 0)
+            {
+                if (EqualsIgnoreCase(args[0], "MULTI")) inMulti = true;
+                else if (EqualsIgnoreCase(args[0], "EXEC") || EqualsIgnoreCase(args[0], "DISCARD")) inMulti = false;
+            }
+            if (!inMulti) lastGood = pos;
+        }
+        if (lastGood < data.Length)
+        {
+            bool allowed = ConfigOr("aof-load-truncated", "yes") == "yes";
+            if (!isLast || !allowed)
+                throw new InvalidOperationException($"Unexpected end of file reading the append only file {Path.GetFileName(path)}. You can: 1) Make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>. 2) Alternatively you can set the 'aof-load-truncated' configuration option to yes and restart the server.");
+            Log.Warning($"!!! Warning: short read while loading the AOF file {Path.GetFileName(path)}!!!");
+            Log.Warning($"!!! Truncating the AOF {Path.GetFileName(path)} at offset {lastGood} !!!");
+            using (var fs = new FileStream(path, FileMode.Open, FileAccess.Write)) fs.SetLength(lastGood);
+            Log.Warning($"AOF {Path.GetFileName(path)} loaded anyway because aof-load-truncated is enabled");
+        }
+        return commands;
+    }
+
+    private static bool EqualsIgnoreCase(ReadOnlySpan<byte> a, string b)
+    {
+        if (a.Length != b.Length) return false;
+        for (int i = 0; i < a.Length; i++)
+            if ((a[i] | 0x20) != (b[i] | 0x20)) return false;
+        return true;
+    }
+
+    /// <summary>Flush + fsync at shutdown.</summary>
+    private void CloseAofOnShutdown()
+    {
+        if (!Aof.Enabled) return;
+        FlushAofBuffer();
+        lock (_aofFileLock)
+        {
+            if (_aofHandle != null)
+            {
+                RandomAccess.FlushToDisk(_aofHandle);
+                _aofHandle.Dispose();
+                _aofHandle = null;
+            }
+        }
+    }
+}
