@@ -146,7 +146,7 @@ public sealed class PubSubCommands : ICommandFamily
         byte[]? pattern = ctx.ArgCount > 2 ? ctx.ArgBytes(2) : null;
         if (ctx.ArgCount > 3)
         {
-            ctx.Error(Errors.WrongSubcommandArity("pubsub", ctx.Command.Name));
+            ctx.Error($"ERR unknown subcommand or wrong number of arguments for '{Errors.Truncate(ctx.ArgString(1))}'. Try PUBSUB HELP.");
             return;
         }
         var names = new List<byte[]>();
