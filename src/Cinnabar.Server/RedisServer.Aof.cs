@@ -275,6 +275,7 @@ public sealed partial class RedisServer : ICommandStreamConsumer
             {
                 ok = false;
                 Log.Warning("Error writing the AOF rewrite: " + e.Message);
+                try { File.Delete(tmp); } catch (IOException) { }
             }
             lock (ExecLock) FinishAofRewrite(ok, tmp, baseSeq);
         });

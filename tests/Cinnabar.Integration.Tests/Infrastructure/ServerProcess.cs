@@ -26,6 +26,8 @@ public sealed class ServerProcess : IDisposable
         }
     }
 
+    private bool _ownsDir;
+
     private ServerProcess(Process process, int port, string dir, bool isRedis)
     {
         _process = process;
@@ -55,6 +57,7 @@ public sealed class ServerProcess : IDisposable
     public static ServerProcess Start(bool redis, string[] args, string? configFile = null, int? port = null, string? dir = null)
     {
         int p = port ?? FreePort();
+        bool ownsDir = dir == null;
         dir ??= Directory.CreateTempSubdirectory(redis ? "redis-" : "cinnabar-").FullName;
         var psi = new ProcessStartInfo(redis ? "/usr/bin/redis-server" : Path.Combine(RepoRoot, "bin", "cinnabar-server"))
         {
@@ -67,7 +70,7 @@ public sealed class ServerProcess : IDisposable
         foreach (var a in new[] { "--port", p.ToString(), "--dir", dir, "--bind", "127.0.0.1", "--save", "" }) psi.ArgumentList.Add(a);
         foreach (var a in args) psi.ArgumentList.Add(a);
         var proc = Process.Start(psi)!;
-        var sp = new ServerProcess(proc, p, dir, redis);
+        var sp = new ServerProcess(proc, p, dir, redis) { _ownsDir = ownsDir };
         proc.OutputDataReceived += (_, e) => { if (e.Data != null) lock (sp._output) sp._output.AppendLine(e.Data); };
         proc.ErrorDataReceived += (_, e) => { if (e.Data != null) lock (sp._output) sp._output.AppendLine(e.Data); };
         proc.BeginOutputReadLine();
@@ -114,7 +117,12 @@ public sealed class ServerProcess : IDisposable
     {
         Kill();
         _process.Dispose();
-        try { Directory.Delete(Dir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        if (_ownsDir) DeleteDir(Dir);
+    }
+
+    public static void DeleteDir(string dir)
+    {
+        try { Directory.Delete(dir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
     }
 
     public static int FreePort()
