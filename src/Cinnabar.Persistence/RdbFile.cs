@@ -55,7 +55,7 @@ public static class RdbFile
     /// </summary>
     public static void Write(Stream output, IReadOnlyList<DbSnapshot> snapshots, object execLock, RdbSaveOptions o, Func<long>? nowMs = null)
     {
-        var w = new RdbWriter(output, o.Compress, o.Checksum);
+        var w = new RdbWriter(output, o.Compress, o.Checksum) { DeferFlush = true };
         try
         {
             w.WriteHeader();
@@ -110,12 +110,10 @@ public static class RdbFile
             lock (execLock)
             {
                 snap.Step(o.KeysPerStep, Emit);
-                if (snap.TableDone)
-                {
-                    snap.Db.EndSnapshot(snap);
-                    break;
-                }
+                if (snap.TableDone) snap.Db.EndSnapshot(snap);
             }
+            w.FlushPending();
+            if (snap.TableDone) break;
         }
         // Preserved entries are clones owned by the snapshot: no lock needed.
         foreach (var (key, value, expire) in snap.TakePreserved()) WriteEntry(w, key, value, expire, o);

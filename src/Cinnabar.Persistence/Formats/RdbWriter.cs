@@ -13,7 +13,7 @@ namespace Cinnabar.Persistence.Formats;
 public sealed class RdbWriter : IDisposable
 {
     private readonly Stream _out;
-    private readonly byte[] _buf = new byte[64 * 1024];
+    private byte[] _buf = new byte[64 * 1024];
     private int _len;
     private ulong _crc;
 
@@ -24,13 +24,33 @@ public sealed class RdbWriter : IDisposable
         Checksum = checksum;
     }
 
+    /// <summary>
+    /// When set, a full buffer grows instead of being written out: the caller writes it with
+    /// <see cref="FlushPending"/> at a moment of its choice (outside the execution lock, so a
+    /// slow disk or replica socket never stalls command execution).
+    /// </summary>
+    public bool DeferFlush { get; init; }
+
     public bool Compress { get; }
     public bool Checksum { get; }
     public long BytesWritten { get; private set; }
 
+    private void MakeRoom()
+    {
+        if (DeferFlush) Array.Resize(ref _buf, _buf.Length * 2);
+        else FlushBuffer();
+    }
+
+    /// <summary>Writes buffered bytes to the stream (see <see cref="DeferFlush"/>).</summary>
+    public void FlushPending()
+    {
+        FlushBuffer();
+        if (_buf.Length > 1 << 20) _buf = new byte[64 * 1024];
+    }
+
     public void WriteByte(byte b)
     {
-        if (_len == _buf.Length) FlushBuffer();
+        if (_len == _buf.Length) MakeRoom();
         _buf[_len++] = b;
     }
 
@@ -38,7 +58,7 @@ public sealed class RdbWriter : IDisposable
     {
         while (data.Length > 0)
         {
-            if (_len == _buf.Length) FlushBuffer();
+            if (_len == _buf.Length) MakeRoom();
             int n = Math.Min(data.Length, _buf.Length - _len);
             data[..n].CopyTo(_buf.AsSpan(_len));
             _len += n;
