@@ -72,6 +72,7 @@ public sealed class Client
     }
 
     public long Id { get; }
+    internal System.Net.Sockets.Socket? Socket => _socket;
     public RespWriter Reply { get; } = new(16 * 1024);
     public object OutputLock { get; } = new();
     public CommandContext Context { get; }

@@ -165,6 +165,12 @@ namespace Cinnabar.Server
         {
             if (server.AofConfigured) server.StartAofAtStartup();
             else server.LoadRdbAtStartup();
+            var replicaOf = server.Config.Find("replicaof") != null ? server.Config.Get("replicaof") : "";
+            var parts = replicaOf.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (parts.Length == 2 && int.TryParse(parts[1], out int masterPort))
+            {
+                lock (server.ExecLock) server.ReplicaOf(parts[0], masterPort);
+            }
             LoadDataSubsystems(server);
         }
 

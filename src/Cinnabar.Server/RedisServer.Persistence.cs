@@ -39,6 +39,8 @@ public sealed partial class RedisServer
         Checksum = ConfigOr("rdbchecksum", "yes") == "yes",
         UsedMemory = UsedMemory(),
         AofBase = aofBase,
+        ReplId = Repl.ReplId,
+        ReplOffset = Repl.MasterReplOffset,
         EvictionInfo = Config.MaxMemoryPolicy.Contains("lru", StringComparison.Ordinal) ? "lru"
             : Config.MaxMemoryPolicy.Contains("lfu", StringComparison.Ordinal) ? "lfu" : null,
         FunctionLibraries = FunctionLibrariesForRdb?.Invoke() ?? [],
@@ -222,6 +224,13 @@ public sealed partial class RedisServer
             using (var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16))
                 result = RdbFile.Load(fs, Keyspace, skipExpired: Keyspace.ExpireOnAccess, Keyspace.NowMs);
             LogRdbLoaded(result, start);
+            // A restarted replica resumes from the replication position stored in its RDB.
+            if (result.Aux.TryGetValue("repl-id", out var rid) && rid.Length == 40 &&
+                result.Aux.TryGetValue("repl-offset", out var roff) && long.TryParse(roff, NumberStyles.Integer, CultureInfo.InvariantCulture, out long ro))
+            {
+                Repl.ReplId = rid;
+                Repl.Offset = ro;
+            }
             if (result.FunctionLibraries.Count > 0) FunctionLibrariesLoaded?.Invoke(result.FunctionLibraries);
             LastLoadedRdb = result;
         }

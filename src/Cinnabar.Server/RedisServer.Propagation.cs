@@ -19,17 +19,19 @@ public sealed partial class RedisServer : IPropagationSink
     private sealed class ConsumerState
     {
         public required ICommandStreamConsumer Consumer { get; init; }
+        public bool IsReplication { get; init; }
         public int SelectedDb = -1;
     }
 
     private readonly List<ConsumerState> _consumers = new();
     private readonly RespWriter _propBuffer = new(4096);
     private List<(int Db, byte[][] Argv)>? _atomicBatch;
+    private bool _propagatingFromMaster;
     private int _atomicDepth;
 
-    public void AddStreamConsumer(ICommandStreamConsumer consumer)
+    public void AddStreamConsumer(ICommandStreamConsumer consumer, bool isReplication = false)
     {
-        _consumers.Add(new ConsumerState { Consumer = consumer });
+        _consumers.Add(new ConsumerState { Consumer = consumer, IsReplication = isReplication });
         Propagator = this;
     }
 
@@ -100,6 +102,8 @@ public sealed partial class RedisServer : IPropagationSink
         Span<byte> sel = stackalloc byte[48];
         foreach (var c in _consumers)
         {
+            // On a replica the replication stream is the master's bytes, proxied as received.
+            if (c.IsReplication && _propagatingFromMaster) continue;
             if (c.SelectedDb != dbIndex)
             {
                 int n = WriteSelect(sel, dbIndex);

@@ -52,6 +52,7 @@ public sealed partial class RedisServer : IKeyspaceEvents
         PreconditionChecks.Add(LoadingCheck);
         PreconditionChecks.Add(MisconfCheck);
         PreconditionChecks.Add(AofWriteCheck);
+        PreconditionChecks.Add(ReplicationWriteCheck);
         UpdateCachedTime();
     }
 
@@ -235,6 +236,7 @@ public sealed partial class RedisServer : IKeyspaceEvents
             UnwatchAll(c);
             PubSub.RemoveClient(c);
             Monitors.Remove(c);
+            OnReplicaClosed(c);
             ClientClosed?.Invoke(c);
         }
     }
@@ -376,7 +378,11 @@ public sealed partial class RedisServer : IKeyspaceEvents
         if (Config.LatencyMonitorThresholdMs > 0 && micros / 1000 >= Config.LatencyMonitorThresholdMs)
             LatencyAdd(cmd.Is(CommandFlags.Fast) ? "fast-command" : "command", micros / 1000);
         if (Dirty != dirtyBefore && Propagator != null && (client.Flags & ClientFlags.Lua) == 0)
+        {
+            _propagatingFromMaster = (client.Flags & ClientFlags.Master) != 0;
             PropagateCommand(client.DbIndex, ctx, args);
+            _propagatingFromMaster = false;
+        }
     }
 
     private void PropagateCommand(int db, CommandContext ctx, CommandArgs args)
@@ -648,6 +654,7 @@ public sealed partial class RedisServer : IKeyspaceEvents
                 CloseTimedOutClients();
                 PersistenceCron();
                 AofCron();
+                ReplicationCron();
                 CronTick?.Invoke(Keyspace.NowMs);
             }
         }

@@ -1,0 +1,342 @@
+using System.Globalization;
+using System.Net.Sockets;
+using System.Text;
+using Cinnabar.Persistence;
+using Cinnabar.Protocol;
+using Cinnabar.Replication;
+
+namespace Cinnabar.Server;
+
+/// <summary>
+/// The replica side of replication: connects to the master, performs Redis's handshake (PING,
+/// AUTH, REPLCONF listening-port/capa, PSYNC), loads the RDB of a full sync (length-prefixed or
+/// EOF-marked), then applies the command stream through a client flagged as master, tracking the
+/// processed offset, proxying the exact bytes to our own backlog and sub-replicas, and sending
+/// REPLCONF ACK every second (and on GETACK). Reconnects with PSYNC after a dropped link.
+/// </summary>
+public sealed class MasterLink
+{
+    private readonly RedisServer _server;
+    private readonly CancellationTokenSource _cts = new();
+    private Socket? _socket;
+    private volatile bool _ackRequested;
+    private readonly object _sendLock = new();
+
+    public MasterLink(RedisServer server, string host, int port)
+    {
+        _server = server;
+        Host = host;
+        Port = port;
+    }
+
+    public string Host { get; }
+    public int Port { get; }
+    public bool Connected { get; private set; }
+    /// <summary>ROLE's state: connect, connecting, sync, connected.</summary>
+    public string State { get; private set; } = "connect";
+    public long LastIoMs { get; private set; } = Environment.TickCount64;
+    public bool SyncInProgress => State == "sync";
+    public long SyncReadBytes { get; private set; }
+    public long LinkDownSinceMs { get; private set; } = Environment.TickCount64;
+
+    public void Start() => _ = Task.Run(RunAsync);
+
+    public void Stop()
+    {
+        _cts.Cancel();
+        try { _socket?.Dispose(); } catch (SocketException) { }
+    }
+
+    public void SendAckSoon() => _ackRequested = true;
+
+    public void Cron(long nowMs)
+    {
+        if (Connected && (_ackRequested || nowMs - _lastAckMs >= 1000)) SendAck();
+    }
+
+    private long _lastAckMs;
+
+    private void SendAck()
+    {
+        _ackRequested = false;
+        _lastAckMs = Environment.TickCount64;
+        var s = _socket;
+        if (s == null) return;
+        string off = _server.Repl.MasterReplOffset.ToString(CultureInfo.InvariantCulture);
+        var bytes = RespConnectionEncode("REPLCONF", "ACK", off);
+        try
+        {
+            lock (_sendLock) s.Send(bytes);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException) { }
+    }
+
+    private static byte[] RespConnectionEncode(params string[] args)
+    {
+        var sb = new StringBuilder();
+        sb.Append('*').Append(args.Length).Append("\r\n");
+        foreach (var a in args) sb.Append('$').Append(Encoding.UTF8.GetByteCount(a)).Append("\r\n").Append(a).Append("\r\n");
+        return Encoding.UTF8.GetBytes(sb.ToString());
+    }
+
+    private async Task RunAsync()
+    {
+        while (!_cts.IsCancellationRequested)
+        {
+            try
+            {
+                await SyncAndStreamAsync().ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or InvalidDataException or EndOfStreamException or OperationCanceledException or FormatException)
+            {
+                if (!_cts.IsCancellationRequested) _server.Log.Warning($"Error condition on socket for SYNC: {e.Message}");
+            }
+            Connected = false;
+            State = "connect";
+            LinkDownSinceMs = Environment.TickCount64;
+            try { _socket?.Dispose(); } catch (SocketException) { }
+            _socket = null;
+            if (_cts.IsCancellationRequested) return;
+            try { await Task.Delay(1000, _cts.Token).ConfigureAwait(false); } catch (OperationCanceledException) { return; }
+        }
+    }
+
+    private sealed class LineReader(Socket socket, CancellationToken ct)
+    {
+        public byte[] Buf = new byte[1 << 16];
+        public int Start, End;
+
+        public async Task<bool> FillAsync()
+        {
+            if (Start > 0 && Start == End) Start = End = 0;
+            if (End == Buf.Length)
+            {
+                if (Start == 0) Array.Resize(ref Buf, Buf.Length * 2);
+                else
+                {
+                    Buffer.BlockCopy(Buf, Start, Buf, 0, End - Start);
+                    End -= Start;
+                    Start = 0;
+                }
+            }
+            int n = await socket.ReceiveAsync(Buf.AsMemory(End), SocketFlags.None, ct).ConfigureAwait(false);
+            if (n <= 0) return false;
+            End += n;
+            return true;
+        }
+
+        public async Task<string> ReadLineAsync()
+        {
+            while (true)
+            {
+                int nl = Array.IndexOf(Buf, (byte)'\n', Start, End - Start);
+                if (nl >= 0)
+                {
+                    string line = Encoding.UTF8.GetString(Buf, Start, nl - Start).TrimEnd('\r');
+                    Start = nl + 1;
+                    if (line.Length == 0) continue; // keepalive newlines sent while the master prepares the RDB
+                    return line;
+                }
+                if (!await FillAsync().ConfigureAwait(false)) throw new IOException("connection lost");
+            }
+        }
+    }
+
+    private async Task<string> CommandAsync(LineReader r, params string[] args)
+    {
+        var bytes = RespConnectionEncode(args);
+        lock (_sendLock) _socket!.Send(bytes);
+        return await r.ReadLineAsync().ConfigureAwait(false);
+    }
+
+    private async Task SyncAndStreamAsync()
+    {
+        State = "connecting";
+        _server.Log.Notice($"Connecting to MASTER {Host}:{Port}");
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        _socket = socket;
+        await socket.ConnectAsync(Host, Port, _cts.Token).ConfigureAwait(false);
+        _server.Log.Notice("MASTER <-> REPLICA sync started");
+        var r = new LineReader(socket, _cts.Token);
+        string pong = await CommandAsync(r, "PING").ConfigureAwait(false);
+        if (pong.StartsWith('-') && !pong.StartsWith("-NOAUTH", StringComparison.Ordinal) && !pong.StartsWith("-NOPERM", StringComparison.Ordinal))
+            throw new IOException("Error reply to PING from master: " + pong);
+        _server.Log.Notice("Master replied to PING, replication can continue...");
+        string auth = _server.Config.Find("masterauth") != null ? _server.Config.Get("masterauth") : "";
+        if (auth.Length > 0)
+        {
+            string user = _server.Config.Find("masteruser") != null ? _server.Config.Get("masteruser") : "";
+            string res = user.Length > 0 ? await CommandAsync(r, "AUTH", user, auth).ConfigureAwait(false) : await CommandAsync(r, "AUTH", auth).ConfigureAwait(false);
+            if (res.StartsWith('-')) throw new IOException("Unable to AUTH to MASTER: " + res);
+        }
+        string port = (_server.Config.Find("replica-announce-port") is { } && _server.Config.Get("replica-announce-port") != "0")
+            ? _server.Config.Get("replica-announce-port") : _server.Config.Port.ToString(CultureInfo.InvariantCulture);
+        await CommandAsync(r, "REPLCONF", "listening-port", port).ConfigureAwait(false);
+        string announceIp = _server.Config.Find("replica-announce-ip") != null ? _server.Config.Get("replica-announce-ip") : "";
+        if (announceIp.Length > 0) await CommandAsync(r, "REPLCONF", "ip-address", announceIp).ConfigureAwait(false);
+        await CommandAsync(r, "REPLCONF", "capa", "eof", "capa", "psync2").ConfigureAwait(false);
+        string replId;
+        long offset;
+        lock (_server.ExecLock)
+        {
+            bool hasHistory = _server.Repl.Backlog != null || _server.Repl.MasterReplOffset > 0;
+            replId = hasHistory ? _server.Repl.ReplId : "?";
+            offset = hasHistory ? _server.Repl.MasterReplOffset + 1 : -1;
+        }
+        _server.Log.Notice(replId == "?" ? "Partial resynchronization not possible (no cached master)" : $"Trying a partial resynchronization (request {replId}:{offset}).");
+        string reply = await CommandAsync(r, "PSYNC", replId, offset.ToString(CultureInfo.InvariantCulture)).ConfigureAwait(false);
+        if (reply.StartsWith("+FULLRESYNC", StringComparison.Ordinal))
+        {
+            var parts = reply.Split(' ');
+            string newId = parts[1];
+            long newOffset = long.Parse(parts[2], CultureInfo.InvariantCulture);
+            _server.Log.Notice($"Full resync from master: {newId}:{newOffset}");
+            await ReceiveRdbAsync(r, newId, newOffset).ConfigureAwait(false);
+        }
+        else if (reply.StartsWith("+CONTINUE", StringComparison.Ordinal))
+        {
+            _server.Log.Notice("Successful partial resynchronization with master.");
+            var parts = reply.Split(' ');
+            lock (_server.ExecLock)
+            {
+                if (parts.Length > 1 && parts[1] != _server.Repl.ReplId)
+                {
+                    // PSYNC2: the master changed its ID (failover); keep serving the old one up to here.
+                    _server.Repl.ReplId2 = _server.Repl.ReplId;
+                    _server.Repl.SecondReplOffset = _server.Repl.MasterReplOffset + 1;
+                    _server.Repl.ReplId = parts[1];
+                    _server.DisconnectSubReplicas();
+                }
+                _server.Repl.SyncPartialOk++;
+            }
+            _server.Log.Notice("MASTER <-> REPLICA sync: Master accepted a Partial Resynchronization.");
+        }
+        else
+        {
+            throw new IOException("Unexpected reply to PSYNC from master: " + reply);
+        }
+        Connected = true;
+        State = "connected";
+        LastIoMs = Environment.TickCount64;
+        SendAck();
+        await StreamAsync(r).ConfigureAwait(false);
+    }
+
+    private async Task ReceiveRdbAsync(LineReader r, string newId, long newOffset)
+    {
+        State = "sync";
+        string header = await r.ReadLineAsync().ConfigureAwait(false);
+        if (!header.StartsWith('$')) throw new IOException("Bad protocol from MASTER, the first byte is not '$' (we received '" + header + "'), are you sure the host and port are right?");
+        string tmp = Path.Combine(_server.Config.Dir, $"temp-{Environment.TickCount64}.{Environment.ProcessId}.rdb");
+        SyncReadBytes = 0;
+        try
+        {
+            using (var fs = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16))
+            {
+                if (header.StartsWith("$EOF:", StringComparison.Ordinal))
+                {
+                    var mark = Encoding.ASCII.GetBytes(header[5..]);
+                    _server.Log.Notice("MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF to disk");
+                    await CopyUntilMarkAsync(r, fs, mark).ConfigureAwait(false);
+                }
+                else
+                {
+                    long len = long.Parse(header.AsSpan(1), CultureInfo.InvariantCulture);
+                    _server.Log.Notice($"MASTER <-> REPLICA sync: receiving {len} bytes from master to disk");
+                    await CopyExactAsync(r, fs, len).ConfigureAwait(false);
+                }
+                fs.Flush(flushToDisk: true);
+            }
+            _server.LoadFullSyncRdb(tmp, newId, newOffset);
+        }
+        finally
+        {
+            try { File.Delete(tmp); } catch (IOException) { }
+        }
+    }
+
+    private async Task CopyExactAsync(LineReader r, Stream dest, long len)
+    {
+        while (len > 0)
+        {
+            if (r.Start == r.End && !await r.FillAsync().ConfigureAwait(false)) throw new IOException("I/O error trying to sync with MASTER: connection lost");
+            int n = (int)Math.Min(len, r.End - r.Start);
+            dest.Write(r.Buf, r.Start, n);
+            r.Start += n;
+            len -= n;
+            SyncReadBytes += n;
+            LastIoMs = Environment.TickCount64;
+        }
+    }
+
+    private async Task CopyUntilMarkAsync(LineReader r, Stream dest, byte[] mark)
+    {
+        // Keep the last mark.Length bytes back until we know they are not the end marker.
+        var tail = new List<byte>(mark.Length * 2);
+        while (true)
+        {
+            if (r.Start == r.End && !await r.FillAsync().ConfigureAwait(false)) throw new IOException("I/O error trying to sync with MASTER: connection lost");
+            for (; r.Start < r.End; r.Start++)
+            {
+                tail.Add(r.Buf[r.Start]);
+                SyncReadBytes++;
+                if (tail.Count >= mark.Length && EndsWith(tail, mark))
+                {
+                    r.Start++;
+                    dest.Write(tail.GetRange(0, tail.Count - mark.Length).ToArray());
+                    return;
+                }
+                if (tail.Count >= 64 * 1024)
+                {
+                    int flush = tail.Count - mark.Length;
+                    dest.Write(tail.GetRange(0, flush).ToArray());
+                    tail.RemoveRange(0, flush);
+                }
+            }
+            LastIoMs = Environment.TickCount64;
+        }
+    }
+
+    private static bool EndsWith(List<byte> list, byte[] mark)
+    {
+        int off = list.Count - mark.Length;
+        for (int i = 0; i < mark.Length; i++)
+            if (list[off + i] != mark[i]) return false;
+        return true;
+    }
+
+    private async Task StreamAsync(LineReader r)
+    {
+        var parser = new RequestParser { IsMasterLink = true };
+        var args = new CommandArgs();
+        var master = _server.CreateMasterClient();
+        while (!_cts.IsCancellationRequested)
+        {
+            bool progressed = false;
+            lock (_server.ExecLock)
+            {
+                while (r.Start < r.End)
+                {
+                    var res = parser.Parse(r.Buf, r.Start, r.End, args, out int consumed);
+                    if (res == ParseResult.Incomplete) break;
+                    if (res == ParseResult.Error) throw new InvalidDataException("Protocol error from master: " + parser.Error);
+                    int start = r.Start;
+                    if (res == ParseResult.Command)
+                    {
+                        _server.UpdateCachedTime();
+                        _server.Execute(master, args);
+                        master.Reply.Clear();
+                    }
+                    // The exact bytes go to our backlog and sub-replicas, advancing our offset.
+                    _server.FeedReplicas(new ReadOnlySpan<byte>(r.Buf, start, consumed));
+                    r.Start += consumed;
+                    progressed = true;
+                }
+                if (progressed) _server.AfterBatch();
+            }
+            if (_ackRequested) SendAck();
+            if (!await r.FillAsync().ConfigureAwait(false)) throw new IOException("Connection with master lost.");
+            LastIoMs = Environment.TickCount64;
+        }
+    }
+}

@@ -1,0 +1,389 @@
+using System.Globalization;
+using System.Net.Sockets;
+using System.Text;
+using Cinnabar.Persistence;
+using Cinnabar.Replication;
+
+namespace Cinnabar.Server;
+
+public enum ReplicaState { WaitBgsave, SendingRdb, Online }
+
+/// <summary>A replica attached to this server (master side).</summary>
+public sealed class ReplicaInfo
+{
+    public required Client Client { get; init; }
+    public ReplicaState State;
+    public int ListeningPort;
+    public string? AnnouncedIp;
+    public bool CapaEof;
+    public bool CapaPsync2;
+    public long AckOffset;
+    public long AckTimeMs = Environment.TickCount64;
+    /// <summary>Stream written while the RDB is being produced and sent; bounded by the replica output limit.</summary>
+    public MemoryStream? Pending;
+    public string Ip => AnnouncedIp ?? (Client.Address.Contains(':') ? Client.Address[..Client.Address.LastIndexOf(':')] : Client.Address);
+}
+
+/// <summary>Replication identity and offsets, as INFO replication shows them.</summary>
+public sealed class ReplicationState
+{
+    public string ReplId = NewReplId();
+    public string ReplId2 = new('0', 40);
+    public long SecondReplOffset = -1;
+    public ReplicationBacklog? Backlog;
+    /// <summary>master_repl_offset when no backlog exists yet.</summary>
+    public long Offset;
+    public readonly List<ReplicaInfo> Replicas = new();
+    public long SyncFull;
+    public long SyncPartialOk;
+    public long SyncPartialErr;
+
+    // Replica side
+    public string? MasterHost;
+    public int MasterPort;
+    public MasterLink? Link;
+
+    public long MasterReplOffset => Backlog?.MasterOffset ?? Offset;
+
+    public static string NewReplId() => Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(20)).ToLowerInvariant();
+}
+
+// Master side of replication (replication.c): REPLCONF, PSYNC/SYNC, the backlog, feeding
+// replicas, WAIT and min-replicas. The replication stream is the propagation stream: this class
+// is one of its consumers. A full sync takes a point-in-time snapshot at the current offset,
+// streams the RDB from a background task (diskless with the EOF marker when the replica supports
+// it, otherwise with a length prefix) while writes made meanwhile queue in the replica's pending
+// buffer, then switches the replica online.
+public sealed partial class RedisServer
+{
+    public ReplicationState Repl { get; } = new();
+    private ReplicationFeed? _replFeed;
+
+    private sealed class ReplicationFeed(RedisServer server) : ICommandStreamConsumer
+    {
+        public void Append(ReadOnlySpan<byte> resp) => server.FeedReplicas(resp);
+    }
+
+    public bool IsReplica => Repl.MasterHost != null;
+
+    private int BacklogSize => (int)Math.Min(int.MaxValue, long.TryParse(ConfigOr("repl-backlog-size", "1048576"), out var b) ? b : 1 << 20);
+
+    private void EnsureBacklog()
+    {
+        if (Repl.Backlog != null) return;
+        Repl.Backlog = new ReplicationBacklog(BacklogSize, Repl.Offset);
+        if (_replFeed == null)
+        {
+            _replFeed = new ReplicationFeed(this);
+            AddStreamConsumer(_replFeed, isReplication: true);
+        }
+    }
+
+    /// <summary>Appends replication stream bytes: backlog plus every attached replica (lock held).</summary>
+    internal void FeedReplicas(ReadOnlySpan<byte> data)
+    {
+        Repl.Backlog?.Append(data);
+        if (Repl.Backlog == null) Repl.Offset += data.Length;
+        foreach (var r in Repl.Replicas)
+        {
+            if (r.State == ReplicaState.Online)
+            {
+                lock (r.Client.OutputLock) r.Client.Reply.WriteRaw(data);
+                r.Client.ScheduleFlush();
+            }
+            else r.Pending?.Write(data);
+        }
+    }
+
+    public ReplicaInfo? FindReplica(Client c) => Repl.Replicas.Find(r => r.Client == c);
+
+    /// <summary>REPLCONF from a replica (or GETACK from our master, handled on the replica side).</summary>
+    public void ReplconfCommand(CommandContext ctx)
+    {
+        if ((ctx.ArgCount - 1) % 2 != 0)
+        {
+            ctx.SyntaxError();
+            return;
+        }
+        var c = ctx.Client;
+        for (int i = 1; i < ctx.ArgCount; i += 2)
+        {
+            if (ctx.ArgIs(i, "ACK"))
+            {
+                var r = FindReplica(c);
+                if (r != null && long.TryParse(ctx.Arg(i + 1), NumberStyles.Integer, CultureInfo.InvariantCulture, out long off))
+                {
+                    if (off > r.AckOffset) r.AckOffset = off;
+                    r.AckTimeMs = Environment.TickCount64;
+                    CheckWaiters();
+                }
+                return; // ACK gets no reply
+            }
+            if (ctx.ArgIs(i, "GETACK"))
+            {
+                if ((c.Flags & ClientFlags.Master) != 0) Repl.Link?.SendAckSoon();
+                return;
+            }
+            var pending = _pendingReplicaInfo.GetValueOrDefault(c.Id) ?? new ReplicaInfo { Client = c };
+            if (ctx.ArgIs(i, "LISTENING-PORT"))
+            {
+                if (!ctx.TryGetInt(i + 1, out pending.ListeningPort)) return;
+            }
+            else if (ctx.ArgIs(i, "IP-ADDRESS")) pending.AnnouncedIp = ctx.ArgString(i + 1);
+            else if (ctx.ArgIs(i, "CAPA"))
+            {
+                if (ctx.ArgIs(i + 1, "EOF")) pending.CapaEof = true;
+                else if (ctx.ArgIs(i + 1, "PSYNC2")) pending.CapaPsync2 = true;
+            }
+            else if (ctx.ArgIs(i, "RDB-ONLY") || ctx.ArgIs(i, "RDB-FILTER-ONLY")) { }
+            else
+            {
+                ctx.Error($"ERR Unrecognized REPLCONF option: {ctx.ArgString(i)}");
+                return;
+            }
+            _pendingReplicaInfo[c.Id] = pending;
+        }
+        ctx.Reply.WriteOk();
+    }
+
+    private readonly Dictionary<long, ReplicaInfo> _pendingReplicaInfo = new();
+
+    /// <summary>PSYNC replid offset / SYNC.</summary>
+    public void PsyncCommand(CommandContext ctx, bool legacySync)
+    {
+        var c = ctx.Client;
+        if ((c.Flags & ClientFlags.Replica) != 0) return;
+        if (IsReplica && (Repl.Link == null || !Repl.Link.Connected))
+        {
+            ctx.Error("NOMASTERLINK Can't SYNC while not connected with my master");
+            return;
+        }
+        var info = _pendingReplicaInfo.GetValueOrDefault(c.Id) ?? new ReplicaInfo { Client = c };
+        _pendingReplicaInfo.Remove(c.Id);
+        c.Flags |= ClientFlags.Replica;
+        if (!legacySync)
+        {
+            string reqId = ctx.ArgString(1);
+            if (long.TryParse(ctx.Arg(2), NumberStyles.Integer, CultureInfo.InvariantCulture, out long reqOffset) && TryPartialResync(ctx, info, reqId, reqOffset))
+                return;
+            if (reqId != "?") Repl.SyncPartialErr++;
+        }
+        StartFullSync(ctx, info, legacySync);
+    }
+
+    private bool TryPartialResync(CommandContext ctx, ReplicaInfo info, string reqId, long reqOffset)
+    {
+        var backlog = Repl.Backlog;
+        bool idOk = reqId == Repl.ReplId || (reqId == Repl.ReplId2 && reqOffset <= Repl.SecondReplOffset);
+        if (!idOk || backlog == null || !backlog.CanServe(reqOffset))
+        {
+            if (reqId != "?") Log.Notice($"Partial resynchronization not accepted: Replication ID mismatch or offset out of range (Replica asked for '{reqId}', offset {reqOffset})");
+            return false;
+        }
+        var c = ctx.Client;
+        info.State = ReplicaState.Online;
+        info.AckTimeMs = Environment.TickCount64;
+        Repl.Replicas.Add(info);
+        string line = info.CapaPsync2 ? $"+CONTINUE {Repl.ReplId}\r\n" : "+CONTINUE\r\n";
+        c.Reply.WriteRaw(line);
+        c.Reply.WriteRaw(backlog.CopyFrom(reqOffset));
+        Repl.SyncPartialOk++;
+        Log.Notice($"Partial resynchronization request from {info.Ip}:{info.ListeningPort} accepted. Sending {backlog.MasterOffset - reqOffset + 1} bytes of backlog starting from offset {reqOffset}.");
+        return true;
+    }
+
+    private void StartFullSync(CommandContext ctx, ReplicaInfo info, bool legacySync)
+    {
+        var c = ctx.Client;
+        EnsureBacklog();
+        Repl.SyncFull++;
+        long offset = Repl.MasterReplOffset;
+        info.State = ReplicaState.WaitBgsave;
+        info.Pending = new MemoryStream();
+        Repl.Replicas.Add(info);
+        // The stream after this point must start with SELECT for the replica.
+        ResetSelectedDb(_replFeed!);
+        var snaps = RdbFile.BeginSnapshots(Keyspace);
+        var options = new RdbSaveOptions
+        {
+            Compress = ConfigOr("rdbcompression", "yes") == "yes",
+            Checksum = ConfigOr("rdbchecksum", "yes") == "yes",
+            ReplId = Repl.ReplId,
+            ReplOffset = offset,
+            UsedMemory = UsedMemory(),
+            FunctionLibraries = FunctionLibrariesForRdb?.Invoke() ?? [],
+        };
+        bool diskless = info.CapaEof && ConfigOr("repl-diskless-sync", "yes") == "yes";
+        int delaySec = int.TryParse(ConfigOr("repl-diskless-sync-delay", "5"), out var d) ? d : 5;
+        string header = legacySync ? "" : $"+FULLRESYNC {Repl.ReplId} {offset}\r\n";
+        Log.Notice($"Replica {info.Ip}:{info.ListeningPort} asks for synchronization");
+        Log.Notice($"Full resync requested by replica {info.Ip}:{info.ListeningPort}");
+        Log.Notice(diskless ? $"Starting BGSAVE for SYNC with target: replicas sockets" : "Starting BGSAVE for SYNC with target: disk");
+        var socket = c.Socket;
+        _ = Task.Run(async () =>
+        {
+            bool ok = true;
+            try
+            {
+                if (diskless && delaySec > 0) await Task.Delay(delaySec * 1000).ConfigureAwait(false);
+                lock (ExecLock) info.State = ReplicaState.SendingRdb;
+                if (socket == null) throw new IOException("no socket");
+                await SendRdbAsync(socket, header, snaps, options, diskless).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or InvalidOperationException)
+            {
+                ok = false;
+                Log.Warning($"Diskless rdb transfer, error: {e.Message}");
+            }
+            lock (ExecLock)
+            {
+                if (!ok)
+                {
+                    foreach (var s in snaps) s.Db.EndSnapshot(s);
+                    c.Close();
+                    return;
+                }
+                // Everything written since the snapshot goes out now, then the live stream.
+                lock (c.OutputLock) c.Reply.WriteRaw(info.Pending!.GetBuffer().AsSpan(0, (int)info.Pending.Length));
+                info.Pending = null;
+                info.State = ReplicaState.Online;
+                info.AckTimeMs = Environment.TickCount64;
+                Log.Notice($"Synchronization with replica {info.Ip}:{info.ListeningPort} succeeded");
+                c.ScheduleFlush();
+            }
+        });
+    }
+
+    private async Task SendRdbAsync(Socket socket, string header, List<Cinnabar.Storage.DbSnapshot> snaps, RdbSaveOptions options, bool diskless)
+    {
+        using var net = new NetworkStream(socket, ownsSocket: false);
+        if (header.Length > 0) await net.WriteAsync(Encoding.ASCII.GetBytes(header)).ConfigureAwait(false);
+        if (diskless)
+        {
+            var mark = Encoding.ASCII.GetBytes(ReplicationState.NewReplId());
+            await net.WriteAsync(Encoding.ASCII.GetBytes("$EOF:")).ConfigureAwait(false);
+            await net.WriteAsync(mark).ConfigureAwait(false);
+            await net.WriteAsync("\r\n"u8.ToArray()).ConfigureAwait(false);
+            RdbFile.Write(net, snaps, ExecLock, options);
+            await net.WriteAsync(mark).ConfigureAwait(false);
+            return;
+        }
+        string tmp = Path.Combine(Config.Dir, $"temp-sync-{Environment.ProcessId}-{Environment.TickCount64}.rdb");
+        try
+        {
+            using (var fs = new FileStream(tmp, FileMode.Create, FileAccess.ReadWrite, FileShare.None, 1 << 16))
+            {
+                RdbFile.Write(fs, snaps, ExecLock, options);
+                fs.Position = 0;
+                await net.WriteAsync(Encoding.ASCII.GetBytes($"${fs.Length}\r\n")).ConfigureAwait(false);
+                await fs.CopyToAsync(net).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            try { File.Delete(tmp); } catch (IOException) { }
+        }
+    }
+
+    internal void OnReplicaClosed(Client c)
+    {
+        _pendingReplicaInfo.Remove(c.Id);
+        int removed = Repl.Replicas.RemoveAll(r => r.Client == c);
+        if (removed > 0) Log.Notice($"Connection with replica {c.Address} lost.");
+    }
+
+    // ---------------------------------------------------------------- WAIT / min-replicas
+
+    private readonly List<(Client Client, long Offset, int Needed, BlockedState? State)> _waiters = new();
+
+    /// <summary>Number of replicas that acknowledged at least <paramref name="offset"/>.</summary>
+    public int ReplicasAcked(long offset)
+    {
+        int n = 0;
+        foreach (var r in Repl.Replicas)
+            if (r.State == ReplicaState.Online && r.AckOffset >= offset) n++;
+        return n;
+    }
+
+    /// <summary>Asks every online replica for an ACK (REPLCONF GETACK *), as WAIT does.</summary>
+    public void RequestAcks()
+    {
+        if (Repl.Replicas.Count == 0) return;
+        FeedReplicas("*3\r\n$8\r\nREPLCONF\r\n$6\r\nGETACK\r\n$1\r\n*\r\n"u8);
+    }
+
+    public void AddWaiter(Client c, long offset, int needed) => _waiters.Add((c, offset, needed, c.BlockState));
+
+    private void CheckWaiters()
+    {
+        for (int i = _waiters.Count - 1; i >= 0; i--)
+        {
+            var (c, offset, needed, _) = _waiters[i];
+            if (c.BlockState == null)
+            {
+                _waiters.RemoveAt(i);
+                continue;
+            }
+            int acked = ReplicasAcked(offset);
+            if (acked >= needed)
+            {
+                _waiters.RemoveAt(i);
+                CompleteWait(c, acked);
+            }
+        }
+    }
+
+    private void CompleteWait(Client c, int acked)
+    {
+        var state = c.BlockState;
+        if (state == null) return;
+        Unblock(c, timedOut: false, write: false);
+        lock (c.OutputLock) c.Reply.WriteInteger(acked);
+        c.ScheduleFlush();
+    }
+
+    /// <summary>Good replicas for min-replicas-to-write: online with an ACK within min-replicas-max-lag seconds.</summary>
+    public int GoodReplicas()
+    {
+        long maxLagMs = (long.TryParse(ConfigOr("min-replicas-max-lag", "10"), out var l) ? l : 10) * 1000;
+        long now = Environment.TickCount64;
+        int n = 0;
+        foreach (var r in Repl.Replicas)
+            if (r.State == ReplicaState.Online && now - r.AckTimeMs <= maxLagMs) n++;
+        return n;
+    }
+
+    private string? ReplicationWriteCheck(Client c, CommandDef cmd)
+    {
+        if (!cmd.Is(CommandFlags.Write) || (c.Flags & ClientFlags.Master) != 0) return null;
+        if (IsReplica && Config.ReplicaReadOnly) return Errors.ReadOnlyReplica;
+        int minReplicas = int.TryParse(ConfigOr("min-replicas-to-write", "0"), out var m) ? m : 0;
+        if (minReplicas > 0 && !IsReplica && GoodReplicas() < minReplicas) return Errors.NoReplicas;
+        return null;
+    }
+
+    /// <summary>Cron part: ping replicas (repl-ping-replica-period), drop timed-out ones, serve WAIT.</summary>
+    private void ReplicationCron()
+    {
+        long now = Environment.TickCount64;
+        int pingPeriod = int.TryParse(ConfigOr("repl-ping-replica-period", "10"), out var p) ? p : 10;
+        if (Repl.Replicas.Count > 0 && now - _lastReplPingMs >= pingPeriod * 1000L && !IsReplica)
+        {
+            _lastReplPingMs = now;
+            FeedReplicas("*1\r\n$4\r\nPING\r\n"u8);
+        }
+        long timeoutMs = (long.TryParse(ConfigOr("repl-timeout", "60"), out var t) ? t : 60) * 1000;
+        foreach (var r in Repl.Replicas.ToArray())
+        {
+            if (r.State == ReplicaState.Online && now - r.AckTimeMs > timeoutMs)
+            {
+                Log.Warning($"Disconnecting timedout replica (streaming sync): {r.Ip}:{r.ListeningPort}");
+                r.Client.Close();
+            }
+        }
+        if (_waiters.Count > 0) CheckWaiters();
+        Repl.Link?.Cron(now);
+    }
+
+    private long _lastReplPingMs;
+}
