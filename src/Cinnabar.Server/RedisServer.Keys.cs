@@ -1,0 +1,27 @@
+using Cinnabar.Storage;
+
+namespace Cinnabar.Server;
+
+public sealed partial class RedisServer
+{
+    /// <summary>
+    /// Redis 7.0's touchAllWatchedKeysInDb(emptied, replacedWith) for FLUSHDB/FLUSHALL/SWAPDB:
+    /// call BEFORE the db is emptied/swapped. Only WATCHes on keys that exist in the emptied db
+    /// (or in the db replacing it) are invalidated, so watching a missing key survives a flush.
+    /// </summary>
+    public void TouchWatchedKeysOnFlush(int dbIndex, Db? replacedWith)
+    {
+        if (_watchedCount == 0) return;
+        var emptied = Keyspace[dbIndex];
+        foreach (var c in _clients.Values)
+        {
+            if (c.Watched == null) continue;
+            foreach (var (db, key) in c.Watched)
+            {
+                if (db != dbIndex) continue;
+                if (emptied.Dict.ContainsKey(key) || (replacedWith != null && replacedWith.Dict.ContainsKey(key)))
+                    c.Flags |= ClientFlags.DirtyCas;
+            }
+        }
+    }
+}
