@@ -136,25 +136,10 @@ public sealed partial class StringCommands
     /// <summary>GETEX key [EX s|PX ms|EXAT ts|PXAT ts|PERSIST] (getexCommand).</summary>
     private static void GetEx(CommandContext ctx)
     {
-        int expireIdx = 0;
-        bool seconds = false, absolute = false, persist = false;
-        for (int i = 2; i < ctx.ArgCount; i++)
-        {
-            bool hasNext = i + 1 < ctx.ArgCount;
-            bool isTime = ctx.ArgIs(i, "EX") || ctx.ArgIs(i, "PX") || ctx.ArgIs(i, "EXAT") || ctx.ArgIs(i, "PXAT");
-            if (isTime && hasNext && expireIdx == 0 && !persist)
-            {
-                seconds = ctx.ArgIs(i, "EX") || ctx.ArgIs(i, "EXAT");
-                absolute = ctx.ArgIs(i, "EXAT") || ctx.ArgIs(i, "PXAT");
-                expireIdx = ++i;
-            }
-            else if (ctx.ArgIs(i, "PERSIST") && expireIdx == 0 && !persist) persist = true;
-            else
-            {
-                ctx.SyntaxError();
-                return;
-            }
-        }
+        if (!TryParseExtended(ctx, 2, forGetEx: true, out var flags, out int expireIdx)) return;
+        bool seconds = (flags & (SetFlags.EX | SetFlags.EXAT)) != 0;
+        bool absolute = (flags & (SetFlags.EXAT | SetFlags.PXAT)) != 0;
+        bool persist = (flags & SetFlags.Persist) != 0;
         long whenMs = 0;
         if (expireIdx != 0)
         {
