@@ -13,15 +13,10 @@ public sealed partial class RedisServer
     {
         if (_watchedCount == 0) return;
         var emptied = Keyspace[dbIndex];
-        foreach (var c in _clients.Values)
+        foreach (var entry in _watched[dbIndex])
         {
-            if (c.Watched == null) continue;
-            foreach (var (db, key) in c.Watched)
-            {
-                if (db != dbIndex) continue;
-                if (emptied.Dict.ContainsKey(key) || (replacedWith != null && replacedWith.Dict.ContainsKey(key)))
-                    c.Flags |= ClientFlags.DirtyCas;
-            }
+            if (!emptied.Dict.ContainsKey(entry.Key) && (replacedWith == null || !replacedWith.Dict.ContainsKey(entry.Key))) continue;
+            foreach (var c in entry.Value) c.Flags |= ClientFlags.DirtyCas;
         }
     }
 }

@@ -1,0 +1,273 @@
+using System.Text;
+using Cinnabar.Protocol;
+using Cinnabar.Server.Commands;
+using Cinnabar.Server.Config;
+using Cinnabar.Storage;
+
+namespace Cinnabar.Server.Tests;
+
+/// <summary>In-process server harness: runs commands on a fake client and captures propagation.</summary>
+internal sealed class StringsKeysHarness : IPropagationSink
+{
+    public readonly RedisServer Server = new(new ServerConfig());
+    public readonly Client Client;
+    public readonly List<string> Propagated = new();
+
+    public StringsKeysHarness(bool propagate = true)
+    {
+        Client = Server.CreateFakeClient();
+        if (propagate) Server.Propagator = this;
+    }
+
+    public string Run(params string[] args)
+    {
+        lock (Server.ExecLock)
+        {
+            Server.UpdateCachedTime();
+            Client.Reply.Clear();
+            Server.Execute(Client, CommandArgs.FromStrings(args));
+            return Encoding.UTF8.GetString(Client.Reply.Written.Span);
+        }
+    }
+
+    public void Propagate(int dbIndex, CommandArgs argv)
+    {
+        var parts = new string[argv.Count];
+        for (int i = 0; i < argv.Count; i++) parts[i] = argv.GetString(i);
+        Propagated.Add(string.Join(' ', parts));
+    }
+
+    public void Propagate(int dbIndex, byte[][] argv) => Propagated.Add(string.Join(' ', argv.Select(a => Encoding.UTF8.GetString(a))));
+}
+
+/// <summary>A non-string value, so WRONGTYPE paths can be tested before other families exist.</summary>
+internal sealed class StringsKeysFakeList : RedisObject
+{
+    public override RedisType Type => RedisType.List;
+    public override string Encoding => "listpack";
+    public override RedisObject Clone() => new StringsKeysFakeList();
+    public override long MemoryUsage(int samples) => 16;
+}
+
+public sealed class StringsKeysTests
+{
+    private const string WrongType = "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n";
+
+    private static StringsKeysHarness WithList(string key)
+    {
+        var h = new StringsKeysHarness();
+        h.Server.Keyspace[0].Set(Encoding.UTF8.GetBytes(key), new StringsKeysFakeList());
+        return h;
+    }
+
+    [Theory]
+    [InlineData("GET l")]
+    [InlineData("GETSET l v")]
+    [InlineData("GETDEL l")]
+    [InlineData("GETEX l EX 10")]
+    [InlineData("APPEND l v")]
+    [InlineData("STRLEN l")]
+    [InlineData("INCR l")]
+    [InlineData("DECRBY l 3")]
+    [InlineData("INCRBYFLOAT l 1.5")]
+    [InlineData("GETRANGE l 0 -1")]
+    [InlineData("SETRANGE l 0 v")]
+    [InlineData("SET l v GET")]
+    public void String_commands_on_another_type_reply_wrongtype(string command)
+    {
+        var h = WithList("l");
+        Assert.Equal(WrongType, h.Run(command.Split(' ')));
+        Assert.Equal("list", h.Run("TYPE", "l").TrimStart('+').TrimEnd());
+    }
+
+    [Fact]
+    public void Mget_reads_other_types_as_nil_and_lcs_refuses_them()
+    {
+        var h = WithList("l");
+        h.Run("SET", "s", "v");
+        Assert.Equal("*2\r\n$-1\r\n$1\r\nv\r\n", h.Run("MGET", "l", "s"));
+        Assert.Equal("-ERR The specified keys must contain string values\r\n", h.Run("LCS", "l", "s"));
+        Assert.Equal("-ERR The specified keys must contain string values\r\n", h.Run("LCS", "s", "l", "FOO"));
+    }
+
+    [Fact]
+    public void Set_and_generic_commands_replace_or_handle_other_types()
+    {
+        var h = WithList("l");
+        Assert.Equal(":1\r\n", h.Run("EXISTS", "l"));
+        Assert.Equal("+list\r\n", h.Run("TYPE", "l"));
+        Assert.Equal("$8\r\nlistpack\r\n", h.Run("OBJECT", "ENCODING", "l"));
+        Assert.Equal(":1\r\n", h.Run("COPY", "l", "l2"));
+        Assert.Equal("+list\r\n", h.Run("TYPE", "l2"));
+        Assert.Equal("*0\r\n", h.Run("SCAN", "0", "TYPE", "string")[^4..]);
+        Assert.Contains("$1\r\nl\r\n", h.Run("SCAN", "0", "TYPE", "list"));
+        Assert.Equal("+OK\r\n", h.Run("SET", "l", "now-a-string"));
+        Assert.Equal("+string\r\n", h.Run("TYPE", "l"));
+        Assert.Equal(":0\r\n", h.Run("SETNX", "l2", "x"));
+        Assert.Equal(":1\r\n", h.Run("DEL", "l2"));
+    }
+
+    [Fact]
+    public void Relative_expire_propagates_as_pexpireat_and_past_expire_as_del()
+    {
+        var h = new StringsKeysHarness();
+        h.Run("SET", "k", "v");
+        h.Propagated.Clear();
+        Assert.Equal(":1\r\n", h.Run("EXPIRE", "k", "100", "NX"));
+        long when = h.Server.Keyspace[0].GetExpire("k"u8);
+        Assert.Equal($"PEXPIREAT k {when} NX", Assert.Single(h.Propagated));
+        h.Propagated.Clear();
+        Assert.Equal(":1\r\n", h.Run("PEXPIREAT", "k", "4102444800000"));
+        Assert.Equal("PEXPIREAT k 4102444800000", Assert.Single(h.Propagated));
+        h.Propagated.Clear();
+        Assert.Equal(":1\r\n", h.Run("EXPIRE", "k", "-1"));
+        Assert.Equal("DEL k", Assert.Single(h.Propagated));
+        Assert.Equal(":0\r\n", h.Run("EXISTS", "k"));
+    }
+
+    [Fact]
+    public void Setex_getex_and_incrbyfloat_propagate_deterministic_forms()
+    {
+        var h = new StringsKeysHarness();
+        h.Run("SETEX", "a", "100", "v");
+        long when = h.Server.Keyspace[0].GetExpire("a"u8);
+        Assert.Equal($"SET a v PXAT {when}", Assert.Single(h.Propagated));
+        h.Propagated.Clear();
+        h.Run("GETEX", "a", "PX", "5000");
+        when = h.Server.Keyspace[0].GetExpire("a"u8);
+        Assert.Equal($"PEXPIREAT a {when}", Assert.Single(h.Propagated));
+        h.Propagated.Clear();
+        h.Run("GETEX", "a", "PERSIST");
+        Assert.Equal("PERSIST a", Assert.Single(h.Propagated));
+        h.Propagated.Clear();
+        h.Run("GETEX", "a", "PERSIST");
+        Assert.Empty(h.Propagated);
+        h.Run("GETEX", "a", "EXAT", "1");
+        Assert.Equal("DEL a", Assert.Single(h.Propagated));
+        h.Propagated.Clear();
+        h.Run("INCRBYFLOAT", "f", "0.1");
+        h.Run("INCRBYFLOAT", "f", "0.2");
+        Assert.Equal(["SET f 0.1 KEEPTTL", "SET f 0.3 KEEPTTL"], h.Propagated);
+    }
+
+    [Fact]
+    public void Incr_updates_an_int_encoded_value_in_place_and_keeps_the_ttl()
+    {
+        var h = new StringsKeysHarness();
+        h.Run("SET", "n", "41", "EX", "100");
+        var before = h.Server.Keyspace[0].Lookup("n"u8);
+        Assert.Equal(":42\r\n", h.Run("INCR", "n"));
+        Assert.Same(before, h.Server.Keyspace[0].Lookup("n"u8));
+        Assert.NotEqual(-1, h.Server.Keyspace[0].GetExpire("n"u8));
+        Assert.Equal("$3\r\nint\r\n", h.Run("OBJECT", "ENCODING", "n"));
+    }
+
+    [Fact]
+    public void Append_and_setrange_respect_proto_max_bulk_len()
+    {
+        var h = new StringsKeysHarness();
+        h.Server.Config.ProtoMaxBulkLen = 10;
+        h.Run("SET", "s", "12345");
+        Assert.Equal(":10\r\n", h.Run("APPEND", "s", "67890"));
+        Assert.Equal("-ERR string exceeds maximum allowed size (proto-max-bulk-len)\r\n", h.Run("APPEND", "s", "x"));
+        Assert.Equal("-ERR string exceeds maximum allowed size (proto-max-bulk-len)\r\n", h.Run("SETRANGE", "s", "10", "x"));
+        Assert.Equal("-ERR string exceeds maximum allowed size (proto-max-bulk-len)\r\n", h.Run("SETRANGE", "new", "10", "x"));
+        Assert.Equal(":10\r\n", h.Run("SETRANGE", "new", "9", "x"));
+        Assert.Equal("-ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len\r\n", h.Run("LCS", "s", "new"));
+    }
+
+    [Fact]
+    public void Flushdb_and_swapdb_invalidate_only_watches_on_existing_keys()
+    {
+        var h = new StringsKeysHarness();
+        var watcher = h.Server.CreateFakeClient();
+        h.Server.Watch(watcher, "missing"u8);
+        h.Run("FLUSHDB");
+        Assert.Equal(0, (int)(watcher.Flags & ClientFlags.DirtyCas));
+        h.Run("SET", "present", "v");
+        h.Server.Watch(watcher, "present"u8);
+        h.Run("FLUSHALL");
+        Assert.NotEqual(0, (int)(watcher.Flags & ClientFlags.DirtyCas));
+
+        var w2 = h.Server.CreateFakeClient();
+        h.Server.Watch(w2, "k"u8);
+        h.Run("SELECT", "1");
+        h.Run("SET", "k", "in1");
+        h.Run("SWAPDB", "0", "1");
+        Assert.NotEqual(0, (int)(w2.Flags & ClientFlags.DirtyCas));
+    }
+
+    [Fact]
+    public void Flush_commands_count_dirty_changes()
+    {
+        var h = new StringsKeysHarness();
+        h.Run("MSET", "a", "1", "b", "2", "c", "3");
+        long before = h.Server.Dirty;
+        h.Run("FLUSHDB");
+        Assert.Equal(before + 3, h.Server.Dirty);
+        h.Run("SET", "a", "1");
+        before = h.Server.Dirty;
+        h.Run("FLUSHALL");
+        Assert.Equal(before + 2, h.Server.Dirty);
+    }
+
+    [Fact]
+    public void Object_freq_and_idletime_depend_on_the_policy()
+    {
+        var h = new StringsKeysHarness();
+        h.Run("SET", "k", "v");
+        Assert.StartsWith("-ERR An LFU maxmemory policy is not selected", h.Run("OBJECT", "FREQ", "k"));
+        Assert.StartsWith(":", h.Run("OBJECT", "IDLETIME", "k"));
+        Assert.Null(h.Server.Config.Set("maxmemory-policy", "allkeys-lfu"));
+        h.Run("SET", "fresh", "v");
+        Assert.StartsWith("-ERR An LFU maxmemory policy is selected, idle time not tracked", h.Run("OBJECT", "IDLETIME", "fresh"));
+        // A new key starts at LFU_INIT_VAL; OBJECT itself does not count as an access.
+        Assert.Equal(":5\r\n", h.Run("OBJECT", "FREQ", "fresh"));
+    }
+
+    [Fact]
+    public void Keys_skips_logically_expired_keys_without_deleting_them()
+    {
+        var h = new StringsKeysHarness();
+        h.Run("SET", "live", "v");
+        h.Run("SET", "dead", "v");
+        var db = h.Server.Keyspace[0];
+        db.SetExpire("dead"u8, 1);
+        Assert.Equal("*1\r\n$4\r\nlive\r\n", h.Run("KEYS", "*"));
+        Assert.Equal(2, db.Count);
+        Assert.Equal(":2\r\n", h.Run("DBSIZE"));
+    }
+
+    [Theory]
+    [InlineData("0", "0.1", "0.1")]
+    [InlineData("0.1", "0.2", "0.3")]
+    [InlineData("10.5", "0.1", "10.6")]
+    [InlineData("10.5", "5.0e3", "5010.5")]
+    [InlineData("0", "3.0e-5", "0.00003")]
+    [InlineData("10000000000.1", "1.1", "10000000001.19999999925494194")]
+    [InlineData("1e18", "1.1", "1000000000000000001.125")]
+    [InlineData("5", "-5", "0")]
+    [InlineData("-0.0", "0", "0")]
+    [InlineData("0x10", "0x1.8p1", "19")]
+    public void Extended_float_addition_prints_like_redis_long_double(string a, string b, string expected)
+    {
+        Assert.True(ExtendedFloat.TryParse(Encoding.ASCII.GetBytes(a), out var x));
+        Assert.True(ExtendedFloat.TryParse(Encoding.ASCII.GetBytes(b), out var y));
+        Assert.Equal(expected, ExtendedFloat.Add(x, y).FormatHuman());
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData(" 1")]
+    [InlineData("1 ")]
+    [InlineData("nan")]
+    [InlineData("1e")]
+    [InlineData("1e5000")]
+    [InlineData("1e-5000")]
+    [InlineData("abc")]
+    [InlineData(".")]
+    public void Extended_float_parse_rejects_what_strtold_rejects(string s)
+    {
+        Assert.False(ExtendedFloat.TryParse(Encoding.ASCII.GetBytes(s), out _));
+    }
+}
