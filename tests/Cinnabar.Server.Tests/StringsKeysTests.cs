@@ -270,4 +270,37 @@ public sealed class StringsKeysTests
     {
         Assert.False(ExtendedFloat.TryParse(Encoding.ASCII.GetBytes(s), out _));
     }
+
+    [Fact]
+    public void Keyspace_events_match_redis_for_string_and_key_commands()
+    {
+        var h = new StringsKeysHarness();
+        Assert.Null(h.Server.Config.Set("notify-keyspace-events", "KEA"));
+        var sub = h.Server.CreateFakeClient();
+        h.Server.PubSub.PSubscribe(sub, "__keyevent@*");
+        sub.Reply.Clear();
+        string[] commands =
+        [
+            "SET a 1", "INCR a", "INCRBYFLOAT a 1.5", "APPEND a x", "SETRANGE a 0 y", "EXPIRE a 100", "PERSIST a",
+            "RENAME a b", "COPY b c", "MOVE c 1", "EXPIRE b -1", "SETEX d 100 v", "GETEX d PERSIST", "GETDEL d",
+            "MSET e 1 f 2", "DEL e f", "SET g v", "GETEX g EXAT 1", "SETNX h 1", "GETSET h 2", "DECRBY h 1",
+            "SET i v EX 100", "RENAMENX i j", "PSETEX k 1000 v", "GETEX k EX 10",
+        ];
+        foreach (var c in commands) h.Run(c.Split(' '));
+        // Captured from redis-server 7.0.15 with the same commands (redis-cli psubscribe '__keyevent@*').
+        string expected = "0:set a|0:incrby a|0:incrbyfloat a|0:append a|0:setrange a|0:expire a|0:persist a|0:rename_from a|" +
+            "0:rename_to b|0:copy_to c|0:move_from c|1:move_to c|0:del b|0:set d|0:expire d|0:persist d|0:del d|0:set e|" +
+            "0:set f|0:del e|0:del f|0:set g|0:del g|0:set h|0:set h|0:incrby h|0:set i|0:expire i|0:rename_from i|" +
+            "0:rename_to j|0:set k|0:expire k|0:expire k";
+        var tokens = Encoding.UTF8.GetString(sub.Reply.Written.Span).Split("\r\n");
+        var events = new List<string>();
+        for (int i = 0; i < tokens.Length; i++)
+        {
+            if (tokens[i] != "pmessage") continue;
+            string channel = tokens[i + 4], key = tokens[i + 6];
+            string db = channel["__keyevent@".Length..channel.IndexOf("__:", StringComparison.Ordinal)];
+            events.Add(db + ":" + channel[(channel.IndexOf("__:", StringComparison.Ordinal) + 3)..] + " " + key);
+        }
+        Assert.Equal(expected, string.Join('|', events));
+    }
 }
