@@ -303,4 +303,24 @@ public sealed class StringsKeysTests
         }
         Assert.Equal(expected, string.Join('|', events));
     }
+
+    [Fact]
+    public void Exists_type_ttl_and_object_do_not_refresh_idle_time_but_get_and_touch_do()
+    {
+        var h = new StringsKeysHarness();
+        h.Run("SET", "idle", "v");
+        var o = h.Server.Keyspace[0].Dict.GetValueRef("idle"u8);
+        o.Lru = h.Server.Keyspace.LruClock - 100;
+        foreach (var c in new[] { "EXISTS idle", "TYPE idle", "TTL idle", "PTTL idle", "EXPIRETIME idle", "OBJECT ENCODING idle" })
+            h.Run(c.Split(' '));
+        Assert.InRange(Idle(h), 100, 101);
+        h.Run("TOUCH", "idle");
+        Assert.InRange(Idle(h), 0, 1);
+        o.Lru = h.Server.Keyspace.LruClock - 50;
+        h.Run("GET", "idle");
+        Assert.InRange(Idle(h), 0, 1);
+    }
+
+    private static long Idle(StringsKeysHarness h) =>
+        long.Parse(h.Run("OBJECT", "IDLETIME", "idle").Trim(':', '\r', '\n'), System.Globalization.CultureInfo.InvariantCulture);
 }

@@ -127,7 +127,7 @@ public sealed partial class KeyCommands
     private static void TtlGeneric(CommandContext ctx, bool ms, bool absolute)
     {
         var key = ctx.Arg(1);
-        if (ctx.Db.LookupRead(key) == null)
+        if (LookupReadNoTouch(ctx, key) == null)
         {
             ctx.Reply.WriteInteger(-2);
             return;

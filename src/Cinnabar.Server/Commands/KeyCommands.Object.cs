@@ -37,10 +37,7 @@ public sealed partial class KeyCommands
     /// <summary>Looks the key up without updating its LRU/LFU data (LOOKUP_NOTOUCH); replies nil when missing.</summary>
     private static RedisObject? LookupNoTouch(CommandContext ctx)
     {
-        var db = ctx.Db;
-        var key = ctx.Arg(2);
-        RedisObject? o = null;
-        if (!db.ExpireIfNeeded(key) && db.Dict.TryGetValue(key, out var found)) o = found;
+        var o = LookupReadNoTouch(ctx, ctx.Arg(2));
         if (o == null) ctx.Reply.WriteNull();
         return o;
     }

@@ -48,7 +48,29 @@ public sealed partial class KeyCommands : ICommandFamily
         ctx.Reply.WriteInteger(deleted);
     }
 
+    /// <summary>
+    /// lookupKeyReadWithFlags(LOOKUP_NOTOUCH): expires and counts hits/misses like a read, but
+    /// leaves the LRU/LFU data alone (EXISTS, TYPE, TTL and OBJECT must not refresh idle time).
+    /// </summary>
+    internal static RedisObject? LookupReadNoTouch(CommandContext ctx, ReadOnlySpan<byte> key)
+    {
+        var db = ctx.Db;
+        RedisObject? o = null;
+        if (!db.ExpireIfNeeded(key) && db.Dict.TryGetValue(key, out var found)) o = found;
+        if (o == null) ctx.Keyspace.Misses++;
+        else ctx.Keyspace.Hits++;
+        return o;
+    }
+
     private static void Exists(CommandContext ctx)
+    {
+        long count = 0;
+        for (int i = 1; i < ctx.ArgCount; i++)
+            if (LookupReadNoTouch(ctx, ctx.Arg(i)) != null) count++;
+        ctx.Reply.WriteInteger(count);
+    }
+
+    private static void Touch(CommandContext ctx)
     {
         long count = 0;
         for (int i = 1; i < ctx.ArgCount; i++)
@@ -56,11 +78,9 @@ public sealed partial class KeyCommands : ICommandFamily
         ctx.Reply.WriteInteger(count);
     }
 
-    private static void Touch(CommandContext ctx) => Exists(ctx);
-
     private static void Type(CommandContext ctx)
     {
-        var o = ctx.Db.LookupRead(ctx.Arg(1));
+        var o = LookupReadNoTouch(ctx, ctx.Arg(1));
         ctx.Reply.WriteSimpleString(o == null ? "none" : RedisObject.TypeName(o.Type));
     }
 
