@@ -19,4 +19,17 @@ public sealed partial class RedisServer
             foreach (var c in entry.Value) c.Flags |= ClientFlags.DirtyCas;
         }
     }
+
+    /// <summary>
+    /// After SWAPDB, clients blocked on a key that now exists in either db must be served, as
+    /// Redis's scanDatabaseForReadyKeys does for both swapped databases.
+    /// </summary>
+    public void SignalReadyKeysAfterSwap(int a, int b)
+    {
+        if (_blockedByKey.Count == 0) return;
+        foreach (var id in _blockedByKey.Keys)
+        {
+            if ((id.Db == a || id.Db == b) && Keyspace[id.Db].Dict.ContainsKey(PubSub.Bytes(id.Key))) _readyKeys.Add(id);
+        }
+    }
 }

@@ -118,7 +118,7 @@ public sealed class StringsKeysTests : IClassFixture<CinnabarFixture>
         c.Call("FLUSHDB");
         for (int i = 0; i < 50; i++) c.Call("SET", "sk:rk:" + i, "v", "PX", "20");
         c.Call("SET", "sk:rk:live", "v");
-        Tools.WaitUntil(() => c.Call("PTTL", "sk:rk:0").Integer == -2, TimeSpan.FromSeconds(10), "keys to expire");
+        Tools.WaitUntil(() => c.Call("PTTL", "sk:rk:49").Integer == -2, TimeSpan.FromSeconds(10), "keys to expire");
         Assert.Equal("sk:rk:live", c.Call("RANDOMKEY").ToString());
         c.Call("DEL", "sk:rk:live");
         Tools.WaitUntil(() => c.Call("RANDOMKEY").IsNull, TimeSpan.FromSeconds(10), "RANDOMKEY to find nothing");

@@ -323,4 +323,26 @@ public sealed class StringsKeysTests
 
     private static long Idle(StringsKeysHarness h) =>
         long.Parse(h.Run("OBJECT", "IDLETIME", "idle").Trim(':', '\r', '\n'), System.Globalization.CultureInfo.InvariantCulture);
+
+    [Fact]
+    public void Swapdb_serves_clients_blocked_on_keys_that_appear_by_the_swap()
+    {
+        var h = new StringsKeysHarness();
+        var blocked = h.Server.CreateFakeClient();
+        lock (h.Server.ExecLock)
+        {
+            // Park a client as a blocking command would, waiting on "bk" in db 0; GET stands in
+            // for the command re-executed once the key is ready.
+            blocked.Context.Args = CommandArgs.FromStrings("GET", "bk");
+            h.Server.Block(blocked.Context, ["bk"u8.ToArray()], 0, w => w.WriteNull());
+        }
+        h.Run("SELECT", "1");
+        h.Run("SET", "bk", "swapped-in");
+        lock (h.Server.ExecLock) h.Server.AfterBatch();
+        Assert.True(h.Server.IsBlocked(blocked));
+        h.Run("SWAPDB", "0", "1");
+        lock (h.Server.ExecLock) h.Server.AfterBatch();
+        Assert.False(h.Server.IsBlocked(blocked));
+        Assert.Equal("$10\r\nswapped-in\r\n", Encoding.UTF8.GetString(blocked.Reply.Written.Span));
+    }
 }

@@ -142,6 +142,7 @@ public sealed partial class KeyCommands
             ctx.Server.TouchWatchedKeysOnFlush(a, ctx.Keyspace[b]);
             ctx.Server.TouchWatchedKeysOnFlush(b, ctx.Keyspace[a]);
             ctx.Keyspace.SwapDb(a, b);
+            ctx.Server.SignalReadyKeysAfterSwap(a, b);
         }
         ctx.Dirty();
         ctx.Reply.WriteOk();
