@@ -40,6 +40,9 @@ public sealed class StringObject : RedisObject
 
     public static StringObject FromLong(long value) => new() { _int = value };
 
+    /// <summary>A string that keeps its bytes even when they look like an integer (createStringObject without tryObjectEncoding, e.g. INCRBYFLOAT's result).</summary>
+    public static StringObject CreateNoIntEncoding(byte[] value) => new() { _bytes = value };
+
     /// <summary>A raw-encoded string (result of an in-place modification).</summary>
     public static StringObject CreateRaw(byte[] value) => new() { _bytes = value, _raw = true };
 

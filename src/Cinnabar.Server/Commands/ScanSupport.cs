@@ -24,7 +24,7 @@ public static class ScanSupport
     public static bool TryParse(CommandContext ctx, int cursorIndex, bool allowType, out ScanOptions options)
     {
         options = new ScanOptions { Count = 10 };
-        if (!ulong.TryParse(ctx.Arg(cursorIndex), NumberStyles.None, CultureInfo.InvariantCulture, out options.Cursor))
+        if (!TryParseCursor(ctx.Arg(cursorIndex), out options.Cursor))
         {
             ctx.Error("ERR invalid cursor");
             return false;
@@ -60,6 +60,20 @@ public static class ScanSupport
                 return false;
             }
         }
+        return true;
+    }
+
+    /// <summary>Redis parses the cursor with strtoul: an optional sign is accepted and "-1" wraps to ULONG_MAX.</summary>
+    private static bool TryParseCursor(ReadOnlySpan<byte> s, out ulong cursor)
+    {
+        bool negative = s.Length > 0 && s[0] == '-';
+        if (s.Length > 0 && (s[0] == '-' || s[0] == '+')) s = s[1..];
+        if (s.Length == 0 || !ulong.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out cursor))
+        {
+            cursor = 0;
+            return false;
+        }
+        if (negative) cursor = unchecked(0UL - cursor);
         return true;
     }
 

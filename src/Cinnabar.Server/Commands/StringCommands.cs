@@ -44,33 +44,47 @@ public sealed partial class StringCommands : ICommandFamily
     }
 
     [Flags]
-    private enum SetFlags { None = 0, NX = 1, XX = 2, Get = 4, KeepTtl = 8, EX = 16, PX = 32, EXAT = 64, PXAT = 128 }
+    private enum SetFlags { None = 0, NX = 1, XX = 2, Get = 4, KeepTtl = 8, EX = 16, PX = 32, EXAT = 64, PXAT = 128, Persist = 256 }
 
-    /// <summary>SET key value [NX|XX] [GET] [EX s|PX ms|EXAT ts|PXAT ts|KEEPTTL].</summary>
-    private static void Set(CommandContext ctx)
+    private const SetFlags TimeFlags = SetFlags.EX | SetFlags.PX | SetFlags.EXAT | SetFlags.PXAT;
+
+    /// <summary>
+    /// Redis 7.0's parseExtendedStringArgumentsOrReply for SET and GETEX: an option may repeat
+    /// (the last time value wins) but conflicting options are a syntax error.
+    /// </summary>
+    private static bool TryParseExtended(CommandContext ctx, int start, bool forGetEx, out SetFlags flags, out int expireIdx)
     {
-        var flags = SetFlags.None;
-        long expireArg = 0;
-        int expireIdx = 0;
-        for (int i = 3; i < ctx.ArgCount; i++)
+        flags = SetFlags.None;
+        expireIdx = 0;
+        for (int i = start; i < ctx.ArgCount; i++)
         {
             bool hasNext = i + 1 < ctx.ArgCount;
-            if (ctx.ArgIs(i, "NX") && (flags & SetFlags.XX) == 0) flags |= SetFlags.NX;
-            else if (ctx.ArgIs(i, "XX") && (flags & SetFlags.NX) == 0) flags |= SetFlags.XX;
-            else if (ctx.ArgIs(i, "GET")) flags |= SetFlags.Get;
-            else if (ctx.ArgIs(i, "KEEPTTL") && (flags & (SetFlags.EX | SetFlags.PX | SetFlags.EXAT | SetFlags.PXAT)) == 0) flags |= SetFlags.KeepTtl;
-            else if (hasNext && (flags & (SetFlags.KeepTtl | SetFlags.EX | SetFlags.PX | SetFlags.EXAT | SetFlags.PXAT)) == 0 &&
-                     (ctx.ArgIs(i, "EX") || ctx.ArgIs(i, "PX") || ctx.ArgIs(i, "EXAT") || ctx.ArgIs(i, "PXAT")))
+            SetFlags time = ctx.ArgIs(i, "EX") ? SetFlags.EX : ctx.ArgIs(i, "PX") ? SetFlags.PX
+                : ctx.ArgIs(i, "EXAT") ? SetFlags.EXAT : ctx.ArgIs(i, "PXAT") ? SetFlags.PXAT : SetFlags.None;
+            if (!forGetEx && ctx.ArgIs(i, "NX") && (flags & SetFlags.XX) == 0) flags |= SetFlags.NX;
+            else if (!forGetEx && ctx.ArgIs(i, "XX") && (flags & SetFlags.NX) == 0) flags |= SetFlags.XX;
+            else if (!forGetEx && ctx.ArgIs(i, "GET")) flags |= SetFlags.Get;
+            else if (!forGetEx && ctx.ArgIs(i, "KEEPTTL") && (flags & (TimeFlags | SetFlags.Persist)) == 0) flags |= SetFlags.KeepTtl;
+            else if (forGetEx && ctx.ArgIs(i, "PERSIST") && (flags & (TimeFlags | SetFlags.KeepTtl)) == 0) flags |= SetFlags.Persist;
+            else if (time != SetFlags.None && hasNext && (flags & (TimeFlags & ~time | SetFlags.KeepTtl | SetFlags.Persist)) == 0)
             {
-                flags |= ctx.ArgIs(i, "EX") ? SetFlags.EX : ctx.ArgIs(i, "PX") ? SetFlags.PX : ctx.ArgIs(i, "EXAT") ? SetFlags.EXAT : SetFlags.PXAT;
+                flags |= time;
                 expireIdx = ++i;
             }
             else
             {
                 ctx.SyntaxError();
-                return;
+                return false;
             }
         }
+        return true;
+    }
+
+    /// <summary>SET key value [NX|XX] [GET] [EX s|PX ms|EXAT ts|PXAT ts|KEEPTTL].</summary>
+    private static void Set(CommandContext ctx)
+    {
+        if (!TryParseExtended(ctx, 3, forGetEx: false, out var flags, out int expireIdx)) return;
+        long expireArg;
         long whenMs = 0;
         if (expireIdx != 0)
         {
