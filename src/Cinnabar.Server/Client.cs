@@ -256,6 +256,9 @@ public sealed class Client
             if (result == ParseResult.Empty) continue;
             CommandsProcessed++;
             _server.Execute(this, _args);
+            // Redis serves clients blocked on keys made ready after each command, not after the
+            // batch: a pipelined "LPUSH k x; LPOP k" must let a blocked BLPOP take x first.
+            _server.AfterBatch();
             if (Reply.Length > FlushThresholdBytes)
             {
                 if (_inStart == _inEnd && !_receiveInFlight) _inStart = _inEnd = 0;
