@@ -119,8 +119,8 @@ public sealed partial class ListCommands
 
     private static void BLMPop(CommandContext ctx)
     {
-        if (!TryGetTimeoutMs(ctx, 1, out long timeoutMs)) return;
-        if (!TryParseMPop(ctx, 2, out var a)) return;
+        // Redis parses numkeys, keys, side and COUNT before the timeout.
+        if (!TryParseMPop(ctx, 2, out var a) || !TryGetTimeoutMs(ctx, 1, out long timeoutMs)) return;
         var result = TryMPop(ctx, a, skipWrongType: ctx.RetryingBlocked);
         if (result == MPopResult.Empty) BlockOn(ctx, a.FirstKey, a.NumKeys, timeoutMs);
     }

@@ -315,8 +315,8 @@ public sealed partial class ListCommands : ICommandFamily
             }
             else if (ctx.ArgIs(j, "COUNT") && more)
             {
-                if (!ctx.TryGetLong(++j, out count)) return;
-                if (count < 0)
+                // A non-integer gets the same message as a negative value (Redis's getPositiveLong).
+                if (!RequestParser.TryParseLong(ctx.Arg(++j), out count) || count < 0)
                 {
                     ctx.Error(Errors.LposCountNegative);
                     return;
@@ -324,8 +324,8 @@ public sealed partial class ListCommands : ICommandFamily
             }
             else if (ctx.ArgIs(j, "MAXLEN") && more)
             {
-                if (!ctx.TryGetLong(++j, out maxLen)) return;
-                if (maxLen < 0)
+                // A non-integer gets the same message as a negative value (Redis's getPositiveLong).
+                if (!RequestParser.TryParseLong(ctx.Arg(++j), out maxLen) || maxLen < 0)
                 {
                     ctx.Error(Errors.LposMaxLenNegative);
                     return;
