@@ -56,9 +56,16 @@ public sealed partial class ListCommands
             TimeoutReply(ctx.Reply);
             return;
         }
-        var keys = new byte[count][];
-        for (int i = 0; i < count; i++) keys[i] = ctx.ArgBytes(first + i);
-        ctx.Server.Block(ctx, keys, ctx.RetryingBlocked ? ctx.BlockRemainingMs : timeoutMs, TimeoutReply);
+        // A key named twice (BLPOP k k 0) is waited on once, as Redis does.
+        var keys = new List<byte[]>(count);
+        for (int i = 0; i < count; i++)
+        {
+            var k = ctx.Arg(first + i);
+            bool seen = false;
+            foreach (var prev in keys) seen |= k.SequenceEqual(prev);
+            if (!seen) keys.Add(k.ToArray());
+        }
+        ctx.Server.Block(ctx, keys.ToArray(), ctx.RetryingBlocked ? ctx.BlockRemainingMs : timeoutMs, TimeoutReply);
     }
 
     /// <summary>

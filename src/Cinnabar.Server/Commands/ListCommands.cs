@@ -388,29 +388,23 @@ public sealed partial class ListCommands : ICommandFamily
     private static void LMove(CommandContext ctx)
     {
         if (!TryGetSide(ctx, 3, out bool fromLeft) || !TryGetSide(ctx, 4, out bool toLeft)) return;
-        Move(ctx, fromLeft, toLeft, null);
+        Move(ctx, fromLeft, toLeft);
     }
 
-    private static void RPopLPush(CommandContext ctx) => Move(ctx, fromLeft: false, toLeft: true, null);
+    private static void RPopLPush(CommandContext ctx) => Move(ctx, fromLeft: false, toLeft: true);
+
+    /// <summary>LMOVE/RPOPLPUSH: a missing source replies a null bulk and changes nothing.</summary>
+    private static void Move(CommandContext ctx, bool fromLeft, bool toLeft)
+    {
+        if (!TryGetList(ctx, ctx.Arg(1), write: true, out var source)) return;
+        if (source == null) ctx.Reply.WriteNull();
+        else MoveFrom(ctx, source, fromLeft, toLeft, null);
+    }
 
     /// <summary>
-    /// Pops from the source (arg 1) and pushes to the destination (arg 2). The destination's type
-    /// is checked before anything is popped. A null source replies a null bulk; returns false then.
+    /// Moves one element from an existing source list. The destination's type is checked before
+    /// anything is popped; events follow Redis's order (push on dst, pop on src, then del).
     /// </summary>
-    private static bool Move(CommandContext ctx, bool fromLeft, bool toLeft, byte[]? propagateAs)
-    {
-        var src = ctx.Arg(1);
-        if (!TryGetList(ctx, src, write: true, out var source)) return true;
-        if (source == null)
-        {
-            ctx.Reply.WriteNull();
-            return false;
-        }
-        MoveFrom(ctx, source, fromLeft, toLeft, propagateAs);
-        return true;
-    }
-
-    /// <summary>Moves one element from an existing source list; events follow Redis's order.</summary>
     private static void MoveFrom(CommandContext ctx, ListObject source, bool fromLeft, bool toLeft, byte[]? propagateAs)
     {
         var src = ctx.Arg(1);
