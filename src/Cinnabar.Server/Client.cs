@@ -341,7 +341,10 @@ public sealed class Client
     {
         BlockState = state;
         Flags |= ClientFlags.Blocked;
-        _unblock = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        // Re-blocking from a retry (RedisServer.RetryBlocked) must keep the pending completion
+        // the run loop is already awaiting, or it would never resume after being served.
+        if (_unblock == null || _unblock.Task.IsCompleted)
+            _unblock = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
     /// <summary>Leaves the blocked state; the run loop resumes processing buffered commands.</summary>

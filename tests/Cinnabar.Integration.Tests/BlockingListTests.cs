@@ -211,4 +211,24 @@ public sealed class BlockingListTests : IClassFixture<CinnabarFixture>
         pusher.Call("RPUSH", "bl:dup", "2");
         Assert.Equal(1, pusher.Call("LLEN", "bl:dup").Integer);
     }
+
+    [Fact]
+    public void Commands_pipelined_after_a_blocking_pop_run_once_it_is_served()
+    {
+        using var a = _f.Server.Connect();
+        var batch = new MemoryStream();
+        batch.Write(RespConnection.Encode("RPUSH", "bl:after:p", "1"));
+        batch.Write(RespConnection.Encode("BLPOP", "bl:after", "0"));
+        batch.Write(RespConnection.Encode("PING"));
+        a.SendRaw(batch.ToArray());
+        Assert.Equal(1, a.Read().Integer);
+        using var pusher = _f.Server.Connect();
+        Tools.WaitUntil(() => pusher.Call("LLEN", "bl:after:p").Integer == 1, Deadline, "probe");
+        // A string under the waited key wakes the client, which finds no list and blocks again.
+        Assert.Equal("OK", pusher.Call("SET", "bl:after", "s", "PX", "100").ToString());
+        Tools.WaitUntil(() => pusher.Call("GET", "bl:after").IsNull, Deadline, "string to expire");
+        pusher.Call("RPUSH", "bl:after", "v");
+        Assert.Equal("[bl:after,v]", a.Read().ToString());
+        Assert.Equal("PONG", a.Read().ToString());
+    }
 }
