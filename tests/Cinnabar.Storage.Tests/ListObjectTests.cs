@@ -6,6 +6,7 @@ public sealed class ListObjectTests
 {
     private static byte[] B(string s) => Encoding.UTF8.GetBytes(s);
     private static string S(byte[]? b) => b == null ? "(nil)" : Encoding.UTF8.GetString(b);
+    private static string S(ReadOnlySpan<byte> b) => Encoding.UTF8.GetString(b);
     private static List<string> All(ListObject l) => l.Enumerate().Select(S).ToList();
 
     [Fact]
@@ -118,9 +119,10 @@ public sealed class ListObjectTests
         l.PushTail(B("a"));
         var c = (ListObject)l.Clone();
         c.PushTail(B("b"));
-        c.Get(0)[0] = (byte)'z';
+        c.Set(0, B("z"));
         Assert.Equal(["a"], All(l));
         Assert.True(l.MemoryUsage(5) > 0);
+        Assert.Equal(["z", "b"], All(c));
     }
 
     [Fact]
@@ -131,7 +133,7 @@ public sealed class ListObjectTests
         var model = new List<string>();
         for (int step = 0; step < 20000; step++)
         {
-            string v = rnd.Next(20).ToString();
+            string v = rnd.Next(50) == 0 ? new string((char)('a' + rnd.Next(3)), rnd.Next(200, 400)) : rnd.Next(20).ToString();
             switch (rnd.Next(9))
             {
                 case 0: l.PushHead(B(v)); model.Insert(0, v); break;
@@ -190,5 +192,68 @@ public sealed class ListObjectTests
             Assert.Equal(model.Count, l.Count);
         }
         Assert.Equal(model, All(l));
+        for (int probe = 0; probe < 50 && model.Count > 0; probe++)
+        {
+            int start = rnd.Next(model.Count);
+            var fwd = l.GetCursor(start);
+            var seen = new List<string>();
+            while (fwd.MoveNext()) seen.Add(S(fwd.Current));
+            Assert.Equal(model.Skip(start), seen);
+            var back = l.GetReverseCursor(start);
+            seen.Clear();
+            while (back.MoveNext()) seen.Add(S(back.Current));
+            Assert.Equal(model.Take(start + 1).Reverse(), seen);
+            Assert.Equal(model[start], S(l.Get(start)));
+        }
+    }
+
+    [Fact]
+    public void Large_and_empty_elements_round_trip_from_both_ends()
+    {
+        var l = new ListObject();
+        var big = new string('x', 100_000);
+        var mid = new string('m', 300);
+        l.PushTail(B(big));
+        l.PushHead(B(""));
+        l.PushTail(B(mid));
+        l.PushHead(B(mid));
+        Assert.Equal(["" + mid, "", big, mid], All(l));
+        Assert.Equal(big, S(l.Get(2)));
+        l.Set(1, B(big));
+        l.Set(2, B("s"));
+        Assert.Equal([mid, big, "s", mid], All(l));
+        var back = l.GetReverseCursor(3);
+        var seen = new List<string>();
+        while (back.MoveNext()) seen.Add(S(back.Current));
+        Assert.Equal([mid, "s", big, mid], seen);
+        Assert.Equal(mid, S(l.PopTail()));
+        Assert.Equal(mid, S(l.PopHead()));
+        Assert.Equal(big, S(l.PopHead()));
+    }
+
+    [Fact]
+    public void Small_elements_are_packed_compactly()
+    {
+        var l = new ListObject();
+        for (int i = 0; i < 100_000; i++) l.PushTail(B("abc"));
+        // 5 bytes per packed entry plus chunk overhead; a byte[] per element would need over 32.
+        Assert.True(l.MemoryUsage(0) < 100_000 * 12, $"memory {l.MemoryUsage(0)}");
+    }
+
+    [Theory]
+    [InlineData(-1)]
+    [InlineData(5)]
+    public void Random_operations_hold_for_other_chunk_budgets(int listMaxListpackSize)
+    {
+        int saved = EncodingLimits.ListMaxListpackSize;
+        try
+        {
+            EncodingLimits.ListMaxListpackSize = listMaxListpackSize;
+            Random_operations_match_a_reference_list();
+        }
+        finally
+        {
+            EncodingLimits.ListMaxListpackSize = saved;
+        }
     }
 }

@@ -95,7 +95,7 @@ public sealed partial class ListCommands : ICommandFamily
             list = new ListObject();
             ctx.Db.Add(ctx.ArgBytes(1), list);
         }
-        for (int i = 2; i < ctx.ArgCount; i++) list.Push(ctx.ArgBytes(i), head);
+        for (int i = 2; i < ctx.ArgCount; i++) list.Push(ctx.Arg(i), head);
         ctx.Reply.WriteInteger(list.Count);
         ctx.KeyChanged(key, 'l', head ? "lpush" : "rpush");
     }
@@ -211,7 +211,7 @@ public sealed partial class ListCommands : ICommandFamily
             ctx.Error(Errors.OutOfRange);
             return;
         }
-        list.Set(i, ctx.ArgBytes(3));
+        list.Set(i, ctx.Arg(3));
         ctx.Reply.WriteOk();
         ctx.KeyChanged(key, 'l', "lset");
     }
@@ -231,7 +231,7 @@ public sealed partial class ListCommands : ICommandFamily
             ctx.Reply.WriteInteger(0);
             return;
         }
-        if (!list.InsertRelative(ctx.Arg(3), ctx.ArgBytes(4), before))
+        if (!list.InsertRelative(ctx.Arg(3), ctx.Arg(4), before))
         {
             ctx.Reply.WriteInteger(-1);
             return;
