@@ -257,6 +257,9 @@ public sealed class Client
             if (result == ParseResult.Empty) continue;
             CommandsProcessed++;
             _server.Execute(this, _args);
+            // Redis serves clients blocked on keys made ready after each command, not after the
+            // batch: a pipelined "LPUSH k x; LPOP k" must let a blocked BLPOP take x first.
+            _server.AfterBatch();
             if (Reply.Length > FlushThresholdBytes)
             {
                 if (_inStart == _inEnd && !_receiveInFlight) _inStart = _inEnd = 0;
@@ -339,7 +342,10 @@ public sealed class Client
     {
         BlockState = state;
         Flags |= ClientFlags.Blocked;
-        _unblock = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        // Re-blocking from a retry (RedisServer.RetryBlocked) must keep the pending completion
+        // the run loop is already awaiting, or it would never resume after being served.
+        if (_unblock == null || _unblock.Task.IsCompleted)
+            _unblock = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
     /// <summary>Leaves the blocked state; the run loop resumes processing buffered commands.</summary>

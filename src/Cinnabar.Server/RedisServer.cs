@@ -499,7 +499,7 @@ public sealed partial class RedisServer : IKeyspaceEvents
             Argv = ctx.Args.ToOwnedArray(),
             DbIndex = c.DbIndex,
             Keys = keys,
-            DeadlineMs = timeoutMs > 0 ? Keyspace.NowMs + timeoutMs : 0,
+            DeadlineMs = timeoutMs > 0 ? Keyspace.NowMs + Math.Min(timeoutMs, long.MaxValue - Keyspace.NowMs) : 0,
             OnTimeout = onTimeout,
             BlockedAtMs = Keyspace.NowMs,
         };
@@ -512,8 +512,10 @@ public sealed partial class RedisServer : IKeyspaceEvents
             list.AddLast(c);
         }
         if (timeoutMs > 0)
-            state.Timer = new Timer(_ => OnBlockTimeout(c, state), null, timeoutMs, Timeout.Infinite);
+            state.Timer = new Timer(_ => OnBlockTimeout(c, state), null, Math.Min(timeoutMs, MaxTimerDueMs), Timeout.Infinite);
     }
+
+    private const long MaxTimerDueMs = 0xFFFFFFFE;
 
     private void OnBlockTimeout(Client c, BlockedState state)
     {
@@ -521,6 +523,12 @@ public sealed partial class RedisServer : IKeyspaceEvents
         {
             if (c.BlockState != state) return;
             UpdateCachedTime();
+            // Timers cannot wait longer than ~49 days: re-arm until the real deadline.
+            if (state.DeadlineMs > Keyspace.NowMs)
+            {
+                state.Timer?.Change(Math.Min(state.DeadlineMs - Keyspace.NowMs, MaxTimerDueMs), Timeout.Infinite);
+                return;
+            }
             Unblock(c, timedOut: true, write: true);
         }
     }
