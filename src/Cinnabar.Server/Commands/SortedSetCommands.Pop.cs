@@ -257,9 +257,9 @@ public sealed partial class SortedSetCommands
         }
         if (l >= size)
         {
-            // The whole set, in order (Redis iterates the set).
+            // The whole set in Redis's iteration order: a listpack from the head, a skiplist from its tail.
             WriteRangeHeader(w, size, withScores);
-            var walk = z.Walk(0, reverse: false);
+            var walk = z.IsListpack ? z.Walk(0, reverse: false) : z.Walk(size - 1, reverse: true);
             while (walk.MoveNext()) WriteRangeItem(w, walk.Member, walk.Score, withScores);
             return;
         }

@@ -1,3 +1,4 @@
+using Cinnabar.Protocol;
 using Cinnabar.Storage;
 
 namespace Cinnabar.Server.Commands;
@@ -124,8 +125,8 @@ public sealed partial class SortedSetCommands
             else if (cardOnly && remaining >= 2 && ctx.ArgIs(j, "LIMIT"))
             {
                 j++;
-                if (!ctx.TryGetLong(j, out limit)) return;
-                if (limit < 0)
+                // getPositiveLongFromObjectOrReply with a message: a non-number gets the same error.
+                if (!RequestParser.TryParseLong(ctx.Arg(j), out limit) || limit < 0)
                 {
                     ctx.Error(Errors.LimitNegative);
                     return;
