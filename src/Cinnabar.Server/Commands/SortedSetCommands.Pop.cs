@@ -153,6 +153,9 @@ public sealed partial class SortedSetCommands
         for (int k = firstKey; k < firstKey + keyCount; k++)
         {
             var key = ctx.Arg(k);
+            // A woken client is served only by a sorted set: another type under a watched key
+            // leaves it blocked (Redis serves blocked clients by the ready key's type), no WRONGTYPE.
+            if (ctx.RetryingBlocked && ctx.Db.LookupWrite(key) is { } o && o is not ZSetObject) continue;
             if (!TryGetZSet(ctx, key, write: true, out var z)) return true;
             if (z == null || z.Count == 0) continue;
             long n = Math.Min(count == -1 ? 1 : count, z.Count);
