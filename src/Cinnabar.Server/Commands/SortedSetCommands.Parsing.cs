@@ -1,4 +1,5 @@
 using System.Globalization;
+using Cinnabar.Protocol;
 using Cinnabar.Storage;
 
 namespace Cinnabar.Server.Commands;
@@ -193,23 +194,36 @@ public sealed partial class SortedSetCommands
     {
         timeoutMs = 0;
         var s = ctx.Arg(i);
-        if (s.Length == 0 || IsCSpace(s[0]) || !Strtod(s, out double seconds, out _) || double.IsNaN(seconds) || double.IsInfinity(seconds))
+        if (s.Length == 0 || IsCSpace(s[0]) || !Strtod(s, out double seconds, out _) || double.IsNaN(seconds))
         {
             ctx.Error(Errors.TimeoutNotFloat);
             return false;
         }
         double ms = seconds * 1000.0;
-        if (ms < 0 && (long)ms < 0)
+        // Redis converts seconds * 1000 to a 64-bit integer; out of range (inf included) that
+        // conversion yields LLONG_MIN on x86-64, so Redis reports "timeout is negative".
+        if (ms >= 9.2233720368547758E18 || (ms < 0 && (long)ms < 0) || double.IsInfinity(ms))
         {
             ctx.Error(Errors.TimeoutNegative);
             return false;
         }
-        if (ms >= long.MaxValue - ctx.NowMs)
+        timeoutMs = (long)ms;
+        if (timeoutMs > 0 && timeoutMs > long.MaxValue - ctx.NowMs)
         {
             ctx.Error(Errors.TimeoutOutOfRange);
             return false;
         }
-        timeoutMs = (long)ms;
         return true;
+    }
+
+    /// <summary>
+    /// A score as a listpack stores it (Redis 7.0 d2string): integral values within +-2^62 as
+    /// integers, everything else as "%.17g". ZSCAN of a listpack shows this stored form.
+    /// </summary>
+    internal static string FormatListpackScore(double score)
+    {
+        if (score == Math.Floor(score) && score > -4611686018427387903.0 && score < 4611686018427387903.0)
+            return ((long)score).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return NumberFormat.FormatDouble(score);
     }
 }

@@ -48,8 +48,8 @@ public sealed partial class SortedSetCommands
         long count = -1;
         if (ctx.ArgCount == 3)
         {
-            if (!ctx.TryGetLong(2, out count)) return;
-            if (count < 0)
+            // getPositiveLongFromObjectOrReply: a non-integer gets the same message as a negative.
+            if (!RequestParser.TryParseLong(ctx.Arg(2), out count) || count < 0)
             {
                 ctx.Error(Errors.ValueMustBePositive);
                 return;
@@ -260,9 +260,9 @@ public sealed partial class SortedSetCommands
         }
         if (l >= size)
         {
-            // The whole set in Redis's iteration order: a listpack from the head, a skiplist from its tail.
+            // The whole set, in Redis's iteration order for this case: from the highest score down.
             WriteRangeHeader(w, size, withScores);
-            var walk = z.IsListpack ? z.Walk(0, reverse: false) : z.Walk(size - 1, reverse: true);
+            var walk = z.Walk(size - 1, reverse: true);
             while (walk.MoveNext()) WriteRangeItem(w, walk.Member, walk.Score, withScores);
             return;
         }

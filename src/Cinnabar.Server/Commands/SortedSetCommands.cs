@@ -299,10 +299,11 @@ public sealed partial class SortedSetCommands : ICommandFamily
         }
         ScanSupport.WriteCursor(w, next);
         w.WriteArrayHeader(items.Count * 2);
+        bool listpack = z.IsListpack;
         foreach (var (member, score) in items)
         {
             w.WriteBulk(member);
-            w.WriteBulk(NumberFormat.FormatDouble(score));
+            w.WriteBulk(listpack ? FormatListpackScore(score) : NumberFormat.FormatDouble(score));
         }
     }
 
