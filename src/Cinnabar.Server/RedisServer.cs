@@ -265,6 +265,8 @@ public sealed partial class RedisServer : IKeyspaceEvents
         {
             if (args.Count < 2)
             {
+                // A container with its own handler (COMMAND) also runs without a subcommand.
+                if (cmd.Handler != null) goto run;
                 RejectCommand(client, Errors.WrongArity(cmd.Name));
                 return;
             }
@@ -276,6 +278,7 @@ public sealed partial class RedisServer : IKeyspaceEvents
             }
             cmd = sub;
         }
+    run:
         if (!cmd.ArityOk(args.Count))
         {
             RejectCommand(client, cmd.Parent != null ? Errors.WrongSubcommandArity(cmd.Parent.Name, cmd.Name) : Errors.WrongArity(cmd.Name));
@@ -355,18 +358,20 @@ public sealed partial class RedisServer : IKeyspaceEvents
         long start = Stopwatch.GetTimestamp();
         if (Monitors.Count > 0 && !cmd.Is(CommandFlags.SkipMonitor | CommandFlags.Admin)) FeedMonitors(client, args);
         int replyStart = client.Reply.Length;
+        client.LastCommand = cmd.FullName;
         cmd.Handler!(ctx);
         long micros = (long)Stopwatch.GetElapsedTime(start).TotalMicroseconds;
-        if (client.ReplyMode != ReplyMode.On)
+        // CLIENT REPLY OFF|SKIP: drop this command's reply (SKIP only once); CLIENT REPLY itself
+        // sets the mode and writes nothing (or +OK for ON).
+        if (client.ReplyMode != ReplyMode.On && !(cmd.Name == "reply" && cmd.Parent?.Name == "client"))
         {
-            if (client.ReplyMode == ReplyMode.Skip && cmd.Name != "client") client.ReplyMode = ReplyMode.On;
-            else if (cmd.Name != "client") client.Reply.Truncate(replyStart);
+            client.Reply.Truncate(replyStart);
+            if (client.ReplyMode == ReplyMode.Skip) client.ReplyMode = ReplyMode.On;
         }
         cmd.Calls++;
         cmd.MicrosecondsTotal += micros;
         if (ctx.Failed) cmd.FailedCalls++;
         Stats.TotalCommands++;
-        client.LastCommand = cmd.FullName;
         if (micros >= Config.SlowlogLogSlowerThanUs && Config.SlowlogLogSlowerThanUs >= 0 && !cmd.Is(CommandFlags.SkipSlowlog))
             SlowlogAdd(client, args, micros);
         if (Config.LatencyMonitorThresholdMs > 0 && micros / 1000 >= Config.LatencyMonitorThresholdMs)
