@@ -395,8 +395,8 @@ public sealed partial class RedisServer : IKeyspaceEvents
     private void FeedMonitors(Client client, CommandArgs args)
     {
         var sb = new StringBuilder();
-        double ts = Keyspace.NowMs / 1000.0;
-        sb.Append(ts.ToString("F6", System.Globalization.CultureInfo.InvariantCulture));
+        long us = (DateTime.UtcNow - DateTime.UnixEpoch).Ticks / 10;
+        sb.Append(us / 1_000_000).Append('.').Append((us % 1_000_000).ToString("D6", System.Globalization.CultureInfo.InvariantCulture));
         sb.Append(" [").Append(client.DbIndex).Append(' ');
         sb.Append((client.Flags & ClientFlags.Lua) != 0 ? "lua" : (client.Flags & ClientFlags.Unix) != 0 ? "unix:" + Config.UnixSocket : client.Address);
         sb.Append(']');
