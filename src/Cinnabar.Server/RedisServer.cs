@@ -258,7 +258,7 @@ public sealed partial class RedisServer : IKeyspaceEvents
         var cmd = Commands.Lookup(args[0]);
         if (cmd == null)
         {
-            RejectCommand(client, UnknownCommandError(args));
+            RejectCommand(client, UnknownCommandError(args), null);
             return;
         }
         if (cmd.Subcommands != null)
@@ -267,13 +267,13 @@ public sealed partial class RedisServer : IKeyspaceEvents
             {
                 // A container with its own handler (COMMAND) also runs without a subcommand.
                 if (cmd.Handler != null) goto run;
-                RejectCommand(client, Errors.WrongArity(cmd.Name));
+                RejectCommand(client, Errors.WrongArity(cmd.Name), cmd);
                 return;
             }
             var sub = CommandTable.LookupSub(cmd, args[1]);
             if (sub == null)
             {
-                RejectCommand(client, Errors.UnknownSubcommand(args.GetString(1), cmd.Name));
+                RejectCommand(client, Errors.UnknownSubcommand(args.GetString(1), cmd.Name), null);
                 return;
             }
             cmd = sub;
@@ -281,12 +281,12 @@ public sealed partial class RedisServer : IKeyspaceEvents
     run:
         if (!cmd.ArityOk(args.Count))
         {
-            RejectCommand(client, cmd.Parent != null ? Errors.WrongSubcommandArity(cmd.Parent.Name, cmd.Name) : Errors.WrongArity(cmd.Name));
+            RejectCommand(client, cmd.Parent != null ? Errors.WrongSubcommandArity(cmd.Parent.Name, cmd.Name) : Errors.WrongArity(cmd.Name), cmd);
             return;
         }
         if (!client.Authenticated && !cmd.Is(CommandFlags.NoAuth))
         {
-            RejectCommand(client, Errors.NoAuth);
+            RejectCommand(client, Errors.NoAuth, cmd);
             return;
         }
         if ((client.Flags & ClientFlags.Multi) != 0 && !MultiPassThrough.Contains(cmd.Parent?.Name ?? cmd.Name))
@@ -296,13 +296,13 @@ public sealed partial class RedisServer : IKeyspaceEvents
         }
         if (client.SubscriptionCount > 0 && client.Reply.Protocol == 2 && !SubscribedAllowed.Contains(cmd.Name))
         {
-            RejectCommand(client, $"ERR Can't execute '{cmd.FullName}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context");
+            RejectCommand(client, $"ERR Can't execute '{cmd.FullName}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context", cmd);
             return;
         }
         string? denial = CheckPreconditions(client, cmd);
         if (denial != null)
         {
-            RejectCommand(client, denial);
+            RejectCommand(client, denial, cmd);
             return;
         }
         Call(client, cmd, args);
@@ -326,10 +326,10 @@ public sealed partial class RedisServer : IKeyspaceEvents
     /// <summary>Additional per-command checks installed by subsystems (read-only replica, cluster redirection...).</summary>
     public List<Func<Client, CommandDef, string?>> PreconditionChecks { get; } = new();
 
-    private void RejectCommand(Client client, string error)
+    /// <summary>Refuses a command; rejected_calls is counted on the resolved (sub)command, as Redis does.</summary>
+    private static void RejectCommand(Client client, string error, CommandDef? cmd)
     {
         if ((client.Flags & ClientFlags.Multi) != 0) client.Flags |= ClientFlags.DirtyExec;
-        var cmd = Commands.Lookup(client.Context.Args[0]);
         if (cmd != null) cmd.RejectedCalls++;
         client.Context.Error(error);
     }

@@ -18,8 +18,8 @@ public sealed class CommandCommands : ICommandFamily
         t.AddSub(c, "count", 2, f, 0, 0, 0, acl, ctx => ctx.Reply.WriteInteger(CountAll(ctx.Server)), "Get total number of Redis commands", "2.8.13");
         t.AddSub(c, "info", -2, f, 0, 0, 0, acl, Info, "Get array of specific Redis command details, or all when no argument is given.", "2.8.13", "O(N) where N is the number of commands to look up");
         t.AddSub(c, "docs", -2, f, 0, 0, 0, acl, Docs, "Get array of specific Redis command documentation", "7.0.0", "O(N) where N is the number of commands to look up");
-        t.AddSub(c, "getkeys", -3, f, 0, 0, 0, acl, GetKeys, "Extract keys given a full Redis command", "2.8.13", "O(N) where N is the number of arguments to the command");
-        t.AddSub(c, "getkeysandflags", -3, f, 0, 0, 0, acl, GetKeysAndFlags, "Extract keys and access flags given a full Redis command", "7.0.0", "O(N) where N is the number of arguments to the command");
+        t.AddSub(c, "getkeys", -4, "loading", 0, 0, 0, acl, GetKeys, "Extract keys given a full Redis command", "2.8.13", "O(N) where N is the number of arguments to the command");
+        t.AddSub(c, "getkeysandflags", -4, "loading", 0, 0, 0, acl, GetKeysAndFlags, "Extract keys and access flags given a full Redis command", "7.0.0", "O(N) where N is the number of arguments to the command");
         t.AddSub(c, "list", -2, f, 0, 0, 0, acl, List, "Get an array of Redis command names", "7.0.0", "O(N) where N is the total number of Redis commands");
         t.AddSub(c, "help", 2, f, 0, 0, 0, acl, Help, "Show helpful text about the different subcommands", "5.0.0");
     }
@@ -52,7 +52,7 @@ public sealed class CommandCommands : ICommandFamily
         for (int i = 2; i < ctx.ArgCount; i++)
         {
             var c = Find(ctx.Server, ctx.ArgString(i));
-            if (c == null) ctx.Reply.WriteNullArray();
+            if (c == null) ctx.Reply.WriteNull();
             else WriteInfo(ctx.Reply, c);
         }
     }

@@ -119,7 +119,7 @@ public sealed class ServerCommands : ICommandFamily
         }
         else if (ctx.ArgCount > 3)
         {
-            ctx.Error(Errors.WrongSubcommandArity("slowlog", "get"));
+            ctx.Error($"ERR unknown subcommand or wrong number of arguments for '{Errors.Truncate(ctx.ArgString(1))}'. Try SLOWLOG HELP.");
             return;
         }
         var log = ctx.Server.Slowlog;
