@@ -203,24 +203,23 @@ public sealed partial class RedisServer : IKeyspaceEvents
         _ = client.RunAsync();
     }
 
-    private bool IsProtectedModeViolation(Client c)
+    private bool IsProtectedModeViolation(Client c) =>
+        IsProtectedModeViolation(Config, c.RemoteIp, (c.Flags & ClientFlags.Unix) != 0);
+
+    /// <summary>
+    /// Redis's protected mode: with protected-mode on, no password and the default bind (all
+    /// interfaces), only loopback and unix socket connections are accepted.
+    /// </summary>
+    public static bool IsProtectedModeViolation(ServerConfig config, IPAddress? remoteIp, bool unix)
     {
-        if (!Config.ProtectedMode || AuthRequired) return false;
-        if ((c.Flags & ClientFlags.Unix) != 0 || c.RemoteIp == null) return false;
-        // Only when bound to all interfaces with the default bind (Redis: no bind given).
-        if (!(Config.Bind.Length == 2 && Config.Bind[0] == "*" && Config.Bind[1] == "-::*")) return false;
-        var ip = c.RemoteIp.IsIPv4MappedToIPv6 ? c.RemoteIp.MapToIPv4() : c.RemoteIp;
+        if (!config.ProtectedMode || config.RequirePass != null) return false;
+        if (unix || remoteIp == null) return false;
+        if (!(config.Bind.Length == 2 && config.Bind[0] == "*" && config.Bind[1] == "-::*")) return false;
+        var ip = remoteIp.IsIPv4MappedToIPv6 ? remoteIp.MapToIPv4() : remoteIp;
         return !IPAddress.IsLoopback(ip);
     }
 
-    private const string ProtectedModeMessage =
-        "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. " +
-        "In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: " +
-        "1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. " +
-        "2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. " +
-        "3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. " +
-        "4) Set up an authentication password for the default user. " +
-        "NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
+    private static readonly string ProtectedModeMessage = "-" + Errors.ProtectedMode + "\r\n";
 
     internal void OnClientClosed(Client c)
     {

@@ -280,7 +280,7 @@ public sealed partial class ClientCommands
         else ctx.SyntaxError();
     }
 
-    private const string UnblockedError = "UNBLOCKED client unblocked via CLIENT UNBLOCK";
+    private const string UnblockedError = Errors.UnblockedByClientUnblock;
 
     private static void Unblock(CommandContext ctx)
     {

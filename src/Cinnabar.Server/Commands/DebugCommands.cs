@@ -31,7 +31,7 @@ public sealed class DebugCommands : ICommandFamily
             "A container for debugging commands", "1.0.0", "Depends on subcommand.");
     }
 
-    private const string NotAllowed = "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.";
+    private const string NotAllowed = Errors.DebugNotAllowed;
 
     private static bool Allowed(CommandContext ctx)
     {

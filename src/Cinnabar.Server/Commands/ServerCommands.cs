@@ -86,7 +86,7 @@ public sealed class ServerCommands : ICommandFamily
         if (abort)
         {
             // Shutdown here is immediate (no waiting for lagging replicas), so nothing is in progress.
-            ctx.Error("ERR No shutdown in progress.");
+            ctx.Error(Errors.NoShutdownInProgress);
             return;
         }
         string? err = ctx.Server.Shutdown(save, now, force);
