@@ -193,6 +193,7 @@ public sealed class Client
         _inEnd += n;
         NetInputBytes += n;
         _server.Stats.NetInputBytes += n;
+        _server.Stats.TotalReadsProcessed++;
         _inputPending = true;
         LastInteractionMs = Environment.TickCount64;
     }
@@ -317,6 +318,7 @@ public sealed class Client
                     while (data.Length > 0)
                     {
                         int sent = await _socket.SendAsync(data, SocketFlags.None).ConfigureAwait(false);
+                        _server.Stats.TotalWritesProcessed++;
                         if (sent <= 0) break;
                         data = data[sent..];
                     }

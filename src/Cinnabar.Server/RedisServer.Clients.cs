@@ -16,6 +16,12 @@ public sealed partial class RedisServer
 
     private static TaskCompletionSource NewUnpausedSource() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+    /// <summary>Registers a socketless client as connected (tests; embedded use).</summary>
+    internal void AddClient(Client c)
+    {
+        lock (ExecLock) _clients[c.Id] = c;
+    }
+
     public bool IsPaused => _pauseEndMs != 0 && Environment.TickCount64 < _pauseEndMs;
 
     /// <summary>CLIENT PAUSE: a later pause can only extend the deadline or widen WRITE to ALL (Redis pauseClients).</summary>

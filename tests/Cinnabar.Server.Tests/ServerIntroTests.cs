@@ -231,3 +231,43 @@ public sealed class ServerIntroTests
         Assert.Equal("$-1\r\n", Run(s, c, "MEMORY", "USAGE", "intro:nokey"));
     }
 }
+
+public sealed class ClientUnblockIntroTests
+{
+    private static string Run(RedisServer s, Client c, params string[] args)
+    {
+        int before = c.Reply.Length;
+        lock (s.ExecLock) s.Execute(c, CommandArgs.FromStrings(args));
+        return Encoding.UTF8.GetString(c.Reply.Written.Span[before..]);
+    }
+
+    private static (RedisServer, Client Admin, Client Blocked) BlockedPair()
+    {
+        var s = new RedisServer(new ServerConfig());
+        var admin = s.CreateFakeClient();
+        var blocked = s.CreateFakeClient();
+        s.AddClient(blocked);
+        blocked.Context.Args = CommandArgs.FromStrings("BLPOP", "intro:list", "0");
+        lock (s.ExecLock) s.Block(blocked.Context, ["intro:list"u8.ToArray()], 0, w => w.WriteNullArray());
+        return (s, admin, blocked);
+    }
+
+    [Fact]
+    public void Client_unblock_error_sends_the_unblocked_error_to_the_blocked_client()
+    {
+        var (s, admin, blocked) = BlockedPair();
+        Assert.True(s.IsBlocked(blocked));
+        Assert.Equal(":1\r\n", Run(s, admin, "CLIENT", "UNBLOCK", blocked.Id.ToString(), "ERROR"));
+        Assert.False(s.IsBlocked(blocked));
+        Assert.Equal("-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n", Encoding.UTF8.GetString(blocked.Reply.Written.Span));
+        Assert.Equal(":0\r\n", Run(s, admin, "CLIENT", "UNBLOCK", blocked.Id.ToString()));
+    }
+
+    [Fact]
+    public void Client_unblock_timeout_sends_the_commands_timeout_reply()
+    {
+        var (s, admin, blocked) = BlockedPair();
+        Assert.Equal(":1\r\n", Run(s, admin, "CLIENT", "UNBLOCK", blocked.Id.ToString(), "TIMEOUT"));
+        Assert.Equal("*-1\r\n", Encoding.UTF8.GetString(blocked.Reply.Written.Span));
+    }
+}

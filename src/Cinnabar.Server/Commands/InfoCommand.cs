@@ -103,6 +103,18 @@ public sealed class InfoCommand : ICommandFamily
 
     private static readonly Lazy<string> Os = new(OsName);
 
+    // Under "dotnet cinnabar-server.dll" the process path is the dotnet host: report the server's own file.
+    private static string Executable()
+    {
+        string? path = Environment.ProcessPath;
+        if (path == null || Path.GetFileNameWithoutExtension(path) == "dotnet")
+        {
+            var args = Environment.GetCommandLineArgs();
+            path = args.Length > 0 ? Path.GetFullPath(args[0]) : "";
+        }
+        return path;
+    }
+
     private static void ServerSection(RedisServer s, InfoWriter w)
     {
         long nowUs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1000 + (Stopwatch.GetTimestamp() / (Stopwatch.Frequency / 1000000)) % 1000;
@@ -127,7 +139,7 @@ public sealed class InfoCommand : ICommandFamily
         w.Line("hz", s.Config.Hz);
         w.Line("configured_hz", s.Config.Hz);
         w.Line("lru_clock", s.Keyspace.LruClock);
-        w.Line("executable", Environment.ProcessPath ?? "");
+        w.Line("executable", Executable());
         w.Line("config_file", s.Config.ConfigFile == null ? "" : Path.GetFullPath(s.Config.ConfigFile));
         w.Line("io_threads_active", 0);
     }
