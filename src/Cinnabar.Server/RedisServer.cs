@@ -642,7 +642,8 @@ public sealed partial class RedisServer : IKeyspaceEvents
             {
                 UpdateCachedTime();
                 Stats.Sample(Environment.TickCount64);
-                if (Config.ActiveExpireEnabled) ActiveExpireCycle();
+                // Like Redis, no active expiry while clients are paused (the dataset must not change).
+                if (Config.ActiveExpireEnabled && !IsPaused) ActiveExpireCycle();
                 CloseTimedOutClients();
                 CronTick?.Invoke(Keyspace.NowMs);
             }

@@ -76,7 +76,9 @@ public sealed class CommandCommands : ICommandFamily
         w.WriteSetHeader(c.Tips.Length);
         foreach (var tip in c.Tips) w.WriteBulk(tip);
         WriteKeySpecs(w, c);
-        if (c.Subcommands == null) w.WriteArrayHeader(0);
+        // Redis 7.0 quirk kept for byte compatibility: in RESP3 the key specs and an empty
+        // subcommand list use set headers, a non-empty subcommand list an array header.
+        if (c.Subcommands == null || c.Subcommands.Count == 0) w.WriteSetHeader(0);
         else
         {
             w.WriteArrayHeader(c.Subcommands.Count);
@@ -96,10 +98,10 @@ public sealed class CommandCommands : ICommandFamily
     {
         if (c.FirstKey <= 0)
         {
-            w.WriteArrayHeader(0);
+            w.WriteSetHeader(0);
             return;
         }
-        w.WriteArrayHeader(1);
+        w.WriteSetHeader(1);
         w.WriteMapHeader(3);
         w.WriteBulk("flags");
         var flags = SpecFlags(c);

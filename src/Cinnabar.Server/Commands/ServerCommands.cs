@@ -387,7 +387,7 @@ public sealed class ServerCommands : ICommandFamily
         var gc = GC.GetGCMemoryInfo();
         long heap = Math.Max(gc.HeapSizeBytes, used);
         long committed = Math.Max(gc.TotalCommittedBytes, heap);
-        w.WriteMapHeader(25 + dbs.Count);
+        w.WriteMapHeader(27 + dbs.Count);
         void Int(string k, long v)
         {
             w.WriteBulk(k);
