@@ -84,7 +84,7 @@ public sealed partial class RedisServer
 
     // ---------------------------------------------------------------- output buffer limits
 
-    private string _coblText = "";
+    private bool _coblStale = true;
     private OutputBufferLimit[] _cobl = DefaultOutputLimits();
 
     private static OutputBufferLimit[] DefaultOutputLimits() =>
@@ -95,14 +95,19 @@ public sealed partial class RedisServer
         new(0, 0, 0),                                 // master (not limited by Redis)
     ];
 
-    /// <summary>Limits per client class, parsed from the client-output-buffer-limit directive (defaults if undeclared).</summary>
+    /// <summary>Marks the parsed client-output-buffer-limit stale (CONFIG SET).</summary>
+    private void OnOutputLimitConfigChanged() => _coblStale = true;
+
+    /// <summary>
+    /// Limits per client class, parsed from the client-output-buffer-limit directive and cached
+    /// until it changes (Redis's defaults while the directive is not declared).
+    /// </summary>
     public OutputBufferLimit OutputLimit(ClientType type)
     {
-        string text = Config.Get("client-output-buffer-limit");
-        if (!ReferenceEquals(text, _coblText) && text != _coblText)
+        if (_coblStale)
         {
-            _coblText = text;
-            _cobl = ParseOutputLimits(text);
+            _cobl = ParseOutputLimits(Config.Get("client-output-buffer-limit"));
+            _coblStale = false;
         }
         return _cobl[(int)type];
     }

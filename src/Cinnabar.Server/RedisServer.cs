@@ -91,6 +91,7 @@ public sealed partial class RedisServer : IKeyspaceEvents
             case "loglevel": Log.SetLevel(value); break;
             case "hz": _cron?.Change(1000 / Config.Hz, 1000 / Config.Hz); break;
             case "maxmemory-policy" or "lfu-log-factor" or "lfu-decay-time": ApplyLfuSettings(); break;
+            case "client-output-buffer-limit": OnOutputLimitConfigChanged(); break;
         }
     }
 
