@@ -55,6 +55,7 @@ public sealed class Client
     private bool _receiveInFlight;
     private int _closed;
     private TaskCompletionSource? _unblock;
+    private bool _pausedWaiting;
 
     public Client(RedisServer server, Socket? socket, long id)
     {
@@ -69,7 +70,13 @@ public sealed class Client
         if (socket?.LocalEndPoint is IPEndPoint lep) LocalAddress = lep.Address.ToString() + ":" + lep.Port;
         else if (socket != null) LocalAddress = server.Config.UnixSocket + ":0";
         _parser.ProtoMaxBulkLen = server.Config.ProtoMaxBulkLen;
+        try { Fd = socket == null ? -1 : (long)socket.Handle; } catch (ObjectDisposedException) { Fd = -1; }
     }
+
+    /// <summary>The socket's file descriptor (CLIENT LIST fd=), -1 for fake clients.</summary>
+    public long Fd { get; }
+    /// <summary>When the output first went above the soft client-output-buffer-limit (TickCount64), 0 = below.</summary>
+    public long SoftLimitSinceMs;
 
     public long Id { get; }
     internal System.Net.Sockets.Socket? Socket => _socket;
@@ -121,6 +128,14 @@ public sealed class Client
         {
             while (_closed == 0)
             {
+                if (_pausedWaiting)
+                {
+                    // CLIENT PAUSE: the next command stays in the query buffer until the pause ends.
+                    _pausedWaiting = false;
+                    await _server.WaitUnpausedAsync().ConfigureAwait(false);
+                    _inputPending = true;
+                    continue;
+                }
                 if (BlockState != null)
                 {
                     var unblocked = _unblock!.Task;
@@ -179,6 +194,7 @@ public sealed class Client
         _inEnd += n;
         NetInputBytes += n;
         _server.Stats.NetInputBytes += n;
+        _server.Stats.TotalReadsProcessed++;
         _inputPending = true;
         LastInteractionMs = Environment.TickCount64;
     }
@@ -230,6 +246,7 @@ public sealed class Client
                     more = ProcessBatch();
                 }
                 _server.AfterBatch();
+                if (Reply.Length > 0) _server.EnforceOutputLimit(this);
             }
             await FlushAsync().ConfigureAwait(false);
         } while (more && _closed == 0 && BlockState == null);
@@ -253,8 +270,18 @@ public sealed class Client
                 _inStart = _inEnd;
                 break;
             }
+            if (result == ParseResult.Empty)
+            {
+                _inStart += consumed;
+                continue;
+            }
+            if (_server.MustPause(this, _args))
+            {
+                _pausedWaiting = true;
+                _inputPending = true;
+                return false;
+            }
             _inStart += consumed;
-            if (result == ParseResult.Empty) continue;
             CommandsProcessed++;
             _server.Execute(this, _args);
             // Redis serves clients blocked on keys made ready after each command, not after the
@@ -295,6 +322,7 @@ public sealed class Client
                     while (data.Length > 0)
                     {
                         int sent = await _socket.SendAsync(data, SocketFlags.None).ConfigureAwait(false);
+                        _server.Stats.TotalWritesProcessed++;
                         if (sent <= 0) break;
                         data = data[sent..];
                     }
@@ -321,7 +349,8 @@ public sealed class Client
     /// <summary>Called under the exec lock after another client wrote into this client's output.</summary>
     public void ScheduleFlush()
     {
-        if (_socket == null) return;
+        if (_socket == null || _closed != 0) return;
+        if (_server.EnforceOutputLimit(this)) return;
         ThreadPool.UnsafeQueueUserWorkItem(static c => _ = c.FlushAsync(), this, preferLocal: false);
     }
 
@@ -361,7 +390,8 @@ public sealed class Client
     public string FlagString()
     {
         var sb = new StringBuilder();
-        if ((Flags & ClientFlags.Replica) != 0) sb.Append('S');
+        if ((Flags & ClientFlags.Monitor) != 0) sb.Append('O');
+        else if ((Flags & ClientFlags.Replica) != 0) sb.Append('S');
         if ((Flags & ClientFlags.Master) != 0) sb.Append('M');
         if ((Flags & ClientFlags.PubSub) != 0 || SubscriptionCount > 0) sb.Append('P');
         if ((Flags & ClientFlags.Multi) != 0) sb.Append('x');
@@ -372,7 +402,6 @@ public sealed class Client
         if ((Flags & ClientFlags.Unix) != 0) sb.Append('U');
         if ((Flags & ClientFlags.ReadOnly) != 0) sb.Append('r');
         if ((Flags & ClientFlags.NoEvict) != 0) sb.Append('e');
-        if ((Flags & ClientFlags.Monitor) != 0) sb.Append('O');
         if (sb.Length == 0) sb.Append('N');
         return sb.ToString();
     }

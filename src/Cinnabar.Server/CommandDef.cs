@@ -57,7 +57,7 @@ public sealed class CommandDef
     public string Since { get; init; } = "1.0.0";
     public string Summary { get; init; } = "";
     public string Complexity { get; init; } = "O(1)";
-    public string[] Tips { get; init; } = [];
+    public string[] Tips { get; set; } = [];
     /// <summary>Parent container for subcommands ("config" for "config|get").</summary>
     public CommandDef? Parent { get; set; }
     public Dictionary<string, CommandDef>? Subcommands { get; set; }

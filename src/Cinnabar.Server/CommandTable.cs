@@ -64,7 +64,7 @@ public sealed class CommandTable
     }
 
     /// <summary>Declares a container command (CONFIG, CLIENT ...) whose subcommands are added with <see cref="AddSub"/>.</summary>
-    public CommandDef AddContainer(string name, int arity, string group, string summary = "", string since = "1.0.0")
+    public CommandDef AddContainer(string name, int arity, string group, string summary = "", string since = "1.0.0", CommandHandler? handler = null)
     {
         var def = new CommandDef
         {
@@ -73,6 +73,7 @@ public sealed class CommandTable
             Group = group,
             Summary = summary,
             Since = since,
+            Handler = handler,
             Subcommands = new Dictionary<string, CommandDef>(StringComparer.OrdinalIgnoreCase),
         };
         if (!_byName.TryAdd(def.Name, def)) throw new InvalidOperationException("duplicate command " + def.Name);

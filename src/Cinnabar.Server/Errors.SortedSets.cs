@@ -17,8 +17,6 @@ public static partial class Errors
     public const string CountPositive = "ERR count should be greater than 0";
     public const string WeightNotFloat = "ERR weight value is not a float";
     public const string LimitNegative = "ERR LIMIT can't be negative";
-    public const string TimeoutNotFloat = "ERR timeout is not a float or out of range";
-    public const string TimeoutNegative = "ERR timeout is negative";
     public const string TimeoutOutOfRange = "ERR timeout is out of range";
 
     public static string ZAtLeastOneKey(string command) => $"ERR at least 1 input key is needed for '{command}' command";

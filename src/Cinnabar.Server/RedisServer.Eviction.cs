@@ -8,7 +8,36 @@ namespace Cinnabar.Server;
 // measured by the evicted objects' estimated sizes, not by re-reading the heap size.
 public sealed partial class RedisServer
 {
-    public static long UsedMemory() => GC.GetTotalMemory(false);
+    private static long _freedSinceFullGc;
+    private static int _fullGcCount;
+
+    /// <summary>
+    /// used_memory: the managed heap's allocated bytes, minus what evictions released since the
+    /// last full collection (evicted values usually live in gen2 and stay counted until it runs).
+    /// </summary>
+    public static long UsedMemory()
+    {
+        long total = GC.GetTotalMemory(false);
+        int gen2 = GC.CollectionCount(2);
+        if (gen2 != _fullGcCount)
+        {
+            _fullGcCount = gen2;
+            _freedSinceFullGc = 0;
+        }
+        return Math.Max(0, total - _freedSinceFullGc);
+    }
+
+    /// <summary>Records memory released by eviction; forces a full GC once that is a large share of maxmemory.</summary>
+    private void NoteFreed(long bytes)
+    {
+        _freedSinceFullGc += bytes;
+        if (_freedSinceFullGc > Math.Max(Config.MaxMemory / 4, 4L * 1024 * 1024))
+        {
+            GC.Collect(2, GCCollectionMode.Forced, blocking: true);
+            _fullGcCount = GC.CollectionCount(2);
+            _freedSinceFullGc = 0;
+        }
+    }
 
     /// <summary>Returns false when memory is still above maxmemory (the OOM case).</summary>
     public bool PerformEvictions()
@@ -22,10 +51,14 @@ public sealed partial class RedisServer
         int guard = 0;
         while (freed < toFree && guard++ < 100000)
         {
-            if (!EvictOne(policy, out long bytes)) return false;
+            if (!EvictOne(policy, out long bytes))
+            {
+                NoteFreed(freed);
+                return false;
+            }
             freed += bytes;
         }
-        if (freed >= toFree && freed > 64 * 1024 * 1024) GC.Collect(0, GCCollectionMode.Optimized, blocking: false);
+        NoteFreed(freed);
         return true;
     }
 

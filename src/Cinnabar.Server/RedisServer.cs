@@ -96,6 +96,7 @@ public sealed partial class RedisServer : IKeyspaceEvents
             case "hz": _cron?.Change(1000 / Config.Hz, 1000 / Config.Hz); break;
             case "maxmemory-policy" or "lfu-log-factor" or "lfu-decay-time": ApplyLfuSettings(); break;
             case "appendonly": SetAppendOnly(value == "yes"); break;
+            case "client-output-buffer-limit": OnOutputLimitConfigChanged(); break;
         }
     }
 
@@ -133,7 +134,6 @@ public sealed partial class RedisServer : IKeyspaceEvents
             {
                 var s = new Socket(ip.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
                 if (ip.AddressFamily == AddressFamily.InterNetworkV6) s.DualMode = false;
-                s.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
                 s.Bind(new IPEndPoint(ip, Config.Port));
                 s.Listen(Config.TcpBacklog);
                 _listeners.Add(s);
@@ -208,24 +208,23 @@ public sealed partial class RedisServer : IKeyspaceEvents
         _ = client.RunAsync();
     }
 
-    private bool IsProtectedModeViolation(Client c)
+    private bool IsProtectedModeViolation(Client c) =>
+        IsProtectedModeViolation(Config, c.RemoteIp, (c.Flags & ClientFlags.Unix) != 0);
+
+    /// <summary>
+    /// Redis's protected mode: with protected-mode on, no password and the default bind (all
+    /// interfaces), only loopback and unix socket connections are accepted.
+    /// </summary>
+    public static bool IsProtectedModeViolation(ServerConfig config, IPAddress? remoteIp, bool unix)
     {
-        if (!Config.ProtectedMode || AuthRequired) return false;
-        if ((c.Flags & ClientFlags.Unix) != 0 || c.RemoteIp == null) return false;
-        // Only when bound to all interfaces with the default bind (Redis: no bind given).
-        if (!(Config.Bind.Length == 2 && Config.Bind[0] == "*" && Config.Bind[1] == "-::*")) return false;
-        var ip = c.RemoteIp.IsIPv4MappedToIPv6 ? c.RemoteIp.MapToIPv4() : c.RemoteIp;
+        if (!config.ProtectedMode || config.RequirePass != null) return false;
+        if (unix || remoteIp == null) return false;
+        if (!(config.Bind.Length == 2 && config.Bind[0] == "*" && config.Bind[1] == "-::*")) return false;
+        var ip = remoteIp.IsIPv4MappedToIPv6 ? remoteIp.MapToIPv4() : remoteIp;
         return !IPAddress.IsLoopback(ip);
     }
 
-    private const string ProtectedModeMessage =
-        "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. " +
-        "In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: " +
-        "1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. " +
-        "2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. " +
-        "3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. " +
-        "4) Set up an authentication password for the default user. " +
-        "NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
+    private static readonly string ProtectedModeMessage = "-" + Errors.ProtectedMode + "\r\n";
 
     internal void OnClientClosed(Client c)
     {
@@ -264,32 +263,35 @@ public sealed partial class RedisServer : IKeyspaceEvents
         var cmd = Commands.Lookup(args[0]);
         if (cmd == null)
         {
-            RejectCommand(client, UnknownCommandError(args));
+            RejectCommand(client, UnknownCommandError(args), null);
             return;
         }
         if (cmd.Subcommands != null)
         {
             if (args.Count < 2)
             {
-                RejectCommand(client, Errors.WrongArity(cmd.Name));
+                // A container with its own handler (COMMAND) also runs without a subcommand.
+                if (cmd.Handler != null) goto run;
+                RejectCommand(client, Errors.WrongArity(cmd.Name), cmd);
                 return;
             }
             var sub = CommandTable.LookupSub(cmd, args[1]);
             if (sub == null)
             {
-                RejectCommand(client, Errors.UnknownSubcommand(args.GetString(1), cmd.Name));
+                RejectCommand(client, Errors.UnknownSubcommand(args.GetString(1), cmd.Name), null);
                 return;
             }
             cmd = sub;
         }
+    run:
         if (!cmd.ArityOk(args.Count))
         {
-            RejectCommand(client, cmd.Parent != null ? Errors.WrongSubcommandArity(cmd.Parent.Name, cmd.Name) : Errors.WrongArity(cmd.Name));
+            RejectCommand(client, cmd.Parent != null ? Errors.WrongSubcommandArity(cmd.Parent.Name, cmd.Name) : Errors.WrongArity(cmd.Name), cmd);
             return;
         }
         if (!client.Authenticated && !cmd.Is(CommandFlags.NoAuth))
         {
-            RejectCommand(client, Errors.NoAuth);
+            RejectCommand(client, Errors.NoAuth, cmd);
             return;
         }
         if ((client.Flags & ClientFlags.Multi) != 0 && !MultiPassThrough.Contains(cmd.Parent?.Name ?? cmd.Name))
@@ -299,13 +301,13 @@ public sealed partial class RedisServer : IKeyspaceEvents
         }
         if (client.SubscriptionCount > 0 && client.Reply.Protocol == 2 && !SubscribedAllowed.Contains(cmd.Name))
         {
-            RejectCommand(client, $"ERR Can't execute '{cmd.FullName}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context");
+            RejectCommand(client, $"ERR Can't execute '{cmd.FullName}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context", cmd);
             return;
         }
         string? denial = CheckPreconditions(client, cmd);
         if (denial != null)
         {
-            RejectCommand(client, denial);
+            RejectCommand(client, denial, cmd);
             return;
         }
         Call(client, cmd, args);
@@ -329,10 +331,10 @@ public sealed partial class RedisServer : IKeyspaceEvents
     /// <summary>Additional per-command checks installed by subsystems (read-only replica, cluster redirection...).</summary>
     public List<Func<Client, CommandDef, string?>> PreconditionChecks { get; } = new();
 
-    private void RejectCommand(Client client, string error)
+    /// <summary>Refuses a command; rejected_calls is counted on the resolved (sub)command, as Redis does.</summary>
+    private static void RejectCommand(Client client, string error, CommandDef? cmd)
     {
         if ((client.Flags & ClientFlags.Multi) != 0) client.Flags |= ClientFlags.DirtyExec;
-        var cmd = Commands.Lookup(client.Context.Args[0]);
         if (cmd != null) cmd.RejectedCalls++;
         client.Context.Error(error);
     }
@@ -361,18 +363,20 @@ public sealed partial class RedisServer : IKeyspaceEvents
         long start = Stopwatch.GetTimestamp();
         if (Monitors.Count > 0 && !cmd.Is(CommandFlags.SkipMonitor | CommandFlags.Admin)) FeedMonitors(client, args);
         int replyStart = client.Reply.Length;
+        client.LastCommand = cmd.FullName;
         cmd.Handler!(ctx);
         long micros = (long)Stopwatch.GetElapsedTime(start).TotalMicroseconds;
-        if (client.ReplyMode != ReplyMode.On)
+        // CLIENT REPLY OFF|SKIP: drop this command's reply (SKIP only once); CLIENT REPLY itself
+        // sets the mode and writes nothing (or +OK for ON).
+        if (client.ReplyMode != ReplyMode.On && !(cmd.Name == "reply" && cmd.Parent?.Name == "client"))
         {
-            if (client.ReplyMode == ReplyMode.Skip && cmd.Name != "client") client.ReplyMode = ReplyMode.On;
-            else if (cmd.Name != "client") client.Reply.Truncate(replyStart);
+            client.Reply.Truncate(replyStart);
+            if (client.ReplyMode == ReplyMode.Skip) client.ReplyMode = ReplyMode.On;
         }
         cmd.Calls++;
         cmd.MicrosecondsTotal += micros;
         if (ctx.Failed) cmd.FailedCalls++;
         Stats.TotalCommands++;
-        client.LastCommand = cmd.FullName;
         if (micros >= Config.SlowlogLogSlowerThanUs && Config.SlowlogLogSlowerThanUs >= 0 && !cmd.Is(CommandFlags.SkipSlowlog))
             SlowlogAdd(client, args, micros);
         if (Config.LatencyMonitorThresholdMs > 0 && micros / 1000 >= Config.LatencyMonitorThresholdMs)
@@ -400,8 +404,8 @@ public sealed partial class RedisServer : IKeyspaceEvents
     private void FeedMonitors(Client client, CommandArgs args)
     {
         var sb = new StringBuilder();
-        double ts = Keyspace.NowMs / 1000.0;
-        sb.Append(ts.ToString("F6", System.Globalization.CultureInfo.InvariantCulture));
+        long us = (DateTime.UtcNow - DateTime.UnixEpoch).Ticks / 10;
+        sb.Append(us / 1_000_000).Append('.').Append((us % 1_000_000).ToString("D6", System.Globalization.CultureInfo.InvariantCulture));
         sb.Append(" [").Append(client.DbIndex).Append(' ');
         sb.Append((client.Flags & ClientFlags.Lua) != 0 ? "lua" : (client.Flags & ClientFlags.Unix) != 0 ? "unix:" + Config.UnixSocket : client.Address);
         sb.Append(']');
@@ -658,7 +662,8 @@ public sealed partial class RedisServer : IKeyspaceEvents
             {
                 UpdateCachedTime();
                 Stats.Sample(Environment.TickCount64);
-                if (Config.ActiveExpireEnabled) ActiveExpireCycle();
+                // Like Redis, no active expiry while clients are paused (the dataset must not change).
+                if (Config.ActiveExpireEnabled && !IsPaused) ActiveExpireCycle();
                 CloseTimedOutClients();
                 PersistenceCron();
                 AofCron();

@@ -1,0 +1,194 @@
+using System.Globalization;
+
+namespace Cinnabar.Server;
+
+public enum ClientType { Normal, Replica, PubSub, Master }
+
+public readonly record struct OutputBufferLimit(long HardBytes, long SoftBytes, long SoftSeconds);
+
+// Client management: CLIENT PAUSE state, client-output-buffer-limit enforcement (Redis
+// networking.c checkClientOutputBufferLimits) and the client description line of CLIENT LIST.
+public sealed partial class RedisServer
+{
+    private long _pauseEndMs;          // Environment.TickCount64 deadline, 0 = not paused
+    private bool _pauseWritesOnly;
+    private TaskCompletionSource _unpaused = NewUnpausedSource();
+
+    private static TaskCompletionSource NewUnpausedSource() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Registers a socketless client as connected (tests; embedded use).</summary>
+    internal void AddClient(Client c)
+    {
+        lock (ExecLock) _clients[c.Id] = c;
+    }
+
+    public bool IsPaused => _pauseEndMs != 0 && Environment.TickCount64 < _pauseEndMs;
+
+    /// <summary>CLIENT PAUSE: a later pause can only extend the deadline or widen WRITE to ALL (Redis pauseClients).</summary>
+    public void PauseClients(long timeoutMs, bool writesOnly)
+    {
+        long end = Environment.TickCount64 + timeoutMs;
+        if (IsPaused)
+        {
+            if (end < _pauseEndMs) end = _pauseEndMs;
+            writesOnly = writesOnly && _pauseWritesOnly;
+        }
+        else if (_unpaused.Task.IsCompleted) _unpaused = NewUnpausedSource();
+        _pauseEndMs = end;
+        _pauseWritesOnly = writesOnly;
+    }
+
+    public void UnpauseClients()
+    {
+        _pauseEndMs = 0;
+        _unpaused.TrySetResult();
+    }
+
+    /// <summary>
+    /// True when this command must wait for the pause to end: every command in ALL mode; in WRITE
+    /// mode commands flagged write or may_replicate, and EXEC of a transaction holding such commands.
+    /// Replicas are never paused.
+    /// </summary>
+    internal bool MustPause(Client c, Protocol.CommandArgs args)
+    {
+        if (_pauseEndMs == 0) return false;
+        if (!IsPaused)
+        {
+            UnpauseClients();
+            return false;
+        }
+        if ((c.Flags & ClientFlags.Replica) != 0) return false;
+        if (!_pauseWritesOnly) return true;
+        var cmd = Commands.Lookup(args[0]);
+        if (cmd == null) return false;
+        if ((c.Flags & ClientFlags.Multi) != 0 && cmd.Name != "exec") return false;
+        if (cmd.Is(CommandFlags.Write | CommandFlags.MayReplicate)) return true;
+        if (cmd.Name == "exec" && c.MultiQueue != null)
+        {
+            foreach (var queued in c.MultiQueue)
+            {
+                var q = Commands.Lookup(queued[0]);
+                if (q != null && q.Is(CommandFlags.Write | CommandFlags.MayReplicate)) return true;
+            }
+        }
+        return false;
+    }
+
+    /// <summary>Completes when the pause ends (UNPAUSE or timeout).</summary>
+    internal Task WaitUnpausedAsync()
+    {
+        long left = _pauseEndMs - Environment.TickCount64;
+        if (_pauseEndMs == 0 || left <= 0) return Task.CompletedTask;
+        return Task.WhenAny(_unpaused.Task, Task.Delay(TimeSpan.FromMilliseconds(left)));
+    }
+
+    // ---------------------------------------------------------------- output buffer limits
+
+    private bool _coblStale = true;
+    private OutputBufferLimit[] _cobl = DefaultOutputLimits();
+
+    private static OutputBufferLimit[] DefaultOutputLimits() =>
+    [
+        new(0, 0, 0),                                 // normal
+        new(256L << 20, 64L << 20, 60),               // replica
+        new(32L << 20, 8L << 20, 60),                 // pubsub
+        new(0, 0, 0),                                 // master (not limited by Redis)
+    ];
+
+    /// <summary>Marks the parsed client-output-buffer-limit stale (CONFIG SET).</summary>
+    private void OnOutputLimitConfigChanged() => _coblStale = true;
+
+    /// <summary>
+    /// Limits per client class, parsed from the client-output-buffer-limit directive and cached
+    /// until it changes (Redis's defaults while the directive is not declared).
+    /// </summary>
+    public OutputBufferLimit OutputLimit(ClientType type)
+    {
+        if (_coblStale)
+        {
+            _cobl = ParseOutputLimits(Config.Get("client-output-buffer-limit"));
+            _coblStale = false;
+        }
+        return _cobl[(int)type];
+    }
+
+    /// <summary>Parses "normal 0 0 0 slave 268435456 67108864 60 pubsub ..." (sizes may carry units).</summary>
+    public static OutputBufferLimit[] ParseOutputLimits(string text)
+    {
+        var limits = DefaultOutputLimits();
+        var w = text.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        for (int i = 0; i + 3 < w.Length; i += 4)
+        {
+            int cls = w[i].ToLowerInvariant() switch
+            {
+                "normal" => 0,
+                "slave" or "replica" => 1,
+                "pubsub" => 2,
+                _ => -1,
+            };
+            if (cls < 0) continue;
+            if (Cinnabar.Server.Config.ServerConfig.TryParseMemory(w[i + 1], out long hard) && Cinnabar.Server.Config.ServerConfig.TryParseMemory(w[i + 2], out long soft)
+                && long.TryParse(w[i + 3], NumberStyles.Integer, CultureInfo.InvariantCulture, out long secs))
+                limits[cls] = new OutputBufferLimit(hard, soft, secs);
+        }
+        return limits;
+    }
+
+    public static ClientType TypeOf(Client c)
+    {
+        if ((c.Flags & ClientFlags.Master) != 0) return ClientType.Master;
+        if ((c.Flags & ClientFlags.Replica) != 0 && (c.Flags & ClientFlags.Monitor) == 0) return ClientType.Replica;
+        if ((c.Flags & ClientFlags.PubSub) != 0 || c.SubscriptionCount > 0) return ClientType.PubSub;
+        return ClientType.Normal;
+    }
+
+    /// <summary>
+    /// Closes the client when its pending output passes the hard limit, or stays above the soft
+    /// limit for longer than the soft period. Returns true when the client was closed.
+    /// </summary>
+    internal bool EnforceOutputLimit(Client c)
+    {
+        var type = TypeOf(c);
+        if (type == ClientType.Master) return false;
+        var limit = OutputLimit(type);
+        if (limit.HardBytes == 0 && limit.SoftBytes == 0) return false;
+        long used = c.PendingOutputBytes;
+        bool hard = limit.HardBytes > 0 && used >= limit.HardBytes;
+        bool soft = limit.SoftBytes > 0 && used >= limit.SoftBytes;
+        long now = Environment.TickCount64;
+        if (soft && !hard)
+        {
+            if (c.SoftLimitSinceMs == 0)
+            {
+                c.SoftLimitSinceMs = now;
+                soft = false;
+            }
+            else soft = now - c.SoftLimitSinceMs > limit.SoftSeconds * 1000;
+        }
+        else if (!soft) c.SoftLimitSinceMs = 0;
+        if (!hard && !soft) return false;
+        Log.Warning($"Client {DescribeClient(c)} scheduled to be closed ASAP for overcoming of output buffer limits.");
+        c.Flags |= ClientFlags.CloseAsap;
+        c.Close();
+        return true;
+    }
+
+    // ---------------------------------------------------------------- CLIENT LIST line
+
+    /// <summary>Redis's catClientInfoString: the CLIENT LIST / CLIENT INFO line (without newline).</summary>
+    public string DescribeClient(Client c)
+    {
+        long now = Environment.TickCount64;
+        int multi = (c.Flags & ClientFlags.Multi) != 0 ? c.MultiQueue?.Count ?? 0 : -1;
+        int qbuf = c.QueryBufferLength;
+        int rbs = c.Reply.Buffer.Length;
+        long obl = c.PendingOutputBytes;
+        long totMem = c.QueryBufferCapacity + rbs + obl + 1024;
+        string events = obl > 0 ? "rw" : "r";
+        return string.Create(CultureInfo.InvariantCulture,
+            $"id={c.Id} addr={c.Address} laddr={c.LocalAddress} fd={c.Fd} name={c.Name ?? ""} age={(now - c.CreatedMs) / 1000} idle={(now - c.LastInteractionMs) / 1000} " +
+            $"flags={c.FlagString()} db={c.DbIndex} sub={c.Channels?.Count ?? 0} psub={c.Patterns?.Count ?? 0} ssub={c.ShardChannels?.Count ?? 0} multi={multi} " +
+            $"qbuf={qbuf} qbuf-free={c.QueryBufferCapacity - qbuf} argv-mem=0 multi-mem=0 rbs={rbs} rbp={c.Reply.Length} obl={obl} oll=0 omem=0 " +
+            $"tot-mem={totMem} events={events} cmd={c.LastCommand} user={c.User} redir=-1 resp={c.Reply.Protocol}");
+    }
+}
