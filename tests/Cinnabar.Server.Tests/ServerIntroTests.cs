@@ -119,7 +119,7 @@ public sealed class ServerIntroTests
         string info = InfoCommand.Build(s, new HashSet<string> { "persistence", "keyspace" });
         Assert.Contains("rdb_changes_since_last_save:2\r\n", info);
         Assert.Contains("db0:keys=2,expires=0,avg_ttl=0\r\n", info);
-        s.Persistence.DirtyAtLastSave = s.Dirty;
+        s.Rdb.DirtyAtLastSave = s.Dirty;
         Assert.Contains("rdb_changes_since_last_save:0\r\n", InfoCommand.Build(s, new HashSet<string> { "persistence" }));
     }
 

@@ -82,10 +82,10 @@ public sealed class DebugCommands : ICommandFamily
 
     private static void ChangeReplId(CommandContext ctx)
     {
-        var r = ctx.Server.Replication;
-        r.MasterReplId2 = r.MasterReplId;
+        var r = ctx.Server.Repl;
+        r.ReplId2 = r.ReplId;
         r.SecondReplOffset = r.MasterReplOffset + 1;
-        r.MasterReplId = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(20)).ToLowerInvariant();
+        r.ReplId = ReplicationState.NewReplId();
         ctx.Reply.WriteOk();
     }
 

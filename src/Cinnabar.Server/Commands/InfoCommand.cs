@@ -259,7 +259,7 @@ public sealed class InfoCommand : ICommandFamily
         w.Line("mem_fragmentation_ratio", Ratio(rss, used));
         w.Line("mem_fragmentation_bytes", rss - used);
         w.Line("mem_not_counted_for_evict", 0);
-        w.Line("mem_replication_backlog", s.Replication.BacklogActive ? s.Replication.BacklogHistlen : 0);
+        w.Line("mem_replication_backlog", s.Repl.Backlog?.Capacity ?? 0);
         w.Line("mem_total_replication_buffers", 0);
         w.Line("mem_clients_slaves", 0);
         w.Line("mem_clients_normal", clientsMem);
@@ -278,40 +278,57 @@ public sealed class InfoCommand : ICommandFamily
 
     private static void PersistenceSection(RedisServer s, InfoWriter w)
     {
-        var p = s.Persistence;
-        long now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        var p = s.Rdb;
+        var a = s.Aof;
+        long nowMs = Environment.TickCount64;
         w.Line("loading", p.Loading ? 1 : 0);
-        w.Line("async_loading", p.AsyncLoading ? 1 : 0);
+        w.Line("async_loading", 0);
         w.Line("current_cow_peak", 0);
         w.Line("current_cow_size", 0);
         w.Line("current_cow_size_age", 0);
-        w.Line("current_fork_perc", p.CurrentSaveKeysTotal > 0 ? p.CurrentSaveKeysProcessed * 100.0 / p.CurrentSaveKeysTotal : 0.0);
-        w.Line("current_save_keys_processed", p.CurrentSaveKeysProcessed);
-        w.Line("current_save_keys_total", p.CurrentSaveKeysTotal);
+        w.Line("current_fork_perc", 0.0);
+        w.Line("current_save_keys_processed", 0);
+        w.Line("current_save_keys_total", 0);
         w.Line("rdb_changes_since_last_save", s.Dirty - p.DirtyAtLastSave);
         w.Line("rdb_bgsave_in_progress", p.BgsaveInProgress ? 1 : 0);
-        w.Line("rdb_last_save_time", p.LastSaveUnixSeconds);
-        w.Line("rdb_last_bgsave_status", p.LastBgsaveStatus);
-        w.Line("rdb_last_bgsave_time_sec", p.LastBgsaveTimeSeconds);
-        w.Line("rdb_current_bgsave_time_sec", p.BgsaveInProgress && p.CurrentBgsaveStartUnixSeconds >= 0 ? now - p.CurrentBgsaveStartUnixSeconds : -1);
-        w.Line("rdb_saves", p.RdbSaves);
+        w.Line("rdb_last_save_time", p.LastSaveUnix);
+        w.Line("rdb_last_bgsave_status", p.LastBgsaveOk ? "ok" : "err");
+        w.Line("rdb_last_bgsave_time_sec", p.LastBgsaveDurationSec);
+        w.Line("rdb_current_bgsave_time_sec", p.BgsaveInProgress ? (nowMs - p.CurrentBgsaveStartMs) / 1000 : -1);
+        w.Line("rdb_saves", p.SavesCompleted);
         w.Line("rdb_last_cow_size", 0);
-        w.Line("rdb_last_load_keys_expired", p.LastLoadKeysExpired);
-        w.Line("rdb_last_load_keys_loaded", p.LastLoadKeysLoaded);
-        w.Line("aof_enabled", p.AofEnabled ? 1 : 0);
-        w.Line("aof_rewrite_in_progress", p.AofRewriteInProgress ? 1 : 0);
-        w.Line("aof_rewrite_scheduled", p.AofRewriteScheduled ? 1 : 0);
-        w.Line("aof_last_rewrite_time_sec", p.AofLastRewriteTimeSeconds);
-        w.Line("aof_current_rewrite_time_sec", p.AofRewriteInProgress && p.AofCurrentRewriteStartUnixSeconds >= 0 ? now - p.AofCurrentRewriteStartUnixSeconds : -1);
-        w.Line("aof_last_bgrewrite_status", p.AofLastBgrewriteStatus);
-        w.Line("aof_rewrites", p.AofRewrites);
-        w.Line("aof_rewrites_consecutive_failures", p.AofRewritesConsecutiveFailures);
-        w.Line("aof_last_write_status", p.AofLastWriteStatus);
+        w.Line("rdb_last_load_keys_expired", s.LastLoadedRdb?.ExpiredSkipped ?? 0);
+        w.Line("rdb_last_load_keys_loaded", s.LastLoadedRdb?.KeysLoaded ?? 0);
+        w.Line("aof_enabled", a.Enabled ? 1 : 0);
+        w.Line("aof_rewrite_in_progress", a.RewriteInProgress ? 1 : 0);
+        w.Line("aof_rewrite_scheduled", a.RewriteScheduled ? 1 : 0);
+        w.Line("aof_last_rewrite_time_sec", a.LastRewriteTimeSec);
+        w.Line("aof_current_rewrite_time_sec", a.RewriteInProgress ? (nowMs - a.CurrentRewriteStartMs) / 1000 : -1);
+        w.Line("aof_last_bgrewrite_status", a.LastBgrewriteOk ? "ok" : "err");
+        w.Line("aof_rewrites", a.Rewrites);
+        w.Line("aof_rewrites_consecutive_failures", 0);
+        w.Line("aof_last_write_status", a.LastWriteOk ? "ok" : "err");
         w.Line("aof_last_cow_size", 0);
         w.Line("module_fork_in_progress", 0);
         w.Line("module_fork_last_cow_size", 0);
-        if (p.AofEnabled && p.AofExtraLines != null)
-            foreach (var l in p.AofExtraLines()) w.Raw(l);
+        if (a.Enabled)
+        {
+            w.Line("aof_current_size", a.CurrentSize);
+            w.Line("aof_base_size", a.BaseSize);
+            w.Line("aof_pending_rewrite", a.RewriteScheduled ? 1 : 0);
+            w.Line("aof_buffer_length", 0);
+            w.Line("aof_pending_bio_fsync", 0);
+            w.Line("aof_delayed_fsync", a.DelayedFsync);
+        }
+        if (p.Loading)
+        {
+            w.Line("loading_start_time", p.LoadingStartUnix);
+            w.Line("loading_total_bytes", 0);
+            w.Line("loading_rdb_used_mem", 0);
+            w.Line("loading_loaded_bytes", 0);
+            w.Line("loading_loaded_perc", 0.0);
+            w.Line("loading_eta_seconds", 1);
+        }
     }
 
     private static void StatsSection(RedisServer s, InfoWriter w)
@@ -331,9 +348,9 @@ public sealed class InfoCommand : ICommandFamily
         w.Line("instantaneous_input_repl_kbps", 0.0);
         w.Line("instantaneous_output_repl_kbps", 0.0);
         w.Line("rejected_connections", st.RejectedConnections);
-        w.Line("sync_full", 0);
-        w.Line("sync_partial_ok", 0);
-        w.Line("sync_partial_err", 0);
+        w.Line("sync_full", s.Repl.SyncFull);
+        w.Line("sync_partial_ok", s.Repl.SyncPartialOk);
+        w.Line("sync_partial_err", s.Repl.SyncPartialErr);
         w.Line("expired_keys", ks.ExpiredKeys);
         w.Line("expired_stale_perc", ks.ExpiredStalePercLast / 100.0);
         w.Line("expired_time_cap_reached_count", 0);
@@ -373,22 +390,49 @@ public sealed class InfoCommand : ICommandFamily
 
     private static void ReplicationSection(RedisServer s, InfoWriter w)
     {
-        var r = s.Replication;
+        var r = s.Repl;
+        long now = Environment.TickCount64;
         w.Line("role", s.RoleName);
-        if (r.RoleLines != null)
+        if (s.IsReplica)
         {
-            foreach (var l in r.RoleLines()) w.Raw(l);
+            var link = r.Link;
+            w.Line("master_host", r.MasterHost!);
+            w.Line("master_port", r.MasterPort);
+            w.Line("master_link_status", link?.Connected == true ? "up" : "down");
+            w.Line("master_last_io_seconds_ago", link?.Connected == true ? (now - link.LastIoMs) / 1000 : -1);
+            w.Line("master_sync_in_progress", link?.SyncInProgress == true ? 1 : 0);
+            w.Line("slave_read_repl_offset", r.MasterReplOffset);
+            w.Line("slave_repl_offset", r.MasterReplOffset);
+            if (link?.SyncInProgress == true)
+            {
+                w.Line("master_sync_total_bytes", -1);
+                w.Line("master_sync_read_bytes", link.SyncReadBytes);
+                w.Line("master_sync_left_bytes", -1);
+                w.Line("master_sync_perc", "0.00");
+                w.Line("master_sync_last_io_seconds_ago", (now - link.LastIoMs) / 1000);
+            }
+            if (link?.Connected != true) w.Line("master_link_down_since_seconds", link == null ? -1 : (now - link.LinkDownSinceMs) / 1000);
+            w.Line("slave_priority", s.Config.Find("replica-priority") != null ? s.Config.Get("replica-priority") : "100");
+            w.Line("slave_read_only", s.Config.ReplicaReadOnly ? 1 : 0);
+            w.Line("replica_announced", 1);
         }
-        else w.Line("connected_slaves", r.ConnectedSlaves);
-        w.Line("master_failover_state", r.FailoverState);
-        w.Line("master_replid", r.MasterReplId);
-        w.Line("master_replid2", r.MasterReplId2);
+        var online = r.Replicas.FindAll(x => x.State == ReplicaState.Online || x.State == ReplicaState.WaitBgsave || x.State == ReplicaState.SendingRdb);
+        w.Line("connected_slaves", online.Count);
+        for (int i = 0; i < online.Count; i++)
+        {
+            var x = online[i];
+            string state = x.State switch { ReplicaState.Online => "online", ReplicaState.WaitBgsave => "wait_bgsave", _ => "send_bulk" };
+            w.Raw($"slave{i}:ip={x.Ip},port={x.ListeningPort},state={state},offset={x.AckOffset},lag={(now - x.AckTimeMs) / 1000}");
+        }
+        w.Line("master_failover_state", "no-failover");
+        w.Line("master_replid", r.ReplId);
+        w.Line("master_replid2", r.ReplId2);
         w.Line("master_repl_offset", r.MasterReplOffset);
         w.Line("second_repl_offset", r.SecondReplOffset);
-        w.Line("repl_backlog_active", r.BacklogActive ? 1 : 0);
-        w.Line("repl_backlog_size", r.BacklogSize);
-        w.Line("repl_backlog_first_byte_offset", r.BacklogFirstByteOffset);
-        w.Line("repl_backlog_histlen", r.BacklogHistlen);
+        w.Line("repl_backlog_active", r.Backlog != null ? 1 : 0);
+        w.Line("repl_backlog_size", r.Backlog?.Capacity ?? (s.Config.Find("repl-backlog-size") != null ? long.Parse(s.Config.Get("repl-backlog-size"), CultureInfo.InvariantCulture) : 1048576));
+        w.Line("repl_backlog_first_byte_offset", r.Backlog?.FirstByteOffset ?? 0);
+        w.Line("repl_backlog_histlen", r.Backlog?.HistLen ?? 0);
     }
 
     private static void CpuSection(InfoWriter w)

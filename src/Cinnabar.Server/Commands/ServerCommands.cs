@@ -12,8 +12,6 @@ public sealed class ServerCommands : ICommandFamily
     {
         const string g = "server";
         t.Add("time", 1, "loading stale fast", 0, 0, 0, "@fast", Time, g, "Returns the server time.", "2.6.0").Tips = ["nondeterministic_output"];
-        t.Add("lastsave", 1, "loading stale fast", 0, 0, 0, "@fast @admin @dangerous", ctx => ctx.Reply.WriteInteger(ctx.Server.Persistence.LastSaveUnixSeconds), g,
-            "Returns the Unix timestamp of the last successful save to disk.", "1.0.0").Tips = ["nondeterministic_output"];
         t.Add("shutdown", -1, "admin noscript loading stale no_multi sentinel allow_busy", 0, 0, 0, "@admin @slow @dangerous", Shutdown, g,
             "Synchronously saves the database(s) to disk and shuts down the Redis server.", "1.0.0", "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)");
         t.Add("monitor", 1, "admin noscript loading stale", 0, 0, 0, "@admin @slow @dangerous", Monitor, g,
