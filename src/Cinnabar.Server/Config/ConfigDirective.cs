@@ -29,4 +29,8 @@ public sealed class ConfigDirective
     public bool Hidden { get; init; }
     /// <summary>Sensitive: shown by CONFIG GET but redacted in logs.</summary>
     public bool Sensitive { get; init; }
+    /// <summary>Protected (dir, dbfilename): CONFIG SET refuses unless enable-protected-configs allows it.</summary>
+    public bool Protected { get; init; }
+    /// <summary>Renders the value CONFIG GET shows from the typed fields (merged or clamped values such as hz, dir).</summary>
+    public Func<ServerConfig, string>? Show { get; init; }
 }
