@@ -321,6 +321,14 @@ public sealed partial class ServerConfig
 
     // ---- Special formats ----
 
+    private static (string?, string?) ParseBind(string v)
+    {
+        var parts = v.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        // Redis keeps at most 16 listening addresses (CONFIG_BINDADDR_MAX).
+        if (parts.Length > 16) return (null, "Too many bind addresses specified.");
+        return (string.Join(' ', parts), null);
+    }
+
     /// <summary>"save": pairs of seconds/changes, each at least 1; "" disables snapshots.</summary>
     private static (string?, string?) ParseSave(string v)
     {

@@ -92,7 +92,7 @@ public sealed partial class ServerConfig
     {
         // Network
         Int("port", 6379, 0, 65535, (c, v) => c.Port = (int)v);
-        Special("bind", "* -::*", v => (string.Join(' ', v.Split(' ', StringSplitOptions.RemoveEmptyEntries)), null),
+        Special("bind", "* -::*", ParseBind,
             (c, v) => { c.Bind = v.Split(' ', StringSplitOptions.RemoveEmptyEntries); return null; });
         Bool("protected-mode", true, (c, v) => c.ProtectedMode = v);
         Str("unixsocket", "", (c, v) => c.UnixSocket = v, mutable: false);

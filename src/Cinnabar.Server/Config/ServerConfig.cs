@@ -266,7 +266,7 @@ public sealed partial class ServerConfig
                 _ => LoadDirective(argv, seenAccumulating),
             };
             if (err == null) continue;
-            if (err.StartsWith("Fatal error, can't open config file", StringComparison.Ordinal)) return err;
+            if (err.Contains(" # Fatal error, can't open config file", StringComparison.Ordinal)) return err;
             return FatalError(lineNo + 1, line, err);
         }
         return null;
@@ -309,7 +309,10 @@ public sealed partial class ServerConfig
             try { inc = File.ReadAllText(f); }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                return $"Fatal error, can't open config file '{f}': {(e is FileNotFoundException or DirectoryNotFoundException ? "No such file or directory" : e.Message)}";
+                // Redis reports this one as a log line, not with the FATAL CONFIG FILE ERROR banner.
+                string now = DateTime.Now.ToString("dd MMM yyyy HH:mm:ss.fff", CultureInfo.InvariantCulture);
+                return $"{Environment.ProcessId}:C {now} # Fatal error, can't open config file '{f}': " +
+                    (e is FileNotFoundException or DirectoryNotFoundException ? "No such file or directory" : e.Message);
             }
             var err = LoadText(inc, seenAccumulating, depth + 1);
             if (err != null) return err;
