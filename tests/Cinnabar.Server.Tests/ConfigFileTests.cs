@@ -94,7 +94,7 @@ public sealed class ConfigFileTests
             Assert.Equal(1024 * 1024, c.MaxMemory);
             Assert.Equal(9, c.TimeoutSeconds);
             var err = new ServerConfig().LoadText($"include {dir}/missing.conf");
-            Assert.Contains($"Fatal error, can't open config file '{dir}/missing.conf': No such file or directory", err);
+            Assert.Contains($"# Fatal error, can't open config file '{dir}/missing.conf': No such file or directory", err);
         }
         finally
         {

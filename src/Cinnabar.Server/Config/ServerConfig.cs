@@ -309,15 +309,28 @@ public sealed partial class ServerConfig
             try { inc = File.ReadAllText(f); }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                // Redis reports this one as a log line, not with the FATAL CONFIG FILE ERROR banner.
-                string now = DateTime.Now.ToString("dd MMM yyyy HH:mm:ss.fff", CultureInfo.InvariantCulture);
-                return $"{Environment.ProcessId}:C {now} # Fatal error, can't open config file '{f}': " +
-                    (e is FileNotFoundException or DirectoryNotFoundException ? "No such file or directory" : e.Message);
+                return CantOpenConfigFile(f, e);
             }
             var err = LoadText(inc, seenAccumulating, depth + 1);
             if (err != null) return err;
         }
         return null;
+    }
+
+    /// <summary>
+    /// redis-server's report for a config file (main or included) that cannot be read: a log line,
+    /// not the FATAL CONFIG FILE ERROR banner, with the file's absolute path and the errno text.
+    /// </summary>
+    public static string CantOpenConfigFile(string path, Exception e)
+    {
+        string now = DateTime.Now.ToString("dd MMM yyyy HH:mm:ss.fff", CultureInfo.InvariantCulture);
+        string reason = e switch
+        {
+            FileNotFoundException or DirectoryNotFoundException => "No such file or directory",
+            UnauthorizedAccessException => "Permission denied",
+            _ => e.Message,
+        };
+        return $"{Environment.ProcessId}:C {now} # Fatal error, can't open config file '{Path.GetFullPath(path)}': {reason}";
     }
 
     /// <summary>rename-command lines (old, new); "" as new name disables the command. Applied by the server.</summary>
