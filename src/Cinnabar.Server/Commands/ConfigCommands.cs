@@ -100,14 +100,22 @@ public sealed class ConfigCommands : ICommandFamily
         _ => false,
     };
 
+    /// <summary>
+    /// Raised by CONFIG RESETSTAT after the core counters are cleared, so that subsystems keeping
+    /// their own INFO counters (persistence, replication, latency ...) can reset them too.
+    /// </summary>
+    public static event Action<RedisServer>? StatsReset;
+
     private static void ResetStat(CommandContext ctx)
     {
         var server = ctx.Server;
         server.Stats.Reset();
         server.Stats.KeyspaceHits = server.Stats.KeyspaceMisses = 0;
+        server.Stats.TotalReadsProcessed = server.Stats.TotalWritesProcessed = 0;
         Keyspace ks = server.Keyspace;
         ks.Hits = ks.Misses = ks.ExpiredKeys = ks.EvictedKeys = 0;
         foreach (var cmd in server.Commands.All) ResetCommandStats(cmd);
+        StatsReset?.Invoke(server);
         ctx.Reply.WriteOk();
     }
 

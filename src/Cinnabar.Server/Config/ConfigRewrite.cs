@@ -32,7 +32,13 @@ public static class ConfigRewrite
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            return e.Message;
+            // Redis reports strerror(errno) text.
+            return e switch
+            {
+                UnauthorizedAccessException => "Permission denied",
+                DirectoryNotFoundException or FileNotFoundException => "No such file or directory",
+                _ => e.Message,
+            };
         }
     }
 

@@ -5,6 +5,15 @@ using Cinnabar.Storage;
 
 namespace Cinnabar.Server.Config;
 
+// Configuration design. One table of directives (ConfigDirectives*.cs) serves the config file,
+// the command line (turned into config text appended after the file, as redis-server does),
+// CONFIG GET/SET/REWRITE and INFO. Each directive has a kind (bool/int/memory/enum/string/special),
+// a default, a range, aliases and a mutability, all matching redis-server 7.0.15 as observed.
+// Invariants: _values holds the canonical text CONFIG GET shows for every directive, and the
+// public typed fields always agree with it (Apply writes the field; Show renders merged or
+// clamped values back). Validation (Canonicalise) never has side effects, so CONFIG SET can check
+// every pair before applying any, and roll back applied ones if a later Apply fails.
+
 /// <summary>
 /// The server's configuration: canonical string values for every directive (what CONFIG GET
 /// shows) plus typed fields the hot paths read. Values flow file/command line/CONFIG SET ->
