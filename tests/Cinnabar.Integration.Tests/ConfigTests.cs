@@ -173,4 +173,23 @@ public sealed class ConfigTests : IClassFixture<SideBySideFixture>
         Assert.Equal("allkeys-lfu", ConfigGet(again, "maxmemory-policy"));
         Assert.Equal("30", ConfigGet(again, "timeout"));
     }
+
+    [Fact]
+    public void Config_set_port_listens_on_the_new_port_and_a_busy_port_is_refused()
+    {
+        using var s = ServerProcess.StartCinnabar();
+        int newPort = ServerProcess.FreePort();
+        using (var c = s.Connect())
+            Assert.Equal("OK", c.Call("CONFIG", "SET", "port", newPort).ToString());
+        using (var moved = new RespConnection(newPort))
+        {
+            Assert.Equal("PONG", moved.Call("PING").ToString());
+            // A port already taken (the shared redis-server's) fails and the current one keeps working.
+            Assert.Equal("ERR CONFIG SET failed (possibly related to argument 'port') - Unable to listen on this port. Check server logs.",
+                moved.Call("CONFIG", "SET", "port", _f.Redis.Port).ToString());
+        }
+        using var again = new RespConnection(newPort);
+        Assert.Equal(newPort.ToString(), again.Call("CONFIG", "GET", "port").Items![1].ToString());
+        Assert.Throws<System.Net.Sockets.SocketException>(() => new RespConnection(s.Port).Call("PING"));
+    }
 }

@@ -82,6 +82,7 @@ public sealed class ConfigCommands : ICommandFamily
             }
             pairs.Add((name, ctx.ArgString(i + 1)));
         }
+        config.RebindListeners ??= ctx.Server.RebindTcpListeners;
         var failure = config.SetMany(pairs);
         if (failure is { } f)
         {

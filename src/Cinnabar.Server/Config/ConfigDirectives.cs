@@ -91,9 +91,25 @@ public sealed partial class ServerConfig
     private void RegisterAll()
     {
         // Network
-        Int("port", 6379, 0, 65535, (c, v) => c.Port = (int)v);
+        Add(new ConfigDirective
+        {
+            Name = "port",
+            Kind = ConfigKind.Int,
+            Default = "6379",
+            Min = 0,
+            Max = 65535,
+            Apply = (c, v) =>
+            {
+                c.Port = int.Parse(v, CultureInfo.InvariantCulture);
+                return c.RebindListeners?.Invoke() == false ? "Unable to listen on this port. Check server logs." : null;
+            },
+        });
         Special("bind", "* -::*", ParseBind,
-            (c, v) => { c.Bind = v.Split(' ', StringSplitOptions.RemoveEmptyEntries); return null; });
+            (c, v) =>
+            {
+                c.Bind = v.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                return c.RebindListeners?.Invoke() == false ? "Failed to bind to specified addresses." : null;
+            });
         Bool("protected-mode", true, (c, v) => c.ProtectedMode = v);
         Str("unixsocket", "", (c, v) => c.UnixSocket = v, mutable: false);
         Special("unixsocketperm", "0", ParseOctalPerm,

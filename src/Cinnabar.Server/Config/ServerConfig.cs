@@ -61,6 +61,9 @@ public sealed partial class ServerConfig
     public long BusyReplyThresholdMs = 5000;
     public bool ReplicaReadOnly = true;
 
+    /// <summary>Set by CONFIG SET: re-listens after a port/bind change at runtime; false when listening failed.</summary>
+    public Func<bool>? RebindListeners { get; set; }
+
     /// <summary>The config file path, if the server was started with one (CONFIG REWRITE target).</summary>
     public string? ConfigFile { get; set; }
 
@@ -145,7 +148,9 @@ public sealed partial class ServerConfig
             string? err = d.Apply?.Invoke(this, v);
             if (err != null)
             {
-                // Roll back in reverse order, as Redis restores the previous values.
+                // Roll back in reverse order, as Redis restores the previous values; the failing
+                // directive first, since its Apply may have changed its typed field before failing.
+                old.Add((d, before));
                 for (int j = old.Count - 1; j >= 0; j--)
                 {
                     var (od, ov) = old[j];
