@@ -181,15 +181,26 @@ public sealed class ConfigTests : IClassFixture<SideBySideFixture>
         int newPort = ServerProcess.FreePort();
         using (var c = s.Connect())
             Assert.Equal("OK", c.Call("CONFIG", "SET", "port", newPort).ToString());
-        using (var moved = new RespConnection(newPort))
+        using (var moved = ConnectWithin(newPort))
         {
             Assert.Equal("PONG", moved.Call("PING").ToString());
             // A port already taken (the shared redis-server's) fails and the current one keeps working.
             Assert.Equal("ERR CONFIG SET failed (possibly related to argument 'port') - Unable to listen on this port. Check server logs.",
                 moved.Call("CONFIG", "SET", "port", _f.Redis.Port).ToString());
         }
-        using var again = new RespConnection(newPort);
+        using var again = ConnectWithin(newPort);
         Assert.Equal(newPort.ToString(), again.Call("CONFIG", "GET", "port").Items![1].ToString());
         Assert.Throws<System.Net.Sockets.SocketException>(() => new RespConnection(s.Port).Call("PING"));
+    }
+
+    private static RespConnection ConnectWithin(int port)
+    {
+        RespConnection? conn = null;
+        Tools.WaitUntil(() =>
+        {
+            try { conn = new RespConnection(port); return true; }
+            catch (System.Net.Sockets.SocketException) { return false; }
+        }, TimeSpan.FromSeconds(5), "listening on " + port);
+        return conn!;
     }
 }

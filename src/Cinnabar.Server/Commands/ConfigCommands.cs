@@ -37,7 +37,7 @@ public sealed class ConfigCommands : ICommandFamily
             if (!HasGlob(pattern))
             {
                 var d = config.Find(pattern);
-                if (d != null && !d.Hidden && seen.Add(pattern)) result.Add((pattern, config.Get(d.Name)));
+                if (d != null && seen.Add(pattern)) result.Add((pattern, config.Get(d.Name)));
                 continue;
             }
             foreach (var (name, value) in config.Match(pattern))
@@ -64,7 +64,7 @@ public sealed class ConfigCommands : ICommandFamily
         {
             string name = ctx.ArgString(i);
             var d = config.Find(name);
-            if (d == null || d.Hidden)
+            if (d == null)
             {
                 ctx.Error(Errors.ConfigSetUnknown(name));
                 return;

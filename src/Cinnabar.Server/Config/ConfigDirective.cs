@@ -25,7 +25,7 @@ public sealed class ConfigDirective
     public Func<string, (string? Value, string? Error)>? Parse { get; init; }
     /// <summary>Directives such as "save" or "client-output-buffer-limit" accumulate several lines in a file.</summary>
     public bool Accumulates { get; init; }
-    /// <summary>Directives that CONFIG GET hides (e.g. "include", "rename-command").</summary>
+    /// <summary>Hidden (Redis's HIDDEN_CONFIG): left out of CONFIG GET glob matches and CONFIG REWRITE, reachable by exact name.</summary>
     public bool Hidden { get; init; }
     /// <summary>Sensitive: shown by CONFIG GET but redacted in logs.</summary>
     public bool Sensitive { get; init; }
