@@ -25,8 +25,12 @@ public sealed class ConfigDirective
     public Func<string, (string? Value, string? Error)>? Parse { get; init; }
     /// <summary>Directives such as "save" or "client-output-buffer-limit" accumulate several lines in a file.</summary>
     public bool Accumulates { get; init; }
-    /// <summary>Directives that CONFIG GET hides (e.g. "include", "rename-command").</summary>
+    /// <summary>Hidden (Redis's HIDDEN_CONFIG): left out of CONFIG GET glob matches and CONFIG REWRITE, reachable by exact name.</summary>
     public bool Hidden { get; init; }
     /// <summary>Sensitive: shown by CONFIG GET but redacted in logs.</summary>
     public bool Sensitive { get; init; }
+    /// <summary>Protected (dir, dbfilename): CONFIG SET refuses unless enable-protected-configs allows it.</summary>
+    public bool Protected { get; init; }
+    /// <summary>Renders the value CONFIG GET shows from the typed fields (merged or clamped values such as hz, dir).</summary>
+    public Func<ServerConfig, string>? Show { get; init; }
 }

@@ -5,6 +5,15 @@ using Cinnabar.Storage;
 
 namespace Cinnabar.Server.Config;
 
+// Configuration design. One table of directives (ConfigDirectives*.cs) serves the config file,
+// the command line (turned into config text appended after the file, as redis-server does),
+// CONFIG GET/SET/REWRITE and INFO. Each directive has a kind (bool/int/memory/enum/string/special),
+// a default, a range, aliases and a mutability, all matching redis-server 7.0.15 as observed.
+// Invariants: _values holds the canonical text CONFIG GET shows for every directive, and the
+// public typed fields always agree with it (Apply writes the field; Show renders merged or
+// clamped values back). Validation (Canonicalise) never has side effects, so CONFIG SET can check
+// every pair before applying any, and roll back applied ones if a later Apply fails.
+
 /// <summary>
 /// The server's configuration: canonical string values for every directive (what CONFIG GET
 /// shows) plus typed fields the hot paths read. Values flow file/command line/CONFIG SET ->
@@ -51,6 +60,9 @@ public sealed partial class ServerConfig
     public bool ActiveExpireEnabled = true;
     public long BusyReplyThresholdMs = 5000;
     public bool ReplicaReadOnly = true;
+
+    /// <summary>Set by CONFIG SET: re-listens after a port/bind change at runtime; false when listening failed.</summary>
+    public Func<bool>? RebindListeners { get; set; }
 
     /// <summary>The config file path, if the server was started with one (CONFIG REWRITE target).</summary>
     public string? ConfigFile { get; set; }
@@ -107,9 +119,64 @@ public sealed partial class ServerConfig
             var applyErr = d.Apply(this, canonical!);
             if (applyErr != null) return applyErr;
         }
-        _values[d.Name] = canonical!;
-        if (!startup) Changed?.Invoke(d.Name, canonical!);
+        _values[d.Name] = d.Show != null ? d.Show(this) : canonical!;
+        if (!startup) Changed?.Invoke(d.Name, _values[d.Name]);
         return null;
+    }
+
+    /// <summary>
+    /// CONFIG SET with several pairs (Redis 7.0): every value is validated first, then applied in
+    /// order; if an apply fails, the ones already applied are restored, so the change is atomic.
+    /// Returns (failing name, reason) or null.
+    /// </summary>
+    public (string Name, string Error)? SetMany(IReadOnlyList<(string Name, string Value)> pairs)
+    {
+        var canon = new List<(ConfigDirective D, string Value)>(pairs.Count);
+        foreach (var (name, value) in pairs)
+        {
+            var d = Find(name)!;
+            if (!d.Mutable) return (name, "can't set immutable config");
+            var (c, err) = Canonicalise(d, value);
+            if (err != null) return (name, err);
+            canon.Add((d, c!));
+        }
+        var old = new List<(ConfigDirective D, string Value)>();
+        for (int i = 0; i < canon.Count; i++)
+        {
+            var (d, v) = canon[i];
+            string before = _values[d.Name];
+            string? err = d.Apply?.Invoke(this, v);
+            if (err != null)
+            {
+                // Roll back in reverse order, as Redis restores the previous values; the failing
+                // directive first, since its Apply may have changed its typed field before failing.
+                old.Add((d, before));
+                for (int j = old.Count - 1; j >= 0; j--)
+                {
+                    var (od, ov) = old[j];
+                    var (oc, _) = Canonicalise(od, ov);
+                    od.Apply?.Invoke(this, oc ?? ov);
+                    _values[od.Name] = od.Show != null ? od.Show(this) : ov;
+                }
+                return (pairs[i].Name, err);
+            }
+            old.Add((d, before));
+            _values[d.Name] = d.Show != null ? d.Show(this) : v;
+        }
+        foreach (var (d, _) in canon) Changed?.Invoke(d.Name, _values[d.Name]);
+        return null;
+    }
+
+    /// <summary>Redis's string2ll: optional '-', digits only, no spaces or '+', no overflow.</summary>
+    public static bool TryParseStrictLong(string s, out long n)
+    {
+        n = 0;
+        if (s.Length == 0 || s.Length > 20) return false;
+        int i = s[0] == '-' ? 1 : 0;
+        if (i == s.Length) return false;
+        for (int k = i; k < s.Length; k++) if (!char.IsAsciiDigit(s[k])) return false;
+        if (s.Length - i > 1 && s[i] == '0') return false;
+        return long.TryParse(s, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out n);
     }
 
     private static (string? Value, string? Error) Canonicalise(ConfigDirective d, string value)
@@ -122,7 +189,7 @@ public sealed partial class ServerConfig
                 return (null, "argument must be 'yes' or 'no'");
             case ConfigKind.Int:
             {
-                if (!long.TryParse(value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long n))
+                if (!TryParseStrictLong(value, out long n))
                     return (null, "argument couldn't be parsed into an integer");
                 if (n < d.Min || n > d.Max) return (null, $"argument must be between {d.Min} and {d.Max} inclusive");
                 return (n.ToString(CultureInfo.InvariantCulture), null);
@@ -158,12 +225,11 @@ public sealed partial class ServerConfig
     public static bool TryParseMemory(string s, out long bytes)
     {
         bytes = 0;
-        s = s.Trim();
+        // Negative sizes are refused ("argument must be a memory value"), as memtoull does.
         int i = 0;
-        if (i < s.Length && s[i] == '-') i++;
         while (i < s.Length && char.IsAsciiDigit(s[i])) i++;
-        if (i == 0 || (i == 1 && s[0] == '-')) return false;
-        if (!long.TryParse(s.AsSpan(0, i), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long n)) return false;
+        if (i == 0) return false;
+        if (!long.TryParse(s.AsSpan(0, i), NumberStyles.None, CultureInfo.InvariantCulture, out long n)) return false;
         long mul = s[i..].ToLowerInvariant() switch
         {
             "" or "b" => 1,
@@ -176,18 +242,27 @@ public sealed partial class ServerConfig
             _ => 0,
         };
         if (mul == 0) return false;
+        if (n > long.MaxValue / mul) return false;
         bytes = n * mul;
         return true;
     }
 
     /// <summary>
     /// Loads redis.conf-style text (file contents followed by the command line's --options).
-    /// Returns null or a Redis-style fatal error report.
+    /// Returns null or a Redis-style fatal error report. As redis-server: the last occurrence of
+    /// a directive wins, except "save" whose first occurrence replaces the defaults and later
+    /// ones add points; relative include paths are opened from the current directory (which
+    /// an earlier "dir" line has already changed).
     /// </summary>
     public string? LoadText(string text, string? sourceDir = null, int depth = 0)
     {
+        _ = sourceDir; // kept for callers: Redis resolves includes from the current directory, not the file's
+        return LoadText(text, new HashSet<string>(StringComparer.OrdinalIgnoreCase), depth);
+    }
+
+    private string? LoadText(string text, HashSet<string> seenAccumulating, int depth)
+    {
         var lines = text.Split('\n');
-        var seenAccumulating = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
         for (int lineNo = 0; lineNo < lines.Length; lineNo++)
         {
             string line = lines[lineNo].Trim();
@@ -196,31 +271,98 @@ public sealed partial class ServerConfig
             if (argv == null) return FatalError(lineNo + 1, line, "Unbalanced quotes in configuration line");
             if (argv.Count == 0) continue;
             string name = argv[0].ToLowerInvariant();
-            string? err;
-            if (name == "include" && argv.Count == 2)
+            string? err = name switch
             {
-                string path = argv[1];
-                if (!Path.IsPathRooted(path) && sourceDir != null) path = Path.Combine(sourceDir, path);
-                if (depth > 10) return FatalError(lineNo + 1, line, "Too many nested includes");
-                string inc;
-                try { inc = File.ReadAllText(path); }
-                catch (IOException e) { return FatalError(lineNo + 1, line, "Fatal error, can't open config file '" + argv[1] + "': " + e.Message); }
-                err = LoadText(inc, Path.GetDirectoryName(Path.GetFullPath(path)), depth + 1);
-                if (err != null) return err;
-                continue;
-            }
-            var d = Find(name);
-            if (d == null || argv.Count < 2)
-                return FatalError(lineNo + 1, line, "Bad directive or wrong number of arguments");
-            string value;
-            if (d.Kind is ConfigKind.Special or ConfigKind.Enum) value = string.Join(' ', argv.Skip(1));
-            else if (argv.Count != 2) return FatalError(lineNo + 1, line, "Bad directive or wrong number of arguments");
-            else value = argv[1];
-            if (d.Accumulates && !seenAccumulating.Add(d.Name))
-                value = _values[d.Name] + (value.Length > 0 && _values[d.Name].Length > 0 ? " " : "") + value;
-            err = Set(d.Name, value, startup: true);
-            if (err != null) return FatalError(lineNo + 1, line, err);
+                "include" => LoadInclude(argv, seenAccumulating, depth),
+                "rename-command" => argv.Count == 3 ? AddRename(argv[1], argv[2]) : "wrong number of arguments",
+                "user" => AddUserLine(argv),
+                "loadmodule" => "Module loading is not supported by Cinnabar",
+                _ => LoadDirective(argv, seenAccumulating),
+            };
+            if (err == null) continue;
+            if (err.Contains(" # Fatal error, can't open config file", StringComparison.Ordinal)) return err;
+            return FatalError(lineNo + 1, line, err);
         }
+        return null;
+    }
+
+    private string? LoadDirective(List<string> argv, HashSet<string> seenAccumulating)
+    {
+        var d = Find(argv[0]);
+        if (d == null) return "Bad directive or wrong number of arguments";
+        if (argv.Count < 2)
+            return d.Accumulates ? null : "wrong number of arguments";
+        string value;
+        if (d.Kind is ConfigKind.Special || (d.Kind is ConfigKind.Enum && d.MultiArg)) value = string.Join(' ', argv.Skip(1));
+        else if (argv.Count != 2) return "wrong number of arguments";
+        else value = argv[1];
+        if (d.Accumulates && !seenAccumulating.Add(d.Name) && value.Length > 0)
+            value = _values[d.Name] + (_values[d.Name].Length > 0 ? " " : "") + value;
+        return Set(d.Name, value, startup: true);
+    }
+
+    private string? LoadInclude(List<string> argv, HashSet<string> seenAccumulating, int depth)
+    {
+        if (argv.Count != 2) return "wrong number of arguments";
+        if (depth > 16) return "Too many nested includes";
+        string pattern = argv[1];
+        var files = new List<string>();
+        // Redis 7.0 accepts a glob in the file name part of an include path.
+        if (Path.GetFileName(pattern).IndexOfAny(['*', '?', '[']) >= 0)
+        {
+            string dirPart = Path.GetDirectoryName(pattern) is { Length: > 0 } dp ? dp : ".";
+            var glob = Encoding.UTF8.GetBytes(Path.GetFileName(pattern));
+            if (Directory.Exists(dirPart))
+                foreach (var f in Directory.GetFiles(dirPart).Order(StringComparer.Ordinal))
+                    if (GlobMatcher.Match(glob, Encoding.UTF8.GetBytes(Path.GetFileName(f)), ignoreCase: false)) files.Add(f);
+        }
+        else files.Add(pattern);
+        foreach (var f in files)
+        {
+            string inc;
+            try { inc = File.ReadAllText(f); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                return CantOpenConfigFile(f, e);
+            }
+            var err = LoadText(inc, seenAccumulating, depth + 1);
+            if (err != null) return err;
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// redis-server's report for a config file (main or included) that cannot be read: a log line,
+    /// not the FATAL CONFIG FILE ERROR banner, with the file's absolute path and the errno text.
+    /// </summary>
+    public static string CantOpenConfigFile(string path, Exception e)
+    {
+        string now = DateTime.Now.ToString("dd MMM yyyy HH:mm:ss.fff", CultureInfo.InvariantCulture);
+        string reason = e switch
+        {
+            FileNotFoundException or DirectoryNotFoundException => "No such file or directory",
+            UnauthorizedAccessException => "Permission denied",
+            _ => e.Message,
+        };
+        return $"{Environment.ProcessId}:C {now} # Fatal error, can't open config file '{Path.GetFullPath(path)}': {reason}";
+    }
+
+    /// <summary>rename-command lines (old, new); "" as new name disables the command. Applied by the server.</summary>
+    public List<(string Old, string New)> RenamedCommands { get; } = new();
+
+    /// <summary>"user ..." ACL lines from the config file, for the ACL subsystem.</summary>
+    public List<List<string>> UserLines { get; } = new();
+
+    private string? AddRename(string oldName, string newName)
+    {
+        RenamedCommands.Add((oldName, newName));
+        return null;
+    }
+
+    private string? AddUserLine(List<string> argv)
+    {
+        if (argv.Count < 2) return "wrong number of arguments";
+        UserLines.Add(argv.Skip(1).ToList());
         return null;
     }
 
