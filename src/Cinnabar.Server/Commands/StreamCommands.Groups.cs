@@ -68,10 +68,7 @@ public sealed partial class StreamCommands
             if (ctx.ArgIs(i, "BLOCK") && more > 0)
             {
                 i++;
-                if (!ctx.TryGetLong(i, out timeoutMs) )
-                {
-                    return;
-                }
+                if (!Cinnabar.Protocol.RequestParser.TryParseLong(ctx.Arg(i), out timeoutMs)) { ctx.Error(Errors.StreamTimeoutNotInteger); return; }
                 if (timeoutMs < 0) { ctx.Error(Errors.StreamTimeoutNegative); return; }
             }
             else if (ctx.ArgIs(i, "COUNT") && more > 0)
@@ -325,7 +322,7 @@ public sealed partial class StreamCommands
             {
                 if (!TryEntriesRead(ctx, ++i, out entriesRead)) return;
             }
-            else { ctx.Error("ERR unknown subcommand or wrong number of arguments for 'create'. Try XGROUP HELP."); return; }
+            else { ctx.Error($"ERR unknown subcommand or wrong number of arguments for '{ctx.ArgString(1)}'. Try XGROUP HELP."); return; }
         }
         if (!TryGetStream(ctx, 2, true, out var s)) return;
         if (!TryGroupId(ctx, 4, s, out var id)) return;
@@ -360,7 +357,7 @@ public sealed partial class StreamCommands
         }
         else if (ctx.ArgCount != 5)
         {
-            ctx.Error("ERR unknown subcommand or wrong number of arguments for 'setid'. Try XGROUP HELP.");
+            ctx.Error($"ERR unknown subcommand or wrong number of arguments for '{ctx.ArgString(1)}'. Try XGROUP HELP.");
             return;
         }
         var g = FindGroup(ctx, out var s);

@@ -321,8 +321,13 @@ public sealed partial class StreamCommands : ICommandFamily
                 return;
             }
         }
+        if (count == 0)
+        {
+            ctx.Reply.WriteNullArray();
+            return;
+        }
         if (!TryGetStream(ctx, 1, false, out var s)) return;
-        if (s == null || count == 0)
+        if (s == null)
         {
             ctx.Reply.WriteArrayHeader(0);
             return;
