@@ -1,0 +1,148 @@
+using System.Globalization;
+
+namespace Cinnabar.Cli;
+
+public enum OutputMode
+{
+    Auto,
+    Raw,
+    Human,
+}
+
+/// <summary>
+/// Command-line options with redis-cli 7.0's parsing rules: options come first, an option that
+/// needs a value but is the last argument is "unrecognized", and the first argument not starting
+/// with '-' begins the command.
+/// </summary>
+public sealed class CliOptions
+{
+    public string Host { get; set; } = "127.0.0.1";
+    public int Port { get; set; } = 6379;
+    public string? Socket { get; set; }
+    public string? User { get; set; }
+    public string? Password { get; set; }
+    public bool NoAuthWarning { get; set; }
+    public bool AuthWarning { get; set; }
+    public int Db { get; set; }
+    public OutputMode Output { get; set; } = OutputMode.Auto;
+    public long Repeat { get; set; } = 1;
+    public double IntervalSeconds { get; set; }
+    public bool StdinLastArg { get; set; }
+    public bool ExitOnError { get; set; }
+    public int Resp { get; set; } = 2;
+    public bool Cluster { get; set; }
+    public bool Pipe { get; set; }
+    public int PipeTimeout { get; set; } = 30;
+    public string MbDelim { get; set; } = "\n";
+    public string CmdDelim { get; set; } = "\n";
+    public bool ShowVersion { get; set; }
+    public bool ShowHelp { get; set; }
+    public List<string> Command { get; } = [];
+
+    /// <summary>Parses argv. On error returns null and sets error to redis-cli's message.</summary>
+    public static CliOptions? Parse(string[] args, out string? error)
+    {
+        var o = new CliOptions();
+        error = null;
+        int i = 0;
+        for (; i < args.Length; i++)
+        {
+            string a = args[i];
+            bool last = i == args.Length - 1;
+            string Next() => args[++i];
+            switch (a)
+            {
+                case "-h" when !last: o.Host = Next(); break;
+                case "-h" when last: o.ShowHelp = true; break;
+                case "--help": o.ShowHelp = true; break;
+                case "--version" or "-v": o.ShowVersion = true; break;
+                case "-p" when !last: o.Port = AtoI(Next()); break;
+                case "-s" when !last: o.Socket = Next(); break;
+                case "-a" or "--pass" when !last: o.Password = Next(); o.AuthWarning = true; break;
+                case "--user" when !last: o.User = Next(); break;
+                case "--no-auth-warning": o.NoAuthWarning = true; break;
+                case "-u" when !last:
+                    if (!o.ParseUri(Next())) { error = "Invalid URI scheme"; return null; }
+                    break;
+                case "-n" when !last: o.Db = AtoI(Next()); break;
+                case "-r" when !last: o.Repeat = AtoL(Next()); break;
+                case "-i" when !last:
+                    o.IntervalSeconds = double.TryParse(Next(), NumberStyles.Float, CultureInfo.InvariantCulture, out var d) ? d : 0;
+                    break;
+                case "-d" when !last: o.MbDelim = Unescape(Next()); break;
+                case "-D" when !last: o.CmdDelim = Unescape(Next()); break;
+                case "--raw": o.Output = OutputMode.Raw; break;
+                case "--no-raw": o.Output = OutputMode.Human; break;
+                case "-x": o.StdinLastArg = true; break;
+                case "-e": o.ExitOnError = true; break;
+                case "-2" or "--resp2": o.Resp = 2; break;
+                case "-3" or "--resp3": o.Resp = 3; break;
+                case "-c": o.Cluster = true; break;
+                case "--pipe": o.Pipe = true; break;
+                case "--pipe-timeout" when !last: o.PipeTimeout = AtoI(Next()); break;
+                default:
+                    if (a.Length > 0 && a[0] == '-')
+                    {
+                        error = $"Unrecognized option or bad number of args for: '{a}'";
+                        return null;
+                    }
+                    for (; i < args.Length; i++) o.Command.Add(args[i]);
+                    return o;
+            }
+        }
+        return o;
+    }
+
+    // redis-cli uses atoi: leading digits, anything else is 0.
+    private static int AtoI(string s) => (int)AtoL(s);
+
+    private static long AtoL(string s)
+    {
+        int i = 0;
+        while (i < s.Length && char.IsWhiteSpace(s[i])) i++;
+        bool neg = false;
+        if (i < s.Length && (s[i] == '-' || s[i] == '+')) neg = s[i++] == '-';
+        long v = 0;
+        while (i < s.Length && s[i] >= '0' && s[i] <= '9') v = unchecked(v * 10 + (s[i++] - '0'));
+        return neg ? -v : v;
+    }
+
+    private static string Unescape(string s)
+    {
+        var parts = Cinnabar.Protocol.ArgSplitter.SplitToStrings("\"" + s + "\"");
+        return parts is { Count: 1 } ? parts[0] : s;
+    }
+
+    /// <summary>redis://[[user]:password@]host[:port][/db] (also rediss:// is rejected: no TLS).</summary>
+    private bool ParseUri(string uri)
+    {
+        const string scheme = "redis://";
+        if (!uri.StartsWith(scheme, StringComparison.OrdinalIgnoreCase)) return false;
+        string rest = uri[scheme.Length..];
+        int at = rest.LastIndexOf('@');
+        if (at >= 0)
+        {
+            string cred = rest[..at];
+            rest = rest[(at + 1)..];
+            int colon = cred.IndexOf(':');
+            if (colon >= 0)
+            {
+                if (colon > 0) User = Uri.UnescapeDataString(cred[..colon]);
+                Password = Uri.UnescapeDataString(cred[(colon + 1)..]);
+                AuthWarning = true;
+            }
+            else Password = Uri.UnescapeDataString(cred);
+        }
+        int slash = rest.IndexOf('/');
+        string hostPort = slash >= 0 ? rest[..slash] : rest;
+        if (slash >= 0 && slash + 1 < rest.Length) Db = AtoI(rest[(slash + 1)..]);
+        int pc = hostPort.LastIndexOf(':');
+        if (pc >= 0)
+        {
+            Port = AtoI(hostPort[(pc + 1)..]);
+            hostPort = hostPort[..pc];
+        }
+        if (hostPort.Length > 0) Host = hostPort;
+        return true;
+    }
+}

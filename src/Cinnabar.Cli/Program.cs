@@ -1,0 +1,319 @@
+// cinnabar-cli: a drop-in for redis-cli 7.0's everyday modes — one-shot commands (with -r/-i/-x),
+// the interactive prompt (or line-by-line commands from a non-TTY stdin), --pipe mass insertion
+// and -c cluster redirects. Output formatting follows redis-cli byte for byte (ReplyFormatter).
+using System.Text;
+using Cinnabar.Cli;
+using Cinnabar.Protocol;
+
+return Cli.Run(args);
+
+namespace Cinnabar.Cli
+{
+    public sealed class Cli
+    {
+        public const string Version = "7.0.15";
+
+        private readonly CliOptions _o;
+        private readonly Stream _stdout;
+        private readonly bool _raw;
+        private Connection? _conn;
+        private bool _hadError;
+
+        private Cli(CliOptions o, Stream stdout, bool raw)
+        {
+            _o = o;
+            _stdout = stdout;
+            _raw = raw;
+        }
+
+        public static int Run(string[] args)
+        {
+            var o = CliOptions.Parse(args, out string? err);
+            if (o == null)
+            {
+                Console.Error.WriteLine(err);
+                return 1;
+            }
+            if (o.ShowVersion)
+            {
+                Console.Out.Write("redis-cli " + Version + "\n");
+                return 0;
+            }
+            if (o.ShowHelp)
+            {
+                Console.Out.Write(HelpText.Usage);
+                return 0;
+            }
+            if (o.Password == null && Environment.GetEnvironmentVariable("REDISCLI_AUTH") is { } envAuth) o.Password = envAuth;
+            if (o.AuthWarning && o.Password != null && !o.NoAuthWarning)
+                Console.Error.WriteLine("Warning: Using a password with '-a' or '-u' option on the command line interface may not be safe.");
+            bool raw = o.Output switch
+            {
+                OutputMode.Raw => true,
+                OutputMode.Human => false,
+                _ => Console.IsOutputRedirected,
+            };
+            using var stdout = Console.OpenStandardOutput();
+            var cli = new Cli(o, stdout, raw);
+            try
+            {
+                if (o.Pipe) return cli.PipeMode();
+                if (o.Command.Count == 0 && !o.StdinLastArg) return cli.Repl();
+                return cli.CommandMode();
+            }
+            catch (UnknownReplyTypeException e)
+            {
+                stdout.Flush();
+                Console.Error.WriteLine(e.Message);
+                return 1;
+            }
+            finally
+            {
+                cli._conn?.Dispose();
+            }
+        }
+
+        private void Out(string s) => Out(Encoding.UTF8.GetBytes(s));
+
+        private void Out(byte[] b)
+        {
+            _stdout.Write(b);
+            _stdout.Flush();
+        }
+
+        /// <summary>Connects and performs redis-cli's handshake: AUTH, SELECT, HELLO 3.</summary>
+        private bool Connect(bool quiet = false)
+        {
+            _conn?.Dispose();
+            _conn = Connection.Open(_o, out string? err);
+            if (_conn == null)
+            {
+                if (!quiet) Console.Error.WriteLine(err);
+                return false;
+            }
+            if (_o.Password != null)
+            {
+                var r = _o.User != null ? _conn.Call("AUTH", _o.User, _o.Password) : _conn.Call("AUTH", _o.Password);
+                if (r is { Type: RespType.Error }) Console.Error.WriteLine("AUTH failed: " + r.Text);
+            }
+            if (_o.Db != 0)
+            {
+                var r = _conn.Call("SELECT", _o.Db.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                if (r is { Type: RespType.Error }) Console.Error.WriteLine($"SELECT {_o.Db} failed: {r.Text}");
+            }
+            if (_o.Resp == 3)
+            {
+                var r = _conn.Call("HELLO", "3");
+                if (r is { Type: RespType.Error }) Console.Error.WriteLine("HELLO 3 failed: " + r.Text);
+            }
+            return true;
+        }
+
+        private byte[] Format(RespReply r)
+        {
+            if (!_raw) return ReplyFormatter.Human(r);
+            return ReplyFormatter.Raw(r, _o.MbDelim, _o.CmdDelim);
+        }
+
+        /// <summary>Sends one command (following cluster redirects with -c) and prints its reply.
+        /// Returns false when the connection was lost.</summary>
+        private bool Execute(List<byte[]> argv, bool errorsToStderr = false)
+        {
+            RespReply? r;
+            try
+            {
+                r = _conn!.Call(argv);
+                int redirects = 0;
+                while (_o.Cluster && r is { Type: RespType.Error } && redirects++ < 16 && TryRedirect(r, argv, out var next))
+                    r = next;
+            }
+            catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or ObjectDisposedException)
+            {
+                r = null;
+            }
+            if (r == null) return false;
+            if (r.Type == RespType.Error)
+            {
+                _hadError = true;
+                if (errorsToStderr)
+                {
+                    // With -e, redis-cli reports the error text on stderr and stops.
+                    Console.Error.WriteLine(r.Text);
+                    return true;
+                }
+            }
+            if (r.Type == RespType.Status && argv.Count == 2 && Encoding.ASCII.GetString(argv[0]).Equals("select", StringComparison.OrdinalIgnoreCase)
+                && int.TryParse(argv[1], out int db))
+                _o.Db = db;
+            Out(Format(r));
+            return true;
+        }
+
+        // -MOVED <slot> <host>:<port> / -ASK <slot> <host>:<port>: reconnect there and retry,
+        // sending ASKING first for ASK, as redis-cli -c does.
+        private bool TryRedirect(RespReply err, List<byte[]> argv, out RespReply? reply)
+        {
+            reply = null;
+            var parts = err.Text.Split(' ');
+            if (parts.Length != 3 || parts[0] is not ("MOVED" or "ASK")) return false;
+            int colon = parts[2].LastIndexOf(':');
+            if (colon < 0) return false;
+            _o.Host = parts[2][..colon];
+            _o.Port = int.Parse(parts[2][(colon + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+            _o.Socket = null;
+            if (!_raw) Out($"-> Redirected to slot [{parts[1]}] located at {_o.Host}:{_o.Port}\n");
+            if (!Connect()) return false;
+            if (parts[0] == "ASK") _conn!.Call("ASKING");
+            reply = _conn!.Call(argv);
+            return reply != null;
+        }
+
+        private int CommandMode()
+        {
+            var argv = _o.Command.Select(Encoding.UTF8.GetBytes).ToList();
+            if (_o.StdinLastArg)
+            {
+                using var stdin = Console.OpenStandardInput();
+                var ms = new MemoryStream();
+                stdin.CopyTo(ms);
+                argv.Add(ms.ToArray());
+            }
+            if (!Connect()) return 1;
+            long remaining = _o.Repeat;
+            while (remaining == -1 || remaining-- > 0)
+            {
+                if (!Execute(argv, _o.ExitOnError))
+                {
+                    Console.Error.WriteLine("Error: Server closed the connection");
+                    return 1;
+                }
+                if (_o.ExitOnError && _hadError) return 1;
+                if (_o.IntervalSeconds > 0 && remaining != 0) Thread.Sleep(TimeSpan.FromSeconds(_o.IntervalSeconds));
+            }
+            return _o.ExitOnError && _hadError ? 1 : 0;
+        }
+
+        private string Prompt()
+        {
+            if (_conn == null) return "not connected> ";
+            string where = _o.Socket != null ? "redis " + _o.Socket : $"{_o.Host}:{_o.Port}";
+            if (_o.Db != 0) where += $"[{_o.Db}]";
+            return where + "> ";
+        }
+
+        private int Repl()
+        {
+            bool tty = !Console.IsInputRedirected;
+            Connect();
+            while (true)
+            {
+                if (tty) Out(Prompt());
+                string? line = Console.In.ReadLine();
+                if (line == null) break;
+                var argv = ArgSplitter.Split(Encoding.UTF8.GetBytes(line));
+                if (argv == null)
+                {
+                    Out("Invalid argument(s)\n");
+                    continue;
+                }
+                if (argv.Count == 0) continue;
+                string cmd = Encoding.UTF8.GetString(argv[0]);
+                if (cmd.Equals("quit", StringComparison.OrdinalIgnoreCase) || cmd.Equals("exit", StringComparison.OrdinalIgnoreCase)) return 0;
+                if (cmd.Equals("help", StringComparison.OrdinalIgnoreCase) || cmd == "?")
+                {
+                    Out(HelpText.Repl);
+                    continue;
+                }
+                if (cmd.Equals("clear", StringComparison.OrdinalIgnoreCase) && argv.Count == 1)
+                {
+                    if (tty) Out("\u001b[H\u001b[2J");
+                    continue;
+                }
+                if (cmd.Equals("connect", StringComparison.OrdinalIgnoreCase) && argv.Count >= 3)
+                {
+                    _o.Host = Encoding.UTF8.GetString(argv[1]);
+                    _o.Port = int.TryParse(argv[2], out int port) ? port : 0;
+                    _o.Socket = null;
+                    Connect();
+                    continue;
+                }
+                // "N command ..." repeats the command N times, like redis-cli.
+                long repeat = 1;
+                if (argv.Count > 1 && long.TryParse(argv[0], out long n))
+                {
+                    repeat = n;
+                    argv.RemoveAt(0);
+                }
+                for (long i = 0; i < repeat; i++)
+                {
+                    if (_conn == null && !Connect()) break;
+                    if (!Execute(argv))
+                    {
+                        Console.Error.WriteLine("Error: Server closed the connection");
+                        _conn?.Dispose();
+                        _conn = null;
+                        break;
+                    }
+                    if (_o.IntervalSeconds > 0 && i + 1 < repeat) Thread.Sleep(TimeSpan.FromSeconds(_o.IntervalSeconds));
+                }
+            }
+            return 0;
+        }
+
+        // --pipe: stream stdin's raw protocol to the server while counting replies, then send an
+        // ECHO with a random marker and stop when it comes back.
+        private int PipeMode()
+        {
+            if (!Connect()) return 1;
+            using var stdin = Console.OpenStandardInput();
+            var conn = _conn!;
+            var writer = Task.Run(() =>
+            {
+                var buf = new byte[64 * 1024];
+                int n;
+                while ((n = stdin.Read(buf)) > 0) conn.Send(buf.AsSpan(0, n));
+            });
+            var magic = new byte[20];
+            const string hex = "0123456789abcdef";
+            for (int i = 0; i < magic.Length; i++) magic[i] = (byte)hex[Random.Shared.Next(16)];
+            long errors = 0, replies = 0;
+            bool markerSent = false;
+            while (true)
+            {
+                if (!markerSent && writer.IsCompleted)
+                {
+                    writer.GetAwaiter().GetResult();
+                    Out("All data transferred. Waiting for the last reply...\n");
+                    conn.Send(Connection.Encode([Encoding.ASCII.GetBytes("ECHO"), magic]));
+                    markerSent = true;
+                }
+                RespReply? r;
+                try
+                {
+                    r = conn.Read(markerSent ? _o.PipeTimeout * 1000 : 50);
+                }
+                catch (TimeoutException)
+                {
+                    if (!markerSent) continue;
+                    Console.Error.WriteLine("No replies for " + _o.PipeTimeout + " seconds: exiting.");
+                    return 1;
+                }
+                if (r == null)
+                {
+                    Console.Error.WriteLine("Error reading from the server: Connection reset by peer");
+                    return 1;
+                }
+                if (markerSent && r.Type == RespType.Bulk && r.Str.AsSpan().SequenceEqual(magic)) break;
+                if (r.Type == RespType.Error)
+                {
+                    errors++;
+                    Console.Error.WriteLine(r.Text);
+                }
+                replies++;
+            }
+            Out("Last reply received from server.\n");
+            Out($"errors: {errors}, replies: {replies}\n");
+            return errors > 0 ? 1 : 0;
+        }
+    }
+}
