@@ -31,29 +31,29 @@ namespace Cinnabar.Cli
             var o = CliOptions.Parse(args, out string? err);
             if (o == null)
             {
-                Console.Error.WriteLine(err);
+                StdIo.Err.WriteLine(err);
                 return 1;
             }
             if (o.ShowVersion)
             {
-                Console.Out.Write("redis-cli " + Version + "\n");
+                StdIo.Out.Write(Encoding.UTF8.GetBytes("redis-cli " + Version + "\n"));
                 return 0;
             }
             if (o.ShowHelp)
             {
-                Console.Out.Write(HelpText.Usage);
+                StdIo.Out.Write(Encoding.UTF8.GetBytes(HelpText.Usage));
                 return 0;
             }
             if (o.Password == null && Environment.GetEnvironmentVariable("REDISCLI_AUTH") is { } envAuth) o.Password = envAuth;
             if (o.AuthWarning && o.Password != null && !o.NoAuthWarning)
-                Console.Error.WriteLine("Warning: Using a password with '-a' or '-u' option on the command line interface may not be safe.");
+                StdIo.Err.WriteLine("Warning: Using a password with '-a' or '-u' option on the command line interface may not be safe.");
             bool raw = o.Output switch
             {
                 OutputMode.Raw => true,
                 OutputMode.Human => false,
                 _ => Console.IsOutputRedirected,
             };
-            using var stdout = Console.OpenStandardOutput();
+            var stdout = StdIo.Out;
             var cli = new Cli(o, stdout, raw);
             try
             {
@@ -64,7 +64,7 @@ namespace Cinnabar.Cli
             catch (UnknownReplyTypeException e)
             {
                 stdout.Flush();
-                Console.Error.WriteLine(e.Message);
+                StdIo.Err.WriteLine(e.Message);
                 return 1;
             }
             finally
@@ -88,23 +88,23 @@ namespace Cinnabar.Cli
             _conn = Connection.Open(_o, out string? err);
             if (_conn == null)
             {
-                if (!quiet) Console.Error.WriteLine(err);
+                if (!quiet) StdIo.Err.WriteLine(err);
                 return false;
             }
             if (_o.Password != null)
             {
                 var r = _o.User != null ? _conn.Call("AUTH", _o.User, _o.Password) : _conn.Call("AUTH", _o.Password);
-                if (r is { Type: RespType.Error }) Console.Error.WriteLine("AUTH failed: " + r.Text);
+                if (r is { Type: RespType.Error }) StdIo.Err.WriteLine("AUTH failed: " + r.Text);
             }
             if (_o.Db != 0)
             {
                 var r = _conn.Call("SELECT", _o.Db.ToString(System.Globalization.CultureInfo.InvariantCulture));
-                if (r is { Type: RespType.Error }) Console.Error.WriteLine($"SELECT {_o.Db} failed: {r.Text}");
+                if (r is { Type: RespType.Error }) StdIo.Err.WriteLine($"SELECT {_o.Db} failed: {r.Text}");
             }
             if (_o.Resp == 3)
             {
                 var r = _conn.Call("HELLO", "3");
-                if (r is { Type: RespType.Error }) Console.Error.WriteLine("HELLO 3 failed: " + r.Text);
+                if (r is { Type: RespType.Error }) StdIo.Err.WriteLine("HELLO 3 failed: " + r.Text);
             }
             return true;
         }
@@ -138,7 +138,7 @@ namespace Cinnabar.Cli
                 if (errorsToStderr)
                 {
                     // With -e, redis-cli reports the error text on stderr and stops.
-                    Console.Error.WriteLine(r.Text);
+                    StdIo.Err.WriteLine(r.Text);
                     return true;
                 }
             }
@@ -173,7 +173,7 @@ namespace Cinnabar.Cli
             var argv = _o.Command.Select(Encoding.UTF8.GetBytes).ToList();
             if (_o.StdinLastArg)
             {
-                using var stdin = Console.OpenStandardInput();
+                var stdin = StdIo.In;
                 var ms = new MemoryStream();
                 stdin.CopyTo(ms);
                 argv.Add(ms.ToArray());
@@ -184,7 +184,7 @@ namespace Cinnabar.Cli
             {
                 if (!Execute(argv, _o.ExitOnError))
                 {
-                    Console.Error.WriteLine("Error: Server closed the connection");
+                    StdIo.Err.WriteLine("Error: Server closed the connection");
                     return 1;
                 }
                 if (_o.ExitOnError && _hadError) return 1;
@@ -204,11 +204,12 @@ namespace Cinnabar.Cli
         private int Repl()
         {
             bool tty = !Console.IsInputRedirected;
+            var input = new StreamReader(StdIo.In, new UTF8Encoding(false));
             Connect();
             while (true)
             {
                 if (tty) Out(Prompt());
-                string? line = Console.In.ReadLine();
+                string? line = input.ReadLine();
                 if (line == null) break;
                 var argv = ArgSplitter.Split(Encoding.UTF8.GetBytes(line));
                 if (argv == null)
@@ -249,7 +250,7 @@ namespace Cinnabar.Cli
                     if (_conn == null && !Connect()) break;
                     if (!Execute(argv))
                     {
-                        Console.Error.WriteLine("Error: Server closed the connection");
+                        StdIo.Err.WriteLine("Error: Server closed the connection");
                         _conn?.Dispose();
                         _conn = null;
                         break;
@@ -265,7 +266,7 @@ namespace Cinnabar.Cli
         private int PipeMode()
         {
             if (!Connect()) return 1;
-            using var stdin = Console.OpenStandardInput();
+            var stdin = StdIo.In;
             var conn = _conn!;
             var writer = Task.Run(() =>
             {
@@ -295,19 +296,19 @@ namespace Cinnabar.Cli
                 catch (TimeoutException)
                 {
                     if (!markerSent) continue;
-                    Console.Error.WriteLine("No replies for " + _o.PipeTimeout + " seconds: exiting.");
+                    StdIo.Err.WriteLine("No replies for " + _o.PipeTimeout + " seconds: exiting.");
                     return 1;
                 }
                 if (r == null)
                 {
-                    Console.Error.WriteLine("Error reading from the server: Connection reset by peer");
+                    StdIo.Err.WriteLine("Error reading from the server: Connection reset by peer");
                     return 1;
                 }
                 if (markerSent && r.Type == RespType.Bulk && r.Str.AsSpan().SequenceEqual(magic)) break;
                 if (r.Type == RespType.Error)
                 {
                     errors++;
-                    Console.Error.WriteLine(r.Text);
+                    StdIo.Err.WriteLine(r.Text);
                 }
                 replies++;
             }
