@@ -145,7 +145,29 @@ namespace Cinnabar.Cli
             if (r.Type == RespType.Status && argv.Count == 2 && Encoding.ASCII.GetString(argv[0]).Equals("select", StringComparison.OrdinalIgnoreCase)
                 && int.TryParse(argv[1], out int db))
                 _o.Db = db;
+            string name = Encoding.UTF8.GetString(argv[0]).ToLowerInvariant();
+            bool pubsub = name is "subscribe" or "psubscribe" or "ssubscribe";
+            if (pubsub && !_raw && r.Type != RespType.Error) Out("Reading messages... (press Ctrl-C to quit)\n");
             Out(Format(r));
+            if (r.Type != RespType.Error && (pubsub || name == "monitor"))
+            {
+                // Like redis-cli: once subscribed (or monitoring) print whatever arrives until the
+                // connection ends or the user interrupts.
+                while (true)
+                {
+                    RespReply? next;
+                    try
+                    {
+                        next = _conn!.Read();
+                    }
+                    catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException)
+                    {
+                        next = null;
+                    }
+                    if (next == null) return false;
+                    Out(Format(next));
+                }
+            }
             return true;
         }
 

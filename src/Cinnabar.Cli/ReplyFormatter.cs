@@ -14,7 +14,7 @@ public static class ReplyFormatter
     public static byte[] Human(RespReply r)
     {
         var o = new MemoryStream();
-        HumanInto(o, r, "", indentFirst: false);
+        HumanInto(o, r, "");
         return o.ToArray();
     }
 
@@ -29,7 +29,7 @@ public static class ReplyFormatter
 
     private static void Put(MemoryStream o, string s) => o.Write(Encoding.UTF8.GetBytes(s));
 
-    private static void HumanInto(MemoryStream o, RespReply r, string prefix, bool indentFirst)
+    private static void HumanInto(MemoryStream o, RespReply r, string prefix)
     {
         switch (r.Type)
         {
@@ -63,12 +63,12 @@ public static class ReplyFormatter
             case RespType.BigNumber:
                 throw new UnknownReplyTypeException(13);
             default:
-                HumanAggregate(o, r, prefix, indentFirst);
+                HumanAggregate(o, r, prefix);
                 break;
         }
     }
 
-    private static void HumanAggregate(MemoryStream o, RespReply r, string prefix, bool indentFirst)
+    private static void HumanAggregate(MemoryStream o, RespReply r, string prefix)
     {
         int n = r.Elements.Count;
         if (n == 0)
@@ -92,22 +92,25 @@ public static class ReplyFormatter
         for (int i = 0; i < n; i++)
         {
             int idx = (isMap ? i / 2 : i) + 1;
-            Put(o, (i == 0 && !indentFirst ? "" : prefix) + idx.ToString(System.Globalization.CultureInfo.InvariantCulture).PadLeft(width) + sep + " ");
-            HumanInto(o, r.Elements[i], childPrefix, indentFirst: false);
+            Put(o, (i == 0 ? "" : prefix) + idx.ToString(System.Globalization.CultureInfo.InvariantCulture).PadLeft(width) + sep + " ");
+            HumanInto(o, r.Elements[i], childPrefix);
             if (isMap && i + 1 < n)
             {
                 i++;
                 o.SetLength(o.Length - 1); // drop the key's newline
                 o.Position = o.Length;
                 Put(o, " => ");
-                var v = r.Elements[i];
-                if (v.IsAggregate && v.Elements.Count > 0)
+                // redis-cli moves a value that spans several lines onto its own line, indented
+                // like the entries around it; one-line values stay after the arrow.
+                var v = new MemoryStream();
+                HumanInto(v, r.Elements[i], childPrefix);
+                var text = v.ToArray();
+                if (text.AsSpan().Count((byte)'\n') > 1)
                 {
-                    // redis-cli starts an aggregate map value on its own line, fully indented.
                     o.WriteByte((byte)'\n');
-                    HumanInto(o, v, childPrefix, indentFirst: true);
+                    Put(o, childPrefix);
                 }
-                else HumanInto(o, v, childPrefix, indentFirst: false);
+                o.Write(text);
             }
         }
     }
