@@ -18,6 +18,7 @@ namespace Cinnabar.Cli
         private readonly bool _raw;
         private Connection? _conn;
         private bool _hadError;
+        private bool _inRepl; // redis-cli announces cluster redirects only at the prompt
 
         private Cli(CliOptions o, Stream stdout, bool raw)
         {
@@ -183,7 +184,7 @@ namespace Cinnabar.Cli
             _o.Host = parts[2][..colon];
             _o.Port = int.Parse(parts[2][(colon + 1)..], System.Globalization.CultureInfo.InvariantCulture);
             _o.Socket = null;
-            if (!_raw) Out($"-> Redirected to slot [{parts[1]}] located at {_o.Host}:{_o.Port}\n");
+            if (_inRepl) Out($"-> Redirected to slot [{parts[1]}] located at {_o.Host}:{_o.Port}\n");
             if (!Connect()) return false;
             if (parts[0] == "ASK") _conn!.Call("ASKING");
             reply = _conn!.Call(argv);
@@ -225,6 +226,7 @@ namespace Cinnabar.Cli
 
         private int Repl()
         {
+            _inRepl = true;
             bool tty = !Console.IsInputRedirected;
             var input = new StreamReader(StdIo.In, new UTF8Encoding(false));
             Connect();
