@@ -62,6 +62,11 @@ namespace Cinnabar.Cli
                 if (o.Command.Count == 0 && !o.StdinLastArg) return cli.Repl();
                 return cli.CommandMode();
             }
+            catch (IOException) when (!StdIo.Healthy)
+            {
+                // stdout went away (e.g. `| head`): redis-cli would die of SIGPIPE quietly.
+                return 1;
+            }
             catch (UnknownReplyTypeException e)
             {
                 stdout.Flush();
