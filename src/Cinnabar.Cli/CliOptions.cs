@@ -45,6 +45,7 @@ public sealed class CliOptions
         var o = new CliOptions();
         error = null;
         int i = 0;
+        bool seen2 = false, seen3 = false;
         for (; i < args.Length; i++)
         {
             string a = args[i];
@@ -75,8 +76,8 @@ public sealed class CliOptions
                 case "--no-raw": o.Output = OutputMode.Human; break;
                 case "-x": o.StdinLastArg = true; break;
                 case "-e": o.ExitOnError = true; break;
-                case "-2" or "--resp2": o.Resp = 2; break;
-                case "-3" or "--resp3": o.Resp = 3; break;
+                case "-2": o.Resp = 2; seen2 = true; break;
+                case "-3": o.Resp = 3; seen3 = true; break;
                 case "-c": o.Cluster = true; break;
                 case "--pipe": o.Pipe = true; break;
                 case "--pipe-timeout" when !last: o.PipeTimeout = AtoI(Next()); break;
@@ -87,8 +88,13 @@ public sealed class CliOptions
                         return null;
                     }
                     for (; i < args.Length; i++) o.Command.Add(args[i]);
-                    return o;
+                    break;
             }
+        }
+        if (seen2 && seen3)
+        {
+            error = "Options -2 and -3 are mutually exclusive.";
+            return null;
         }
         return o;
     }

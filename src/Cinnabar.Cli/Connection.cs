@@ -31,6 +31,12 @@ public sealed class Connection : IDisposable
                 s.Connect(o.Host, o.Port);
             }
         }
+        catch (ArgumentOutOfRangeException)
+        {
+            // Out-of-range ports never reach a listener; redis-cli reports the refused connect.
+            error = $"Could not connect to Redis at {o.Host}:{o.Port}: Connection refused";
+            return null;
+        }
         catch (SocketException e)
         {
             string where = o.Socket ?? $"{o.Host}:{o.Port}";

@@ -59,7 +59,7 @@ namespace Cinnabar.Cli
             try
             {
                 if (o.Pipe) return cli.PipeMode();
-                if (o.Command.Count == 0 && !o.StdinLastArg) return cli.Repl();
+                if (o.Command.Count == 0) return cli.Repl();
                 return cli.CommandMode();
             }
             catch (IOException) when (!StdIo.Healthy)

@@ -113,13 +113,16 @@ public sealed class CliComparisonTests : IClassFixture<CliFixture>
     [InlineData("--version")]
     [InlineData("--foo")]
     [InlineData("-n")]
-    public void Option_errors_and_version_match_redis_cli(string arg) => SameOnRedis(arg);
+    [InlineData("-2", "-3", "PING")]
+    [InlineData("--resp3", "PING")]
+    public void Option_errors_and_version_match_redis_cli(params string[] args) => SameOnRedis(args);
 
     [Fact]
     public void Connection_refused_matches_redis_cli()
     {
         Same(1, "", "PING");
         Same(1, "PING\n");
+        Same(65536, "", "PING");
         Same(_f.Redis.Port, "", "-s", "/nonexistent/cli.sock", "PING");
     }
 
@@ -130,6 +133,12 @@ public sealed class CliComparisonTests : IClassFixture<CliFixture>
         SameOnRedis("GET", "cli:x");
         var stored = Tools.Run(CinnabarCli, ["-p", _f.Redis.Port.ToString(), "GET", "cli:x"], "");
         Assert.Equal("payload\nwith lines\n\n", stored.Stdout);
+    }
+
+    [Fact]
+    public void Stdin_flag_without_command_reads_commands_like_redis_cli()
+    {
+        Same(_f.Redis.Port, "GET cli:text\nPING\n", "-x");
     }
 
     [Fact]

@@ -31,7 +31,7 @@ public sealed class OptionsTests
         Assert.True(o.StdinLastArg && o.ExitOnError && o.Cluster && o.Pipe);
         Assert.Equal((3, OutputMode.Human, 5L, 0.25, "/tmp/s"), (o.Resp, o.Output, o.Repeat, o.IntervalSeconds, o.Socket));
         Assert.Equal(("\t", ";"), (o.MbDelim, o.CmdDelim));
-        Assert.Equal(2, P("-3", "--resp2").Resp);
+        Assert.Equal(3, P("-3", "-3").Resp);
     }
 
     [Fact]
@@ -59,6 +59,15 @@ public sealed class OptionsTests
     {
         Assert.Null(CliOptions.Parse([arg], out var err));
         Assert.Equal($"Unrecognized option or bad number of args for: '{arg}'", err);
+    }
+
+    [Fact]
+    public void Resp2_and_resp3_flags_are_mutually_exclusive()
+    {
+        Assert.Null(CliOptions.Parse(["-2", "-3", "ping"], out var err));
+        Assert.Equal("Options -2 and -3 are mutually exclusive.", err);
+        Assert.Null(CliOptions.Parse(["--resp3"], out err));
+        Assert.Equal("Unrecognized option or bad number of args for: '--resp3'", err);
     }
 
     [Fact]
