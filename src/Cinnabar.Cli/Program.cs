@@ -18,6 +18,7 @@ namespace Cinnabar.Cli
         private readonly bool _raw;
         private Connection? _conn;
         private bool _hadError;
+        private string _lostReason = "Server closed the connection";
         private bool _inRepl; // redis-cli announces cluster redirects only at the prompt
 
         private Cli(CliOptions o, Stream stdout, bool raw)
@@ -125,6 +126,7 @@ namespace Cinnabar.Cli
         /// Returns false when the connection was lost.</summary>
         private bool Execute(List<byte[]> argv, bool errorsToStderr = false)
         {
+            _lostReason = "Server closed the connection";
             RespReply? r;
             try
             {
@@ -135,9 +137,21 @@ namespace Cinnabar.Cli
             }
             catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or ObjectDisposedException)
             {
+                _lostReason = e is System.Net.Sockets.SocketException { SocketErrorCode: System.Net.Sockets.SocketError.ConnectionReset }
+                    ? "Connection reset by peer" : "Server closed the connection";
                 r = null;
             }
-            if (r == null) return false;
+            if (r == null)
+            {
+                // SHUTDOWN closes the connection instead of replying: redis-cli treats that as success.
+                if (Encoding.UTF8.GetString(argv[0]).Equals("shutdown", StringComparison.OrdinalIgnoreCase))
+                {
+                    _conn?.Dispose();
+                    _conn = null;
+                    return true;
+                }
+                return false;
+            }
             if (r.Type == RespType.Error)
             {
                 _hadError = true;
@@ -210,9 +224,10 @@ namespace Cinnabar.Cli
             long remaining = _o.Repeat;
             while (remaining == -1 || remaining-- > 0)
             {
+                if (_conn == null && !Connect()) return 1;
                 if (!Execute(argv, _o.ExitOnError))
                 {
-                    StdIo.Err.WriteLine("Error: Server closed the connection");
+                    StdIo.Err.WriteLine("Error: " + _lostReason);
                     return 1;
                 }
                 if (_o.ExitOnError && _hadError) return 1;
@@ -279,7 +294,7 @@ namespace Cinnabar.Cli
                     if (_conn == null && !Connect()) break;
                     if (!Execute(argv))
                     {
-                        StdIo.Err.WriteLine("Error: Server closed the connection");
+                        StdIo.Err.WriteLine("Error: " + _lostReason);
                         _conn?.Dispose();
                         _conn = null;
                         break;

@@ -273,6 +273,20 @@ public sealed class CliComparisonTests : IClassFixture<CliFixture>
     }
 
     [Fact]
+    public void Shutdown_in_a_session_matches_redis_cli()
+    {
+        // Each CLI shuts down its own throwaway server; ports are normalised before comparing.
+        (int, string, string) Session(string exe)
+        {
+            using var server = ServerProcess.StartRedis();
+            string port = server.Port.ToString();
+            var (code, stdout, stderr) = Tools.Run(exe, ["-p", port], "PING\nSHUTDOWN NOSAVE\nPING\n", timeoutMs: 30_000);
+            return (code, stdout, stderr.Replace(port, "PORT"));
+        }
+        Assert.Equal(Session("redis-cli"), Session(CinnabarCli));
+    }
+
+    [Fact]
     public void Both_clis_agree_against_cinnabar()
     {
         int port = _f.Cinnabar.Port;
