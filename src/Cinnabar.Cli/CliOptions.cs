@@ -7,6 +7,7 @@ public enum OutputMode
     Auto,
     Raw,
     Human,
+    Csv,
 }
 
 /// <summary>
@@ -32,6 +33,9 @@ public sealed class CliOptions
     public int Resp { get; set; } = 2;
     public bool Cluster { get; set; }
     public bool Pipe { get; set; }
+    public bool Scan { get; set; }
+    public string? Pattern { get; set; }
+    public string? EvalFile { get; set; }
     public int PipeTimeout { get; set; } = 30;
     public string MbDelim { get; set; } = "\n";
     public string CmdDelim { get; set; } = "\n";
@@ -74,6 +78,21 @@ public sealed class CliOptions
                 case "-D" when !last: o.CmdDelim = Unescape(Next()); break;
                 case "--raw": o.Output = OutputMode.Raw; break;
                 case "--no-raw": o.Output = OutputMode.Human; break;
+                case "--csv": o.Output = OutputMode.Csv; break;
+                case "--scan": o.Scan = true; break;
+                case "--pattern" when !last: o.Pattern = Next(); break;
+                case "--quoted-pattern" when !last:
+                    {
+                        var parts = Cinnabar.Protocol.ArgSplitter.SplitToStrings(Next());
+                        if (parts is not { Count: 1 })
+                        {
+                            error = "Invalid quoted string specified for --quoted-pattern.";
+                            return null;
+                        }
+                        o.Pattern = parts[0];
+                        break;
+                    }
+                case "--eval" when !last: o.EvalFile = Next(); break;
                 case "-x": o.StdinLastArg = true; break;
                 case "-e": o.ExitOnError = true; break;
                 case "-2": o.Resp = 2; seen2 = true; break;

@@ -24,6 +24,12 @@ Usage: cinnabar-cli [OPTIONS] [cmd [arg [arg ...]]]
   -e                 Exit with code 1 when a command replies with an error.
   --raw              Raw formatting of replies (default when STDOUT is not a tty).
   --no-raw           Formatted output even when STDOUT is not a tty.
+  --csv              Output in CSV format.
+  --scan             List all keys using the SCAN command.
+  --pattern <pat>    Keys pattern for --scan (default: *).
+  --quoted-pattern <pat> Same as --pattern, but the pattern may be quoted.
+  --eval <file>      Send an EVAL command using the Lua script at <file>
+                     (a "," argument separates KEYS[] from ARGV[]).
   --pipe             Transfer raw Redis protocol from STDIN to the server.
   --pipe-timeout <n> Seconds to wait for the last reply in --pipe mode (0: forever).
   --no-auth-warning  Don't warn about passwords on the command line.

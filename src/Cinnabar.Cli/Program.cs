@@ -15,17 +15,17 @@ namespace Cinnabar.Cli
 
         private readonly CliOptions _o;
         private readonly Stream _stdout;
-        private readonly bool _raw;
+        private readonly OutputMode _mode;
         private Connection? _conn;
         private bool _hadError;
         private string _lostReason = "Server closed the connection";
         private bool _inRepl; // redis-cli announces cluster redirects only at the prompt
 
-        private Cli(CliOptions o, Stream stdout, bool raw)
+        private Cli(CliOptions o, Stream stdout, OutputMode mode)
         {
             _o = o;
             _stdout = stdout;
-            _raw = raw;
+            _mode = mode;
         }
 
         public static int Run(string[] args)
@@ -49,17 +49,14 @@ namespace Cinnabar.Cli
             if (o.Password == null && Environment.GetEnvironmentVariable("REDISCLI_AUTH") is { } envAuth) o.Password = envAuth;
             if (o.AuthWarning && o.Password != null && !o.NoAuthWarning)
                 StdIo.Err.WriteLine("Warning: Using a password with '-a' or '-u' option on the command line interface may not be safe.");
-            bool raw = o.Output switch
-            {
-                OutputMode.Raw => true,
-                OutputMode.Human => false,
-                _ => Console.IsOutputRedirected,
-            };
+            var mode = o.Output == OutputMode.Auto ? (Console.IsOutputRedirected ? OutputMode.Raw : OutputMode.Human) : o.Output;
             var stdout = StdIo.Out;
-            var cli = new Cli(o, stdout, raw);
+            var cli = new Cli(o, stdout, mode);
             try
             {
                 if (o.Pipe) return cli.PipeMode();
+                if (o.Scan) return cli.ScanMode();
+                if (o.EvalFile != null) return cli.EvalMode();
                 if (o.Command.Count == 0) return cli.Repl();
                 return cli.CommandMode();
             }
@@ -118,8 +115,12 @@ namespace Cinnabar.Cli
 
         private byte[] Format(RespReply r)
         {
-            if (!_raw) return ReplyFormatter.Human(r);
-            return ReplyFormatter.Raw(r, _o.MbDelim, _o.CmdDelim);
+            return _mode switch
+            {
+                OutputMode.Human => ReplyFormatter.Human(r),
+                OutputMode.Csv => ReplyFormatter.Csv(r),
+                _ => ReplyFormatter.Raw(r, _o.MbDelim, _o.CmdDelim),
+            };
         }
 
         /// <summary>Sends one command (following cluster redirects with -c) and prints its reply.
@@ -167,7 +168,7 @@ namespace Cinnabar.Cli
                 _o.Db = db;
             string name = Encoding.UTF8.GetString(argv[0]).ToLowerInvariant();
             bool pubsub = name is "subscribe" or "psubscribe" or "ssubscribe";
-            if (pubsub && !_raw && r.Type != RespType.Error) Out("Reading messages... (press Ctrl-C to quit)\n");
+            if (pubsub && _mode == OutputMode.Human && r.Type != RespType.Error) Out("Reading messages... (press Ctrl-C to quit)\n");
             Out(Format(r));
             if (r.Type != RespType.Error && (pubsub || name == "monitor"))
             {
@@ -232,6 +233,62 @@ namespace Cinnabar.Cli
                 }
                 if (_o.ExitOnError && _hadError) return 1;
                 if (_o.IntervalSeconds > 0 && remaining != 0) Thread.Sleep(TimeSpan.FromSeconds(_o.IntervalSeconds));
+            }
+            return _o.ExitOnError && _hadError ? 1 : 0;
+        }
+
+        // --scan: walk the keyspace with SCAN [MATCH pattern] and print every key.
+        private int ScanMode()
+        {
+            if (!Connect()) return 1;
+            string cursor = "0";
+            do
+            {
+                var args = new List<string> { "SCAN", cursor };
+                if (_o.Pattern != null) args.AddRange(["MATCH", _o.Pattern]);
+                var r = _conn!.Call([.. args]);
+                if (r == null || r.Type == RespType.Error || r.Elements.Count != 2)
+                {
+                    StdIo.Err.WriteLine("Error: " + (r?.Text ?? "Server closed the connection"));
+                    return 1;
+                }
+                cursor = r.Elements[0].Text;
+                foreach (var key in r.Elements[1].Elements)
+                    Out(_mode == OutputMode.Human ? Encoding.UTF8.GetBytes(ArgSplitter.Repr(key.Str) + "\n") : [.. key.Str, (byte)'\n']);
+            }
+            while (cursor != "0");
+            return 0;
+        }
+
+        // --eval file [key ...] [, arg ...]: EVAL with the file's text; "," separates keys from args.
+        private int EvalMode()
+        {
+            byte[] script;
+            try
+            {
+                script = File.ReadAllBytes(_o.EvalFile!);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                string why = e switch
+                {
+                    FileNotFoundException or DirectoryNotFoundException => "No such file or directory",
+                    UnauthorizedAccessException => "Permission denied",
+                    _ => e.Message,
+                };
+                StdIo.Err.WriteLine($"Can't open file '{_o.EvalFile}': {why}");
+                return 1;
+            }
+            int comma = _o.Command.IndexOf(",");
+            int numKeys = comma >= 0 ? comma : _o.Command.Count;
+            var argv = new List<byte[]> { "EVAL"u8.ToArray(), script, Encoding.ASCII.GetBytes(numKeys.ToString(System.Globalization.CultureInfo.InvariantCulture)) };
+            foreach (var a in _o.Command)
+                if (a != ",") argv.Add(Encoding.UTF8.GetBytes(a));
+            if (!Connect()) return 1;
+            if (!Execute(argv, _o.ExitOnError))
+            {
+                StdIo.Err.WriteLine("Error: " + _lostReason);
+                return 1;
             }
             return _o.ExitOnError && _hadError ? 1 : 0;
         }

@@ -27,6 +27,52 @@ public static class ReplyFormatter
         return o.ToArray();
     }
 
+    /// <summary>redis-cli --csv: scalars comma-joined (aggregates flattened), strings quoted, nil as NULL.</summary>
+    public static byte[] Csv(RespReply r)
+    {
+        var o = new MemoryStream();
+        CsvInto(o, r);
+        o.WriteByte((byte)'\n');
+        return o.ToArray();
+    }
+
+    private static void CsvInto(MemoryStream o, RespReply r)
+    {
+        switch (r.Type)
+        {
+            case RespType.Error:
+                Put(o, "ERROR,");
+                Put(o, ArgSplitter.Repr(r.Str));
+                break;
+            case RespType.Status:
+            case RespType.Bulk:
+            case RespType.Verbatim:
+                Put(o, ArgSplitter.Repr(r.Str));
+                break;
+            case RespType.Integer:
+                Put(o, r.Integer.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                break;
+            case RespType.Double:
+                o.Write(r.Str);
+                break;
+            case RespType.Nil:
+                Put(o, "NULL");
+                break;
+            case RespType.Bool:
+                Put(o, r.Integer != 0 ? "true" : "false");
+                break;
+            case RespType.BigNumber:
+                throw new UnknownReplyTypeException(13);
+            default:
+                for (int i = 0; i < r.Elements.Count; i++)
+                {
+                    if (i > 0) o.WriteByte((byte)',');
+                    CsvInto(o, r.Elements[i]);
+                }
+                break;
+        }
+    }
+
     private static void Put(MemoryStream o, string s) => o.Write(Encoding.UTF8.GetBytes(s));
 
     private static void HumanInto(MemoryStream o, RespReply r, string prefix)

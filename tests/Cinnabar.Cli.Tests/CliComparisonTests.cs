@@ -88,6 +88,12 @@ public sealed class CliComparisonTests : IClassFixture<CliFixture>
         { "password warning", ["-a", "nopass", "PING"] },
         { "auth warning suppressed", ["--no-auth-warning", "--user", "u", "--pass", "p", "PING"] },
         { "delimiters", ["-d", ",", "-D", ";", "LRANGE", "cli:list", "0", "-1"] },
+        { "csv array", ["--csv", "LRANGE", "cli:list", "0", "-1"] },
+        { "csv error and nil", ["--csv", "EVAL", "return {1, 'a', redis.pcall('incr', KEYS[1])}", "1", "cli:text"] },
+        { "csv resp3", ["--csv", "-3", "EVAL", "redis.setresp(3); return {1,{2,'x\\\"y'},{double=1.5},true,{map={a=1}},{set={q=true}},{}}", "0"] },
+        { "csv nil", ["--csv", "GET", "cli:missing"] },
+        { "scan", ["--scan", "--pattern", "cli:l*"] },
+        { "scan quoted pattern", ["--scan", "--quoted-pattern", "\"cli:h*\""] },
     };
 
     [Theory]
@@ -139,6 +145,17 @@ public sealed class CliComparisonTests : IClassFixture<CliFixture>
     public void Stdin_flag_without_command_reads_commands_like_redis_cli()
     {
         Same(_f.Redis.Port, "GET cli:text\nPING\n", "-x");
+    }
+
+    [Fact]
+    public void Eval_file_matches_redis_cli()
+    {
+        string file = Path.Combine(_f.Redis.Dir, "cli-test.lua");
+        File.WriteAllText(file, "return {KEYS[1], ARGV[1], #KEYS, #ARGV}");
+        SameOnRedis("--eval", file, "k1", "k2", ",", "a1", "a2");
+        SameOnRedis("--eval", file);
+        SameOnRedis("--no-raw", "--eval", file, "k1,k2", "a");
+        SameOnRedis("--eval", Path.Combine(_f.Redis.Dir, "missing.lua"));
     }
 
     [Fact]
