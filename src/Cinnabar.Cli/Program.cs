@@ -18,6 +18,7 @@ namespace Cinnabar.Cli
         private readonly OutputMode _mode;
         private Connection? _conn;
         private bool _hadError;
+        private bool _inMulti;
         private string _lostReason = "Server closed the connection";
         private bool _inRepl; // redis-cli announces cluster redirects only at the prompt
 
@@ -89,6 +90,7 @@ namespace Cinnabar.Cli
         private bool Connect(bool quiet = false)
         {
             _conn?.Dispose();
+            _inMulti = false;
             _conn = Connection.Open(_o, out string? err);
             if (_conn == null)
             {
@@ -167,6 +169,9 @@ namespace Cinnabar.Cli
                 && int.TryParse(argv[1], out int db))
                 _o.Db = db;
             string name = Encoding.UTF8.GetString(argv[0]).ToLowerInvariant();
+            // redis-cli 7.0 marks an open transaction in the prompt with "(TX)".
+            if (name == "multi" && r.Type != RespType.Error) _inMulti = true;
+            else if (name is "exec" or "discard") _inMulti = false;
             bool pubsub = name is "subscribe" or "psubscribe" or "ssubscribe";
             if (pubsub && _mode == OutputMode.Human && r.Type != RespType.Error) Out("Reading messages... (press Ctrl-C to quit)\n");
             Out(Format(r));
@@ -298,6 +303,7 @@ namespace Cinnabar.Cli
             if (_conn == null) return "not connected> ";
             string where = _o.Socket != null ? "redis " + _o.Socket : $"{_o.Host}:{_o.Port}";
             if (_o.Db != 0) where += $"[{_o.Db}]";
+            if (_inMulti) where += "(TX)";
             return where + "> ";
         }
 

@@ -212,6 +212,15 @@ public sealed class CliComparisonTests : IClassFixture<CliFixture>
         Assert.DoesNotContain("\u001b", output);
     }
 
+    [Fact]
+    public void Tty_prompt_marks_open_transactions()
+    {
+        var (code, output) = RunInTty($"{CinnabarCli} -p {_f.Redis.Port} -n 3", "MULTI\nPING\nEXEC\nMULTI\nDISCARD\nexit\n");
+        Assert.Equal(0, code);
+        string p = $"127.0.0.1:{_f.Redis.Port}[3]";
+        Assert.Contains($"{p}> OK\n{p}(TX)> QUEUED\n{p}(TX)> 1) PONG\n{p}> OK\n{p}(TX)> OK\n{p}> ", output);
+    }
+
     [Theory]
     [InlineData("--raw")]
     [InlineData("--no-raw")]
