@@ -218,7 +218,7 @@ namespace Cinnabar.Cli
 
         private int CommandMode()
         {
-            var argv = _o.Command.Select(Encoding.UTF8.GetBytes).ToList();
+            var argv = RawArgs.Tail(_o.Command);
             if (_o.StdinLastArg)
             {
                 var stdin = StdIo.In;
@@ -287,8 +287,8 @@ namespace Cinnabar.Cli
             int comma = _o.Command.IndexOf(",");
             int numKeys = comma >= 0 ? comma : _o.Command.Count;
             var argv = new List<byte[]> { "EVAL"u8.ToArray(), script, Encoding.ASCII.GetBytes(numKeys.ToString(System.Globalization.CultureInfo.InvariantCulture)) };
-            foreach (var a in _o.Command)
-                if (a != ",") argv.Add(Encoding.UTF8.GetBytes(a));
+            foreach (var a in RawArgs.Tail(_o.Command))
+                if (a is not [(byte)',']) argv.Add(a);
             if (!Connect()) return 1;
             if (!Execute(argv, _o.ExitOnError))
             {
@@ -311,14 +311,14 @@ namespace Cinnabar.Cli
         {
             _inRepl = true;
             bool tty = !Console.IsInputRedirected;
-            var input = new StreamReader(StdIo.In, new UTF8Encoding(false));
+            var input = new LineReader(StdIo.In);
             Connect();
             while (true)
             {
                 if (tty) Out(Prompt());
-                string? line = input.ReadLine();
+                byte[]? line = input.ReadLine();
                 if (line == null) break;
-                var argv = ArgSplitter.Split(Encoding.UTF8.GetBytes(line));
+                var argv = ArgSplitter.Split(line);
                 if (argv == null)
                 {
                     Out("Invalid argument(s)\n");

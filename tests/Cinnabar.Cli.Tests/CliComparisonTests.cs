@@ -148,6 +148,18 @@ public sealed class CliComparisonTests : IClassFixture<CliFixture>
     }
 
     [Fact]
+    public void Non_utf8_bytes_pass_through_arguments_and_stdin_lines()
+    {
+        // Tools.Run cannot pass raw bytes, so go through sh with printf escapes.
+        string cli = CinnabarCli, port = _f.Redis.Port.ToString();
+        var set = Tools.Run("sh", ["-c", $"{cli} -p {port} SET cli:bin \"$(printf '\\377\\376')\""], "");
+        Assert.Equal("OK\n", set.Stdout);
+        Assert.Equal("\"\\xff\\xfe\"\n", Tools.RedisCli(_f.Redis.Port, "--no-raw", "GET", "cli:bin"));
+        var lines = Tools.Run("sh", ["-c", $"printf 'SET cli:bin2 \\377x\\r\\nSTRLEN cli:bin2\\n' | {cli} -p {port}"], "");
+        Assert.Equal("OK\n2\n", lines.Stdout);
+    }
+
+    [Fact]
     public void Eval_file_matches_redis_cli()
     {
         string file = Path.Combine(_f.Redis.Dir, "cli-test.lua");
