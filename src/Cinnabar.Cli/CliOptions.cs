@@ -152,11 +152,15 @@ public sealed class CliOptions
             int colon = cred.IndexOf(':');
             if (colon >= 0)
             {
-                if (colon > 0) User = Uri.UnescapeDataString(cred[..colon]);
+                User = Uri.UnescapeDataString(cred[..colon]); // redis-cli sends AUTH "" pass for ":pass@"
                 Password = Uri.UnescapeDataString(cred[(colon + 1)..]);
                 AuthWarning = true;
             }
-            else Password = Uri.UnescapeDataString(cred);
+            else
+            {
+                Password = Uri.UnescapeDataString(cred);
+                AuthWarning = true;
+            }
         }
         int slash = rest.IndexOf('/');
         string hostPort = slash >= 0 ? rest[..slash] : rest;

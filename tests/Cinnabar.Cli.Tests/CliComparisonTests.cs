@@ -160,6 +160,19 @@ public sealed class CliComparisonTests : IClassFixture<CliFixture>
     }
 
     [Fact]
+    public void Authentication_options_match_redis_cli()
+    {
+        using var server = ServerProcess.StartRedis("--requirepass", "sekret");
+        string port = server.Port.ToString();
+        Same(server.Port, "", "PING");
+        Same(server.Port, "", "-a", "sekret", "PING");
+        Same(server.Port, "", "-a", "wrong", "PING");
+        Same(server.Port, "", "--user", "default", "--pass", "sekret", "--no-raw", "PING");
+        foreach (var uri in new[] { $"redis://:sekret@127.0.0.1:{port}", $"redis://sekret@127.0.0.1:{port}/2", $"redis://default:sekret@127.0.0.1:{port}" })
+            Same(server.Port, "", "-u", uri, "PING");
+    }
+
+    [Fact]
     public void Eval_file_matches_redis_cli()
     {
         string file = Path.Combine(_f.Redis.Dir, "cli-test.lua");

@@ -47,6 +47,10 @@ public sealed class OptionsTests
     {
         var o = P("-u", "redis://alice:p%40ss@example.org:7001/4");
         Assert.Equal(("alice", "p@ss", "example.org", 7001, 4), (o.User, o.Password, o.Host, o.Port, o.Db));
+        var noUser = P("-u", "redis://:pw@h");
+        Assert.Equal(("", "pw", true), (noUser.User, noUser.Password, noUser.AuthWarning));
+        var passOnly = P("-u", "redis://pw@h");
+        Assert.Equal(((string?)null, "pw", true), (passOnly.User, passOnly.Password, passOnly.AuthWarning));
         var bare = P("-u", "redis://h2");
         Assert.Equal(("h2", 6379, 0, (string?)null), (bare.Host, bare.Port, bare.Db, bare.Password));
     }
