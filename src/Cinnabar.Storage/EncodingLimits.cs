@@ -7,7 +7,7 @@ namespace Cinnabar.Storage;
 /// </summary>
 public static class EncodingLimits
 {
-    public static int HashMaxListpackEntries = 128;
+    public static int HashMaxListpackEntries = 512;
     public static int HashMaxListpackValue = 64;
     public static int SetMaxIntsetEntries = 512;
     public static int ZsetMaxListpackEntries = 128;
