@@ -101,6 +101,10 @@ public sealed class Client
     public long NetOutputBytes;
     public long CommandsProcessed;
     public bool IsClosed => _closed != 0;
+    /// <summary>Set once the server has removed this client from its lists.</summary>
+    internal bool CleanedUp;
+    /// <summary>True while the next command waits for a CLIENT PAUSE to end.</summary>
+    public bool WaitingForUnpause => _pausedWaiting;
     public int QueryBufferLength => _inEnd - _inStart;
     public int QueryBufferCapacity => _in.Length;
     public int PendingOutputBytes => Reply.Length + (_sending ? _sendBuffer.Length : 0);
@@ -131,8 +135,8 @@ public sealed class Client
                 if (_pausedWaiting)
                 {
                     // CLIENT PAUSE: the next command stays in the query buffer until the pause ends.
-                    _pausedWaiting = false;
                     await _server.WaitUnpausedAsync().ConfigureAwait(false);
+                    _pausedWaiting = false;
                     _inputPending = true;
                     continue;
                 }

@@ -46,11 +46,11 @@ public sealed class CommandDef
     public required string Name { get; init; }
     /// <summary>Redis arity: N = exactly N args (incl. name), -N = at least N.</summary>
     public required int Arity { get; init; }
-    public CommandFlags Flags { get; init; }
+    public CommandFlags Flags { get; set; }
     public int FirstKey { get; init; }
     public int LastKey { get; init; }
     public int Step { get; init; }
-    public string[] AclCategories { get; init; } = [];
+    public string[] AclCategories { get; set; } = [];
     public CommandHandler? Handler { get; init; }
     public KeyFinder? Keys { get; init; }
     public string Group { get; init; } = "generic";

@@ -226,10 +226,13 @@ public sealed partial class RedisServer : IKeyspaceEvents
 
     private static readonly string ProtectedModeMessage = "-" + Errors.ProtectedMode + "\r\n";
 
+    /// <summary>Forgets a closed client (idempotent: CLIENT KILL runs it at once, the client loop again on exit).</summary>
     internal void OnClientClosed(Client c)
     {
         lock (ExecLock)
         {
+            if (c.CleanedUp) return;
+            c.CleanedUp = true;
             _clients.Remove(c.Id);
             if (c.BlockState != null) Unblock(c, timedOut: false, write: false);
             UnwatchAll(c);
@@ -708,7 +711,7 @@ public sealed partial class RedisServer : IKeyspaceEvents
         foreach (var c in _clients.Values)
         {
             if ((c.Flags & (ClientFlags.Replica | ClientFlags.Master | ClientFlags.Blocked | ClientFlags.PubSub)) != 0) continue;
-            if (c.SubscriptionCount > 0) continue;
+            if (c.SubscriptionCount > 0 || c.WaitingForUnpause) continue;
             if (now - c.LastInteractionMs > Config.TimeoutSeconds * 1000)
             {
                 Log.Verbose("Closing idle client");

@@ -136,6 +136,22 @@ public sealed class ServerIntroTests
     }
 
     [Fact]
+    public void Reset_stats_clears_counters_commandstats_and_errorstats()
+    {
+        var (s, c) = NewServer();
+        Run(s, c, "SET", "intro:r", "1");
+        Run(s, c, "GET", "intro:r");
+        Run(s, c, "CLIENT", "NO-EVICT", "maybe");
+        s.ResetStats();
+        string info = InfoCommand.Build(s, new HashSet<string> { "stats", "commandstats", "errorstats" });
+        Assert.Contains("total_commands_processed:0\r\n", info);
+        Assert.Contains("keyspace_hits:0\r\n", info);
+        Assert.Contains("total_error_replies:0\r\n", info);
+        Assert.DoesNotContain("cmdstat_", info);
+        Assert.DoesNotContain("errorstat_", info);
+    }
+
+    [Fact]
     public void Client_pause_write_holds_writes_but_not_reads_and_unpause_releases()
     {
         var (s, c) = NewServer();

@@ -192,7 +192,12 @@ public sealed partial class ClientCommands
     private static void KillClient(CommandContext ctx, Client c)
     {
         if (c == ctx.Client) c.Flags |= ClientFlags.CloseAfterReply;
-        else c.Close();
+        else
+        {
+            // Like Redis's freeClient: gone from CLIENT LIST as soon as the command returns.
+            c.Close();
+            ctx.Server.OnClientClosed(c);
+        }
     }
 
     private static void SetInfo(CommandContext ctx)

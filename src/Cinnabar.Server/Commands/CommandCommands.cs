@@ -13,14 +13,17 @@ public sealed class CommandCommands : ICommandFamily
     public void Register(CommandTable t)
     {
         var c = t.AddContainer("command", -1, "server", "Get array of Redis command details", "2.8.13", All);
+        c.Flags = CommandFlags.Loading | CommandFlags.Stale;
+        c.AclCategories = ["@slow", "@connection"];
+        c.Tips = ["nondeterministic_output_order"];
         const string f = "loading stale";
         const string acl = "@slow @connection";
         t.AddSub(c, "count", 2, f, 0, 0, 0, acl, ctx => ctx.Reply.WriteInteger(CountAll(ctx.Server)), "Get total number of Redis commands", "2.8.13");
-        t.AddSub(c, "info", -2, f, 0, 0, 0, acl, Info, "Get array of specific Redis command details, or all when no argument is given.", "2.8.13", "O(N) where N is the number of commands to look up");
-        t.AddSub(c, "docs", -2, f, 0, 0, 0, acl, Docs, "Get array of specific Redis command documentation", "7.0.0", "O(N) where N is the number of commands to look up");
-        t.AddSub(c, "getkeys", -4, "loading", 0, 0, 0, acl, GetKeys, "Extract keys given a full Redis command", "2.8.13", "O(N) where N is the number of arguments to the command");
-        t.AddSub(c, "getkeysandflags", -4, "loading", 0, 0, 0, acl, GetKeysAndFlags, "Extract keys and access flags given a full Redis command", "7.0.0", "O(N) where N is the number of arguments to the command");
-        t.AddSub(c, "list", -2, f, 0, 0, 0, acl, List, "Get an array of Redis command names", "7.0.0", "O(N) where N is the total number of Redis commands");
+        t.AddSub(c, "info", -2, f, 0, 0, 0, acl, Info, "Get array of specific Redis command details, or all when no argument is given.", "2.8.13", "O(N) where N is the number of commands to look up").Tips = ["nondeterministic_output_order"];
+        t.AddSub(c, "docs", -2, f, 0, 0, 0, acl, Docs, "Get array of specific Redis command documentation", "7.0.0", "O(N) where N is the number of commands to look up").Tips = ["nondeterministic_output_order"];
+        t.AddSub(c, "getkeys", -4, f, 0, 0, 0, acl, GetKeys, "Extract keys given a full Redis command", "2.8.13", "O(N) where N is the number of arguments to the command");
+        t.AddSub(c, "getkeysandflags", -4, f, 0, 0, 0, acl, GetKeysAndFlags, "Extract keys and access flags given a full Redis command", "7.0.0", "O(N) where N is the number of arguments to the command");
+        t.AddSub(c, "list", -2, f, 0, 0, 0, acl, List, "Get an array of Redis command names", "7.0.0", "O(N) where N is the total number of Redis commands").Tips = ["nondeterministic_output_order"];
         t.AddSub(c, "help", 2, f, 0, 0, 0, acl, Help, "Show helpful text about the different subcommands", "5.0.0");
     }
 

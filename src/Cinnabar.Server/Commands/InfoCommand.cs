@@ -18,7 +18,7 @@ public sealed class InfoCommand : ICommandFamily
     public void Register(CommandTable t)
     {
         t.Add("info", -1, "loading stale sentinel", 0, 0, 0, "@slow @dangerous", Info, "server",
-            "Returns information and statistics about the server.", "1.0.0", "O(1)");
+            "Returns information and statistics about the server.", "1.0.0", "O(1)").Tips = ["nondeterministic_output", "request_policy:all_shards", "response_policy:special"];
     }
 
     private static void Info(CommandContext ctx)

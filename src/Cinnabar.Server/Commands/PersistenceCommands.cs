@@ -12,7 +12,7 @@ public sealed class PersistenceCommands : ICommandFamily
     {
         t.Add("save", 1, "admin noscript no_async_loading no_multi", 0, 0, 0, "@admin @slow @dangerous", Save, "server", "Synchronously saves the database(s) to disk.");
         t.Add("bgsave", -1, "admin noscript no_async_loading", 0, 0, 0, "@admin @slow @dangerous", Bgsave, "server", "Asynchronously saves the database(s) to disk.");
-        t.Add("lastsave", 1, "loading stale fast", 0, 0, 0, "@fast @admin @dangerous", ctx => ctx.Reply.WriteInteger(ctx.Server.Rdb.LastSaveUnix), "server", "Returns the Unix timestamp of the last successful save to disk.").Tips = ["nondeterministic_output"];
+        t.Add("lastsave", 1, "loading stale fast", 0, 0, 0, "@admin @fast @dangerous", ctx => ctx.Reply.WriteInteger(ctx.Server.Rdb.LastSaveUnix), "server", "Returns the Unix timestamp of the last successful save to disk.").Tips = ["nondeterministic_output"];
         t.Add("bgrewriteaof", 1, "admin noscript no_async_loading", 0, 0, 0, "@admin @slow @dangerous", BgRewriteAof, "server", "Asynchronously rewrites the append-only file to disk.");
         t.Add("dump", 2, "readonly", 1, 1, 1, "@keyspace @read @slow", Dump, "generic", "Returns a serialized representation of the value stored at a key.", "2.6.0");
         t.Add("restore", -4, "write denyoom", 1, 1, 1, "@keyspace @write @slow @dangerous", Restore, "generic", "Creates a key from the serialized representation of a value.", "2.6.0");

@@ -26,20 +26,22 @@ public sealed class ServerCommands : ICommandFamily
         t.AddSub(slowlog, "help", 2, "loading stale", 0, 0, 0, "@slow", SlowlogHelp, "Show helpful text about the different subcommands", "6.2.0");
 
         var latency = t.AddContainer("latency", -2, g, "A container for latency diagnostics commands", "2.8.13");
-        t.AddSub(latency, "latest", 2, sf, 0, 0, 0, sacl, LatencyLatest, "Return the latest latency samples for all events.", "2.8.13").Tips = ["nondeterministic_output"];
-        t.AddSub(latency, "history", 3, sf, 0, 0, 0, sacl, LatencyHistory, "Return timestamp-latency samples for the event.", "2.8.13").Tips = ["nondeterministic_output"];
-        t.AddSub(latency, "reset", -2, sf, 0, 0, 0, sacl, LatencyReset, "Reset latency data for one or more events.", "2.8.13");
-        t.AddSub(latency, "doctor", 2, sf, 0, 0, 0, sacl, LatencyDoctor, "Return a human readable latency analysis report.", "2.8.13").Tips = ["nondeterministic_output"];
-        t.AddSub(latency, "graph", 3, sf, 0, 0, 0, sacl, LatencyGraph, "Return a latency graph for the event.", "2.8.13").Tips = ["nondeterministic_output"];
-        t.AddSub(latency, "histogram", -2, sf, 0, 0, 0, sacl, LatencyHistogram, "Return the cumulative distribution of latencies of a subset of commands or all.", "7.0.0", "O(N) where N is the number of commands with latency information being retrieved.").Tips = ["nondeterministic_output"];
+        const string lf = "admin noscript loading stale";
+        string[] nodesSpecial = ["nondeterministic_output", "request_policy:all_nodes", "response_policy:special"];
+        t.AddSub(latency, "latest", 2, lf, 0, 0, 0, sacl, LatencyLatest, "Return the latest latency samples for all events.", "2.8.13").Tips = nodesSpecial;
+        t.AddSub(latency, "history", 3, lf, 0, 0, 0, sacl, LatencyHistory, "Return timestamp-latency samples for the event.", "2.8.13").Tips = nodesSpecial;
+        t.AddSub(latency, "reset", -2, lf, 0, 0, 0, sacl, LatencyReset, "Reset latency data for one or more events.", "2.8.13").Tips = ["request_policy:all_nodes", "response_policy:all_succeeded"];
+        t.AddSub(latency, "doctor", 2, lf, 0, 0, 0, sacl, LatencyDoctor, "Return a human readable latency analysis report.", "2.8.13").Tips = nodesSpecial;
+        t.AddSub(latency, "graph", 3, lf, 0, 0, 0, sacl, LatencyGraph, "Return a latency graph for the event.", "2.8.13").Tips = nodesSpecial;
+        t.AddSub(latency, "histogram", -2, lf, 0, 0, 0, sacl, LatencyHistogram, "Return the cumulative distribution of latencies of a subset of commands or all.", "7.0.0", "O(N) where N is the number of commands with latency information being retrieved.").Tips = nodesSpecial;
         t.AddSub(latency, "help", 2, "loading stale", 0, 0, 0, "@slow", LatencyHelp, "Show helpful text about the different subcommands.", "2.8.13");
 
         var memory = t.AddContainer("memory", -2, g, "A container for memory diagnostics commands", "4.0.0");
         t.AddSub(memory, "usage", -3, "readonly", 2, 2, 1, "@read @slow", MemoryUsage, "Estimate the memory usage of a key", "4.0.0", "O(N) where N is the number of samples.");
-        t.AddSub(memory, "stats", 2, "", 0, 0, 0, "@slow", MemoryStats, "Show memory usage details", "4.0.0").Tips = ["nondeterministic_output"];
-        t.AddSub(memory, "doctor", 2, "", 0, 0, 0, "@slow", MemoryDoctor, "Outputs memory problems report", "4.0.0").Tips = ["nondeterministic_output"];
-        t.AddSub(memory, "malloc-stats", 2, "", 0, 0, 0, "@slow", ctx => WriteText(ctx, "Stats not supported for the current allocator"), "Show allocator internal stats", "4.0.0", "Depends on how much memory is allocated, could be slow").Tips = ["nondeterministic_output"];
-        t.AddSub(memory, "purge", 2, "", 0, 0, 0, "@slow", MemoryPurge, "Ask the allocator to release memory", "4.0.0", "Depends on how much memory is allocated, could be slow");
+        t.AddSub(memory, "stats", 2, "", 0, 0, 0, "@slow", MemoryStats, "Show memory usage details", "4.0.0").Tips = ["nondeterministic_output", "request_policy:all_shards", "response_policy:special"];
+        t.AddSub(memory, "doctor", 2, "", 0, 0, 0, "@slow", MemoryDoctor, "Outputs memory problems report", "4.0.0").Tips = ["nondeterministic_output", "request_policy:all_shards", "response_policy:special"];
+        t.AddSub(memory, "malloc-stats", 2, "", 0, 0, 0, "@slow", ctx => WriteText(ctx, "Stats not supported for the current allocator"), "Show allocator internal stats", "4.0.0", "Depends on how much memory is allocated, could be slow").Tips = ["nondeterministic_output", "request_policy:all_shards", "response_policy:special"];
+        t.AddSub(memory, "purge", 2, "", 0, 0, 0, "@slow", MemoryPurge, "Ask the allocator to release memory", "4.0.0", "Depends on how much memory is allocated, could be slow").Tips = ["request_policy:all_shards", "response_policy:all_succeeded"];
         t.AddSub(memory, "help", 2, "loading stale", 0, 0, 0, "@slow", MemoryHelp, "Show helpful text about the different subcommands", "4.0.0");
     }
 
