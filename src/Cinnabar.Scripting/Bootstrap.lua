@@ -7,9 +7,17 @@ local getinfo, sethook = debug.getinfo, debug.sethook
 local mathtype, format, concat = math.type, string.format, table.concat
 local G = _G
 
-local function readonly(t)
+local function readonly(t, strict)
+  local index = t
+  if strict then
+    index = function(_, k)
+      local v = t[k]
+      if v == nil then error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2) end
+      return v
+    end
+  end
   return setmetatable({}, {
-    __index = t,
+    __index = index,
     __newindex = function() error('Attempt to modify a readonly table', 2) end,
     __pairs = function() return next, t, nil end,
     __len = function() return #t end,
@@ -151,7 +159,7 @@ if functions_mode then
     end
     registered[#registered + 1] = {name = name, callback = callback, flags = fl, description = description}
   end
-  load_env = {redis = readonly(fredis), string = safe.string, math = safe.math, table = safe.table,
+  load_env = {redis = readonly(fredis, true), string = safe.string, math = safe.math, table = safe.table,
     cjson = safe.cjson, bit = safe.bit, cmsgpack = safe.cmsgpack, struct = safe.struct,
     pairs = pairs, ipairs = ipairs, type = type, tostring = safe.tostring, tonumber = tonumber, select = select,
     next = next, unpack = table.unpack, setmetatable = setmetatable, getmetatable = getmetatable,

@@ -224,7 +224,11 @@ internal sealed class ScriptHost : IScriptHost
         if (err != null) return err;
         if (Libraries.TryGetValue(name, out var existing) && !replace) return $"ERR Library '{name}' already exists";
         var engine = FunctionEngine;
-        string? runErr = engine.LoadLibrary(code, out var registered, out string? compileErr);
+        // The shebang line becomes a Lua comment, keeping line numbers.
+        var source = (byte[])code.Clone();
+        source[0] = (byte)'-';
+        source[1] = (byte)'-';
+        string? runErr = engine.LoadLibrary(source, out var registered, out string? compileErr);
         if (compileErr != null) return "ERR Error compiling function: " + FixCompileMessage(compileErr);
         if (runErr != null) return "ERR Error registering functions: " + runErr;
         if (registered.Count == 0)
@@ -309,6 +313,8 @@ internal sealed class ScriptHost : IScriptHost
             string? err = LoadLibrary(code, policy == "REPLACE", out _);
             if (err != null)
             {
+                // RESTORE words the collision without quotes: "ERR Library dl already exists".
+                if (err.StartsWith("ERR Library '", StringComparison.Ordinal)) err = err.Replace("'", "", StringComparison.Ordinal);
                 // Put back what was there before the restore.
                 FlushFunctions();
                 foreach (var c in saved) LoadLibrary(c, true, out _);

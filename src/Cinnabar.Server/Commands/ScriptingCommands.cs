@@ -61,10 +61,19 @@ public sealed class ScriptingCommands : ICommandFamily
     }
 
     /// <summary>Parses numkeys and splits keys/args; writes the error and returns false when invalid.</summary>
-    private static bool TryKeysAndArgs(CommandContext ctx, out byte[][] keys, out byte[][] args)
+    private static bool TryKeysAndArgs(CommandContext ctx, out byte[][] keys, out byte[][] args, string? notIntegerError = null)
     {
         keys = args = [];
-        if (!ctx.TryGetLong(2, out long numKeys)) return false;
+        long numKeys;
+        if (notIntegerError == null)
+        {
+            if (!ctx.TryGetLong(2, out numKeys)) return false;
+        }
+        else if (!RequestParser.TryParseLong(ctx.Arg(2), out numKeys))
+        {
+            ctx.Error(notIntegerError);
+            return false;
+        }
         if (numKeys > ctx.ArgCount - 3)
         {
             ctx.Error(Errors.NumKeysTooBig);
@@ -91,9 +100,14 @@ public sealed class ScriptingCommands : ICommandFamily
         if (bySha)
         {
             sha = ctx.ArgString(1).ToLowerInvariant();
-            if (sha.Length != 40 || !host.Scripts.ContainsKey(sha))
+            // A sha of the wrong length is refused first; otherwise numkeys is checked before the cache lookup.
+            if (sha.Length != 40)
             {
-                // Redis checks numkeys before the cache lookup.
+                ctx.Error(Errors.NoScript);
+                return;
+            }
+            if (!host.Scripts.ContainsKey(sha))
+            {
                 if (!TryKeysAndArgs(ctx, out _, out _)) return;
                 ctx.Error(Errors.NoScript);
                 return;
@@ -189,13 +203,13 @@ public sealed class ScriptingCommands : ICommandFamily
     private static void FCall(CommandContext ctx, bool ro)
     {
         var host = ctx.Server.Scripting;
-        if (!TryKeysAndArgs(ctx, out var keys, out var args)) return;
         string name = ctx.ArgString(1);
         if (!host.Functions.TryGetValue(name, out var fn))
         {
             ctx.Error(Errors.FunctionNotFound);
             return;
         }
+        if (!TryKeysAndArgs(ctx, out var keys, out var args, "ERR Bad number of keys provided")) return;
         bool noWrites = fn.Flags.Contains("no-writes");
         if (ro && !noWrites)
         {
