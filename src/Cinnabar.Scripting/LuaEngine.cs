@@ -190,6 +190,8 @@ public sealed class LuaEngine : IDisposable
         ReadOnlyRun = readOnly;
         KillRequested = false;
         WroteSomething = false;
+        // A killed script leaves a line hook that raises; clear it before running our own Lua.
+        _lua.SetHook(null!, LuaHookMask.Disabled, 0);
         CallApi("rearm", 0, 0);
         _lua.RawGetInteger(LuaRegistry.Index, _errorHandlerRef);
         _lua.RawGetInteger(LuaRegistry.Index, _callablesRef);
@@ -270,6 +272,8 @@ public sealed class LuaEngine : IDisposable
             compileError = err;
             return null;
         }
+        _lua.SetHook(null!, LuaHookMask.Disabled, 0);
+        CallApi("rearm", 0, 0);
         CallApi("begin_load", 0, 0);
         _lua.RawGetInteger(LuaRegistry.Index, _errorHandlerRef);
         _lua.Insert(-2);

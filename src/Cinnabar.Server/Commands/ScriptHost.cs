@@ -129,6 +129,7 @@ internal sealed class ScriptHost : IScriptHost
             RunningName = null;
             _server.ScriptBusy = false;
             _server.ScriptKillRequested = false;
+            _server.DrainAcceptedWhileBusy();
         }
         if (error != null) ctx.Error(error);
         PropagateEffects(ctx);
