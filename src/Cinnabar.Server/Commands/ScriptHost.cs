@@ -53,6 +53,9 @@ internal sealed class ScriptHost : IScriptHost
     public LuaEngine FunctionEngine => _functionEngine ??= new LuaEngine(this, functionsMode: true);
     public string? RunningName { get; private set; }
 
+    /// <summary>The running script declared allow-oom (shebang flag or function flag).</summary>
+    public bool AllowOom { get; set; }
+
     // ------------------------------------------------------------------ EVAL scripts
 
     /// <summary>Parses the shebang, compiles and caches a script. Returns an error reply text or null.</summary>
@@ -127,6 +130,7 @@ internal sealed class ScriptHost : IScriptHost
         finally
         {
             RunningName = null;
+            AllowOom = false;
             _server.ScriptBusy = false;
             _server.ScriptKillRequested = false;
             _server.DrainAcceptedWhileBusy();
@@ -179,6 +183,13 @@ internal sealed class ScriptHost : IScriptHost
         if (readOnlyScript && cmd.Is(CommandFlags.Write))
         {
             scriptError = Errors.ScriptWriteInReadOnly;
+            return default;
+        }
+        // scriptCall's OOM check: deny-oom commands fail once maxmemory is reached unless the
+        // script declared allow-oom.
+        if (!AllowOom && _server.Config.MaxMemory > 0 && cmd.Is(CommandFlags.DenyOom) && !_server.PerformEvictions())
+        {
+            scriptError = Errors.Oom;
             return default;
         }
         _fake.Reply.Clear();

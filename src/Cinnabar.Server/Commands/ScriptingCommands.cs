@@ -134,6 +134,7 @@ public sealed class ScriptingCommands : ICommandFamily
             return;
         }
         bool readOnly = ro || (script.Flags & ScriptFlags.NoWrites) != 0;
+        host.AllowOom = (script.Flags & ScriptFlags.AllowOom) != 0;
         host.Run(ctx, host.EvalEngine, sha, keys, args, asFunction: false, readOnly, sha);
     }
 
@@ -216,6 +217,7 @@ public sealed class ScriptingCommands : ICommandFamily
             ctx.Error(Errors.ScriptWriteFlagWithRo);
             return;
         }
+        host.AllowOom = fn.Flags.Contains("allow-oom");
         host.Run(ctx, host.FunctionEngine, name, keys, args, asFunction: true, ro || noWrites, name);
     }
 
