@@ -243,7 +243,15 @@ public sealed class Client
         bool more;
         do
         {
-            lock (_server.ExecLock)
+            // A script running past busy-reply-threshold holds the lock: answer -BUSY / SCRIPT KILL meanwhile.
+            while (!Monitor.TryEnter(_server.ExecLock, 50))
+            {
+                if (!_server.ScriptBusy) continue;
+                lock (OutputLock) ProcessBusyBatch();
+                await FlushAsync().ConfigureAwait(false);
+                if (!_inputPending || _closed != 0) return;
+            }
+            try
             {
                 lock (OutputLock)
                 {
@@ -251,6 +259,10 @@ public sealed class Client
                 }
                 _server.AfterBatch();
                 if (Reply.Length > 0) _server.EnforceOutputLimit(this);
+            }
+            finally
+            {
+                Monitor.Exit(_server.ExecLock);
             }
             await FlushAsync().ConfigureAwait(false);
         } while (more && _closed == 0 && BlockState == null);
@@ -301,6 +313,20 @@ public sealed class Client
         if (_inStart == _inEnd && !_receiveInFlight) _inStart = _inEnd = 0;
         _inputPending = false;
         return false;
+    }
+
+    /// <summary>Answers complete buffered commands without the exec lock while a script is busy (see RedisServer.Scripting).</summary>
+    private void ProcessBusyBatch()
+    {
+        while (_inStart < _inEnd && _server.ScriptBusy)
+        {
+            var result = _parser.Parse(_in, _inStart, _inEnd, _args, out int consumed);
+            if (result is ParseResult.Incomplete or ParseResult.Error) break;
+            _inStart += consumed;
+            if (result == ParseResult.Empty) continue;
+            _server.ExecuteWhileBusy(this, _args);
+        }
+        _inputPending = false;
     }
 
     /// <summary>Sends everything written so far. Safe to call from any thread; concurrent callers coalesce.</summary>

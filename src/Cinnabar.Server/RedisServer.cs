@@ -188,7 +188,16 @@ public sealed partial class RedisServer : IKeyspaceEvents
     private void OnAccepted(Socket socket)
     {
         Client client;
-        lock (ExecLock)
+        // A script running past busy-reply-threshold holds the lock: accept anyway (RedisServer.Scripting).
+        while (!Monitor.TryEnter(ExecLock, 50))
+        {
+            if (ScriptBusy)
+            {
+                AcceptWhileBusy(socket);
+                return;
+            }
+        }
+        try
         {
             Stats.TotalConnections++;
             client = new Client(this, socket, Interlocked.Increment(ref _nextClientId));
@@ -205,7 +214,13 @@ public sealed partial class RedisServer : IKeyspaceEvents
             }
             _clients[client.Id] = client;
         }
-        _ = client.RunAsync();
+        finally
+        {
+            Monitor.Exit(ExecLock);
+        }
+        // Not inline: the first command may run synchronously inside RunAsync, and a long one
+        // (a busy script) must not stall the accept loop.
+        ThreadPool.UnsafeQueueUserWorkItem(static c => _ = c.RunAsync(), client, preferLocal: false);
     }
 
     private bool IsProtectedModeViolation(Client c) =>

@@ -17,16 +17,23 @@ public sealed class SkipList
         public readonly byte[] Member;
         public double Score;
         public Node? Backward;
-        public readonly Node?[] Forward;
-        public readonly long[] Span;
+        // One array of (forward, span) per level: one allocation per node besides the node itself.
+        public readonly Level[] Levels;
 
         public Node(int level, byte[] member, double score)
         {
             Member = member;
             Score = score;
-            Forward = new Node?[level];
-            Span = new long[level];
+            Levels = new Level[level];
         }
+
+        public Node? Next => Levels[0].Forward;
+    }
+
+    public struct Level
+    {
+        public Node? Forward;
+        public long Span;
     }
 
     private readonly Node _header = new(MaxLevel, [], 0);
@@ -39,7 +46,7 @@ public sealed class SkipList
     public SkipList(Random? random = null) => _random = random ?? Random.Shared;
 
     public long Count { get; private set; }
-    public Node? First => _header.Forward[0];
+    public Node? First => _header.Levels[0].Forward;
     public Node? Last => _tail;
 
     public static int Compare(double s1, ReadOnlySpan<byte> m1, double s2, ReadOnlySpan<byte> m2)
@@ -65,9 +72,9 @@ public sealed class SkipList
         for (int i = _level - 1; i >= 0; i--)
         {
             rank[i] = i == _level - 1 ? 0 : rank[i + 1];
-            while (x.Forward[i] is { } next && Compare(next.Score, next.Member, score, member) < 0)
+            while (x.Levels[i].Forward is { } next && Compare(next.Score, next.Member, score, member) < 0)
             {
-                rank[i] += x.Span[i];
+                rank[i] += x.Levels[i].Span;
                 x = next;
             }
             update[i] = x;
@@ -79,7 +86,7 @@ public sealed class SkipList
             {
                 rank[i] = 0;
                 update[i] = _header;
-                _header.Span[i] = Count;
+                _header.Levels[i].Span = Count;
             }
             _level = level;
         }
@@ -87,14 +94,14 @@ public sealed class SkipList
         for (int i = 0; i < level; i++)
         {
             var u = update[i]!;
-            n.Forward[i] = u.Forward[i];
-            u.Forward[i] = n;
-            n.Span[i] = u.Span[i] - (rank[0] - rank[i]);
-            u.Span[i] = rank[0] - rank[i] + 1;
+            n.Levels[i].Forward = u.Levels[i].Forward;
+            u.Levels[i].Forward = n;
+            n.Levels[i].Span = u.Levels[i].Span - (rank[0] - rank[i]);
+            u.Levels[i].Span = rank[0] - rank[i] + 1;
         }
-        for (int i = level; i < _level; i++) update[i]!.Span[i]++;
+        for (int i = level; i < _level; i++) update[i]!.Levels[i].Span++;
         n.Backward = update[0] == _header ? null : update[0];
-        if (n.Forward[0] != null) n.Forward[0]!.Backward = n;
+        if (n.Levels[0].Forward != null) n.Levels[0].Forward!.Backward = n;
         else _tail = n;
         Count++;
         return n;
@@ -107,10 +114,10 @@ public sealed class SkipList
         Node x = _header;
         for (int i = _level - 1; i >= 0; i--)
         {
-            while (x.Forward[i] is { } next && Compare(next.Score, next.Member, score, member) < 0) x = next;
+            while (x.Levels[i].Forward is { } next && Compare(next.Score, next.Member, score, member) < 0) x = next;
             update[i] = x;
         }
-        var target = x.Forward[0];
+        var target = x.Levels[0].Forward;
         if (target == null || target.Score != score || !target.Member.AsSpan().SequenceEqual(member)) return false;
         Unlink(target, update);
         return true;
@@ -121,16 +128,16 @@ public sealed class SkipList
         for (int i = 0; i < _level; i++)
         {
             var u = update[i]!;
-            if (u.Forward[i] == x)
+            if (u.Levels[i].Forward == x)
             {
-                u.Span[i] += x.Span[i] - 1;
-                u.Forward[i] = x.Forward[i];
+                u.Levels[i].Span += x.Levels[i].Span - 1;
+                u.Levels[i].Forward = x.Levels[i].Forward;
             }
-            else u.Span[i]--;
+            else u.Levels[i].Span--;
         }
-        if (x.Forward[0] != null) x.Forward[0]!.Backward = x.Backward;
+        if (x.Levels[0].Forward != null) x.Levels[0].Forward!.Backward = x.Backward;
         else _tail = x.Backward;
-        while (_level > 1 && _header.Forward[_level - 1] == null) _level--;
+        while (_level > 1 && _header.Levels[_level - 1].Forward == null) _level--;
         Count--;
     }
 
@@ -144,12 +151,12 @@ public sealed class SkipList
         Node x = _header;
         for (int i = _level - 1; i >= 0; i--)
         {
-            while (x.Forward[i] is { } next && Compare(next.Score, next.Member, oldScore, member) < 0) x = next;
+            while (x.Levels[i].Forward is { } next && Compare(next.Score, next.Member, oldScore, member) < 0) x = next;
             update[i] = x;
         }
-        var node = x.Forward[0]!;
+        var node = x.Levels[0].Forward!;
         if ((node.Backward == null || node.Backward.Score < newScore) &&
-            (node.Forward[0] == null || node.Forward[0]!.Score > newScore))
+            (node.Levels[0].Forward == null || node.Levels[0].Forward!.Score > newScore))
         {
             node.Score = newScore;
             return;
@@ -165,9 +172,9 @@ public sealed class SkipList
         Node x = _header;
         for (int i = _level - 1; i >= 0; i--)
         {
-            while (x.Forward[i] is { } next && Compare(next.Score, next.Member, score, member) <= 0)
+            while (x.Levels[i].Forward is { } next && Compare(next.Score, next.Member, score, member) <= 0)
             {
-                rank += x.Span[i];
+                rank += x.Levels[i].Span;
                 x = next;
             }
             if (x != _header && x.Score == score && x.Member.AsSpan().SequenceEqual(member)) return rank - 1;
@@ -183,10 +190,10 @@ public sealed class SkipList
         Node x = _header;
         for (int i = _level - 1; i >= 0; i--)
         {
-            while (x.Forward[i] != null && traversed + x.Span[i] <= target)
+            while (x.Levels[i].Forward != null && traversed + x.Levels[i].Span <= target)
             {
-                traversed += x.Span[i];
-                x = x.Forward[i]!;
+                traversed += x.Levels[i].Span;
+                x = x.Levels[i].Forward!;
             }
             if (traversed == target) return x;
         }
@@ -203,9 +210,9 @@ public sealed class SkipList
         Node x = _header;
         for (int i = _level - 1; i >= 0; i--)
         {
-            while (x.Forward[i] is { } next && before.Test(next.Score, next.Member))
+            while (x.Levels[i].Forward is { } next && before.Test(next.Score, next.Member))
             {
-                rank += x.Span[i];
+                rank += x.Levels[i].Span;
                 x = next;
             }
         }
@@ -214,8 +221,7 @@ public sealed class SkipList
 
     public void Clear()
     {
-        Array.Clear(_header.Forward);
-        Array.Clear(_header.Span);
+        Array.Clear(_header.Levels);
         _tail = null;
         _level = 1;
         Count = 0;

@@ -195,7 +195,7 @@ public sealed class ZSetObject : RedisObject
             if (_started)
             {
                 _index += _reverse ? -1 : 1;
-                if (_node != null) _node = _reverse ? _node.Backward : _node.Forward[0];
+                if (_node != null) _node = _reverse ? _node.Backward : _node.Next;
             }
             _started = true;
             if (_index < 0 || _index >= _z.Count) return false;
@@ -316,12 +316,12 @@ public sealed class ZSetObject : RedisObject
     public void ShrinkIfSmall()
     {
         if (_zsl == null || _zsl.Count > EncodingLimits.ZsetMaxListpackEntries) return;
-        for (var n = _zsl.First; n != null; n = n.Forward[0])
+        for (var n = _zsl.First; n != null; n = n.Next)
             if (n.Member.Length > EncodingLimits.ZsetMaxListpackValue) return;
         var members = new byte[Math.Max(4, (int)_zsl.Count)][];
         var scores = new double[members.Length];
         int i = 0;
-        for (var n = _zsl.First; n != null; n = n.Forward[0], i++)
+        for (var n = _zsl.First; n != null; n = n.Next, i++)
         {
             members[i] = n.Member;
             scores[i] = n.Score == 0 ? 0 : n.Score;
@@ -344,7 +344,7 @@ public sealed class ZSetObject : RedisObject
         }
         else
         {
-            for (var n = _zsl!.First; n != null; n = n.Forward[0])
+            for (var n = _zsl!.First; n != null; n = n.Next)
             {
                 c._dict!.Set(n.Member, n.Score);
                 c._zsl!.Insert(n.Member, n.Score);

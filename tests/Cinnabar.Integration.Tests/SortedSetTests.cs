@@ -105,6 +105,28 @@ public sealed class SortedSetTests : IClassFixture<CinnabarFixture>
         Assert.Equal("[zt:type,a,1]", blocked.Read().ToString());
     }
 
+    [Fact]
+    public void Zscan_of_a_skiplist_returns_every_member_once_with_its_score()
+    {
+        using var c = _f.Server.Connect();
+        var args = new List<object> { "ZADD", "zt:scan" };
+        for (int i = 0; i < 300; i++) { args.Add(i.ToString(System.Globalization.CultureInfo.InvariantCulture)); args.Add("m" + i); }
+        Assert.Equal(300, c.Call(args.ToArray()).Integer);
+        var seen = new Dictionary<string, string>();
+        string cursor = "0";
+        int calls = 0;
+        do
+        {
+            var reply = c.Call("ZSCAN", "zt:scan", cursor, "COUNT", "50");
+            cursor = reply.Items![0].ToString();
+            var items = reply.Items[1].Items!;
+            for (int k = 0; k < items.Count; k += 2) Assert.True(seen.TryAdd(items[k].ToString(), items[k + 1].ToString()));
+            Assert.True(++calls < 100, "ZSCAN did not finish");
+        } while (cursor != "0");
+        Assert.Equal(300, seen.Count);
+        Assert.Equal("123", seen["m123"]);
+    }
+
     [Theory]
     [InlineData(RedisProtocol.Resp2)]
     [InlineData(RedisProtocol.Resp3)]

@@ -11,7 +11,9 @@ public sealed class ServerIntroTests
 {
     private static (RedisServer Server, Client Client) NewServer()
     {
-        var s = new RedisServer(new ServerConfig());
+        var config = new ServerConfig();
+        config.Set("enable-debug-command", "yes", startup: true);
+        var s = new RedisServer(config);
         return (s, s.CreateFakeClient());
     }
 

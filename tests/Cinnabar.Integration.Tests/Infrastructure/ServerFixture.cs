@@ -3,7 +3,7 @@ namespace Cinnabar.Integration.Tests.Infrastructure;
 /// <summary>One shared Cinnabar process per test class (tests use their own keys).</summary>
 public sealed class CinnabarFixture : IDisposable
 {
-    public CinnabarFixture() => Server = ServerProcess.StartCinnabar();
+    public CinnabarFixture() => Server = ServerProcess.StartCinnabar("--enable-debug-command", "yes");
     public ServerProcess Server { get; }
     public void Dispose() => Server.Dispose();
 }
@@ -13,8 +13,8 @@ public sealed class SideBySideFixture : IDisposable
 {
     public SideBySideFixture()
     {
-        Cinnabar = ServerProcess.StartCinnabar();
-        Redis = ServerProcess.StartRedis();
+        Cinnabar = ServerProcess.StartCinnabar("--enable-debug-command", "yes");
+        Redis = ServerProcess.StartRedis("--enable-debug-command", "yes");
     }
 
     public ServerProcess Cinnabar { get; }

@@ -88,7 +88,10 @@ public sealed class ServerProcess : IDisposable
             try
             {
                 using var c = new RespConnection(Port);
-                if (c.Call("PING").ToString() is "PONG" or "NOAUTH Authentication required.") return;
+                var pong = c.Call("PING").ToString();
+                if (pong == "NOAUTH Authentication required.") return;
+                // Wait until the dataset is loaded (PING is answered while loading, GET is not).
+                if (pong == "PONG" && c.Call("INFO", "persistence").ToString().Contains("loading:0")) return;
             }
             catch (SocketException) { }
             catch (IOException) { }
@@ -127,17 +130,40 @@ public sealed class ServerProcess : IDisposable
         try { Directory.Delete(dir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
     }
 
+    private static readonly HashSet<int> HandedOut = new();
+    private static readonly Random PortRandom = new();
+
+    /// <summary>
+    /// A port free now (and port+10000, for cluster buses), never handed out twice by this
+    /// process, so parallel tests cannot race for the same port.
+    /// </summary>
     public static int FreePort()
     {
-        // Redis-style: also keep port+10000 free so cluster tests can reuse this helper.
-        for (int attempt = 0; attempt < 100; attempt++)
+        lock (HandedOut)
         {
-            var l = new TcpListener(IPAddress.Loopback, 0);
-            l.Start();
-            int port = ((IPEndPoint)l.LocalEndpoint).Port;
-            l.Stop();
-            if (port < 55000) return port;
+            for (int attempt = 0; attempt < 1000; attempt++)
+            {
+                int port = PortRandom.Next(20000, 40000);
+                if (HandedOut.Contains(port) || !IsFree(port) || !IsFree(port + 10000)) continue;
+                HandedOut.Add(port);
+                return port;
+            }
         }
         throw new InvalidOperationException("no free port");
+    }
+
+    private static bool IsFree(int port)
+    {
+        try
+        {
+            var l = new TcpListener(IPAddress.Loopback, port);
+            l.Start();
+            l.Stop();
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
     }
 }

@@ -1,0 +1,338 @@
+using System.Text;
+using Cinnabar.Protocol;
+using Cinnabar.Scripting;
+
+namespace Cinnabar.Server.Commands;
+
+[Flags]
+internal enum ScriptFlags { None = 0, NoWrites = 1, AllowOom = 2, AllowStale = 4, NoCluster = 8, AllowCrossSlotKeys = 16 }
+
+internal sealed record ScriptInfo(byte[] Body, ScriptFlags Flags, bool HasShebang);
+
+internal sealed class FunctionInfo
+{
+    public required string Name { get; init; }
+    public string? Description { get; init; }
+    public required string[] Flags { get; init; }
+    public required Library Library { get; init; }
+}
+
+internal sealed class Library
+{
+    public required string Name { get; init; }
+    public required byte[] Code { get; init; }
+    public List<FunctionInfo> Functions { get; } = new();
+}
+
+/// <summary>
+/// The server's side of scripting: script cache, function libraries, and the
+/// <see cref="IScriptHost"/> the Lua engines call back into. redis.call runs on one fake client
+/// (flag Lua) whose db follows the caller's at script start (SELECT inside a script only lasts
+/// for the script, as in Redis 7.0).
+/// </summary>
+internal sealed class ScriptHost : IScriptHost
+{
+    private readonly RedisServer _server;
+    private readonly Client _fake;
+    private readonly CommandArgs _args = new();
+    private readonly List<(int Db, byte[][] Argv)> _effects = new();
+    private LuaEngine? _evalEngine;
+    private LuaEngine? _functionEngine;
+
+    public ScriptHost(RedisServer server)
+    {
+        _server = server;
+        _fake = server.CreateFakeClient();
+        _fake.Flags |= ClientFlags.Lua;
+    }
+
+    public Dictionary<string, ScriptInfo> Scripts { get; } = new(StringComparer.Ordinal);
+    public Dictionary<string, Library> Libraries { get; } = new(StringComparer.Ordinal);
+    public Dictionary<string, FunctionInfo> Functions { get; } = new(StringComparer.Ordinal);
+    public LuaEngine EvalEngine => _evalEngine ??= new LuaEngine(this);
+    public LuaEngine FunctionEngine => _functionEngine ??= new LuaEngine(this, functionsMode: true);
+    public string? RunningName { get; private set; }
+
+    /// <summary>The running script declared allow-oom (shebang flag or function flag).</summary>
+    public bool AllowOom { get; set; }
+
+    // ------------------------------------------------------------------ EVAL scripts
+
+    /// <summary>Parses the shebang, compiles and caches a script. Returns an error reply text or null.</summary>
+    public string? CreateScript(byte[] body, string sha)
+    {
+        var flags = ScriptFlags.None;
+        bool shebang = body.Length >= 2 && body[0] == '#' && body[1] == '!';
+        byte[] source = body;
+        if (shebang)
+        {
+            int nl = Array.IndexOf(body, (byte)'\n');
+            string line = Encoding.UTF8.GetString(body, 0, nl < 0 ? body.Length : nl);
+            var parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (parts.Length == 0 || parts[0] != "#!lua") return "ERR Unexpected engine in script shebang: " + (parts.Length > 0 ? parts[0] : line);
+            for (int i = 1; i < parts.Length; i++)
+            {
+                if (!parts[i].StartsWith("flags=", StringComparison.Ordinal)) return "ERR Unknown lua shebang option: " + parts[i];
+                foreach (var f in parts[i][6..].Split(',', StringSplitOptions.RemoveEmptyEntries))
+                {
+                    var flag = ParseFlag(f);
+                    if (flag == null) return "ERR Unexpected flag in script shebang: " + f;
+                    flags |= flag.Value;
+                }
+            }
+            // Keep line numbers: the shebang line becomes a Lua comment.
+            source = (byte[])body.Clone();
+            source[0] = (byte)'-';
+            source[1] = (byte)'-';
+        }
+        string? err = EvalEngine.CompileScript(sha, source);
+        if (err != null) return "ERR Error compiling script (new function): " + FixCompileMessage(err);
+        Scripts[sha] = new ScriptInfo(body, flags, shebang);
+        return null;
+    }
+
+    private static ScriptFlags? ParseFlag(string f) => f switch
+    {
+        "no-writes" => ScriptFlags.NoWrites,
+        "allow-oom" => ScriptFlags.AllowOom,
+        "allow-stale" => ScriptFlags.AllowStale,
+        "no-cluster" => ScriptFlags.NoCluster,
+        "allow-cross-slot-keys" => ScriptFlags.AllowCrossSlotKeys,
+        _ => null,
+    };
+
+    /// <summary>Lua 5.4 writes "near <eof>" where Redis's Lua 5.1 writes "near '<eof>'".</summary>
+    private static string FixCompileMessage(string m) => m.Replace("near <eof>", "near '<eof>'", StringComparison.Ordinal);
+
+    public void FlushScripts()
+    {
+        Scripts.Clear();
+        _evalEngine?.Dispose();
+        _evalEngine = null;
+    }
+
+    // ------------------------------------------------------------------ running
+
+    /// <summary>Runs a script or function for ctx's client and writes its reply (or error).</summary>
+    public void Run(CommandContext ctx, LuaEngine engine, string name, byte[][] keys, byte[][] args, bool asFunction, bool readOnly, string errorName)
+    {
+        _fake.DbIndex = ctx.Client.DbIndex;
+        _effects.Clear();
+        RunningName = name;
+        _server.ScriptWrote = false;
+        _server.ScriptKillRequested = false;
+        engine.KillMessage = asFunction ? "ERR Script killed by user with FUNCTION KILL..." : "ERR Script killed by user with SCRIPT KILL...";
+        string? error;
+        try
+        {
+            error = engine.Run(name, keys, args, asFunction, readOnly, ctx.Reply, errorName);
+        }
+        finally
+        {
+            RunningName = null;
+            AllowOom = false;
+            _server.ScriptBusy = false;
+            _server.ScriptKillRequested = false;
+            _server.DrainAcceptedWhileBusy();
+        }
+        if (error != null) ctx.Error(error);
+        PropagateEffects(ctx);
+    }
+
+    private void PropagateEffects(CommandContext ctx)
+    {
+        // The script's own argv is never propagated: only its effects (Redis 7.0).
+        ctx.PropagateOverride = new List<byte[][]>();
+        if (_effects.Count == 0 || _server.Propagator == null) return;
+        int db = _effects[0].Db;
+        bool wrap = _effects.Count > 1;
+        if (wrap) _server.Propagate(db, [Encoding.ASCII.GetBytes("MULTI")]);
+        foreach (var (d, argv) in _effects) _server.Propagate(d, argv);
+        if (wrap) _server.Propagate(_effects[^1].Db, [Encoding.ASCII.GetBytes("EXEC")]);
+        _effects.Clear();
+    }
+
+    public ReadOnlyMemory<byte> Call(byte[][] argv, int resp, bool readOnlyScript, out string? scriptError)
+    {
+        scriptError = null;
+        var cmd = _server.Commands.Lookup(argv[0]);
+        if (cmd != null && cmd.Subcommands != null)
+        {
+            if (argv.Length < 2)
+            {
+                scriptError = Errors.ScriptWrongArity;
+                return default;
+            }
+            cmd = CommandTable.LookupSub(cmd, argv[1]);
+        }
+        if (cmd == null)
+        {
+            scriptError = Errors.ScriptUnknownCommand;
+            return default;
+        }
+        if (!cmd.ArityOk(argv.Length))
+        {
+            scriptError = Errors.ScriptWrongArity;
+            return default;
+        }
+        if (cmd.Is(CommandFlags.NoScript) || (cmd.Parent?.Is(CommandFlags.NoScript) ?? false))
+        {
+            scriptError = Errors.ScriptNotAllowed;
+            return default;
+        }
+        if (readOnlyScript && cmd.Is(CommandFlags.Write))
+        {
+            scriptError = Errors.ScriptWriteInReadOnly;
+            return default;
+        }
+        // scriptCall's OOM check: deny-oom commands fail once maxmemory is reached unless the
+        // script declared allow-oom.
+        if (!AllowOom && _server.Config.MaxMemory > 0 && cmd.Is(CommandFlags.DenyOom) && !_server.PerformEvictions())
+        {
+            scriptError = Errors.Oom;
+            return default;
+        }
+        _fake.Reply.Clear();
+        _fake.Reply.Protocol = resp;
+        _args.SetOwned(argv);
+        long dirtyBefore = _server.Dirty;
+        _server.Call(_fake, cmd, _args);
+        if (_server.Dirty != dirtyBefore)
+        {
+            _server.ScriptWrote = true;
+            if (_server.Propagator != null)
+            {
+                var over = _fake.Context.PropagateOverride;
+                if (over != null)
+                {
+                    foreach (var a in over) _effects.Add((_fake.DbIndex, a));
+                }
+                else _effects.Add((_fake.DbIndex, argv));
+            }
+        }
+        return _fake.Reply.Written;
+    }
+
+    public void Log(int level, string message) => _server.Log.Write(level, message);
+
+    public bool ShouldKill(long elapsedMs)
+    {
+        long threshold = _server.Config.BusyReplyThresholdMs;
+        if (threshold > 0 && elapsedMs >= threshold && !_server.ScriptBusy)
+        {
+            _server.ScriptBusy = true;
+            _server.Log.Warning($"Slow script detected: still in execution after {elapsedMs} milliseconds. You can try killing the script using the SCRIPT KILL command.");
+        }
+        return _server.ScriptKillRequested;
+    }
+
+    // ------------------------------------------------------------------ functions
+
+    /// <summary>FUNCTION LOAD: returns an error reply text, or null with the library name.</summary>
+    public string? LoadLibrary(byte[] code, bool replace, out string? libName)
+    {
+        libName = null;
+        string? err = ParseLibraryShebang(code, out string name);
+        if (err != null) return err;
+        if (Libraries.TryGetValue(name, out var existing) && !replace) return $"ERR Library '{name}' already exists";
+        var engine = FunctionEngine;
+        // The shebang line becomes a Lua comment, keeping line numbers.
+        var source = (byte[])code.Clone();
+        source[0] = (byte)'-';
+        source[1] = (byte)'-';
+        string? runErr = engine.LoadLibrary(source, out var registered, out string? compileErr);
+        if (compileErr != null) return "ERR Error compiling function: " + FixCompileMessage(compileErr);
+        if (runErr != null) return "ERR Error registering functions: " + runErr;
+        if (registered.Count == 0)
+        {
+            engine.CommitFunctions(false);
+            return Errors.NoFunctionsRegistered;
+        }
+        foreach (var r in registered)
+        {
+            if (Functions.TryGetValue(r.Name, out var other) && other.Library != existing)
+            {
+                engine.CommitFunctions(false);
+                return $"ERR Function {r.Name} already exists";
+            }
+        }
+        if (existing != null) RemoveLibrary(existing);
+        engine.CommitFunctions(true);
+        var lib = new Library { Name = name, Code = code };
+        foreach (var r in registered)
+        {
+            var fi = new FunctionInfo { Name = r.Name, Description = r.Description, Flags = r.Flags, Library = lib };
+            lib.Functions.Add(fi);
+            Functions[r.Name] = fi;
+        }
+        Libraries[name] = lib;
+        libName = name;
+        return null;
+    }
+
+    private static string? ParseLibraryShebang(byte[] code, out string name)
+    {
+        name = "";
+        if (code.Length < 2 || code[0] != '#' || code[1] != '!') return Errors.LibraryMissingMetadata;
+        int nl = Array.IndexOf(code, (byte)'\n');
+        string line = Encoding.UTF8.GetString(code, 2, (nl < 0 ? code.Length : nl) - 2);
+        var parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        if (parts.Length == 0 || parts[0] != "lua") return $"ERR Engine '{(parts.Length > 0 ? parts[0] : "")}' not found";
+        string? found = null;
+        for (int i = 1; i < parts.Length; i++)
+        {
+            if (parts[i].StartsWith("name=", StringComparison.Ordinal)) found = parts[i][5..];
+            else return "ERR Invalid metadata value given: " + parts[i];
+        }
+        if (found == null) return Errors.LibraryNameMissing;
+        if (found.Length == 0 || !found.All(c => char.IsAsciiLetterOrDigit(c) || c == '_')) return Errors.LibraryNameInvalid;
+        name = found;
+        return null;
+    }
+
+    private void RemoveLibrary(Library lib)
+    {
+        foreach (var f in lib.Functions)
+        {
+            Functions.Remove(f.Name);
+            _functionEngine?.RemoveCallable(f.Name);
+        }
+        Libraries.Remove(lib.Name);
+    }
+
+    public bool DeleteLibrary(string name)
+    {
+        if (!Libraries.TryGetValue(name, out var lib)) return false;
+        RemoveLibrary(lib);
+        return true;
+    }
+
+    public void FlushFunctions()
+    {
+        Libraries.Clear();
+        Functions.Clear();
+        _functionEngine?.Dispose();
+        _functionEngine = null;
+    }
+
+    /// <summary>FUNCTION RESTORE with policy FLUSH, APPEND or REPLACE. All or nothing.</summary>
+    public string? Restore(List<byte[]> codes, string policy)
+    {
+        var saved = Libraries.Values.Select(l => l.Code).ToList();
+        if (policy == "FLUSH") FlushFunctions();
+        foreach (var code in codes)
+        {
+            string? err = LoadLibrary(code, policy == "REPLACE", out _);
+            if (err != null)
+            {
+                // RESTORE words the collision without quotes: "ERR Library dl already exists".
+                if (err.StartsWith("ERR Library '", StringComparison.Ordinal)) err = err.Replace("'", "", StringComparison.Ordinal);
+                // Put back what was there before the restore.
+                FlushFunctions();
+                foreach (var c in saved) LoadLibrary(c, true, out _);
+                return err;
+            }
+        }
+        return null;
+    }
+}

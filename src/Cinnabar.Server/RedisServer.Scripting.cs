@@ -1,0 +1,84 @@
+using System.Collections.Concurrent;
+using System.Net.Sockets;
+
+namespace Cinnabar.Server;
+
+/// <summary>
+/// Server-side state of the scripting subsystem. Scripts run under the exec lock; while one runs
+/// longer than busy-reply-threshold, <see cref="ScriptBusy"/> is set so connections waiting for
+/// the lock can answer -BUSY and accept SCRIPT KILL / FUNCTION KILL without the lock.
+/// </summary>
+public sealed partial class RedisServer
+{
+    private Commands.ScriptHost? _scripting;
+
+    /// <summary>The scripting engines and caches, created on first use (Lua states are not free).</summary>
+    internal Commands.ScriptHost Scripting => _scripting ??= new Commands.ScriptHost(this);
+
+    /// <summary>True while a script has been running for longer than busy-reply-threshold.</summary>
+    public volatile bool ScriptBusy;
+
+    /// <summary>Set by SCRIPT KILL / FUNCTION KILL from another connection while a script is busy.</summary>
+    public volatile bool ScriptKillRequested;
+
+    /// <summary>True once the running script modified data: SCRIPT KILL then answers UNKILLABLE.</summary>
+    public volatile bool ScriptWrote;
+
+    /// <summary>
+    /// Runs on a connection's thread WITHOUT the exec lock while a script is busy (Redis's
+    /// processEventsWhileBlocked): only SCRIPT KILL / FUNCTION KILL act; everything else gets -BUSY.
+    /// </summary>
+    internal void ExecuteWhileBusy(Client client, Protocol.CommandArgs args)
+    {
+        if (args.Count >= 2 && IsWord(args[0], "shutdown") && IsWord(args[1], "nosave"))
+        {
+            Log.Warning("Shutting down while a script is busy (SHUTDOWN NOSAVE).");
+            Shutdown(false, now: true, force: true);
+            return;
+        }
+        bool kill = args.Count == 2 && (IsWord(args[0], "script") || IsWord(args[0], "function")) && IsWord(args[1], "kill");
+        if (!kill)
+        {
+            client.Reply.WriteError(Errors.Busy);
+            return;
+        }
+        if (ScriptWrote)
+        {
+            client.Reply.WriteError(Errors.Unkillable);
+            return;
+        }
+        ScriptKillRequested = true;
+        client.Reply.WriteOk();
+    }
+
+    private readonly ConcurrentQueue<Client> _acceptedWhileBusy = new();
+
+    /// <summary>
+    /// A connection accepted while a script holds the lock: it runs at once (its commands get
+    /// -BUSY) and joins the client table when the script ends (<see cref="DrainAcceptedWhileBusy"/>).
+    /// </summary>
+    private void AcceptWhileBusy(Socket socket)
+    {
+        var client = new Client(this, socket, Interlocked.Increment(ref _nextClientId)) { Authenticated = !AuthRequired };
+        _acceptedWhileBusy.Enqueue(client);
+        ThreadPool.UnsafeQueueUserWorkItem(static c => _ = c.RunAsync(), client, preferLocal: false);
+    }
+
+    /// <summary>Called under the exec lock when a script ends.</summary>
+    internal void DrainAcceptedWhileBusy()
+    {
+        while (_acceptedWhileBusy.TryDequeue(out var c))
+        {
+            Stats.TotalConnections++;
+            _clients[c.Id] = c;
+        }
+    }
+
+    private static bool IsWord(ReadOnlySpan<byte> arg, string lower)
+    {
+        if (arg.Length != lower.Length) return false;
+        for (int i = 0; i < arg.Length; i++)
+            if ((arg[i] | 0x20) != lower[i]) return false;
+        return true;
+    }
+}
