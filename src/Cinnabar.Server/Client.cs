@@ -302,7 +302,7 @@ public sealed class Client
             _server.Execute(this, _args);
             // Redis serves clients blocked on keys made ready after each command, not after the
             // batch: a pipelined "LPUSH k x; LPOP k" must let a blocked BLPOP take x first.
-            _server.AfterBatch();
+            if (_server.HasReadyKeys) _server.ServeReadyKeys();
             if (Reply.Length > FlushThresholdBytes)
             {
                 if (_inStart == _inEnd && !_receiveInFlight) _inStart = _inEnd = 0;

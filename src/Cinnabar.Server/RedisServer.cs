@@ -584,6 +584,8 @@ public sealed partial class RedisServer : IKeyspaceEvents
 
     public bool IsBlocked(Client c) => c.BlockState != null;
 
+    public bool HasReadyKeys => _readyKeys.Count > 0;
+
     private void SignalKeyAsReady(int db, ReadOnlySpan<byte> key)
     {
         var id = (db, PubSub.Key(key));
@@ -592,6 +594,14 @@ public sealed partial class RedisServer : IKeyspaceEvents
 
     /// <summary>Runs after each batch (lock held): serves clients blocked on keys that became ready.</summary>
     public void AfterBatch()
+    {
+        ServeReadyKeys();
+        // Before any reply of this batch is sent: the AOF write (and fsync with appendfsync always).
+        FlushAofBuffer();
+    }
+
+    /// <summary>Serves clients blocked on keys made ready by the last command (Redis does this after each command).</summary>
+    public void ServeReadyKeys()
     {
         while (_readyKeys.Count > 0)
         {
@@ -609,8 +619,6 @@ public sealed partial class RedisServer : IKeyspaceEvents
                 }
             }
         }
-        // Before any reply of this batch is sent: the AOF write (and fsync with appendfsync always).
-        FlushAofBuffer();
     }
 
     private void RetryBlocked(Client c)
