@@ -44,7 +44,7 @@ public sealed class GeoTests : IClassFixture<CinnabarFixture>
         Assert.Equal(["Palermo"], byMember.Select(r => r.Member.ToString()));
 
         var box = await db.GeoSearchAsync(key, 15, 37, new GeoSearchBox(400, 400, GeoUnit.Kilometers), count: 1, demandClosest: true, order: Order.Descending);
-        Assert.Equal(["Catania"], box.Select(r => r.Member.ToString()));
+        Assert.Equal(["Palermo"], box.Select(r => r.Member.ToString()));
 
         Assert.True(await db.GeoRemoveAsync(key, "Palermo"));
         Assert.Equal(1, await db.SortedSetLengthAsync(key));
