@@ -36,27 +36,29 @@ public sealed class GeoCommands : ICommandFamily
         t.Add("geohash", -2, "readonly", 1, 1, 1, RoAcl, GeoHashCommand, G, "Returns members from a geospatial index as geohash strings.", "3.2.0", "O(log(N))");
         t.Add("geosearch", -7, "readonly", 1, 1, 1, RoAcl, ctx => Search(ctx, 1, SearchFlags.Search), G, "Queries a geospatial index for members inside an area of a box or a circle.", "6.2.0", SearchCx);
         t.Add("geosearchstore", -8, "write denyoom", 1, 2, 1, Acl, ctx => Search(ctx, 2, SearchFlags.Search | SearchFlags.SearchStore), G, "Queries a geospatial index for members inside an area of a box or a circle, optionally stores the result.", "6.2.0", SearchCx);
-        t.Add("georadius", -6, "write denyoom", 1, 1, 1, Acl, ctx => Search(ctx, 1, SearchFlags.RadiusCoords), G, "Queries a geospatial index for members within a distance from a coordinate, optionally stores the result.", "3.2.0", SearchCx, StoreKeyFinder(5));
-        t.Add("georadiusbymember", -5, "write denyoom", 1, 1, 1, Acl, ctx => Search(ctx, 1, SearchFlags.RadiusMember), G, "Queries a geospatial index for members within a distance from a member, optionally stores the result.", "3.2.0", SearchCx, StoreKeyFinder(4));
+        t.Add("georadius", -6, "write denyoom", 1, 1, 1, Acl, ctx => Search(ctx, 1, SearchFlags.RadiusCoords), G, "Queries a geospatial index for members within a distance from a coordinate, optionally stores the result.", "3.2.0", SearchCx, StoreKeyFinder(6));
+        t.Add("georadiusbymember", -5, "write denyoom", 1, 1, 1, Acl, ctx => Search(ctx, 1, SearchFlags.RadiusMember), G, "Queries a geospatial index for members within a distance from a member, optionally stores the result.", "3.2.0", SearchCx, StoreKeyFinder(5));
         t.Add("georadius_ro", -6, "readonly", 1, 1, 1, RoAcl, ctx => Search(ctx, 1, SearchFlags.RadiusCoords | SearchFlags.NoStore), G, "Returns members from a geospatial index that are within a distance from a coordinate.", "3.2.10", SearchCx);
         t.Add("georadiusbymember_ro", -5, "readonly", 1, 1, 1, RoAcl, ctx => Search(ctx, 1, SearchFlags.RadiusMember | SearchFlags.NoStore), G, "Returns members from a geospatial index that are within a distance from a member.", "3.2.10", SearchCx);
     }
 
-    // GEORADIUS's keys: the source plus the last STORE/STOREDIST target (georadiusGetKeys).
+    // GEORADIUS's keys, as its key specs find them: the source, then the argument after the first
+    // STORE and the one after the first STOREDIST among the options.
     private static KeyFinder StoreKeyFinder(int firstOption) => args =>
     {
-        int store = -1;
-        for (int i = firstOption; i < args.Count - 1; i++)
-        {
-            var a = args[i];
-            if (a.Length >= 5 && (AsciiEq(a, "STORE") || AsciiEq(a, "STOREDIST")))
-            {
-                store = i + 1;
-                i++;
-            }
-        }
-        return store < 0 ? [1] : [1, store];
+        int store = FindKeyword(args, firstOption, "STORE"), storeDist = FindKeyword(args, firstOption, "STOREDIST");
+        var keys = new List<int>(3) { 1 };
+        if (store > 0) keys.Add(store);
+        if (storeDist > 0) keys.Add(storeDist);
+        return keys.ToArray();
     };
+
+    private static int FindKeyword(CommandArgs args, int from, string keyword)
+    {
+        for (int i = from; i < args.Count - 1; i++)
+            if (AsciiEq(args[i], keyword)) return i + 1;
+        return -1;
+    }
 
     private static bool AsciiEq(ReadOnlySpan<byte> a, string upper)
     {
