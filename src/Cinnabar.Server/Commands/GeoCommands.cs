@@ -366,7 +366,7 @@ public sealed class GeoCommands : ICommandFamily
             return;
         }
         int returned = opt.Count == 0 || points.Count < opt.Count ? points.Count : (int)opt.Count;
-        if (opt.Sort != Sort.None) SortByDistance(points, opt.Sort == Sort.Desc);
+        if (opt.Sort != Sort.None) SortByDistance(points, returned, opt.Sort == Sort.Desc);
         if (opt.StoreKeyIndex < 0) WriteResults(ctx, points, returned, shape.ToMeters, opt);
         else StoreResults(ctx, points, returned, shape.ToMeters, opt, (flags & SearchFlags.Search) != 0);
     }
@@ -523,18 +523,118 @@ public sealed class GeoCommands : ICommandFamily
         points.Add(new Point { Member = member, Score = score, Lon = lon, Lat = lat, Dist = dist });
     }
 
-    // Stable, like glibc's merge-sort qsort: equal distances keep their scan order.
-    private static void SortByDistance(List<Point> points, bool descending)
+    // A full sort is stable, like glibc's merge-sort qsort that Redis calls; when COUNT cuts the
+    // result Redis uses its partial quicksort (pqsort), which orders equal distances differently,
+    // so that case runs the same Bentley-McIlroy partial quicksort.
+    private static void SortByDistance(List<Point> points, int returned, bool descending)
     {
-        var indexed = new (Point P, int I)[points.Count];
-        for (int i = 0; i < indexed.Length; i++) indexed[i] = (points[i], i);
-        Array.Sort(indexed, (a, b) =>
+        if (returned == points.Count)
         {
-            int c = a.P.Dist.CompareTo(b.P.Dist);
-            if (descending) c = -c;
-            return c != 0 ? c : a.I.CompareTo(b.I);
-        });
-        for (int i = 0; i < indexed.Length; i++) points[i] = indexed[i].P;
+            var indexed = new (Point P, int I)[points.Count];
+            for (int i = 0; i < indexed.Length; i++) indexed[i] = (points[i], i);
+            Array.Sort(indexed, (a, b) =>
+            {
+                int c = a.P.Dist.CompareTo(b.P.Dist);
+                if (descending) c = -c;
+                return c != 0 ? c : a.I.CompareTo(b.I);
+            });
+            for (int i = 0; i < indexed.Length; i++) points[i] = indexed[i].P;
+            return;
+        }
+        var arr = points.ToArray();
+        new PartialQuickSort(arr, descending).Sort(0, arr.Length, 0, returned - 1);
+        for (int i = 0; i < arr.Length; i++) points[i] = arr[i];
+    }
+
+    /// <summary>
+    /// Bentley-McIlroy quicksort (3-way partition, median of 3 / ninther pivot, insertion sort
+    /// below 7 elements, no switch to insertion sort after a swap-free pass, as Redis's pqsort) that only recurses into partitions overlapping ranks [lrange, rrange].
+    /// </summary>
+    private readonly struct PartialQuickSort(Point[] a, bool descending)
+    {
+        private int Cmp(int i, int j)
+        {
+            double x = a[i].Dist, y = a[j].Dist;
+            int c = x > y ? 1 : x == y ? 0 : -1;
+            return descending ? -c : c;
+        }
+
+        private void Swap(int i, int j) => (a[i], a[j]) = (a[j], a[i]);
+
+        private void VecSwap(int i, int j, int n)
+        {
+            for (int k = 0; k < n; k++) Swap(i + k, j + k);
+        }
+
+        private int Med3(int x, int y, int z) =>
+            Cmp(x, y) < 0
+                ? (Cmp(y, z) < 0 ? y : (Cmp(x, z) < 0 ? z : x))
+                : (Cmp(y, z) > 0 ? y : (Cmp(x, z) < 0 ? x : z));
+
+        private void InsertionSort(int lo, int n)
+        {
+            for (int m = lo + 1; m < lo + n; m++)
+                for (int l = m; l > lo && Cmp(l - 1, l) > 0; l--) Swap(l, l - 1);
+        }
+
+        public void Sort(int lo, int n, int lrange, int rrange)
+        {
+            while (true)
+            {
+                if (n < 7)
+                {
+                    InsertionSort(lo, n);
+                    return;
+                }
+                int pm = lo + n / 2;
+                if (n > 7)
+                {
+                    int pl = lo, pn = lo + n - 1;
+                    if (n > 40)
+                    {
+                        int d = n / 8;
+                        pl = Med3(pl, pl + d, pl + 2 * d);
+                        pm = Med3(pm - d, pm, pm + d);
+                        pn = Med3(pn - 2 * d, pn - d, pn);
+                    }
+                    pm = Med3(pl, pm, pn);
+                }
+                Swap(lo, pm);
+                int pa = lo + 1, pb = pa, pc = lo + n - 1, pd = pc;
+                while (true)
+                {
+                    int r;
+                    while (pb <= pc && (r = Cmp(pb, lo)) <= 0)
+                    {
+                        if (r == 0) Swap(pa++, pb);
+                        pb++;
+                    }
+                    while (pb <= pc && (r = Cmp(pc, lo)) >= 0)
+                    {
+                        if (r == 0) Swap(pc, pd--);
+                        pc--;
+                    }
+                    if (pb > pc) break;
+                    Swap(pb++, pc--);
+                }
+                int end = lo + n;
+                int s = Math.Min(pa - lo, pb - pa);
+                VecSwap(lo, pb - s, s);
+                s = Math.Min(pd - pc, end - pd - 1);
+                VecSwap(pb, end - s, s);
+                if ((s = pb - pa) > 1 && Overlaps(lo, lo + s - 1, lrange, rrange)) Sort(lo, s, lrange, rrange);
+                if ((s = pd - pc) > 1)
+                {
+                    lo = end - s;
+                    n = s;
+                    if (Overlaps(lo, lo + s - 1, lrange, rrange)) continue;
+                }
+                return;
+            }
+        }
+
+        private static bool Overlaps(int lo, int hi, int lrange, int rrange) =>
+            !((lrange < lo && rrange < lo) || (lrange > hi && rrange > hi));
     }
 
     private static void WriteResults(CommandContext ctx, List<Point> points, int returned, double toMeters, Options opt)
