@@ -382,7 +382,17 @@ public sealed partial class RedisServer : IKeyspaceEvents
         if (Monitors.Count > 0 && !cmd.Is(CommandFlags.SkipMonitor | CommandFlags.Admin)) FeedMonitors(client, args);
         int replyStart = client.Reply.Length;
         client.LastCommand = cmd.FullName;
-        cmd.Handler!(ctx);
+        try
+        {
+            cmd.Handler!(ctx);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // A bug must cost one command, never the connection or the process.
+            Log.Warning($"Internal error executing '{cmd.FullName}': {e}");
+            client.Reply.Truncate(replyStart);
+            ctx.Error("ERR internal error executing '" + cmd.FullName + "': " + e.Message.Replace('\r', ' ').Replace('\n', ' '));
+        }
         long micros = (long)Stopwatch.GetElapsedTime(start).TotalMicroseconds;
         // CLIENT REPLY OFF|SKIP: drop this command's reply (SKIP only once); CLIENT REPLY itself
         // sets the mode and writes nothing (or +OK for ON).

@@ -10,25 +10,35 @@ public sealed class Db
     public ByteTable<RedisObject> Dict { get; private set; } = new(16);
     public ByteTable<long> Expires { get; private set; } = new(16);
 
-    /// <summary>The snapshot in progress (BGSAVE, AOF rewrite, full sync), if any.</summary>
-    private DbSnapshot? _snapshot;
+    /// <summary>
+    /// Snapshots in progress (BGSAVE, AOF rewrite, full syncs of several replicas may overlap);
+    /// null when none, so the write paths pay one null check.
+    /// </summary>
+    private List<DbSnapshot>? _snapshot;
 
     public DbSnapshot BeginSnapshot()
     {
-        if (_snapshot != null) throw new InvalidOperationException("a snapshot of this db is already in progress");
-        _snapshot = new DbSnapshot(this);
-        return _snapshot;
+        var s = new DbSnapshot(this);
+        (_snapshot ??= new List<DbSnapshot>()).Add(s);
+        return s;
     }
 
     public void EndSnapshot(DbSnapshot s)
     {
-        if (_snapshot == s) _snapshot = null;
+        if (_snapshot == null) return;
+        _snapshot.Remove(s);
+        if (_snapshot.Count == 0) _snapshot = null;
     }
 
     public bool SnapshotInProgress => _snapshot != null;
 
     /// <summary>Copy-on-write hook: every mutation path calls this first.</summary>
-    private void BeforeWrite(ReadOnlySpan<byte> key) => _snapshot?.BeforeWrite(key);
+    private void BeforeWrite(ReadOnlySpan<byte> key)
+    {
+        var list = _snapshot;
+        if (list == null) return;
+        foreach (var s in list) s.BeforeWrite(key);
+    }
 
     internal Db(Keyspace owner, int index)
     {
@@ -164,8 +174,8 @@ public sealed class Db
     {
         if (_snapshot != null)
         {
-            // The snapshot keeps the old tables, frozen; the db continues with new ones.
-            _snapshot.Detached = true;
+            // The snapshots keep the old tables, frozen; the db continues with new ones.
+            foreach (var s in _snapshot) s.Detached = true;
             _snapshot = null;
             Dict = new ByteTable<RedisObject>(16);
             Expires = new ByteTable<long>(16);

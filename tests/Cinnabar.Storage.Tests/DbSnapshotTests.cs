@@ -88,3 +88,29 @@ public sealed class DbSnapshotTests
         return got.Count == model.Count && model.All(kv => got.TryGetValue(kv.Key, out var v) && v == kv.Value);
     }
 }
+
+public sealed class OverlappingSnapshotTests
+{
+    [Fact]
+    public void Two_overlapping_snapshots_each_see_their_own_start()
+    {
+        var ks = new Keyspace(1);
+        var db = ks[0];
+        db.Set("a"u8, StringObject.Create("1"u8));
+        var first = db.BeginSnapshot();
+        db.Set("a"u8, StringObject.Create("2"u8));
+        var second = db.BeginSnapshot();
+        db.Set("a"u8, StringObject.Create("3"u8));
+        string Value(DbSnapshot s)
+        {
+            string? v = null;
+            while (!s.TableDone) s.Step(10, (_, o, _) => v = System.Text.Encoding.UTF8.GetString(((StringObject)o).GetBytes()));
+            db.EndSnapshot(s);
+            foreach (var (_, o, _) in s.TakePreserved()) v = System.Text.Encoding.UTF8.GetString(((StringObject)o).GetBytes());
+            return v!;
+        }
+        Assert.Equal("1", Value(first));
+        Assert.Equal("2", Value(second));
+        Assert.False(db.SnapshotInProgress);
+    }
+}
