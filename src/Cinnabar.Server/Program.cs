@@ -73,6 +73,8 @@ namespace Cinnabar.Server
             try
             {
                 ServerStartup.Initialize(server);
+                // Clients may connect before the dataset is loaded: they get -LOADING until it is.
+                server.Rdb.Loading = true;
                 server.Start();
             }
             catch (InvalidOperationException e)
@@ -94,6 +96,10 @@ namespace Cinnabar.Server
             catch (InvalidOperationException)
             {
                 return 1;
+            }
+            finally
+            {
+                server.Rdb.Loading = false;
             }
             log.Notice("Ready to accept connections tcp");
             using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx =>

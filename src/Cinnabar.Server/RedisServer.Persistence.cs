@@ -212,7 +212,11 @@ public sealed partial class RedisServer
     public void LoadRdbAtStartup()
     {
         string path = RdbPath;
-        if (!File.Exists(path)) return;
+        if (!File.Exists(path))
+        {
+            Rdb.Loading = false;
+            return;
+        }
         long start = Stopwatch.GetTimestamp();
         Rdb.Loading = true;
         try

@@ -75,7 +75,7 @@ public sealed class PersistenceTests
         using var s = ServerProcess.Start(false, [], dir: dir);
         using var cc = s.Connect();
         AssertFilled(cc, "p2");
-        Assert.Contains("Done loading RDB", s.Output);
+        Tools.WaitUntil(() => s.Output.Contains("Done loading RDB", StringComparison.Ordinal), TimeSpan.FromSeconds(30), "load log line");
     }
 
     [Fact]
@@ -166,6 +166,6 @@ public sealed class PersistenceTests
         using var c2 = again.Connect();
         Assert.Equal("2", c2.Call("GET", "t:b").ToString());
         Assert.True(c2.Call("GET", "t:c").IsNull);
-        Assert.Contains("loaded anyway because aof-load-truncated is enabled", again.Output);
+        Tools.WaitUntil(() => again.Output.Contains("loaded anyway because aof-load-truncated is enabled", StringComparison.Ordinal), TimeSpan.FromSeconds(30), "truncation log line");
     }
 }

@@ -110,7 +110,7 @@ public sealed class ReplicationTests
         cb.Call("REPLICAOF", "127.0.0.1", a.Port);
         ca.Call("SET", "p2:b", "2");
         WaitForValue(cb, "p2:b", "2");
-        Assert.Contains("Successful partial resynchronization with master.", b.Output);
+        Tools.WaitUntil(() => b.Output.Contains("Successful partial resynchronization with master.", StringComparison.Ordinal), Deadline, "partial resync log line");
     }
 
     [Fact]
