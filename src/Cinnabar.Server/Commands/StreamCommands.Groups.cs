@@ -151,11 +151,8 @@ public sealed partial class StreamCommands
             else DeliverNew(ctx, s, g, consumer, count, noAck, streamsIdx + k);
         }
         if (served > 0) return;
-        if (xreadgroup)
-        {
-            // Looking the consumer up creates it even when nothing is served (Redis does too).
-            for (int k = 0; k < n; k++) GetConsumer(ctx, streams[k]!, groups![k]!, streamsIdx + k, groupIdx, consumerName!);
-        }
+        // Redis 7.0 creates the consumer only for a stream it serves: a read that returns nothing
+        // (and a BLOCK that times out) leaves the group's consumers unchanged.
         if (timeoutMs < 0 || (ctx.Client.Flags & (ClientFlags.Multi | ClientFlags.Lua)) != 0)
         {
             w.WriteNullArray();
