@@ -124,6 +124,46 @@ public sealed class StreamTests : IClassFixture<SideBySideFixture>
         Assert.Equal("*-1\r\n", expected);
     }
 
+    // Blocks a reader on a server, runs the writer's commands, and returns the reader's raw reply.
+    private static string BlockedOutcome(ServerProcess server, string key, string[][] setup, string[][] actions, params object[] blocking)
+    {
+        using var reader = server.Connect();
+        using var writer = server.Connect();
+        writer.Call("DEL", key);
+        foreach (var c in setup) writer.Call(c);
+        SendBlocking(server, reader, blocking);
+        foreach (var c in actions) writer.Call(c);
+        return Raw(reader.ReadRawReply());
+    }
+
+    public static TheoryData<string> WokenWithoutEntries => new() { "del", "destroy", "wrongtype", "xread-wrongtype" };
+
+    [Theory]
+    [MemberData(nameof(WokenWithoutEntries))]
+    public void Blocked_reader_whose_key_or_group_goes_away_replies_like_redis(string scenario)
+    {
+        string key = "st:gone:" + scenario;
+        string[][] setup = [["XGROUP", "CREATE", key, "g", "$", "MKSTREAM"]];
+        string[][] actions = scenario switch
+        {
+            "del" => [["DEL", key]],
+            "destroy" => [["XGROUP", "DESTROY", key, "g"]],
+            _ => [["DEL", key], ["SET", key, "x"]],
+        };
+        object[] blocking = scenario == "xread-wrongtype"
+            ? ["XREAD", "BLOCK", "300", "STREAMS", key, "$"]
+            : ["XREADGROUP", "GROUP", "g", "c", "BLOCK", "5000", "STREAMS", key, ">"];
+        string redis = BlockedOutcome(_f.Redis, key, setup, actions, blocking);
+        string ours = BlockedOutcome(_f.Cinnabar, key, setup, actions, blocking);
+        Assert.Equal(redis, ours);
+        Assert.Equal(scenario switch
+        {
+            "destroy" => "-NOGROUP the consumer group this client was blocked on no longer exists\r\n",
+            "xread-wrongtype" => "*-1\r\n",
+            _ => "-UNBLOCKED the stream key no longer exists\r\n",
+        }, ours);
+    }
+
     // Builds the same streams on a server: several nodes, mixed field sets, tombstones, groups.
     private static void BuildStreams(RespConnection c, string prefix)
     {

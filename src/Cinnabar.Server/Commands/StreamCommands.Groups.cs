@@ -107,10 +107,19 @@ public sealed partial class StreamCommands
         for (int k = 0; k < n; k++)
         {
             int keyIdx = streamsIdx + k, idIdx = streamsIdx + n + k;
-            if (!TryGetStream(ctx, keyIdx, false, out streams[k])) return;
+            if (ctx.RetryingBlocked)
+            {
+                // Woken while blocked (Redis 7.0's blocked-stream handling): a key that was deleted
+                // or replaced by another type ends XREADGROUP with an UNBLOCKED error and is ignored
+                // by XREAD, which keeps waiting; a destroyed group ends XREADGROUP with NOGROUP.
+                streams[k] = ctx.Db.LookupRead(ctx.Arg(keyIdx)) as StreamObject;
+                if (xreadgroup && streams[k] == null) { ctx.Error(Errors.StreamUnblockedKeyDeleted); return; }
+            }
+            else if (!TryGetStream(ctx, keyIdx, false, out streams[k])) return;
             if (xreadgroup)
             {
                 var g = streams[k] == null ? null : streams[k]!.Groups.GetValueOrDefault(ctx.ArgBytes(groupIdx));
+                if (g == null && ctx.RetryingBlocked) { ctx.Error(Errors.StreamUnblockedGroupDestroyed); return; }
                 if (g == null) { ctx.Error(Errors.StreamNoGroupRead(ctx.ArgString(keyIdx), ctx.ArgString(groupIdx))); return; }
                 groups![k] = g;
             }
