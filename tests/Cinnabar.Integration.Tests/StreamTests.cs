@@ -199,6 +199,8 @@ public sealed class StreamTests : IClassFixture<SideBySideFixture>
         Assert.Equal(Raw(redis.CallRaw("XRANGE", key, "-", "+")), Raw(cin.CallRaw("XRANGE", key, "-", "+")));
         Assert.Equal(Raw(redis.CallRaw("XINFO", "STREAM", key)), Raw(cin.CallRaw("XINFO", "STREAM", key)));
         Assert.Equal(Raw(redis.CallRaw("XINFO", "GROUPS", key)), Raw(cin.CallRaw("XINFO", "GROUPS", key)));
+        // FULL shows absolute delivery and seen times, which RESTORE carries over.
+        Assert.Equal(Raw(redis.CallRaw("XINFO", "STREAM", key, "FULL")), Raw(cin.CallRaw("XINFO", "STREAM", key, "FULL")));
     }
 
     [Theory]
@@ -217,6 +219,8 @@ public sealed class StreamTests : IClassFixture<SideBySideFixture>
         Assert.Equal(Raw(cin.CallRaw("XRANGE", key, "-", "+")), Raw(redis.CallRaw("XRANGE", key, "-", "+")));
         Assert.Equal(Raw(cin.CallRaw("XINFO", "STREAM", key)), Raw(redis.CallRaw("XINFO", "STREAM", key)));
         Assert.Equal(Raw(cin.CallRaw("XINFO", "GROUPS", key)), Raw(redis.CallRaw("XINFO", "GROUPS", key)));
+        // FULL shows absolute delivery and seen times, which RESTORE carries over.
+        Assert.Equal(Raw(cin.CallRaw("XINFO", "STREAM", key, "FULL")), Raw(redis.CallRaw("XINFO", "STREAM", key, "FULL")));
     }
 
     [Fact]
