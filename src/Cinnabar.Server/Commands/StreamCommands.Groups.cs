@@ -299,7 +299,8 @@ public sealed partial class StreamCommands
 
     // ------------------------------------------------------------------ XGROUP
 
-    private static bool TryGroupId(CommandContext ctx, int i, StreamObject? s, out StreamId id)
+    // XGROUP CREATE parses its ID strictly; XGROUP SETID also takes "-" and "+" (Redis 7.0).
+    private static bool TryGroupId(CommandContext ctx, int i, StreamObject? s, out StreamId id, bool strict = true)
     {
         var a = ctx.Arg(i);
         if (a.Length == 1 && a[0] == '$')
@@ -307,7 +308,10 @@ public sealed partial class StreamCommands
             id = s?.LastId ?? StreamId.Zero;
             return true;
         }
-        return TryParseId(ctx, i, 0, out id);
+        if (strict) return TryParseId(ctx, i, 0, out id);
+        if (StreamId.TryParse(a, 0, out id)) return true;
+        ctx.Error(Errors.StreamInvalidId);
+        return false;
     }
 
     private static bool TryEntriesRead(CommandContext ctx, int i, out long v)
@@ -368,7 +372,7 @@ public sealed partial class StreamCommands
         }
         var g = FindGroup(ctx, out var s);
         if (g == null) return;
-        if (!TryGroupId(ctx, 4, s, out var id)) return;
+        if (!TryGroupId(ctx, 4, s, out var id, strict: false)) return;
         g.LastId = id;
         g.EntriesRead = entriesRead;
         ctx.Reply.WriteOk();
@@ -515,7 +519,7 @@ public sealed partial class StreamCommands
         int j = 5;
         for (; j < ctx.ArgCount; j++)
         {
-            if (!StreamId.TryParse(ctx.Arg(j), 0, out var id)) break;
+            if (IsMinOrMax(ctx.Arg(j)) || !StreamId.TryParse(ctx.Arg(j), 0, out var id)) break;
             ids.Add(id);
         }
         long deliveryTime = ctx.NowMs, retryCount = -1;
@@ -548,8 +552,8 @@ public sealed partial class StreamCommands
         if (g == null) { ctx.Error(Errors.StreamNoGroup(ctx.ArgString(1), ctx.ArgString(2))); return; }
         if (deliveryTime > ctx.NowMs) deliveryTime = ctx.NowMs;
         if (lastId > g.LastId) g.LastId = lastId;
-        var consumer = g.GetOrCreateConsumer(ctx.ArgBytes(3), ctx.NowMs, out _);
-        consumer.SeenTimeMs = ctx.NowMs;
+        // Redis 7.0 looks the consumer up (creating it) only once it has something to claim.
+        StreamConsumer? consumer = null;
         var claimed = new List<(StreamId Id, StreamEntry? E)>();
         foreach (var id in ids)
         {
@@ -557,6 +561,7 @@ public sealed partial class StreamCommands
             g.Pel.TryGetValue(id, out var p);
             if (p == null && force && e != null)
             {
+                consumer ??= ClaimingConsumer(ctx, g);
                 p = new PendingEntry { DeliveryTimeMs = ctx.NowMs, DeliveryCount = 0, Consumer = consumer };
                 g.Pel[id] = p;
                 consumer.Pel[id] = p;
@@ -570,6 +575,7 @@ public sealed partial class StreamCommands
                 continue;
             }
             if (minIdle > 0 && ctx.NowMs - p.DeliveryTimeMs < minIdle) continue;
+            consumer ??= ClaimingConsumer(ctx, g);
             if (p.Consumer != consumer)
             {
                 p.Consumer.Pel.Remove(id);
@@ -591,6 +597,13 @@ public sealed partial class StreamCommands
         ctx.Dirty();
     }
 
+    private static StreamConsumer ClaimingConsumer(CommandContext ctx, ConsumerGroup g)
+    {
+        var c = g.GetOrCreateConsumer(ctx.ArgBytes(3), ctx.NowMs, out _);
+        c.SeenTimeMs = ctx.NowMs;
+        return c;
+    }
+
     private static void XAutoClaim(CommandContext ctx)
     {
         if (!TryGetStream(ctx, 1, true, out var s)) return;
@@ -610,8 +623,7 @@ public sealed partial class StreamCommands
             else { ctx.SyntaxError(); return; }
         }
         if (g == null) { ctx.Error(Errors.StreamNoGroup(ctx.ArgString(1), ctx.ArgString(2))); return; }
-        var consumer = g.GetOrCreateConsumer(ctx.ArgBytes(3), ctx.NowMs, out _);
-        consumer.SeenTimeMs = ctx.NowMs;
+        StreamConsumer? consumer = null;
         long attempts = count * 10;
         var claimed = new List<(StreamId, StreamEntry)>();
         var deleted = new List<StreamId>();
@@ -630,6 +642,7 @@ public sealed partial class StreamCommands
                 continue;
             }
             if (minIdle > 0 && ctx.NowMs - p.DeliveryTimeMs < minIdle) continue;
+            consumer ??= ClaimingConsumer(ctx, g);
             if (p.Consumer != consumer)
             {
                 p.Consumer.Pel.Remove(id);

@@ -53,12 +53,16 @@ public sealed partial class StreamCommands : ICommandFamily
         return true;
     }
 
+    // streamParseStrictIDOrReply: every ID argument except range bounds rejects "-" and "+".
     private static bool TryParseId(CommandContext ctx, int i, ulong missingSeq, out StreamId id)
     {
-        if (StreamId.TryParse(ctx.Arg(i), missingSeq, out id)) return true;
+        if (!IsMinOrMax(ctx.Arg(i)) && StreamId.TryParse(ctx.Arg(i), missingSeq, out id)) return true;
+        id = default;
         ctx.Error(Errors.StreamInvalidId);
         return false;
     }
+
+    private static bool IsMinOrMax(ReadOnlySpan<byte> a) => a.Length == 1 && (a[0] == '-' || a[0] == '+');
 
     // XRANGE boundaries: "(" makes the range exclusive (streamParseIntervalIDOrReply).
     private static bool TryParseInterval(CommandContext ctx, int i, ulong missingSeq, bool isStart, out StreamId id, out bool empty)
@@ -74,13 +78,14 @@ public sealed partial class StreamCommands : ICommandFamily
             }
             if (isStart ? !id.TryIncrement(out id) : !id.TryDecrement(out id))
             {
-                ctx.Error("ERR invalid start ID for the interval");
-                if (!isStart) ctx.Error("ERR invalid end ID for the interval");
+                ctx.Error(isStart ? "ERR invalid start ID for the interval" : "ERR invalid end ID for the interval");
                 return false;
             }
             return true;
         }
-        return TryParseId(ctx, i, missingSeq, out id);
+        if (StreamId.TryParse(a, missingSeq, out id)) return true;
+        ctx.Error(Errors.StreamInvalidId);
+        return false;
     }
 
     internal static void WriteId(RespWriter w, StreamId id)
@@ -186,7 +191,7 @@ public sealed partial class StreamCommands : ICommandFamily
         bool seqGiven = true;
         if (!auto)
         {
-            if (!StreamId.TryParse(idArg, 0, out id, true, out seqGiven))
+            if (IsMinOrMax(idArg) || !StreamId.TryParse(idArg, 0, out id, true, out seqGiven))
             {
                 ctx.Error(Errors.StreamInvalidId);
                 return;
