@@ -6,6 +6,7 @@ public static partial class Errors
     public const string StreamXaddIdZero = "ERR The ID specified in XADD must be greater than 0-0";
     public const string StreamXaddIdSmaller = "ERR The ID specified in XADD is equal or smaller than the target stream top item";
     public const string StreamExhausted = "ERR The stream has exhausted the last possible ID, unable to add more items";
+    public const string StreamLimitWithoutStrategy = "ERR syntax error, LIMIT cannot be used without specifying a trimming strategy";
     public const string StreamLimitWithoutApprox = "ERR syntax error, LIMIT cannot be used without the special ~ option";
     public const string StreamMaxlenAndMinid = "ERR syntax error, MAXLEN and MINID options at the same time are not compatible";
     public const string StreamMaxlenNegative = "ERR The MAXLEN argument must be >= 0.";

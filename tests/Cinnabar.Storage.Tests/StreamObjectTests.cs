@@ -52,6 +52,9 @@ public sealed class StreamObjectTests
     [InlineData("-", 0UL, "0-0")]
     [InlineData("+", 0UL, "18446744073709551615-18446744073709551615")]
     [InlineData("18446744073709551615-18446744073709551615", 0UL, "18446744073709551615-18446744073709551615")]
+    [InlineData(" 7", 0UL, "7-0")] // string2ull falls back to strtoull: whitespace, '+', leading zeros
+    [InlineData("+7-+5", 0UL, "7-5")]
+    [InlineData("007-01", 0UL, "7-1")]
     public void Parse_accepts_redis_id_forms(string text, ulong missingSeq, string expected)
     {
         Assert.True(StreamId.TryParse(B(text), missingSeq, out var id));
@@ -66,6 +69,9 @@ public sealed class StreamObjectTests
     [InlineData("18446744073709551616")]
     [InlineData("")]
     [InlineData("1-*")]
+    [InlineData("6--5")]
+    [InlineData("7 ")]
+    [InlineData("+-1")]
     public void Parse_rejects_invalid_ids(string text) => Assert.False(StreamId.TryParse(B(text), 0, out _));
 
     [Fact]

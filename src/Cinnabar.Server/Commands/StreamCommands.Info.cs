@@ -129,21 +129,21 @@ public sealed partial class StreamCommands
 
     private static void InfoStream(CommandContext ctx)
     {
-        bool full = false;
-        long count = 10;
-        if (ctx.ArgCount > 3)
-        {
-            if (!ctx.ArgIs(3, "FULL") || (ctx.ArgCount != 4 && ctx.ArgCount != 6)) { ctx.SyntaxError(); return; }
-            full = true;
-            if (ctx.ArgCount == 6)
-            {
-                if (!ctx.ArgIs(4, "COUNT")) { ctx.SyntaxError(); return; }
-                if (!ctx.TryGetLong(5, out count)) return;
-                if (count < 0) count = 10;
-            }
-        }
+        // Redis looks the key up first, then checks [FULL [COUNT n]].
         var s = InfoLookup(ctx);
         if (s == null) return;
+        if (ctx.ArgCount > 3 && (!ctx.ArgIs(3, "FULL") || (ctx.ArgCount != 4 && (ctx.ArgCount != 6 || !ctx.ArgIs(4, "COUNT")))))
+        {
+            ctx.Error($"ERR unknown subcommand or wrong number of arguments for '{ctx.ArgString(1)}'. Try XINFO HELP.");
+            return;
+        }
+        bool full = ctx.ArgCount > 3;
+        long count = 10;
+        if (ctx.ArgCount == 6)
+        {
+            if (!ctx.TryGetLong(5, out count)) return;
+            if (count < 0) count = 10;
+        }
         var w = ctx.Reply;
         w.WriteMapHeader(full ? 9 : 10);
         Key(w, "length"); w.WriteInteger(s.Length);

@@ -125,7 +125,7 @@ public sealed partial class StreamCommands : ICommandFamily
             if (xadd && opt.Length == 1 && opt[0] == '*') break;
             if (ctx.ArgIs(i, "MAXLEN") && more >= 1)
             {
-                if (a.ByMinId) { ctx.Error(Errors.StreamMaxlenAndMinid); return -1; }
+                if (a.ByMinId || a.ByMaxLen) { ctx.Error(Errors.StreamMaxlenAndMinid); return -1; }
                 a.ByMaxLen = true;
                 i = ParseApprox(ctx, i, ref a);
                 if (!ctx.TryGetLong(i, out a.MaxLen)) return -1;
@@ -134,7 +134,7 @@ public sealed partial class StreamCommands : ICommandFamily
             }
             else if (ctx.ArgIs(i, "MINID") && more >= 1)
             {
-                if (a.ByMaxLen) { ctx.Error(Errors.StreamMaxlenAndMinid); return -1; }
+                if (a.ByMaxLen || a.ByMinId) { ctx.Error(Errors.StreamMaxlenAndMinid); return -1; }
                 a.ByMinId = true;
                 i = ParseApprox(ctx, i, ref a);
                 if (!TryParseId(ctx, i, 0, out a.MinId)) return -1;
@@ -151,13 +151,18 @@ public sealed partial class StreamCommands : ICommandFamily
             else if (xadd) break; // the ID
             else { ctx.SyntaxError(); return -1; }
         }
+        if (a.LimitGiven && !a.ByMaxLen && !a.ByMinId)
+        {
+            ctx.Error(Errors.StreamLimitWithoutStrategy);
+            return -1;
+        }
         if (a.LimitGiven && !a.Approx)
         {
             ctx.Error(Errors.StreamLimitWithoutApprox);
             return -1;
         }
         if (!a.LimitGiven && a.Approx)
-            a.Limit = EncodingLimits.StreamNodeMaxEntries > 0 ? 100L * EncodingLimits.StreamNodeMaxEntries : 10000;
+            a.Limit = EncodingLimits.StreamNodeMaxEntries > 0 ? Math.Min(100L * EncodingLimits.StreamNodeMaxEntries, 1_000_000) : 10000;
         if (!a.Approx) a.Limit = 0;
         return i;
     }
@@ -178,6 +183,16 @@ public sealed partial class StreamCommands : ICommandFamily
         var trim = new TrimArgs();
         int idIndex = ParseTrimOptions(ctx, true, ref trim, out bool noMk);
         if (idIndex < 0) return;
+        // As in Redis, the ID is parsed with the options, before the field count is checked.
+        var idArg = idIndex < ctx.ArgCount ? ctx.Arg(idIndex) : "*"u8;
+        bool auto = idArg.Length == 1 && idArg[0] == '*';
+        StreamId id = default;
+        bool seqGiven = true;
+        if (!auto && (IsMinOrMax(idArg) || !StreamId.TryParse(idArg, 0, out id, true, out seqGiven)))
+        {
+            ctx.Error(Errors.StreamInvalidId);
+            return;
+        }
         // The ID and at least one field-value pair must follow, in pairs.
         int nFields = ctx.ArgCount - idIndex - 1;
         if (nFields < 2 || nFields % 2 != 0)
@@ -185,17 +200,8 @@ public sealed partial class StreamCommands : ICommandFamily
             ctx.Error(Errors.WrongArity("xadd"));
             return;
         }
-        var idArg = ctx.Arg(idIndex);
-        bool auto = idArg.Length == 1 && idArg[0] == '*';
-        StreamId id = default;
-        bool seqGiven = true;
         if (!auto)
         {
-            if (IsMinOrMax(idArg) || !StreamId.TryParse(idArg, 0, out id, true, out seqGiven))
-            {
-                ctx.Error(Errors.StreamInvalidId);
-                return;
-            }
             if (seqGiven && id.IsZero)
             {
                 ctx.Error(Errors.StreamXaddIdZero);
