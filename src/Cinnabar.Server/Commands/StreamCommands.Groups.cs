@@ -438,18 +438,22 @@ public sealed partial class StreamCommands
         byte[]? consumerName = null;
         if (extended)
         {
+            // Redis 7.0's xpendingCommand: 6 to 9 arguments; IDLE's value is read before the
+            // argument count is checked, COUNT before the range; arguments after the consumer
+            // name are ignored.
+            if (ctx.ArgCount < 6 || ctx.ArgCount > 9) { ctx.SyntaxError(); return; }
             int i = 3;
-            if (ctx.ArgIs(3, "IDLE") && ctx.ArgCount >= 8)
+            if (ctx.ArgIs(3, "IDLE"))
             {
                 if (!ctx.TryGetLong(4, out minIdle)) return;
+                if (ctx.ArgCount < 8) { ctx.SyntaxError(); return; }
                 i = 5;
             }
-            if (ctx.ArgCount - i < 3 || ctx.ArgCount - i > 4) { ctx.SyntaxError(); return; }
-            if (!TryParseInterval(ctx, i, 0, true, out start, out _)) return;
-            if (!TryParseInterval(ctx, i + 1, ulong.MaxValue, false, out end, out _)) return;
             if (!ctx.TryGetLong(i + 2, out count)) return;
             if (count < 0) count = 0;
-            if (ctx.ArgCount - i == 4) consumerName = ctx.ArgBytes(i + 3);
+            if (!TryParseInterval(ctx, i, 0, true, out start, out _)) return;
+            if (!TryParseInterval(ctx, i + 1, ulong.MaxValue, false, out end, out _)) return;
+            if (i + 3 < ctx.ArgCount) consumerName = ctx.ArgBytes(i + 3);
         }
         if (!TryGetStream(ctx, 1, false, out var s)) return;
         var g = s?.Groups.GetValueOrDefault(ctx.ArgBytes(2));
