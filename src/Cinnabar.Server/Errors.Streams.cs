@@ -6,6 +6,7 @@ public static partial class Errors
     public const string StreamXaddIdZero = "ERR The ID specified in XADD must be greater than 0-0";
     public const string StreamXaddIdSmaller = "ERR The ID specified in XADD is equal or smaller than the target stream top item";
     public const string StreamExhausted = "ERR The stream has exhausted the last possible ID, unable to add more items";
+    public const string StreamLimitWithoutStrategy = "ERR syntax error, LIMIT cannot be used without specifying a trimming strategy";
     public const string StreamLimitWithoutApprox = "ERR syntax error, LIMIT cannot be used without the special ~ option";
     public const string StreamMaxlenAndMinid = "ERR syntax error, MAXLEN and MINID options at the same time are not compatible";
     public const string StreamMaxlenNegative = "ERR The MAXLEN argument must be >= 0.";
@@ -13,6 +14,8 @@ public static partial class Errors
     public const string StreamTimeoutNegative = "ERR timeout is negative";
     public const string StreamTimeoutNotInteger = "ERR timeout is not an integer or out of range";
     public const string StreamGtOnlyInGroup = "ERR The > ID can be specified only when calling XREADGROUP using the GROUP <group> <consumer> option.";
+    public const string StreamUnblockedKeyDeleted = "UNBLOCKED the stream key no longer exists";
+    public const string StreamUnblockedGroupDestroyed = "NOGROUP the consumer group this client was blocked on no longer exists";
     public const string StreamNoAckOnlyGroup = "ERR The NOACK option is only supported by XREADGROUP. You called XREAD instead.";
     public const string StreamDollarInGroup = "ERR The $ ID is meaningless in the context of XREADGROUP: you want to read the history of this consumer by specifying a proper ID, or use the > ID to get new messages. The $ ID would just return an empty result set.";
     public const string StreamEntriesReadInvalid = "ERR value for ENTRIESREAD must be positive or -1";

@@ -23,4 +23,18 @@ public sealed partial class RedisServer
             ctx.Args = saved;
         }
     }
+
+    /// <summary>
+    /// Redis 7.0 wakes XREADGROUP clients blocked on a stream key that was deleted, so that they
+    /// fail with "UNBLOCKED the stream key no longer exists" instead of waiting for the timeout
+    /// (other blocked clients of a missing key just keep waiting).
+    /// </summary>
+    private void RetryGroupReadersOfDeletedKey(LinkedList<Client> blocked)
+    {
+        foreach (var c in new List<Client>(blocked))
+        {
+            if (c.BlockState is { } state && System.Text.Ascii.EqualsIgnoreCase(state.Argv[0], "xreadgroup"u8))
+                RetryBlocked(c);
+        }
+    }
 }

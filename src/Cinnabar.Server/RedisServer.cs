@@ -624,7 +624,11 @@ public sealed partial class RedisServer : IKeyspaceEvents
                 foreach (var c in list.ToArray())
                 {
                     if (c.BlockState == null) continue;
-                    if (!Keyspace[id.Db].Exists(PubSub.Bytes(id.Key))) break;
+                    if (!Keyspace[id.Db].Exists(PubSub.Bytes(id.Key)))
+                    {
+                        RetryGroupReadersOfDeletedKey(list); // RedisServer.Streams.cs
+                        break;
+                    }
                     RetryBlocked(c);
                 }
             }

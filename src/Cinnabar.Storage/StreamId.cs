@@ -123,13 +123,18 @@ public readonly record struct StreamId(ulong Ms, ulong Seq) : IComparable<Stream
 
     public static bool TryParse(ReadOnlySpan<byte> s, ulong missingSeq, out StreamId id) => TryParse(s, missingSeq, out id, false, out _);
 
-    // string2ull: decimal digits only, no sign, no leading spaces, overflow rejected.
+    // Redis's string2ull: a canonical decimal (string2ll, negative rejected), else strtoull's
+    // looser form: leading whitespace, an optional '+', leading zeros, up to 2^64-1.
     private static bool TryParseU64(ReadOnlySpan<byte> s, out ulong v)
     {
         v = 0;
-        if (s.Length == 0 || s.Length > 20) return false;
-        foreach (byte b in s)
+        int i = 0;
+        while (i < s.Length && (s[i] == ' ' || (s[i] >= '\t' && s[i] <= '\r'))) i++;
+        if (i < s.Length && s[i] == '+') i++;
+        if (i == s.Length) return false;
+        for (; i < s.Length; i++)
         {
+            byte b = s[i];
             if (b < '0' || b > '9') return false;
             ulong d = (ulong)(b - '0');
             if (v > (ulong.MaxValue - d) / 10) return false;

@@ -107,10 +107,19 @@ public sealed partial class StreamCommands
         for (int k = 0; k < n; k++)
         {
             int keyIdx = streamsIdx + k, idIdx = streamsIdx + n + k;
-            if (!TryGetStream(ctx, keyIdx, false, out streams[k])) return;
+            if (ctx.RetryingBlocked)
+            {
+                // Woken while blocked (Redis 7.0's blocked-stream handling): a key that was deleted
+                // or replaced by another type ends XREADGROUP with an UNBLOCKED error and is ignored
+                // by XREAD, which keeps waiting; a destroyed group ends XREADGROUP with NOGROUP.
+                streams[k] = ctx.Db.LookupRead(ctx.Arg(keyIdx)) as StreamObject;
+                if (xreadgroup && streams[k] == null) { ctx.Error(Errors.StreamUnblockedKeyDeleted); return; }
+            }
+            else if (!TryGetStream(ctx, keyIdx, false, out streams[k])) return;
             if (xreadgroup)
             {
                 var g = streams[k] == null ? null : streams[k]!.Groups.GetValueOrDefault(ctx.ArgBytes(groupIdx));
+                if (g == null && ctx.RetryingBlocked) { ctx.Error(Errors.StreamUnblockedGroupDestroyed); return; }
                 if (g == null) { ctx.Error(Errors.StreamNoGroupRead(ctx.ArgString(keyIdx), ctx.ArgString(groupIdx))); return; }
                 groups![k] = g;
             }
@@ -151,11 +160,8 @@ public sealed partial class StreamCommands
             else DeliverNew(ctx, s, g, consumer, count, noAck, streamsIdx + k);
         }
         if (served > 0) return;
-        if (xreadgroup)
-        {
-            // Looking the consumer up creates it even when nothing is served (Redis does too).
-            for (int k = 0; k < n; k++) GetConsumer(ctx, streams[k]!, groups![k]!, streamsIdx + k, groupIdx, consumerName!);
-        }
+        // Redis 7.0 creates the consumer only for a stream it serves: a read that returns nothing
+        // (and a BLOCK that times out) leaves the group's consumers unchanged.
         if (timeoutMs < 0 || (ctx.Client.Flags & (ClientFlags.Multi | ClientFlags.Lua)) != 0)
         {
             w.WriteNullArray();
@@ -293,7 +299,8 @@ public sealed partial class StreamCommands
 
     // ------------------------------------------------------------------ XGROUP
 
-    private static bool TryGroupId(CommandContext ctx, int i, StreamObject? s, out StreamId id)
+    // XGROUP CREATE parses its ID strictly; XGROUP SETID also takes "-" and "+" (Redis 7.0).
+    private static bool TryGroupId(CommandContext ctx, int i, StreamObject? s, out StreamId id, bool strict = true)
     {
         var a = ctx.Arg(i);
         if (a.Length == 1 && a[0] == '$')
@@ -301,7 +308,10 @@ public sealed partial class StreamCommands
             id = s?.LastId ?? StreamId.Zero;
             return true;
         }
-        return TryParseId(ctx, i, 0, out id);
+        if (strict) return TryParseId(ctx, i, 0, out id);
+        if (StreamId.TryParse(a, 0, out id)) return true;
+        ctx.Error(Errors.StreamInvalidId);
+        return false;
     }
 
     private static bool TryEntriesRead(CommandContext ctx, int i, out long v)
@@ -362,7 +372,7 @@ public sealed partial class StreamCommands
         }
         var g = FindGroup(ctx, out var s);
         if (g == null) return;
-        if (!TryGroupId(ctx, 4, s, out var id)) return;
+        if (!TryGroupId(ctx, 4, s, out var id, strict: false)) return;
         g.LastId = id;
         g.EntriesRead = entriesRead;
         ctx.Reply.WriteOk();
@@ -428,18 +438,22 @@ public sealed partial class StreamCommands
         byte[]? consumerName = null;
         if (extended)
         {
+            // Redis 7.0's xpendingCommand: 6 to 9 arguments; IDLE's value is read before the
+            // argument count is checked, COUNT before the range; arguments after the consumer
+            // name are ignored.
+            if (ctx.ArgCount < 6 || ctx.ArgCount > 9) { ctx.SyntaxError(); return; }
             int i = 3;
-            if (ctx.ArgIs(3, "IDLE") && ctx.ArgCount >= 8)
+            if (ctx.ArgIs(3, "IDLE"))
             {
                 if (!ctx.TryGetLong(4, out minIdle)) return;
+                if (ctx.ArgCount < 8) { ctx.SyntaxError(); return; }
                 i = 5;
             }
-            if (ctx.ArgCount - i < 3 || ctx.ArgCount - i > 4) { ctx.SyntaxError(); return; }
-            if (!TryParseInterval(ctx, i, 0, true, out start, out _)) return;
-            if (!TryParseInterval(ctx, i + 1, ulong.MaxValue, false, out end, out _)) return;
             if (!ctx.TryGetLong(i + 2, out count)) return;
             if (count < 0) count = 0;
-            if (ctx.ArgCount - i == 4) consumerName = ctx.ArgBytes(i + 3);
+            if (!TryParseInterval(ctx, i, 0, true, out start, out _)) return;
+            if (!TryParseInterval(ctx, i + 1, ulong.MaxValue, false, out end, out _)) return;
+            if (i + 3 < ctx.ArgCount) consumerName = ctx.ArgBytes(i + 3);
         }
         if (!TryGetStream(ctx, 1, false, out var s)) return;
         var g = s?.Groups.GetValueOrDefault(ctx.ArgBytes(2));
@@ -509,7 +523,7 @@ public sealed partial class StreamCommands
         int j = 5;
         for (; j < ctx.ArgCount; j++)
         {
-            if (!StreamId.TryParse(ctx.Arg(j), 0, out var id)) break;
+            if (IsMinOrMax(ctx.Arg(j)) || !StreamId.TryParse(ctx.Arg(j), 0, out var id)) break;
             ids.Add(id);
         }
         long deliveryTime = ctx.NowMs, retryCount = -1;
@@ -542,8 +556,8 @@ public sealed partial class StreamCommands
         if (g == null) { ctx.Error(Errors.StreamNoGroup(ctx.ArgString(1), ctx.ArgString(2))); return; }
         if (deliveryTime > ctx.NowMs) deliveryTime = ctx.NowMs;
         if (lastId > g.LastId) g.LastId = lastId;
-        var consumer = g.GetOrCreateConsumer(ctx.ArgBytes(3), ctx.NowMs, out _);
-        consumer.SeenTimeMs = ctx.NowMs;
+        // Redis 7.0 looks the consumer up (creating it) only once it has something to claim.
+        StreamConsumer? consumer = null;
         var claimed = new List<(StreamId Id, StreamEntry? E)>();
         foreach (var id in ids)
         {
@@ -551,6 +565,7 @@ public sealed partial class StreamCommands
             g.Pel.TryGetValue(id, out var p);
             if (p == null && force && e != null)
             {
+                consumer ??= ClaimingConsumer(ctx, g);
                 p = new PendingEntry { DeliveryTimeMs = ctx.NowMs, DeliveryCount = 0, Consumer = consumer };
                 g.Pel[id] = p;
                 consumer.Pel[id] = p;
@@ -564,6 +579,7 @@ public sealed partial class StreamCommands
                 continue;
             }
             if (minIdle > 0 && ctx.NowMs - p.DeliveryTimeMs < minIdle) continue;
+            consumer ??= ClaimingConsumer(ctx, g);
             if (p.Consumer != consumer)
             {
                 p.Consumer.Pel.Remove(id);
@@ -585,6 +601,13 @@ public sealed partial class StreamCommands
         ctx.Dirty();
     }
 
+    private static StreamConsumer ClaimingConsumer(CommandContext ctx, ConsumerGroup g)
+    {
+        var c = g.GetOrCreateConsumer(ctx.ArgBytes(3), ctx.NowMs, out _);
+        c.SeenTimeMs = ctx.NowMs;
+        return c;
+    }
+
     private static void XAutoClaim(CommandContext ctx)
     {
         if (!TryGetStream(ctx, 1, true, out var s)) return;
@@ -604,8 +627,7 @@ public sealed partial class StreamCommands
             else { ctx.SyntaxError(); return; }
         }
         if (g == null) { ctx.Error(Errors.StreamNoGroup(ctx.ArgString(1), ctx.ArgString(2))); return; }
-        var consumer = g.GetOrCreateConsumer(ctx.ArgBytes(3), ctx.NowMs, out _);
-        consumer.SeenTimeMs = ctx.NowMs;
+        StreamConsumer? consumer = null;
         long attempts = count * 10;
         var claimed = new List<(StreamId, StreamEntry)>();
         var deleted = new List<StreamId>();
@@ -624,6 +646,7 @@ public sealed partial class StreamCommands
                 continue;
             }
             if (minIdle > 0 && ctx.NowMs - p.DeliveryTimeMs < minIdle) continue;
+            consumer ??= ClaimingConsumer(ctx, g);
             if (p.Consumer != consumer)
             {
                 p.Consumer.Pel.Remove(id);

@@ -92,26 +92,58 @@ public sealed partial class StreamCommands
         }
     }
 
-    // Redis reports its radix tree's node count; we estimate it from the number of keys.
-    private static long RaxNodes(StreamObject s) => s.Nodes.Count == 0 ? 1 : s.Nodes.Count + 1;
+    // Redis reports the node count of its radix tree (rax) keyed by the nodes' 16-byte big-endian
+    // master IDs. A rax keeps the compressed-trie shape: a run of bytes shared by every key below
+    // a point is one compressed node, a point where keys diverge is one branching node, and each
+    // key ends in a leaf node; an empty rax is its root node alone. Counted over the sorted keys.
+    private static long RaxNodes(StreamObject s)
+    {
+        int n = s.Nodes.Count;
+        if (n == 0) return 1;
+        var keys = new byte[n][];
+        for (int i = 0; i < n; i++)
+        {
+            keys[i] = new byte[16];
+            s.Nodes[i].MasterId.WriteBigEndian(keys[i]);
+        }
+        return RaxSubtree(keys, 0, n, 0);
+    }
+
+    private static long RaxSubtree(byte[][] keys, int lo, int hi, int depth)
+    {
+        if (depth == 16) return 1;
+        // The keys are sorted: the prefix shared by the first and last is shared by all.
+        int common = 0;
+        while (depth + common < 16 && keys[lo][depth + common] == keys[hi - 1][depth + common]) common++;
+        if (common > 0) return 1 + RaxSubtree(keys, lo, hi, depth + common);
+        long total = 1;
+        for (int i = lo; i < hi;)
+        {
+            int j = i + 1;
+            while (j < hi && keys[j][depth] == keys[i][depth]) j++;
+            total += RaxSubtree(keys, i, j, depth + 1);
+            i = j;
+        }
+        return total;
+    }
 
     private static void InfoStream(CommandContext ctx)
     {
-        bool full = false;
-        long count = 10;
-        if (ctx.ArgCount > 3)
-        {
-            if (!ctx.ArgIs(3, "FULL") || (ctx.ArgCount != 4 && ctx.ArgCount != 6)) { ctx.SyntaxError(); return; }
-            full = true;
-            if (ctx.ArgCount == 6)
-            {
-                if (!ctx.ArgIs(4, "COUNT")) { ctx.SyntaxError(); return; }
-                if (!ctx.TryGetLong(5, out count)) return;
-                if (count < 0) count = 10;
-            }
-        }
+        // Redis looks the key up first, then checks [FULL [COUNT n]].
         var s = InfoLookup(ctx);
         if (s == null) return;
+        if (ctx.ArgCount > 3 && (!ctx.ArgIs(3, "FULL") || (ctx.ArgCount != 4 && (ctx.ArgCount != 6 || !ctx.ArgIs(4, "COUNT")))))
+        {
+            ctx.Error($"ERR unknown subcommand or wrong number of arguments for '{ctx.ArgString(1)}'. Try XINFO HELP.");
+            return;
+        }
+        bool full = ctx.ArgCount > 3;
+        long count = 10;
+        if (ctx.ArgCount == 6)
+        {
+            if (!ctx.TryGetLong(5, out count)) return;
+            if (count < 0) count = 10;
+        }
         var w = ctx.Reply;
         w.WriteMapHeader(full ? 9 : 10);
         Key(w, "length"); w.WriteInteger(s.Length);

@@ -53,12 +53,16 @@ public sealed partial class StreamCommands : ICommandFamily
         return true;
     }
 
+    // streamParseStrictIDOrReply: every ID argument except range bounds rejects "-" and "+".
     private static bool TryParseId(CommandContext ctx, int i, ulong missingSeq, out StreamId id)
     {
-        if (StreamId.TryParse(ctx.Arg(i), missingSeq, out id)) return true;
+        if (!IsMinOrMax(ctx.Arg(i)) && StreamId.TryParse(ctx.Arg(i), missingSeq, out id)) return true;
+        id = default;
         ctx.Error(Errors.StreamInvalidId);
         return false;
     }
+
+    private static bool IsMinOrMax(ReadOnlySpan<byte> a) => a.Length == 1 && (a[0] == '-' || a[0] == '+');
 
     // XRANGE boundaries: "(" makes the range exclusive (streamParseIntervalIDOrReply).
     private static bool TryParseInterval(CommandContext ctx, int i, ulong missingSeq, bool isStart, out StreamId id, out bool empty)
@@ -74,13 +78,14 @@ public sealed partial class StreamCommands : ICommandFamily
             }
             if (isStart ? !id.TryIncrement(out id) : !id.TryDecrement(out id))
             {
-                ctx.Error("ERR invalid start ID for the interval");
-                if (!isStart) ctx.Error("ERR invalid end ID for the interval");
+                ctx.Error(isStart ? "ERR invalid start ID for the interval" : "ERR invalid end ID for the interval");
                 return false;
             }
             return true;
         }
-        return TryParseId(ctx, i, missingSeq, out id);
+        if (StreamId.TryParse(a, missingSeq, out id)) return true;
+        ctx.Error(Errors.StreamInvalidId);
+        return false;
     }
 
     internal static void WriteId(RespWriter w, StreamId id)
@@ -120,7 +125,7 @@ public sealed partial class StreamCommands : ICommandFamily
             if (xadd && opt.Length == 1 && opt[0] == '*') break;
             if (ctx.ArgIs(i, "MAXLEN") && more >= 1)
             {
-                if (a.ByMinId) { ctx.Error(Errors.StreamMaxlenAndMinid); return -1; }
+                if (a.ByMinId || a.ByMaxLen) { ctx.Error(Errors.StreamMaxlenAndMinid); return -1; }
                 a.ByMaxLen = true;
                 i = ParseApprox(ctx, i, ref a);
                 if (!ctx.TryGetLong(i, out a.MaxLen)) return -1;
@@ -129,7 +134,7 @@ public sealed partial class StreamCommands : ICommandFamily
             }
             else if (ctx.ArgIs(i, "MINID") && more >= 1)
             {
-                if (a.ByMaxLen) { ctx.Error(Errors.StreamMaxlenAndMinid); return -1; }
+                if (a.ByMaxLen || a.ByMinId) { ctx.Error(Errors.StreamMaxlenAndMinid); return -1; }
                 a.ByMinId = true;
                 i = ParseApprox(ctx, i, ref a);
                 if (!TryParseId(ctx, i, 0, out a.MinId)) return -1;
@@ -146,13 +151,18 @@ public sealed partial class StreamCommands : ICommandFamily
             else if (xadd) break; // the ID
             else { ctx.SyntaxError(); return -1; }
         }
+        if (a.LimitGiven && !a.ByMaxLen && !a.ByMinId)
+        {
+            ctx.Error(Errors.StreamLimitWithoutStrategy);
+            return -1;
+        }
         if (a.LimitGiven && !a.Approx)
         {
             ctx.Error(Errors.StreamLimitWithoutApprox);
             return -1;
         }
         if (!a.LimitGiven && a.Approx)
-            a.Limit = EncodingLimits.StreamNodeMaxEntries > 0 ? 100L * EncodingLimits.StreamNodeMaxEntries : 10000;
+            a.Limit = EncodingLimits.StreamNodeMaxEntries > 0 ? Math.Min(100L * EncodingLimits.StreamNodeMaxEntries, 1_000_000) : 10000;
         if (!a.Approx) a.Limit = 0;
         return i;
     }
@@ -173,6 +183,16 @@ public sealed partial class StreamCommands : ICommandFamily
         var trim = new TrimArgs();
         int idIndex = ParseTrimOptions(ctx, true, ref trim, out bool noMk);
         if (idIndex < 0) return;
+        // As in Redis, the ID is parsed with the options, before the field count is checked.
+        var idArg = idIndex < ctx.ArgCount ? ctx.Arg(idIndex) : "*"u8;
+        bool auto = idArg.Length == 1 && idArg[0] == '*';
+        StreamId id = default;
+        bool seqGiven = true;
+        if (!auto && (IsMinOrMax(idArg) || !StreamId.TryParse(idArg, 0, out id, true, out seqGiven)))
+        {
+            ctx.Error(Errors.StreamInvalidId);
+            return;
+        }
         // The ID and at least one field-value pair must follow, in pairs.
         int nFields = ctx.ArgCount - idIndex - 1;
         if (nFields < 2 || nFields % 2 != 0)
@@ -180,17 +200,8 @@ public sealed partial class StreamCommands : ICommandFamily
             ctx.Error(Errors.WrongArity("xadd"));
             return;
         }
-        var idArg = ctx.Arg(idIndex);
-        bool auto = idArg.Length == 1 && idArg[0] == '*';
-        StreamId id = default;
-        bool seqGiven = true;
         if (!auto)
         {
-            if (!StreamId.TryParse(idArg, 0, out id, true, out seqGiven))
-            {
-                ctx.Error(Errors.StreamInvalidId);
-                return;
-            }
             if (seqGiven && id.IsZero)
             {
                 ctx.Error(Errors.StreamXaddIdZero);
