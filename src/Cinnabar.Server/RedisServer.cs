@@ -708,6 +708,7 @@ public sealed partial class RedisServer : IKeyspaceEvents
                 PersistenceCron();
                 AofCron();
                 ReplicationCron();
+                IdleHeapCompaction();
                 CronTick?.Invoke(Keyspace.NowMs);
             }
         }
