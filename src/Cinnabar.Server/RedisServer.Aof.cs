@@ -42,7 +42,7 @@ public sealed partial class RedisServer : ICommandStreamConsumer
 
     private string AofDir => Path.Combine(Config.Dir, ConfigOr("appenddirname", "appendonlydir"));
     private string AofPrefix => ConfigOr("appendfilename", "appendonly.aof");
-    private string AppendFsync => ConfigOr("appendfsync", "everysec");
+    private string AppendFsync => Config.AppendFsync;
     public bool AofConfigured => ConfigOr("appendonly", "no") == "yes";
 
     void ICommandStreamConsumer.Append(ReadOnlySpan<byte> resp) => _aofBuffer.WriteRaw(resp);

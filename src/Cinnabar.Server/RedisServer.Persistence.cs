@@ -204,7 +204,7 @@ public sealed partial class RedisServer
     private string? MisconfCheck(Client c, CommandDef cmd)
     {
         if (Rdb.LastBgsaveOk || !cmd.Is(CommandFlags.Write) || (c.Flags & ClientFlags.Master) != 0) return null;
-        if (ConfigOr("stop-writes-on-bgsave-error", "yes") != "yes" || SavePoints().Count == 0) return null;
+        if (!Config.StopWritesOnBgsaveError || SavePoints().Count == 0) return null;
         return "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
     }
 

@@ -66,7 +66,7 @@ public sealed partial class RedisServer
 
     public bool IsReplica => Repl.MasterHost != null;
 
-    private int BacklogSize => (int)Math.Min(int.MaxValue, long.TryParse(ConfigOr("repl-backlog-size", "1048576"), out var b) ? b : 1 << 20);
+    private int BacklogSize => (int)Math.Min(int.MaxValue, Config.ReplBacklogSize);
 
     private void EnsureBacklog()
     {
@@ -345,7 +345,7 @@ public sealed partial class RedisServer
     /// <summary>Good replicas for min-replicas-to-write: online with an ACK within min-replicas-max-lag seconds.</summary>
     public int GoodReplicas()
     {
-        long maxLagMs = (long.TryParse(ConfigOr("min-replicas-max-lag", "10"), out var l) ? l : 10) * 1000;
+        long maxLagMs = Config.MinReplicasMaxLag * 1000L;
         long now = Environment.TickCount64;
         int n = 0;
         foreach (var r in Repl.Replicas)
@@ -357,7 +357,7 @@ public sealed partial class RedisServer
     {
         if (!cmd.Is(CommandFlags.Write) || (c.Flags & ClientFlags.Master) != 0) return null;
         if (IsReplica && Config.ReplicaReadOnly) return Errors.ReadOnlyReplica;
-        int minReplicas = int.TryParse(ConfigOr("min-replicas-to-write", "0"), out var m) ? m : 0;
+        int minReplicas = Config.MinReplicasToWrite;
         if (minReplicas > 0 && !IsReplica && GoodReplicas() < minReplicas) return Errors.NoReplicas;
         return null;
     }
