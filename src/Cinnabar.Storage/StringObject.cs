@@ -79,6 +79,21 @@ public sealed class StringObject : RedisObject
         return RequestParser.TryParseLong(_bytes, out value);
     }
 
+    /// <summary>
+    /// Replaces the value in place when it has the same length as the current (non-integer)
+    /// bytes and would not be int-encoded; returns false otherwise. The result is embstr/raw by
+    /// size, as a freshly created string would be.
+    /// </summary>
+    public bool TryOverwriteInPlace(ReadOnlySpan<byte> value)
+    {
+        var b = _bytes;
+        if (b == null || b.Length != value.Length) return false;
+        if (value.Length <= 20 && RequestParser.TryParseLong(value, out _)) return false;
+        value.CopyTo(b);
+        _raw = false;
+        return true;
+    }
+
     public void SetLong(long value)
     {
         _bytes = null;

@@ -119,7 +119,14 @@ public sealed partial class StringCommands : ICommandFamily
             if (existing is StringObject old) ctx.Reply.WriteString(old);
             else ctx.Reply.WriteNull();
         }
-        db.Set(key, StringObject.Create(ctx.Arg(2)), keepTtl: (flags & SetFlags.KeepTtl) != 0);
+        bool keepTtl = (flags & SetFlags.KeepTtl) != 0;
+        // Overwriting a string with a same-length non-integer value reuses its buffer: the common
+        // "SET existing-key new-value" allocates nothing (LookupWrite already did copy-on-write).
+        if (existing is StringObject current && current.TryOverwriteInPlace(ctx.Arg(2)))
+        {
+            if (!keepTtl) db.RemoveExpire(key);
+        }
+        else db.Set(key, StringObject.Create(ctx.Arg(2)), keepTtl);
         if (expireIdx != 0)
         {
             db.SetExpire(key, whenMs);
