@@ -251,6 +251,22 @@ public sealed partial class RedisServer
 
     public RdbLoadResult? LastLoadedRdb { get; private set; }
 
+    /// <summary>Loads the RDB file into the current keyspace (DEBUG RELOAD; lock held). Returns an error or null.</summary>
+    public string? ReloadRdb()
+    {
+        try
+        {
+            using var fs = new FileStream(RdbPath, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+            LastLoadedRdb = RdbFile.Load(fs, Keyspace, skipExpired: Keyspace.ExpireOnAccess, Keyspace.NowMs);
+            return null;
+        }
+        catch (Exception e) when (e is InvalidDataException or EndOfStreamException or IOException)
+        {
+            Log.Warning("Error trying to load the RDB dump: " + e.Message);
+            return "ERR Error trying to load the RDB dump, check server logs.";
+        }
+    }
+
     private void LogRdbLoaded(RdbLoadResult result, long start)
     {
         if (result.Aux.TryGetValue("redis-ver", out var ver)) Log.Notice($"Loading RDB produced by version {ver}");

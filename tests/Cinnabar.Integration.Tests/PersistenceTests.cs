@@ -169,3 +169,26 @@ public sealed class PersistenceTests
         Tools.WaitUntil(() => again.Output.Contains("loaded anyway because aof-load-truncated is enabled", StringComparison.Ordinal), TimeSpan.FromSeconds(30), "truncation log line");
     }
 }
+
+public sealed class DebugReloadTests
+{
+    [Fact]
+    public void Debug_reload_round_trips_every_type_through_the_rdb()
+    {
+        using var s = ServerProcess.StartCinnabar("--enable-debug-command", "yes");
+        using var c = s.Connect();
+        c.Call("SET", "dr:s", "v");
+        c.Call("RPUSH", "dr:l", "a", "b", "c");
+        c.Call("ZADD", "dr:z", "1.5", "m", "2", "n");
+        c.Call("HSET", "dr:h", "f", "v");
+        c.Call("SADD", "dr:set", "x");
+        c.Call("XADD", "dr:x", "1-1", "f", "v");
+        c.Call("PFADD", "dr:hll", "a", "b");
+        var before = new[] { "dr:s", "dr:l", "dr:z", "dr:h", "dr:set", "dr:x", "dr:hll" }.Select(k => Convert.ToHexString(c.Call("DUMP", k).Bytes!)).ToArray();
+        Assert.Equal("OK", c.Call("DEBUG", "RELOAD").ToString());
+        var after = new[] { "dr:s", "dr:l", "dr:z", "dr:h", "dr:set", "dr:x", "dr:hll" }.Select(k => Convert.ToHexString(c.Call("DUMP", k).Bytes!)).ToArray();
+        Assert.Equal(before, after);
+        Assert.Equal("1.5", c.Call("ZSCORE", "dr:z", "m").ToString());
+        Assert.Equal(3, c.Call("LLEN", "dr:l").Integer);
+    }
+}

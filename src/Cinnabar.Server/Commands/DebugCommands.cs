@@ -23,7 +23,44 @@ public sealed class DebugCommands : ICommandFamily
         ["LOG"] = (3, LogLine),
         ["ERROR"] = (3, ctx => ctx.Error(ctx.ArgString(2))),
         ["CHANGE-REPL-ID"] = (2, ChangeReplId),
+        ["RELOAD"] = (2, Reload),
     };
+
+    /// <summary>DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]: save the RDB, flush, load it back (persistence round trip).</summary>
+    private static void Reload(CommandContext ctx)
+    {
+        bool save = true, flush = true;
+        for (int i = 2; i < ctx.ArgCount; i++)
+        {
+            if (ctx.ArgIs(i, "NOSAVE")) save = false;
+            else if (ctx.ArgIs(i, "NOFLUSH")) flush = false;
+            else if (ctx.ArgIs(i, "MERGE")) flush = false;
+            else
+            {
+                ctx.Error("ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.");
+                return;
+            }
+        }
+        var s = ctx.Server;
+        if (save)
+        {
+            var err = s.SaveRdbSync();
+            if (err != null)
+            {
+                ctx.Error(err);
+                return;
+            }
+        }
+        if (flush) s.Keyspace.FlushAll();
+        var loadErr = s.ReloadRdb();
+        if (loadErr != null)
+        {
+            ctx.Error(loadErr);
+            return;
+        }
+        s.Log.Notice("DB reloaded by DEBUG RELOAD");
+        ctx.Reply.WriteOk();
+    }
 
     public void Register(CommandTable t)
     {
