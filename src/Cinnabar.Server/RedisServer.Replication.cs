@@ -21,6 +21,12 @@ public sealed class ReplicaInfo
     public long AckTimeMs = Environment.TickCount64;
     /// <summary>Stream written while the RDB is being produced and sent; bounded by the replica output limit.</summary>
     public MemoryStream? Pending;
+    /// <summary>
+    /// After a diskless (EOF-marked) transfer the stream starts only on the replica's first ACK:
+    /// a Redis replica detects the end marker in the last bytes of a read, so nothing may follow
+    /// it until the replica has loaded the RDB (replicaStartCommandStream in Redis 7).
+    /// </summary>
+    public bool AwaitingFirstAck;
     public string Ip => AnnouncedIp ?? (Client.Address.Contains(':') ? Client.Address[..Client.Address.LastIndexOf(':')] : Client.Address);
 }
 
@@ -113,6 +119,7 @@ public sealed partial class RedisServer
                 var r = FindReplica(c);
                 if (r != null && long.TryParse(ctx.Arg(i + 1), NumberStyles.Integer, CultureInfo.InvariantCulture, out long off))
                 {
+                    if (r.AwaitingFirstAck) StartCommandStream(r);
                     if (off > r.AckOffset) r.AckOffset = off;
                     r.AckTimeMs = Environment.TickCount64;
                     CheckWaiters();
@@ -243,15 +250,26 @@ public sealed partial class RedisServer
                     c.Close();
                     return;
                 }
-                // Everything written since the snapshot goes out now, then the live stream.
-                lock (c.OutputLock) c.Reply.WriteRaw(info.Pending!.GetBuffer().AsSpan(0, (int)info.Pending.Length));
-                info.Pending = null;
-                info.State = ReplicaState.Online;
-                info.AckTimeMs = Environment.TickCount64;
                 Log.Notice($"Synchronization with replica {info.Ip}:{info.ListeningPort} succeeded");
-                c.ScheduleFlush();
+                if (diskless) info.AwaitingFirstAck = true;
+                else StartCommandStream(info);
             }
         });
+    }
+
+    /// <summary>Sends everything written since the snapshot, then switches the replica to the live stream.</summary>
+    private void StartCommandStream(ReplicaInfo info)
+    {
+        var c = info.Client;
+        info.AwaitingFirstAck = false;
+        if (info.Pending != null)
+        {
+            lock (c.OutputLock) c.Reply.WriteRaw(info.Pending.GetBuffer().AsSpan(0, (int)info.Pending.Length));
+            info.Pending = null;
+        }
+        info.State = ReplicaState.Online;
+        info.AckTimeMs = Environment.TickCount64;
+        c.ScheduleFlush();
     }
 
     private async Task SendRdbAsync(Socket socket, string header, List<Cinnabar.Storage.DbSnapshot> snaps, RdbSaveOptions options, bool diskless)

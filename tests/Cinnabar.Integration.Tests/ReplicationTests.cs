@@ -10,6 +10,13 @@ public sealed class ReplicationTests
     private static void WaitForValue(RespConnection c, string key, string expected) =>
         Tools.WaitUntil(() => c.Call("GET", key).ToString() == expected, Deadline, $"{key} = {expected}");
 
+    private static long Offset(RespConnection c, string field)
+    {
+        foreach (var line in c.Call("INFO", "replication").ToString().Split("\r\n"))
+            if (line.StartsWith(field + ":", StringComparison.Ordinal)) return long.Parse(line[(field.Length + 1)..]);
+        return -1;
+    }
+
     private static void WaitOnline(RespConnection replica) =>
         Tools.WaitUntil(() => replica.Call("ROLE").Items![3].ToString() == "connected", Deadline, "replica link up");
 
@@ -106,6 +113,13 @@ public sealed class ReplicationTests
         WaitForValue(ca, "p2:a", "1");
         WaitForValue(cb, "p2:a", "1");
         WaitOnline(cb);
+        // Both replicas must have processed the same stream before the promotion (the master's
+        // periodic PING advances offsets), otherwise a partial resync is rightly refused.
+        Tools.WaitUntil(() =>
+        {
+            long mo = Offset(m, "master_repl_offset");
+            return Offset(ca, "master_repl_offset") == mo && Offset(cb, "master_repl_offset") == mo;
+        }, Deadline, "replicas caught up");
         ca.Call("REPLICAOF", "NO", "ONE");
         cb.Call("REPLICAOF", "127.0.0.1", a.Port);
         ca.Call("SET", "p2:b", "2");

@@ -128,9 +128,9 @@ public sealed class ScriptKillTests
     {
         using var server = ServerProcess.StartCinnabar("--busy-reply-threshold", "100");
         using var runner = server.Connect();
-        runner.ReadTimeoutMs = 30000;
-        // Spins for about two seconds after a write, then returns.
-        runner.Send("EVAL", "redis.call('set', 'scripting:w', '1') local t = 0 for i = 1, 2e8 do t = t + i end return 7", 0);
+        runner.ReadTimeoutMs = 120000;
+        // Spins for several seconds after a write (long enough to be seen busy under CI load), then returns.
+        runner.Send("EVAL", "redis.call('set', 'scripting:w', '1') local t = 0 for i = 1, 8e8 do t = t + i end return 7", 0);
         using var other = server.Connect();
         Reply r = other.Call("PING");
         Tools.WaitUntil(() =>
