@@ -14,14 +14,6 @@ public sealed class SortedSetTests : IClassFixture<CinnabarFixture>
     /// <summary>Waits until the server reports at least <paramref name="count"/> blocked clients.</summary>
     private void WaitBlocked(RespConnection probe, int count)
     {
-        var first = probe.Call("INFO", "clients");
-        if (first.IsError)
-        {
-            // INFO not available in this build: there is no other way to observe a parked client,
-            // so give the blocking command a moment to arrive (only until INFO is merged).
-            Thread.Sleep(300);
-            return;
-        }
         Tools.WaitUntil(() =>
         {
             string info = probe.Call("INFO", "clients").ToString();
