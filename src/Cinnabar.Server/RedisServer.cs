@@ -386,7 +386,7 @@ public sealed partial class RedisServer : IKeyspaceEvents
         {
             cmd.Handler!(ctx);
         }
-        catch (Exception e) when (e is not OutOfMemoryException)
+        catch (Exception e)
         {
             // A bug must cost one command, never the connection or the process.
             Log.Warning($"Internal error executing '{cmd.FullName}': {e}");
