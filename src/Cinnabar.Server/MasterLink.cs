@@ -179,7 +179,7 @@ public sealed class MasterLink
         long offset;
         lock (_server.ExecLock)
         {
-            bool hasHistory = _server.Repl.Backlog != null || _server.Repl.MasterReplOffset > 0;
+            bool hasHistory = _server.Repl.Backlog != null || _server.Repl.MasterReplOffset > 0 || _server.Repl.HasHistory;
             replId = hasHistory ? _server.Repl.ReplId : "?";
             offset = hasHistory ? _server.Repl.MasterReplOffset + 1 : -1;
         }

@@ -234,6 +234,7 @@ public sealed partial class RedisServer
             {
                 Repl.ReplId = rid;
                 Repl.Offset = ro;
+                Repl.HasHistory = true;
             }
             if (result.FunctionLibraries.Count > 0) FunctionLibrariesLoaded?.Invoke(result.FunctionLibraries);
             LastLoadedRdb = result;

@@ -51,6 +51,9 @@ public sealed class ReplicationState
 
     public long MasterReplOffset => Backlog?.MasterOffset ?? Offset;
 
+    /// <summary>True when ReplId/Offset describe a real replication history (e.g. restored from an RDB), even at offset 0.</summary>
+    public bool HasHistory;
+
     public static string NewReplId() => Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(20)).ToLowerInvariant();
 }
 
