@@ -125,6 +125,12 @@ public sealed partial class SortedSetCommands
     /// <summary>Redis's getDoubleFromObject: what ZADD scores, ZINCRBY increments and WEIGHTS accept.</summary>
     internal static bool TryParseScore(ReadOnlySpan<byte> s, out double value)
     {
+        // Fast path: canonical integers of up to 15 digits are exact doubles (strtod agrees).
+        if (s.Length <= 15 && Cinnabar.Protocol.RequestParser.TryParseLong(s, out long l))
+        {
+            value = l;
+            return true;
+        }
         if (s.Length == 0 || IsCSpace(s[0])) { value = 0; return false; }
         if (!Strtod(s, out value, out bool rangeError)) return false;
         if (rangeError && (double.IsInfinity(value) || value == 0)) return false;
