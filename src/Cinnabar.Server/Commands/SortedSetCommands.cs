@@ -242,13 +242,7 @@ public sealed partial class SortedSetCommands : ICommandFamily
             return;
         }
         if (!TryGetZSet(ctx, ctx.Arg(1), write: false, out var z)) return;
-        if (z == null)
-        {
-            ctx.Reply.WriteInteger(0);
-            return;
-        }
-        var (start, end) = z.RankRange(range);
-        ctx.Reply.WriteInteger(end - start);
+        WriteRangeCount(ctx, z == null ? (0, 0) : z.RankRange(range));
     }
 
     private static void ZLexCount(CommandContext ctx)
@@ -259,14 +253,12 @@ public sealed partial class SortedSetCommands : ICommandFamily
             return;
         }
         if (!TryGetZSet(ctx, ctx.Arg(1), write: false, out var z)) return;
-        if (z == null)
-        {
-            ctx.Reply.WriteInteger(0);
-            return;
-        }
-        var (start, end) = z.RankRange(range);
-        ctx.Reply.WriteInteger(end - start);
+        WriteRangeCount(ctx, z == null ? (0, 0) : z.RankRange(range));
     }
+
+    /// <summary>ZCOUNT/ZLEXCOUNT reply: the number of ranks in [start, end).</summary>
+    private static void WriteRangeCount(CommandContext ctx, (long Start, long End) ranks) =>
+        ctx.Reply.WriteInteger(ranks.End - ranks.Start);
 
     private static void ZScan(CommandContext ctx)
     {
