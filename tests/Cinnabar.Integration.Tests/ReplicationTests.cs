@@ -101,7 +101,9 @@ public sealed class ReplicationTests
     [Fact]
     public void Promoted_cinnabar_replica_lets_its_former_sibling_partially_resync()
     {
-        using var master = ServerProcess.StartCinnabar("--repl-diskless-sync-delay", "0");
+        // No periodic master PING during the test: a PING reaching only one replica around the
+        // promotion would rightly turn the partial resync into a full one.
+        using var master = ServerProcess.StartCinnabar("--repl-diskless-sync-delay", "0", "--repl-ping-replica-period", "3600");
         using var a = ServerProcess.StartCinnabar("--repl-diskless-sync-delay", "0");
         using var b = ServerProcess.StartCinnabar();
         using var m = master.Connect();
