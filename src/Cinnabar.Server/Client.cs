@@ -321,12 +321,18 @@ public sealed class Client
         while (_inStart < _inEnd && _server.ScriptBusy)
         {
             var result = _parser.Parse(_in, _inStart, _inEnd, _args, out int consumed);
-            if (result is ParseResult.Incomplete or ParseResult.Error) break;
+            if (result is ParseResult.Incomplete or ParseResult.Error)
+            {
+                // Nothing complete left to answer now: wait for more input (or the lock, for an error).
+                _inputPending = result == ParseResult.Error;
+                return;
+            }
             _inStart += consumed;
             if (result == ParseResult.Empty) continue;
             _server.ExecuteWhileBusy(this, _args);
         }
-        _inputPending = false;
+        // The script may have ended with commands still buffered: they run normally under the lock.
+        _inputPending = _inStart < _inEnd;
     }
 
     /// <summary>Sends everything written so far. Safe to call from any thread; concurrent callers coalesce.</summary>
