@@ -11,7 +11,7 @@ namespace Cinnabar.Server.Commands;
 /// Gated by enable-debug-command like Redis ("no" refuses, "local" only from loopback/unix);
 /// when the directive is not declared the command is allowed.
 /// </summary>
-public sealed class DebugCommands : ICommandFamily
+public sealed partial class DebugCommands : ICommandFamily
 {
     /// <summary>Subcommand name (upper case) -> (minimum argument count including DEBUG and the name, handler).</summary>
     public static readonly Dictionary<string, (int MinArgs, CommandHandler Handler)> Subcommands = new(StringComparer.OrdinalIgnoreCase)
@@ -24,6 +24,9 @@ public sealed class DebugCommands : ICommandFamily
         ["ERROR"] = (3, ctx => ctx.Error(ctx.ArgString(2))),
         ["CHANGE-REPL-ID"] = (2, ChangeReplId),
         ["RELOAD"] = (2, Reload),
+        ["POPULATE"] = (3, Populate),
+        ["DIGEST"] = (2, Digest),
+        ["DIGEST-VALUE"] = (2, DigestValue),
     };
 
     /// <summary>DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]: save the RDB, flush, load it back (persistence round trip).</summary>
@@ -174,8 +177,17 @@ public sealed class DebugCommands : ICommandFamily
         "    unit tests to simulate Redis errors.",
         "LOG <message>",
         "    Write <message> to the server log.",
+        "DIGEST",
+        "    Output a hex signature representing the current DB content.",
+        "DIGEST-VALUE <key> [<key> ...]",
+        "    Output a hex signature of the values of all the specified keys.",
         "OBJECT <key>",
         "    Show low level info about `key` and associated value.",
+        "POPULATE <count> [<prefix>] [<size>]",
+        "    Create <count> string keys named key:<num>. If <prefix> is specified then",
+        "    it is used instead of the 'key' prefix. These are not propagated to",
+        "    replicas. Cluster slots are not respected so keys not belonging to the",
+        "    current node can be created in cluster mode.",
         "SET-ACTIVE-EXPIRE <0|1>",
         "    Setting it to 0 disables expiry of volatile keys in the background.",
         "SLEEP <seconds>",
