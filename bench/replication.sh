@@ -28,7 +28,11 @@ start() {
   fi
   pids+=($!)
   pid_of[$port]=$!
-  for _ in $(seq 200); do redis-cli -p "$port" ping >/dev/null 2>&1 && return; sleep 0.05; done
+  for _ in $(seq 200); do
+    [ "$(redis-cli -p "$port" ping 2>/dev/null)" = PONG ] && return
+    kill -0 "${pid_of[$port]}" 2>/dev/null || break
+    sleep 0.05
+  done
   echo "server $kind on $port did not start" >&2; exit 1
 }
 
@@ -40,17 +44,22 @@ restart() {
   rm -rf "$dir/$1-$2"; start "$1" "$2"
 }
 
-# sync_time KIND MASTER_PORT REPLICA_PORT -> milliseconds from REPLICAOF to link up (full sync)
+# sync_time KIND MASTER_PORT REPLICA_PORT: sets $ms to the milliseconds from REPLICAOF to link
+# up (a full sync). Not called in a subshell: restart must update pid_of.
 sync_time() {
   local m=$2 r=$3 t0 t1
-  restart "$1" "$r" >&2
+  restart "$1" "$r"
   t0=$(now_ms)
   redis-cli -p "$r" replicaof 127.0.0.1 "$m" >/dev/null
-  until redis-cli -p "$r" info replication | grep -q "master_link_status:up"; do sleep 0.01; done
+  local deadline=$((t0 + 300000))
+  until redis-cli -p "$r" info replication | grep -q "master_link_status:up"; do
+    [ "$(now_ms)" -lt $deadline ] || { echo "replica on $r did not sync" >&2; exit 1; }
+    sleep 0.01
+  done
   t1=$(now_ms)
   [ "$(redis-cli -p "$r" dbsize)" = "$keys" ] || { echo "replica on $r has $(redis-cli -p "$r" dbsize) keys" >&2; exit 1; }
   redis-cli -p "$r" replicaof no one >/dev/null
-  echo $((t1 - t0))
+  ms=$((t1 - t0))
 }
 
 # rps PORT TEST -> requests per second at -P 16
@@ -67,7 +76,8 @@ printf "%-10s %10s %10s %7s\n" mode cinnabar redis ratio
 for p in 17201 17211; do redis-cli -p "$p" debug populate "$keys" key 100 >/dev/null; done
 for mode in no yes; do
   for p in 17201 17211; do redis-cli -p "$p" config set repl-diskless-sync "$mode" repl-diskless-sync-delay 0 >/dev/null; done
-  c=$(sync_time cinnabar 17201 17202); r=$(sync_time redis 17211 17212)
+  sync_time cinnabar 17201 17202; c=$ms
+  sync_time redis 17211 17212; r=$ms
   label=disk; [ "$mode" = yes ] && label=diskless
   printf "%-10s %10s %10s %7.2f\n" "$label" "$c" "$r" "$(echo "$c / $r" | bc -l)"
 done
