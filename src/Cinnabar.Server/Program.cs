@@ -87,7 +87,12 @@ namespace Cinnabar.Server
                 try { File.WriteAllText(config.PidFile, Environment.ProcessId + "\n"); }
                 catch (IOException e) { log.Warning($"Failed to write PID file: {e.Message}"); }
             }
-            log.Notice($"Running mode={(config.ClusterEnabled ? "cluster" : "standalone")}, port={config.Port}.");
+            string mode = config.ClusterEnabled ? "cluster" : "standalone";
+            // Redis shows its logo (with "PID: n", which test harnesses look for) when always-show-logo
+            // is set or stdout is a terminal; otherwise a one-line summary. Ours is a plain banner.
+            if (config.Get("always-show-logo") == "yes" || (config.LogFile.Length == 0 && !Console.IsOutputRedirected))
+                log.Raw($"\n    Cinnabar {ServerConfig.RedisVersion} (00000000/0) 64 bit, Redis-compatible\n    Running in {mode} mode\n    Port: {config.Port}\n    PID: {Environment.ProcessId}\n\n");
+            else log.Notice($"Running mode={mode}, port={config.Port}.");
             log.Warning("Server initialized");
             try
             {
