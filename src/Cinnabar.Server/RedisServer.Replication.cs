@@ -406,5 +406,7 @@ public sealed partial class RedisServer
         Repl.Link?.Cron(now);
     }
 
-    private long _lastReplPingMs;
+    // Pings go out every period counted from startup (Redis: cron loops % period == 0), not as
+    // soon as a first replica attaches: tools reading the raw stream right after SYNC expect no PING.
+    private long _lastReplPingMs = Environment.TickCount64;
 }

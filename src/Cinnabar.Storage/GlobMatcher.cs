@@ -3,9 +3,18 @@ namespace Cinnabar.Storage;
 /// <summary>Redis's stringmatchlen: * ? [abc] [^a] [a-z] and \ escapes, optionally case-insensitive.</summary>
 public static class GlobMatcher
 {
-    public static bool Match(ReadOnlySpan<byte> pattern, ReadOnlySpan<byte> s, bool ignoreCase = false) => MatchImpl(pattern, s, ignoreCase, 0);
+    public static bool Match(ReadOnlySpan<byte> pattern, ReadOnlySpan<byte> s, bool ignoreCase = false)
+    {
+        bool skipLonger = false;
+        return MatchImpl(pattern, s, ignoreCase, 0, ref skipLonger);
+    }
 
-    private static bool MatchImpl(ReadOnlySpan<byte> p, ReadOnlySpan<byte> s, bool nocase, int depth)
+    /// <summary>
+    /// <paramref name="skipLonger"/>: set when a '*' tried every remaining suffix and failed. An
+    /// enclosing '*' then stops too, since giving it more characters only leaves the inner one
+    /// shorter suffixes (as Redis 7.0 prunes "a*a*a*...b"; without it the search is exponential).
+    /// </summary>
+    private static bool MatchImpl(ReadOnlySpan<byte> p, ReadOnlySpan<byte> s, bool nocase, int depth, ref bool skipLonger)
     {
         if (depth > 1000) return false;
         while (p.Length > 0 && s.Length > 0)
@@ -16,7 +25,11 @@ public static class GlobMatcher
                     while (p.Length > 1 && p[1] == (byte)'*') p = p[1..];
                     if (p.Length == 1) return true;
                     for (int i = 0; i <= s.Length; i++)
-                        if (MatchImpl(p[1..], s[i..], nocase, depth + 1)) return true;
+                    {
+                        if (MatchImpl(p[1..], s[i..], nocase, depth + 1, ref skipLonger)) return true;
+                        if (skipLonger) return false;
+                    }
+                    skipLonger = true;
                     return false;
                 case (byte)'?':
                     s = s[1..];

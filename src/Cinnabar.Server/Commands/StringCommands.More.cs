@@ -130,6 +130,8 @@ public sealed partial class StringCommands
         }
         ctx.Reply.WriteString(s);
         ctx.Db.Delete(key);
+        // Replicas and the AOF see a plain DEL (getdelCommand rewrites its argv).
+        if (ctx.Server.Propagator != null) ctx.PropagateAs("DEL"u8.ToArray(), ctx.ArgBytes(1));
         ctx.KeyChanged(key, 'g', "del");
     }
 
@@ -174,6 +176,14 @@ public sealed partial class StringCommands
             if (ctx.Server.Propagator != null) ctx.PropagateAs("PERSIST"u8.ToArray(), ctx.ArgBytes(1));
             ctx.KeyChanged(key, 'g', "persist");
         }
+    }
+
+    /// <summary>checkStringLength: size + append must fit proto-max-bulk-len; an overflowing sum is too long too.</summary>
+    private static bool CheckStringLength(CommandContext ctx, long size, long append)
+    {
+        long total = unchecked(size + append);
+        if (total < size || total < append) total = long.MaxValue;
+        return CheckStringLength(ctx, total);
     }
 
     private static bool CheckStringLength(CommandContext ctx, long size)
@@ -327,7 +337,7 @@ public sealed partial class StringCommands
                 ctx.Reply.WriteInteger(0);
                 return;
             }
-            if (!CheckStringLength(ctx, offset + value.Length)) return;
+            if (!CheckStringLength(ctx, offset, value.Length)) return;
             var bytes = new byte[offset + value.Length];
             value.CopyTo(bytes.AsSpan((int)offset));
             db.Set(key, StringObject.CreateRaw(bytes));
@@ -346,7 +356,7 @@ public sealed partial class StringCommands
             ctx.Reply.WriteInteger(oldLength);
             return;
         }
-        if (!CheckStringLength(ctx, offset + value.Length)) return;
+        if (!CheckStringLength(ctx, offset, value.Length)) return;
         byte[] old = s.RawBytes ?? s.GetBytes();
         long newLength = Math.Max(oldLength, offset + value.Length);
         byte[] result = newLength == old.Length && s.Encoding == "raw" ? old : new byte[newLength];

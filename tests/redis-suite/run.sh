@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Runs Redis 7.0.15's own test suite (tests/unit, tests/integration) against Cinnabar.
+# The suite is downloaded once from Debian's archive (redis_7.0.15.orig.tar.gz) into a cache
+# outside the repo; its src/redis-server is pointed at bin/cinnabar-server, and redis-cli,
+# redis-benchmark and redis-check-* at Debian's binaries, so the harness starts Cinnabar
+# wherever it would start Redis.
+# Usage: tests/redis-suite/run.sh [--list FILE] [unit ...] [-- extra runtest args]
+#   tests/redis-suite/run.sh unit/type/incr unit/type/hash
+#   tests/redis-suite/run.sh --list tests/redis-suite/passing.txt
+# Prints one summary line per unit and "N passed, N failed" (test cases) at the end.
+set -uo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+cache="${CINNABAR_SUITE_CACHE:-$HOME/.cache/cinnabar}"
+suite="$cache/redis-7.0.15"
+url="http://deb.debian.org/debian/pool/main/r/redis/redis_7.0.15.orig.tar.gz"
+
+if [ ! -f "$suite/tests/test_helper.tcl" ]; then
+  mkdir -p "$cache"
+  curl -fsSL --retry 3 -o "$cache/redis.tgz" "$url" || { echo "cannot download $url"; exit 2; }
+  tar xzf "$cache/redis.tgz" -C "$cache" && rm -f "$cache/redis.tgz"
+fi
+command -v tclsh >/dev/null || { echo "tclsh is required (apt-get install tcl)"; exit 2; }
+mkdir -p "$suite/src"
+printf '#!/bin/sh\nexec "%s/bin/cinnabar-server" "$@"\n' "$root" >"$suite/src/redis-server"
+chmod +x "$suite/src/redis-server"
+for t in redis-cli redis-benchmark redis-check-aof redis-check-rdb; do ln -sf "$(command -v $t)" "$suite/src/$t"; done
+"$root/bin/cinnabar-server" --version >/dev/null
+
+units=()
+extra=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --list) while read -r line; do line="${line%%#*}"; [ -n "${line// }" ] && units+=($line); done <"$2"; shift 2 ;;
+    --) shift; extra=("$@"); break ;;
+    *) units+=("$1"); shift ;;
+  esac
+done
+
+logs="${SUITE_LOGS:-$root/TestResults/redis-suite}"
+mkdir -p "$logs"
+passed=0 failed=0
+cd "$suite"
+for u in "${units[@]}"; do
+  log="$logs/$(echo "$u" | tr / _).log"
+  # A random port range per run, so that concurrent runs (and their +10000 bus ports) don't collide.
+  base=$((21000 + (RANDOM % 16) * 500))
+  timeout 900 ./runtest --single "$u" --clients 1 --timeout 120 --baseport $base --portcount 500 "${extra[@]}" >"$log" 2>&1
+  rc=$?
+  # Result lines start with "[" and a colour code: [ok]: name, [err]: name, [exception]: ...
+  ok=$(grep -acE '^\[.{0,12}ok.{0,5}\]: ' "$log" || true)
+  err=$(grep -acE '^\[.{0,12}(err|TIMEOUT).{0,5}\]' "$log" || true)
+  exc=$(grep -acE '^\[.{0,12}exception.{0,5}\]' "$log" || true)
+  err=$((err + exc))
+  [ "$rc" -ne 0 ] && [ "$err" -eq 0 ] && err=1   # an exception or a timeout
+  passed=$((passed + ok)); failed=$((failed + err))
+  printf '%-40s ok=%-4s err=%-3s exception=%s rc=%s\n' "$u" "$ok" "$err" "$exc" "$rc"
+  grep -aE '^\[.{0,12}(err|exception|TIMEOUT).{0,5}\]' "$log" | head -20 | sed 's/^/    /'
+done
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
