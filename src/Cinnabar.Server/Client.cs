@@ -112,7 +112,7 @@ public sealed class Client
     /// <summary>Queued commands while in MULTI.</summary>
     public List<byte[][]>? MultiQueue;
     /// <summary>Keys watched by this client (db index, key).</summary>
-    public List<(int Db, byte[] Key)>? Watched;
+    public List<WatchedKey>? Watched;
     /// <summary>Pub/sub subscriptions.</summary>
     public HashSet<string>? Channels;
     public HashSet<string>? Patterns;
@@ -460,4 +460,12 @@ public sealed class BlockedState
     public required Action<RespWriter> OnTimeout { get; init; }
     public Timer? Timer { get; set; }
     public long BlockedAtMs { get; init; }
+}
+
+/// <summary>A WATCHed key of a client; <see cref="Expired"/>: it was past its TTL when watched.</summary>
+public sealed class WatchedKey(int db, byte[] key)
+{
+    public int Db { get; } = db;
+    public byte[] Key { get; } = key;
+    public bool Expired { get; set; }
 }

@@ -102,8 +102,9 @@ public sealed partial class RedisServer : IPropagationSink
         Span<byte> sel = stackalloc byte[48];
         foreach (var c in _consumers)
         {
-            // On a replica the replication stream is the master's bytes, proxied as received.
-            if (c.IsReplication && _propagatingFromMaster) continue;
+            // On a replica the replication stream is the master's bytes, proxied as received;
+            // its own writes (replica-read-only no) never reach sub-replicas, as in Redis.
+            if (c.IsReplication && (_propagatingFromMaster || IsReplica)) continue;
             if (c.SelectedDb != dbIndex)
             {
                 int n = WriteSelect(sel, dbIndex);

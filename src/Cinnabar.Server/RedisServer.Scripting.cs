@@ -39,7 +39,7 @@ public sealed partial class RedisServer
         bool kill = args.Count == 2 && (IsWord(args[0], "script") || IsWord(args[0], "function")) && IsWord(args[1], "kill");
         if (!kill)
         {
-            client.Reply.WriteError(Errors.Busy);
+            RejectWhileBusy(client, args);
             return;
         }
         if (ScriptWrote)
@@ -49,6 +49,43 @@ public sealed partial class RedisServer
         }
         ScriptKillRequested = true;
         client.Reply.WriteOk();
+    }
+
+    /// <summary>
+    /// MULTI and DISCARD are allowed while busy (CMD_ALLOW_BUSY), so a pipelined transaction is
+    /// never half refused; any other command is refused with -BUSY and poisons an open
+    /// transaction, and EXEC answers EXECABORT and leaves MULTI (rejectCommand/execCommandAbort).
+    /// Only client-local state is touched here: the exec lock is held by the script. (WATCHes of
+    /// a discarded transaction stay until the client's next EXEC/DISCARD/UNWATCH.)
+    /// </summary>
+    private static void RejectWhileBusy(Client client, Protocol.CommandArgs args)
+    {
+        bool inMulti = (client.Flags & ClientFlags.Multi) != 0;
+        if (args.Count == 1 && IsWord(args[0], "multi"))
+        {
+            if (inMulti) client.Reply.WriteError(Errors.NestedMulti);
+            else
+            {
+                client.Flags |= ClientFlags.Multi;
+                client.MultiQueue?.Clear();
+                client.Reply.WriteOk();
+            }
+            return;
+        }
+        if (args.Count == 1 && IsWord(args[0], "discard") && inMulti)
+        {
+            Cinnabar.Server.Commands.TransactionCommands.ResetMulti(client);
+            client.Reply.WriteOk();
+            return;
+        }
+        if (inMulti && args.Count == 1 && IsWord(args[0], "exec"))
+        {
+            Cinnabar.Server.Commands.TransactionCommands.ResetMulti(client);
+            client.Reply.WriteError("EXECABORT Transaction discarded because of: " + Errors.Busy);
+            return;
+        }
+        if (inMulti) client.Flags |= ClientFlags.DirtyExec;
+        client.Reply.WriteError(Errors.Busy);
     }
 
     private readonly ConcurrentQueue<Client> _acceptedWhileBusy = new();

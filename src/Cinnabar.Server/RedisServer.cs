@@ -312,9 +312,12 @@ public sealed partial class RedisServer : IKeyspaceEvents
             RejectCommand(client, Errors.NoAuth, cmd);
             return;
         }
-        if ((client.Flags & ClientFlags.Multi) != 0 && !MultiPassThrough.Contains(cmd.Parent?.Name ?? cmd.Name))
+        // As in processCommand, OOM/MISCONF/READONLY/... refuse a command before MULTI queues
+        // it, and the refusal aborts the transaction (EXECABORT).
+        string? denial = CheckPreconditions(client, cmd);
+        if (denial != null)
         {
-            QueueMulti(client, args, cmd);
+            RejectCommand(client, denial, cmd);
             return;
         }
         if (client.SubscriptionCount > 0 && client.Reply.Protocol == 2 && !SubscribedAllowed.Contains(cmd.Name))
@@ -322,10 +325,9 @@ public sealed partial class RedisServer : IKeyspaceEvents
             RejectCommand(client, $"ERR Can't execute '{cmd.FullName}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context", cmd);
             return;
         }
-        string? denial = CheckPreconditions(client, cmd);
-        if (denial != null)
+        if ((client.Flags & ClientFlags.Multi) != 0 && !MultiPassThrough.Contains(cmd.Parent?.Name ?? cmd.Name))
         {
-            RejectCommand(client, denial, cmd);
+            QueueMulti(client, args, cmd);
             return;
         }
         Call(client, cmd, args);
@@ -350,10 +352,18 @@ public sealed partial class RedisServer : IKeyspaceEvents
     public List<Func<Client, CommandDef, string?>> PreconditionChecks { get; } = new();
 
     /// <summary>Refuses a command; rejected_calls is counted on the resolved (sub)command, as Redis does.</summary>
-    private static void RejectCommand(Client client, string error, CommandDef? cmd)
+    private void RejectCommand(Client client, string error, CommandDef? cmd)
     {
         if ((client.Flags & ClientFlags.Multi) != 0) client.Flags |= ClientFlags.DirtyExec;
         if (cmd != null) cmd.RejectedCalls++;
+        if (cmd is { Name: "exec", Parent: null } && (client.Flags & ClientFlags.Multi) != 0)
+        {
+            // execCommandAbort: a refused EXEC ends the transaction and names the reason.
+            Cinnabar.Server.Commands.TransactionCommands.ResetMulti(client);
+            UnwatchAll(client);
+            client.Context.Error("EXECABORT Transaction discarded because of: " + error);
+            return;
+        }
         client.Context.Error(error);
     }
 
@@ -463,58 +473,66 @@ public sealed partial class RedisServer : IKeyspaceEvents
 
     public void Watch(Client c, ReadOnlySpan<byte> key)
     {
-        c.Watched ??= new List<(int, byte[])>();
-        foreach (var (db, k) in c.Watched)
-            if (db == c.DbIndex && key.SequenceEqual(k)) return;
+        c.Watched ??= new List<WatchedKey>();
+        foreach (var w in c.Watched)
+            if (w.Db == c.DbIndex && key.SequenceEqual(w.Key)) return;
         var owned = key.ToArray();
-        c.Watched.Add((c.DbIndex, owned));
+        // A key already past its TTL is remembered as such: its later deletion is no change (Redis 7.0).
+        c.Watched.Add(new WatchedKey(c.DbIndex, owned) { Expired = IsLogicallyExpired(Keyspace[c.DbIndex], key) });
         ref var list = ref _watched[c.DbIndex].GetOrAddRef(key, owned, out _);
         (list ??= new List<Client>()).Add(c);
         _watchedCount++;
     }
 
+    /// <summary>keyIsExpired: stored, with a TTL in the past (whether or not it was deleted yet).</summary>
+    internal bool IsLogicallyExpired(Db db, ReadOnlySpan<byte> key)
+    {
+        if (db.Expires.Count == 0 || !db.Dict.ContainsKey(key)) return false;
+        long when = db.GetExpire(key);
+        return when >= 0 && when <= Keyspace.NowMs;
+    }
+
     public void UnwatchAll(Client c)
     {
         if (c.Watched == null) return;
-        foreach (var (db, key) in c.Watched)
+        foreach (var w in c.Watched)
         {
-            if (!_watched[db].TryGetValue(key, out var list)) continue;
+            if (!_watched[w.Db].TryGetValue(w.Key, out var list)) continue;
             list.Remove(c);
             _watchedCount--;
-            if (list.Count == 0) _watched[db].Remove(key);
+            if (list.Count == 0) _watched[w.Db].Remove(w.Key);
         }
         c.Watched = null;
         c.Flags &= ~ClientFlags.DirtyCas;
+    }
+
+    private static WatchedKey? FindWatched(Client c, int db, ReadOnlySpan<byte> key)
+    {
+        if (c.Watched == null) return null;
+        foreach (var w in c.Watched)
+            if (w.Db == db && key.SequenceEqual(w.Key)) return w;
+        return null;
     }
 
     /// <summary>Redis's signalModifiedKey: invalidates WATCHes and wakes clients blocked on the key.</summary>
     public void SignalModified(Db db, ReadOnlySpan<byte> key)
     {
         if (_watchedCount > 0 && _watched[db.Index].TryGetValue(key, out var list))
-            foreach (var c in list) c.Flags |= ClientFlags.DirtyCas;
+        {
+            foreach (var c in list)
+            {
+                // touchWatchedKey: a key that was already expired when watched and is now gone
+                // (expired and deleted) is logically unchanged; it is no longer "expired" either.
+                var w = FindWatched(c, db.Index, key);
+                if (w is { Expired: true } && !db.Dict.ContainsKey(key))
+                {
+                    w.Expired = false;
+                    continue;
+                }
+                c.Flags |= ClientFlags.DirtyCas;
+            }
+        }
         if (_blockedByKey.Count > 0) SignalKeyAsReady(db.Index, key);
-    }
-
-    /// <summary>Invalidates WATCHes on every key of a db (FLUSHDB, SWAPDB).</summary>
-    public void SignalFlushed(int dbIndex)
-    {
-        if (_watchedCount == 0) return;
-        foreach (var c in _clients.Values)
-        {
-            if (c.Watched == null) continue;
-            foreach (var (db, key) in c.Watched)
-                if ((dbIndex < 0 || db == dbIndex) && (Keyspace[db].Exists(key) || dbIndex >= 0)) c.Flags |= ClientFlags.DirtyCas;
-        }
-    }
-
-    public void TouchAllWatchedKeysInDb(int dbIndex)
-    {
-        foreach (var c in _clients.Values)
-        {
-            if (c.Watched == null) continue;
-            foreach (var (db, _) in c.Watched)
-                if (db == dbIndex) c.Flags |= ClientFlags.DirtyCas;
-        }
     }
 
     // ---------------------------------------------------------------- blocking

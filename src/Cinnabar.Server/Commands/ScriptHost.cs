@@ -144,11 +144,16 @@ internal sealed class ScriptHost : IScriptHost
         // The script's own argv is never propagated: only its effects (Redis 7.0).
         ctx.PropagateOverride = new List<byte[][]>();
         if (_effects.Count == 0 || _server.Propagator == null) return;
-        int db = _effects[0].Db;
-        bool wrap = _effects.Count > 1;
-        if (wrap) _server.Propagate(db, [Encoding.ASCII.GetBytes("MULTI")]);
-        foreach (var (d, argv) in _effects) _server.Propagate(d, argv);
-        if (wrap) _server.Propagate(_effects[^1].Db, [Encoding.ASCII.GetBytes("EXEC")]);
+        // One atomic unit (MULTI/EXEC when more than one effect); inside EXEC it joins the transaction's unit.
+        _server.BeginAtomicPropagation();
+        try
+        {
+            foreach (var (d, argv) in _effects) _server.Propagate(d, argv);
+        }
+        finally
+        {
+            _server.EndAtomicPropagation();
+        }
         _effects.Clear();
     }
 

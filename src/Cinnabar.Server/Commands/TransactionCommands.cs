@@ -35,7 +35,7 @@ public sealed class TransactionCommands : ICommandFamily
     }
 
     /// <summary>Leaves the MULTI state (Redis's discardTransaction without the unwatch).</summary>
-    private static void ResetMulti(Client c)
+    internal static void ResetMulti(Client c)
     {
         c.MultiQueue = null;
         c.Flags &= ~(ClientFlags.Multi | ClientFlags.DirtyExec | ClientFlags.DirtyCas);
@@ -83,33 +83,32 @@ public sealed class TransactionCommands : ICommandFamily
         c.MultiQueue = null;
         var execDef = ctx.Command;
         var execArgs = ctx.Args;
-        long dirtyBefore = server.Dirty;
-        bool multiPropagated = false;
         ctx.Reply.WriteArrayHeader(queue.Count);
-        foreach (var argv in queue)
+        // The transaction's writes reach replicas and the AOF as one unit: alone when there is
+        // one, wrapped in MULTI ... EXEC when there are several, nothing when none changed data
+        // (Redis 7.0's also_propagate). EXEC itself is never propagated.
+        server.BeginAtomicPropagation();
+        try
         {
-            var args = new CommandArgs();
-            args.SetOwned(argv);
-            var def = server.Commands.Lookup(args[0]);
-            if (def?.Subcommands != null) def = CommandTable.LookupSub(def, args[1]);
-            if (def == null) continue;
-            // Replicas and the AOF see the transaction's writes wrapped in MULTI ... EXEC, with
-            // MULTI emitted lazily before the first write, as Redis 7.0 does.
-            if (!multiPropagated && server.Propagator != null && def.Is(CommandFlags.Write | CommandFlags.MayReplicate))
+            foreach (var argv in queue)
             {
-                server.Propagate(c.DbIndex, "MULTI"u8.ToArray());
-                multiPropagated = true;
+                var args = new CommandArgs();
+                args.SetOwned(argv);
+                var def = server.Commands.Lookup(args[0]);
+                if (def?.Subcommands != null) def = CommandTable.LookupSub(def, args[1]);
+                if (def == null) continue;
+                server.Call(c, def, args);
             }
-            server.Call(c, def, args);
+        }
+        finally
+        {
+            server.EndAtomicPropagation();
         }
         ResetMulti(c);
-        // Restore EXEC as the running command: the dispatcher then propagates "EXEC" itself when
-        // the transaction changed something.
         ctx.Args = execArgs;
         ctx.Command = execDef;
         ctx.Failed = false;
-        ctx.PropagateOverride = null;
-        if (multiPropagated && server.Dirty == dirtyBefore) server.Propagate(c.DbIndex, "EXEC"u8.ToArray());
+        ctx.PropagateOverride = new List<byte[][]>();
     }
 
     /// <summary>
@@ -120,12 +119,10 @@ public sealed class TransactionCommands : ICommandFamily
     {
         var watched = ctx.Client.Watched;
         if (watched == null) return false;
-        foreach (var (dbIndex, key) in watched)
+        foreach (var w in watched)
         {
-            var db = ctx.Keyspace[dbIndex];
-            if (db.Expires.Count == 0 || !db.Dict.ContainsKey(key)) continue;
-            long when = db.GetExpire(key);
-            if (when >= 0 && when <= ctx.NowMs) return true;
+            // Keys already expired when WATCHed don't count (isWatchedKeyExpired).
+            if (!w.Expired && ctx.Server.IsLogicallyExpired(ctx.Keyspace[w.Db], w.Key)) return true;
         }
         return false;
     }
