@@ -419,6 +419,8 @@ public sealed partial class RedisServer : IKeyspaceEvents
             SlowlogAdd(client, args, micros);
         if (Config.LatencyMonitorThresholdMs > 0 && micros / 1000 >= Config.LatencyMonitorThresholdMs)
             LatencyAdd(cmd.Is(CommandFlags.Fast) ? "fast-command" : "command", micros / 1000);
+        if (Dirty != dirtyBefore && IsReplica && (client.Flags & ClientFlags.Master) == 0 && cmd.Is(CommandFlags.Write))
+            RememberReplicaKeysWithExpire(client, cmd, args);
         if (Dirty != dirtyBefore && Propagator != null && (client.Flags & ClientFlags.Lua) == 0)
         {
             _propagatingFromMaster = (client.Flags & ClientFlags.Master) != 0;
@@ -722,6 +724,7 @@ public sealed partial class RedisServer : IKeyspaceEvents
                 Stats.Sample(Environment.TickCount64);
                 // Like Redis, no active expiry while clients are paused (the dataset must not change).
                 if (Config.ActiveExpireEnabled && !IsPaused) ActiveExpireCycle();
+                if (Config.ActiveExpireEnabled && !IsPaused) ExpireReplicaKeys();
                 CloseTimedOutClients();
                 PersistenceCron();
                 AofCron();

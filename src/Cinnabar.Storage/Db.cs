@@ -100,6 +100,14 @@ public sealed class Db
         return true;
     }
 
+    /// <summary>Deletes key if its TTL passed, even on a replica (keys a writable replica's own clients created).</summary>
+    public bool DeleteIfExpired(ReadOnlySpan<byte> key)
+    {
+        if (Expires.Count == 0 || !IsExpired(key)) return false;
+        DeleteExpired(key);
+        return true;
+    }
+
     internal void DeleteExpired(ReadOnlySpan<byte> key)
     {
         if (_snapshot != null) BeforeWrite(key);

@@ -177,12 +177,27 @@ public sealed class PersistenceCommands : ICommandFamily
         if (when != -1 && when <= ctx.NowMs)
         {
             // Already expired: Redis replies OK and (if REPLACE removed something) propagates DEL.
-            if (deleted) ctx.KeyChanged(key, 'g', "del");
+            if (deleted)
+            {
+                ctx.KeyChanged(key, 'g', "del");
+                if (ctx.Server.Propagator != null)
+                    ctx.PropagateAs(ctx.Server.Config.Get("lazyfree-lazy-server-del") == "yes" ? "UNLINK"u8.ToArray() : "DEL"u8.ToArray(), ctx.ArgBytes(1));
+            }
             ctx.Reply.WriteOk();
             return;
         }
         db.Set(key, value);
         if (when != -1) db.SetExpire(key, when);
+        if (when != -1 && !absTtl && ctx.Server.Propagator != null)
+        {
+            // A relative TTL reaches replicas and the AOF as an absolute one: the same argv with
+            // the ttl replaced and ABSTTL appended (restoreCommand).
+            var argv = new byte[ctx.ArgCount + 1][];
+            for (int i = 0; i < ctx.ArgCount; i++) argv[i] = ctx.ArgBytes(i);
+            argv[2] = System.Text.Encoding.ASCII.GetBytes(when.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            argv[^1] = "ABSTTL"u8.ToArray();
+            ctx.PropagateAs(argv);
+        }
         if (idle >= 0 && !ctx.Keyspace.UseLfu) value.Lru = (uint)Math.Max(0, ctx.Keyspace.LruClock - idle) & Lfu.LruClockMax;
         if (freq >= 0 && ctx.Keyspace.UseLfu) value.Lru = Lfu.Pack(ctx.NowMs / 60000, (int)freq);
         ctx.KeyChanged(key, 'g', "restore");
