@@ -50,6 +50,33 @@ public sealed class RdbFileTests
         Assert.Equal(1_800_000_000_000, back[1].GetExpire("key:1"u8));
     }
 
+    [Theory]
+    [InlineData(true, 100)]
+    [InlineData(false, 2)]
+    [InlineData(false, 300)]
+    public void Sorted_sets_of_both_encodings_load_back_with_every_member(bool listpack, int count)
+    {
+        // Skiplist zsets are written tail to head (as Redis does); every member must come back.
+        var ks = new Keyspace(1);
+        var z = new ZSetObject(listpack);
+        for (int i = 0; i < count; i++) z.Insert(B("m" + i), i * 1.5 - 7);
+        ks[0].Set("z"u8, z);
+        var back = new Keyspace(1);
+        RdbFile.Load(new MemoryStream(SaveToBytes(ks)), back, skipExpired: true, 0);
+        var loaded = (ZSetObject)back[0].Lookup("z"u8)!;
+        Assert.Equal(count, loaded.Count);
+        // Small enough sets load as listpack whatever they were saved as (rdbLoadObject converts).
+        Assert.Equal(listpack || count <= 128, loaded.IsListpack);
+        var w = loaded.Walk(0, reverse: false);
+        for (int i = 0; i < count; i++)
+        {
+            Assert.True(w.MoveNext());
+            Assert.Equal("m" + i, Encoding.UTF8.GetString(w.Member));
+            Assert.Equal(i * 1.5 - 7, w.Score);
+        }
+        Assert.False(w.MoveNext());
+    }
+
     [Fact]
     public void Corrupted_checksum_is_detected()
     {

@@ -29,6 +29,19 @@ public sealed class ConfigFileTests
         Assert.Contains(c.Match("*"), p => p.Name == "slaveof" && p.Value == "10.0.0.1 6380");
     }
 
+    [Theory]
+    [InlineData("save\n", "")]
+    [InlineData("save 900 1\nsave\n", "900 1")]
+    [InlineData("save\nsave 900 1\n", "900 1")]
+    [InlineData("save \"\"\n", "")]
+    public void A_bare_save_line_adds_nothing_but_replaces_the_defaults(string text, string expected)
+    {
+        // As redis-server 7.0 (checked with CONFIG GET save on the same files).
+        var c = new ServerConfig();
+        Assert.Null(c.LoadText(text));
+        Assert.Equal(expected, c.Get("save"));
+    }
+
     [Fact]
     public void Last_occurrence_wins_except_save_which_accumulates()
     {

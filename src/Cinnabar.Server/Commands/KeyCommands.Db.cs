@@ -183,8 +183,12 @@ public sealed partial class KeyCommands
         if (!TryParseFlushFlags(ctx)) return;
         long removed = 0;
         for (int d = 0; d < ctx.Keyspace.Count; d++) removed += FlushOne(ctx, ctx.Keyspace[d]);
-        // flushAllDataAndResetRDB counts one more change on top of the removed keys.
+        // One more change on top of the removed keys, so FLUSHALL reaches replicas and the AOF
+        // even on an empty dataset (forceCommandPropagation).
         ctx.Dirty(removed + 1);
+        // flushAllDataAndResetRDB: with save points configured, the empty dataset is saved at
+        // once (rdb_changes_since_last_save drops to 0), so an old dump.rdb can't resurrect data.
+        if (ctx.Server.SavePoints().Count > 0 && !ctx.Server.Rdb.BgsaveInProgress) ctx.Server.SaveRdbSync();
         ctx.Reply.WriteOk();
     }
 

@@ -290,6 +290,10 @@ public sealed partial class ServerConfig
     {
         var d = Find(argv[0]);
         if (d == null) return "Bad directive or wrong number of arguments";
+        // A bare "save" line adds no save point, but the first "save" line of a file replaces the
+        // defaults, so a lone bare "save" means none (setConfigSaveOption with no arguments).
+        if (argv.Count < 2 && d.Name == "save")
+            return seenAccumulating.Add(d.Name) ? Set(d.Name, "", startup: true) : null;
         if (argv.Count < 2)
             return d.Accumulates ? null : "wrong number of arguments";
         string value;
