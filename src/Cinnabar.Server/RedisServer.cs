@@ -269,6 +269,8 @@ public sealed partial class RedisServer : IKeyspaceEvents
     // ---------------------------------------------------------------- execution
 
     private static readonly HashSet<string> MultiPassThrough = new(StringComparer.Ordinal) { "exec", "discard", "multi", "watch", "quit", "reset" };
+    private static readonly HashSet<string> SubscriptionCommands = new(StringComparer.Ordinal)
+        { "subscribe", "ssubscribe", "unsubscribe", "sunsubscribe", "psubscribe", "punsubscribe" };
     private static readonly HashSet<string> SubscribedAllowed = new(StringComparer.Ordinal)
         { "subscribe", "ssubscribe", "unsubscribe", "sunsubscribe", "psubscribe", "punsubscribe", "ping", "quit", "reset" };
 
@@ -406,7 +408,8 @@ public sealed partial class RedisServer : IKeyspaceEvents
         long micros = (long)Stopwatch.GetElapsedTime(start).TotalMicroseconds;
         // CLIENT REPLY OFF|SKIP: drop this command's reply (SKIP only once); CLIENT REPLY itself
         // sets the mode and writes nothing (or +OK for ON).
-        if (client.ReplyMode != ReplyMode.On && !(cmd.Name == "reply" && cmd.Parent?.Name == "client"))
+        // Pub/sub confirmations are pushes and bypass CLIENT REPLY OFF/SKIP (CLIENT_PUSHING).
+        if (client.ReplyMode != ReplyMode.On && !(cmd.Name == "reply" && cmd.Parent?.Name == "client") && !SubscriptionCommands.Contains(cmd.Name))
         {
             client.Reply.Truncate(replyStart);
             if (client.ReplyMode == ReplyMode.Skip) client.ReplyMode = ReplyMode.On;
