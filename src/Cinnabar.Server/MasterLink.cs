@@ -41,9 +41,16 @@ public sealed class MasterLink
 
     public void Start() => _ = Task.Run(RunAsync);
 
-    public void Stop()
+    /// <summary>Ends the link (lock held). Logs like Redis freeing its master client when the link was up.</summary>
+    public void Stop(bool logLostMaster = false)
     {
+        if (logLostMaster && Connected)
+        {
+            _server.Log.Warning("Connection with master lost.");
+            _server.Log.Notice("Caching the disconnected master state.");
+        }
         _cts.Cancel();
+        Connected = false;
         try { _socket?.Dispose(); } catch (SocketException) { }
     }
 
@@ -79,6 +86,9 @@ public sealed class MasterLink
         return Encoding.UTF8.GetBytes(sb.ToString());
     }
 
+    // Redis's reconnection words: a link that was streaming is "lost" and retried at once
+    // (replicationHandleMasterDisconnection); a failed handshake is retried by the next
+    // replicationCron, about a second later, announcing "Connecting to MASTER" again.
     private async Task RunAsync()
     {
         while (!_cts.IsCancellationRequested)
@@ -87,17 +97,30 @@ public sealed class MasterLink
             {
                 await SyncAndStreamAsync().ConfigureAwait(false);
             }
+            catch (HandshakeEndedException)
+            {
+                // Already logged in Redis's words (a refused PSYNC); retry later.
+            }
             catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or InvalidDataException or EndOfStreamException or OperationCanceledException or FormatException)
             {
-                if (!_cts.IsCancellationRequested) _server.Log.Warning($"Error condition on socket for SYNC: {e.Message}");
+                if (!_cts.IsCancellationRequested && !Connected) _server.Log.Warning($"Error condition on socket for SYNC: {e.Message}");
             }
+            bool wasStreaming = Connected;
             Connected = false;
             State = "connect";
             LinkDownSinceMs = Environment.TickCount64;
             try { _socket?.Dispose(); } catch (SocketException) { }
             _socket = null;
             if (_cts.IsCancellationRequested) return;
+            if (wasStreaming)
+            {
+                _server.Log.Warning("Connection with master lost.");
+                _server.Log.Notice("Caching the disconnected master state.");
+                _server.Log.Notice($"Reconnecting to MASTER {Host}:{Port}");
+                continue;
+            }
             try { await Task.Delay(1000, _cts.Token).ConfigureAwait(false); } catch (OperationCanceledException) { return; }
+            _server.Log.Notice($"Connecting to MASTER {Host}:{Port}");
         }
     }
 
@@ -152,7 +175,6 @@ public sealed class MasterLink
     private async Task SyncAndStreamAsync()
     {
         State = "connecting";
-        _server.Log.Notice($"Connecting to MASTER {Host}:{Port}");
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         _socket = socket;
         await socket.ConnectAsync(Host, Port, _cts.Token).ConfigureAwait(false);
@@ -184,7 +206,7 @@ public sealed class MasterLink
             offset = hasHistory ? _server.Repl.MasterReplOffset + 1 : -1;
         }
         _server.Log.Notice(replId == "?" ? "Partial resynchronization not possible (no cached master)" : $"Trying a partial resynchronization (request {replId}:{offset}).");
-        string reply = await CommandAsync(r, "PSYNC", replId, offset.ToString(CultureInfo.InvariantCulture)).ConfigureAwait(false);
+        string reply = await SendPsyncAsync(r, replId, offset).ConfigureAwait(false);
         if (reply.StartsWith("+FULLRESYNC", StringComparison.Ordinal))
         {
             var parts = reply.Split(' ');
@@ -202,24 +224,71 @@ public sealed class MasterLink
                 if (parts.Length > 1 && parts[1] != _server.Repl.ReplId)
                 {
                     // PSYNC2: the master changed its ID (failover); keep serving the old one up to here.
+                    _server.Log.Warning($"Master replication ID changed to {parts[1]}");
                     _server.Repl.ReplId2 = _server.Repl.ReplId;
                     _server.Repl.SecondReplOffset = _server.Repl.MasterReplOffset + 1;
                     _server.Repl.ReplId = parts[1];
                     _server.DisconnectSubReplicas();
                 }
-                _server.Repl.SyncPartialOk++;
             }
             _server.Log.Notice("MASTER <-> REPLICA sync: Master accepted a Partial Resynchronization.");
         }
         else
         {
-            throw new IOException("Unexpected reply to PSYNC from master: " + reply);
+            LogPsyncRefusal(reply);
+            throw new HandshakeEndedException();
         }
         Connected = true;
         State = "connected";
         LastIoMs = Environment.TickCount64;
         SendAck();
         await StreamAsync(r).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// PSYNC, with the FAILOVER argument while we are failing over to this master (Redis 7.0:
+    /// the target, still our replica with our replication ID, then promotes itself). The
+    /// failover ends with the answer: +CONTINUE or +FULLRESYNC completes it, anything else (or a
+    /// write error) aborts it and we turn back into a master.
+    /// </summary>
+    private async Task<string> SendPsyncAsync(LineReader r, string replId, long offset)
+    {
+        string off = offset.ToString(CultureInfo.InvariantCulture);
+        if (_server.Failover != FailoverState.InProgress)
+            return await CommandAsync(r, "PSYNC", replId, off).ConfigureAwait(false);
+        string reply;
+        try
+        {
+            reply = await CommandAsync(r, "PSYNC", replId, off, "FAILOVER").ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException)
+        {
+            lock (_server.ExecLock)
+            {
+                if (!_cts.IsCancellationRequested) _server.AbortFailover("Write error to failover target");
+            }
+            throw;
+        }
+        bool accepted = reply.StartsWith("+FULLRESYNC", StringComparison.Ordinal) || reply.StartsWith("+CONTINUE", StringComparison.Ordinal);
+        if (!accepted) LogPsyncRefusal(reply);
+        lock (_server.ExecLock)
+        {
+            if (_cts.IsCancellationRequested) throw new OperationCanceledException();
+            _server.OnFailoverPsyncReply(accepted);
+        }
+        if (!accepted) throw new HandshakeEndedException();
+        return reply;
+    }
+
+    /// <summary>Redis's slaveTryPartialResynchronization words for a PSYNC that was not accepted.</summary>
+    private void LogPsyncRefusal(string reply)
+    {
+        if (reply.StartsWith("-NOMASTERLINK", StringComparison.Ordinal) || reply.StartsWith("-LOADING", StringComparison.Ordinal))
+            _server.Log.Notice($"Master is currently unable to PSYNC but should be in the future: {reply}");
+        else if (!reply.StartsWith("-ERR", StringComparison.Ordinal))
+            _server.Log.Warning($"Unexpected reply to PSYNC from master: {reply}");
+        else
+            _server.Log.Notice($"Master does not support PSYNC or is in error state (reply: {reply})");
     }
 
     private async Task ReceiveRdbAsync(LineReader r, string newId, long newOffset)
@@ -315,6 +384,8 @@ public sealed class MasterLink
             bool progressed = false;
             lock (_server.ExecLock)
             {
+                // Stopped (REPLICAOF, promotion) while waiting for the lock: apply nothing more.
+                if (_cts.IsCancellationRequested) return;
                 while (r.Start < r.End)
                 {
                     var res = parser.Parse(r.Buf, r.Start, r.End, args, out int consumed);
@@ -339,4 +410,10 @@ public sealed class MasterLink
             LastIoMs = Environment.TickCount64;
         }
     }
+}
+
+/// <summary>The handshake stopped for a reason already logged (a refused PSYNC): the link retries later.</summary>
+internal sealed class HandshakeEndedException : Exception
+{
+    public HandshakeEndedException() : base("handshake ended") { }
 }

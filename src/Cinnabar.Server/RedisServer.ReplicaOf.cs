@@ -15,43 +15,74 @@ public sealed partial class RedisServer
         return c;
     }
 
+    /// <summary>
+    /// Redis's replicationSetMaster. Our own replicas stay connected: they may continue partially
+    /// with us, and are disconnected only when our history changes (a new replication ID from the
+    /// new master, or a full sync). Clients blocked on keys or WAIT are released with -UNBLOCKED.
+    /// </summary>
     public void ReplicaOf(string host, int port)
     {
-        Repl.Link?.Stop();
-        if (!IsReplica) Log.Notice("Before turning into a replica, using my own master parameters to synthesize a cached master: I may be able to synchronize with the new master with just a partial transfer.");
+        bool wasMaster = !IsReplica;
+        // Redis clears masterhost before freeing the old master client: those lines carry 'M'.
+        Log.Role = 'M';
+        Repl.Link?.Stop(logLostMaster: true);
+        DisconnectAllBlockedClients();
+        if (wasMaster) Log.Notice("Before turning into a replica, using my own master parameters to synthesize a cached master: I may be able to synchronize with the new master with just a partial transfer.");
         Repl.MasterHost = host;
         Repl.MasterPort = port;
         RoleName = "slave";
         Log.Role = 'S';
-        Keyspace.ExpireOnAccess = false;
-        // Our replicas must resync with us against the new history.
-        DisconnectSubReplicas();
+        UpdateExpireOnAccess();
         Log.Notice($"Connecting to MASTER {host}:{port}");
         Repl.Link = new MasterLink(this, host, port);
         Repl.Link.Start();
     }
 
+    /// <summary>
+    /// Redis's replicationUnsetMaster (REPLICAOF NO ONE, PSYNC FAILOVER, an aborted failover).
+    /// PSYNC2: the old history becomes replid2 so former siblings can continue from it; our own
+    /// replicas are disconnected to learn the new ID, and our stream restarts with a SELECT.
+    /// </summary>
     public void ReplicaOfNoOne()
     {
         if (!IsReplica) return;
-        Repl.Link?.Stop();
+        bool hadCachedMaster = Repl.Link?.Connected == true || Repl.Backlog != null;
+        Log.Role = 'M';
+        Repl.Link?.Stop(logLostMaster: true);
         Repl.Link = null;
+        if (hadCachedMaster) Log.Notice("Discarding previously cached master state.");
         Repl.MasterHost = null;
         Repl.MasterPort = 0;
         RoleName = "master";
         Log.Role = 'M';
-        Keyspace.ExpireOnAccess = true;
-        // PSYNC2: remember the old history so former siblings can continue from it.
+        UpdateExpireOnAccess();
         Repl.ReplId2 = Repl.ReplId;
         Repl.SecondReplOffset = Repl.MasterReplOffset + 1;
         Repl.ReplId = ReplicationState.NewReplId();
-        Log.Notice($"Setting secondary replication ID to {Repl.ReplId2}, valid up to offset: {Repl.SecondReplOffset}. New replication ID is {Repl.ReplId}");
-        Log.Notice("MASTER MODE enabled");
+        Log.Warning($"Setting secondary replication ID to {Repl.ReplId2}, valid up to offset: {Repl.SecondReplOffset}. New replication ID is {Repl.ReplId}");
+        DisconnectSubReplicas();
+        if (_replFeed != null) ResetSelectedDb(_replFeed);
     }
 
+    /// <summary>Redis's disconnectAllBlockedClients (becoming a replica): -UNBLOCKED, then close after the reply.</summary>
+    private void DisconnectAllBlockedClients()
+    {
+        foreach (var c in _clients.Values)
+        {
+            if (c.BlockState == null) continue;
+            c.Flags |= ClientFlags.CloseAfterReply;
+            Unblock(c, timedOut: false, write: true, error: Errors.UnblockedRoleChange);
+        }
+    }
+
+    /// <summary>Redis's disconnectSlaves: each replica is dropped now (no more stream) and will reconnect.</summary>
     public void DisconnectSubReplicas()
     {
-        foreach (var r in Repl.Replicas.ToArray()) r.Client.Close();
+        foreach (var r in Repl.Replicas.ToArray())
+        {
+            DropReplica(r);
+            r.Client.Close();
+        }
     }
 
     /// <summary>Replaces the dataset with a full sync's RDB (called from the master link task).</summary>

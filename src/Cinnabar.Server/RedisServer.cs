@@ -606,6 +606,8 @@ public sealed partial class RedisServer : IKeyspaceEvents
     public void AfterBatch()
     {
         ServeReadyKeys();
+        // Redis's beforeSleep: a replica's ACK may have completed a FAILOVER's wait.
+        if (Failover == FailoverState.WaitForSync) UpdateFailoverStatus();
         // Before any reply of this batch is sent: the AOF write (and fsync with appendfsync always).
         FlushAofBuffer();
     }

@@ -424,7 +424,7 @@ public sealed class InfoCommand : ICommandFamily
             string state = x.State switch { ReplicaState.Online => "online", ReplicaState.WaitBgsave => "wait_bgsave", _ => "send_bulk" };
             w.Raw($"slave{i}:ip={x.Ip},port={x.ListeningPort},state={state},offset={x.AckOffset},lag={(now - x.AckTimeMs) / 1000}");
         }
-        w.Line("master_failover_state", "no-failover");
+        w.Line("master_failover_state", s.FailoverStateName);
         w.Line("master_replid", r.ReplId);
         w.Line("master_replid2", r.ReplId2);
         w.Line("master_repl_offset", r.MasterReplOffset);
