@@ -419,6 +419,29 @@ public sealed partial class RedisServer
         return null;
     }
 
+    /// <summary>A replica whose master link is not up, told not to serve stale data (Redis's running_stale).</summary>
+    public bool RunningStale => IsReplica && !Config.ReplicaServeStaleData && Repl.Link?.Connected != true;
+
+    /// <summary>
+    /// replica-serve-stale-data no: while the link with the master is not up (down, handshake or
+    /// full sync), only commands flagged stale run; EXEC too only if every queued command is.
+    /// </summary>
+    private string? MasterDownCheck(Client c, CommandDef cmd)
+    {
+        if (!RunningStale || (c.Flags & ClientFlags.Master) != 0) return null;
+        if (!cmd.Is(CommandFlags.Stale)) return Errors.MasterDown;
+        if (cmd.Name == "exec" && c.MultiQueue != null)
+        {
+            foreach (var queued in c.MultiQueue)
+            {
+                var q = Commands.Lookup(queued[0]);
+                if (q?.Subcommands != null && queued.Length > 1) q = CommandTable.LookupSub(q, queued[1]);
+                if (q != null && !q.Is(CommandFlags.Stale)) return Errors.MasterDown;
+            }
+        }
+        return null;
+    }
+
     /// <summary>Cron part: ping replicas (repl-ping-replica-period), drop timed-out ones, serve WAIT.</summary>
     private void ReplicationCron()
     {

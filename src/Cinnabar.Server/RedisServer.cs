@@ -49,10 +49,12 @@ public sealed partial class RedisServer : IKeyspaceEvents
         RunId = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(20)).ToLowerInvariant();
         config.Changed += OnConfigChanged;
         ApplyLfuSettings();
-        PreconditionChecks.Add(LoadingCheck);
+        // Redis's processCommand order: MISCONF, NOREPLICAS/READONLY, MASTERDOWN, LOADING.
         PreconditionChecks.Add(MisconfCheck);
         PreconditionChecks.Add(AofWriteCheck);
         PreconditionChecks.Add(ReplicationWriteCheck);
+        PreconditionChecks.Add(MasterDownCheck);
+        PreconditionChecks.Add(LoadingCheck);
         UpdateCachedTime();
     }
 
@@ -312,9 +314,10 @@ public sealed partial class RedisServer : IKeyspaceEvents
             RejectCommand(client, Errors.NoAuth, cmd);
             return;
         }
-        if ((client.Flags & ClientFlags.Multi) != 0 && !MultiPassThrough.Contains(cmd.Parent?.Name ?? cmd.Name))
+        bool queue = (client.Flags & ClientFlags.Multi) != 0 && !MultiPassThrough.Contains(cmd.Parent?.Name ?? cmd.Name);
+        if (queue && cmd.Is(CommandFlags.NoMulti))
         {
-            QueueMulti(client, args, cmd);
+            RejectCommand(client, "ERR Command not allowed inside a transaction", cmd);
             return;
         }
         if (client.SubscriptionCount > 0 && client.Reply.Protocol == 2 && !SubscribedAllowed.Contains(cmd.Name))
@@ -322,10 +325,17 @@ public sealed partial class RedisServer : IKeyspaceEvents
             RejectCommand(client, $"ERR Can't execute '{cmd.FullName}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context", cmd);
             return;
         }
+        // As Redis's processCommand: a command inside MULTI passes the same checks (OOM,
+        // READONLY, MASTERDOWN, LOADING...) before it is queued; a refusal aborts the EXEC.
         string? denial = CheckPreconditions(client, cmd);
         if (denial != null)
         {
             RejectCommand(client, denial, cmd);
+            return;
+        }
+        if (queue)
+        {
+            QueueMulti(client, args);
             return;
         }
         Call(client, cmd, args);
@@ -449,14 +459,8 @@ public sealed partial class RedisServer : IKeyspaceEvents
 
     // ---------------------------------------------------------------- MULTI / WATCH
 
-    private static void QueueMulti(Client client, CommandArgs args, CommandDef cmd)
+    private static void QueueMulti(Client client, CommandArgs args)
     {
-        if (cmd.Is(CommandFlags.NoMulti))
-        {
-            client.Flags |= ClientFlags.DirtyExec;
-            client.Context.Error($"ERR Command not allowed inside a transaction");
-            return;
-        }
         (client.MultiQueue ??= new List<byte[][]>()).Add(args.ToOwnedArray());
         client.Reply.WriteRaw("+QUEUED\r\n"u8);
     }
