@@ -93,13 +93,15 @@ public sealed class MasterLink
     {
         while (!_cts.IsCancellationRequested)
         {
+            bool reconnectNow = false;
             try
             {
                 await SyncAndStreamAsync().ConfigureAwait(false);
             }
-            catch (HandshakeEndedException)
+            catch (HandshakeEndedException e)
             {
-                // Already logged in Redis's words (a refused PSYNC); retry later.
+                // Already logged in Redis's words (a refused PSYNC, a failed load).
+                reconnectNow = e.ReconnectNow;
             }
             catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or InvalidDataException or EndOfStreamException or OperationCanceledException or FormatException)
             {
@@ -116,7 +118,13 @@ public sealed class MasterLink
             {
                 _server.Log.Warning("Connection with master lost.");
                 _server.Log.Notice("Caching the disconnected master state.");
+                lock (_server.ExecLock) _server.Repl.CachedMaster = true;
                 _server.Log.Notice($"Reconnecting to MASTER {Host}:{Port}");
+                continue;
+            }
+            if (reconnectNow)
+            {
+                _server.Log.Notice($"Reconnecting to MASTER {Host}:{Port} after failure");
                 continue;
             }
             try { await Task.Delay(1000, _cts.Token).ConfigureAwait(false); } catch (OperationCanceledException) { return; }
@@ -143,6 +151,17 @@ public sealed class MasterLink
                 }
             }
             int n = await socket.ReceiveAsync(Buf.AsMemory(End), SocketFlags.None, ct).ConfigureAwait(false);
+            if (n <= 0) return false;
+            End += n;
+            return true;
+        }
+
+        /// <summary>Blocking fill for the RDB parser (the socket's ReceiveTimeout bounds the wait).</summary>
+        public bool Fill()
+        {
+            if (Start == End) Start = End = 0;
+            if (End == Buf.Length) return true;
+            int n = socket.Receive(Buf, End, Buf.Length - End, SocketFlags.None);
             if (n <= 0) return false;
             End += n;
             return true;
@@ -221,6 +240,7 @@ public sealed class MasterLink
             var parts = reply.Split(' ');
             lock (_server.ExecLock)
             {
+                _server.Repl.CachedMaster = false;
                 if (parts.Length > 1 && parts[1] != _server.Repl.ReplId)
                 {
                     // PSYNC2: the master changed its ID (failover); keep serving the old one up to here.
@@ -291,37 +311,157 @@ public sealed class MasterLink
             _server.Log.Notice($"Master does not support PSYNC or is in error state (reply: {reply})");
     }
 
+    /// <summary>
+    /// The RDB of a full sync: to a temporary file then loaded (repl-diskless-load disabled), or
+    /// parsed straight from the socket (swapdb, or on-empty-db with an empty dataset), as
+    /// Redis 7.0's readSyncBulkPayload.
+    /// </summary>
     private async Task ReceiveRdbAsync(LineReader r, string newId, long newOffset)
     {
         State = "sync";
-        string header = await r.ReadLineAsync().ConfigureAwait(false);
-        if (!header.StartsWith('$')) throw new IOException("Bad protocol from MASTER, the first byte is not '$' (we received '" + header + "'), are you sure the host and port are right?");
-        string tmp = Path.Combine(_server.Config.Dir, $"temp-{Environment.TickCount64}.{Environment.ProcessId}.rdb");
         SyncReadBytes = 0;
+        bool toParser = _server.UseDisklessLoad();
+        string header = await r.ReadLineAsync().ConfigureAwait(false);
+        if (header.StartsWith('-'))
+        {
+            _server.Log.Warning($"MASTER aborted replication with an error: {header[1..]}");
+            throw new HandshakeEndedException();
+        }
+        if (!header.StartsWith('$')) throw new IOException("Bad protocol from MASTER, the first byte is not '$' (we received '" + header + "'), are you sure the host and port are right?");
+        string target = toParser ? "to parser" : "to disk";
+        byte[]? mark = null;
+        long len = -1;
+        if (header.StartsWith("$EOF:", StringComparison.Ordinal) && header.Length >= 5 + MarkLength)
+        {
+            mark = Encoding.ASCII.GetBytes(header.Substring(5, MarkLength));
+            _server.Log.Notice($"MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF {target}");
+        }
+        else
+        {
+            len = long.Parse(header.AsSpan(1), CultureInfo.InvariantCulture);
+            _server.Log.Notice($"MASTER <-> REPLICA sync: receiving {len} bytes from master {target}");
+        }
+        // Loading blocks: leave the socket engine's thread (completions run inline there, and a
+        // blocking receive on it would wait for itself), as every other connection needs it.
+        if (toParser)
+        {
+            await Task.Run(() => LoadFromSocket(r, newId, newOffset, mark, len)).ConfigureAwait(false);
+            return;
+        }
+        string tmp = Path.Combine(_server.Config.Dir, $"temp-{Environment.TickCount64}.{Environment.ProcessId}.rdb");
         try
         {
             using (var fs = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16))
             {
-                if (header.StartsWith("$EOF:", StringComparison.Ordinal))
-                {
-                    var mark = Encoding.ASCII.GetBytes(header[5..]);
-                    _server.Log.Notice("MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF to disk");
-                    await CopyUntilMarkAsync(r, fs, mark).ConfigureAwait(false);
-                }
-                else
-                {
-                    long len = long.Parse(header.AsSpan(1), CultureInfo.InvariantCulture);
-                    _server.Log.Notice($"MASTER <-> REPLICA sync: receiving {len} bytes from master to disk");
-                    await CopyExactAsync(r, fs, len).ConfigureAwait(false);
-                }
+                if (mark != null) await CopyUntilMarkAsync(r, fs, mark).ConfigureAwait(false);
+                else await CopyExactAsync(r, fs, len).ConfigureAwait(false);
                 fs.Flush(flushToDisk: true);
             }
-            _server.LoadFullSyncRdb(tmp, newId, newOffset);
+            await Task.Run(() => _server.LoadFullSyncRdb(tmp, newId, newOffset)).ConfigureAwait(false);
         }
         finally
         {
             try { File.Delete(tmp); } catch (IOException) { }
         }
+    }
+
+    private const int MarkLength = 40;
+
+    /// <summary>
+    /// Diskless load: the RDB parser reads the socket directly (blocking reads bounded by
+    /// repl-timeout, as Redis puts the socket in blocking mode). An EOF-marked payload ends where
+    /// the parser finds the RDB's own end; the 40 bytes that follow must be the mark.
+    /// </summary>
+    private void LoadFromSocket(LineReader r, string newId, long newOffset, byte[]? mark, long len)
+    {
+        var socket = _socket!;
+        socket.ReceiveTimeout = Math.Max(1, _server.Config.ReplTimeout) * 1000;
+        try
+        {
+            var payload = new SyncPayload(this, r, len);
+            bool EndOk(long rdbBytes) => mark == null ? payload.SkipRest() : payload.EndsWithMark(rdbBytes, mark);
+            _server.LoadFullSyncFromSocket(payload, EndOk, newId, newOffset);
+        }
+        finally
+        {
+            socket.ReceiveTimeout = 0;
+        }
+    }
+
+    /// <summary>The full sync payload as a stream: bytes the link already buffered, then the socket.</summary>
+    private sealed class SyncPayload(MasterLink link, LineReader r, long lengthOrMinusOne) : Stream
+    {
+        private long _left = lengthOrMinusOne;          // -1: EOF-marked, unbounded
+        private long _delivered;
+        private readonly byte[] _tail = new byte[MarkLength * 2];
+        private int _tailLen;
+
+        public override int Read(byte[] buffer, int offset, int count)
+        {
+            if (_left == 0) return 0;
+            if (r.Start == r.End && !r.Fill()) throw new EndOfStreamException("connection lost");
+            int n = Math.Min(count, r.End - r.Start);
+            if (_left > 0) n = (int)Math.Min(n, _left);
+            Buffer.BlockCopy(r.Buf, r.Start, buffer, offset, n);
+            Remember(r.Buf.AsSpan(r.Start, n));
+            r.Start += n;
+            if (_left > 0) _left -= n;
+            _delivered += n;
+            link.SyncReadBytes += n;
+            link.LastIoMs = Environment.TickCount64;
+            return n;
+        }
+
+        /// <summary>Keeps the last bytes handed to the parser: the start of the mark may be among them.</summary>
+        private void Remember(ReadOnlySpan<byte> data)
+        {
+            if (data.Length >= _tail.Length)
+            {
+                data[^_tail.Length..].CopyTo(_tail);
+                _tailLen = _tail.Length;
+                return;
+            }
+            int keep = Math.Min(_tailLen, _tail.Length - data.Length);
+            _tail.AsSpan(_tailLen - keep, keep).CopyTo(_tail);
+            data.CopyTo(_tail.AsSpan(keep));
+            _tailLen = keep + data.Length;
+        }
+
+        /// <summary>After an EOF-marked RDB: the parser's read-ahead plus the next bytes must be exactly the mark.</summary>
+        public bool EndsWithMark(long rdbBytes, byte[] mark)
+        {
+            long readAhead = _delivered - rdbBytes;
+            if (readAhead < 0 || readAhead > mark.Length || readAhead > _tailLen) return false;
+            var got = new byte[mark.Length];
+            _tail.AsSpan(_tailLen - (int)readAhead, (int)readAhead).CopyTo(got);
+            for (int i = (int)readAhead; i < mark.Length; i++)
+            {
+                if (r.Start == r.End && !r.Fill()) return false;
+                got[i] = r.Buf[r.Start++];
+            }
+            return got.AsSpan().SequenceEqual(mark);
+        }
+
+        /// <summary>After a length-prefixed RDB: whatever the parser did not need is skipped.</summary>
+        public bool SkipRest()
+        {
+            var sink = new byte[8192];
+            while (_left > 0)
+            {
+                if (Read(sink, 0, sink.Length) == 0) return false;
+            }
+            return true;
+        }
+
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => _delivered; set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 
     private async Task CopyExactAsync(LineReader r, Stream dest, long len)
@@ -413,7 +553,8 @@ public sealed class MasterLink
 }
 
 /// <summary>The handshake stopped for a reason already logged (a refused PSYNC): the link retries later.</summary>
-internal sealed class HandshakeEndedException : Exception
+internal sealed class HandshakeEndedException(bool reconnectNow = false) : Exception("handshake ended")
 {
-    public HandshakeEndedException() : base("handshake ended") { }
+    /// <summary>Redis's cancelReplicationHandshake(1): reconnect at once ("after failure").</summary>
+    public bool ReconnectNow { get; } = reconnectNow;
 }

@@ -48,6 +48,8 @@ public sealed class ReplicationState
     public string? MasterHost;
     public int MasterPort;
     public MasterLink? Link;
+    /// <summary>Redis's cached_master exists: our position is kept to PSYNC with (discarded by a full sync).</summary>
+    public bool CachedMaster;
 
     public long MasterReplOffset => Backlog?.MasterOffset ?? Offset;
 

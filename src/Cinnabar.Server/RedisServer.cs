@@ -49,12 +49,13 @@ public sealed partial class RedisServer : IKeyspaceEvents
         RunId = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(20)).ToLowerInvariant();
         config.Changed += OnConfigChanged;
         ApplyLfuSettings();
-        // Redis's processCommand order: MISCONF, NOREPLICAS/READONLY, MASTERDOWN, LOADING.
+        // Redis's processCommand order: MISCONF, NOREPLICAS/READONLY, MASTERDOWN, LOADING, async LOADING.
         PreconditionChecks.Add(MisconfCheck);
         PreconditionChecks.Add(AofWriteCheck);
         PreconditionChecks.Add(ReplicationWriteCheck);
         PreconditionChecks.Add(MasterDownCheck);
         PreconditionChecks.Add(LoadingCheck);
+        PreconditionChecks.Add(AsyncLoadingCheck);
         UpdateCachedTime();
     }
 
@@ -711,8 +712,12 @@ public sealed partial class RedisServer : IKeyspaceEvents
                 // Like Redis, no active expiry while clients are paused (the dataset must not change).
                 if (Config.ActiveExpireEnabled && !IsPaused) ActiveExpireCycle();
                 CloseTimedOutClients();
-                PersistenceCron();
-                AofCron();
+                // No save or rewrite while a replica's diskless load fills the keyspace outside the lock.
+                if (!Rdb.Loading)
+                {
+                    PersistenceCron();
+                    AofCron();
+                }
                 ReplicationCron();
                 IdleHeapCompaction();
                 CronTick?.Invoke(Keyspace.NowMs);

@@ -282,7 +282,7 @@ public sealed class InfoCommand : ICommandFamily
         var a = s.Aof;
         long nowMs = Environment.TickCount64;
         w.Line("loading", p.Loading ? 1 : 0);
-        w.Line("async_loading", 0);
+        w.Line("async_loading", s.AsyncLoading ? 1 : 0);
         w.Line("current_cow_peak", 0);
         w.Line("current_cow_size", 0);
         w.Line("current_cow_size_age", 0);
