@@ -28,18 +28,18 @@ public sealed partial class RedisServer
         bool wasMaster = !IsReplica;
         // Redis clears masterhost before freeing the old master client: those lines carry 'M'.
         Log.Role = 'M';
+        if (Repl.Link?.Connected == true) Repl.CachedMaster = true;
         Repl.Link?.Stop(logLostMaster: true);
         DisconnectAllBlockedClients();
-        if (Repl.Link?.Connected == true) Repl.CachedMaster = true;
+        Repl.MasterHost = host;
+        Repl.MasterPort = port;
+        RoleName = "slave";
+        Log.Role = 'S';
         if (wasMaster)
         {
             Log.Notice("Before turning into a replica, using my own master parameters to synthesize a cached master: I may be able to synchronize with the new master with just a partial transfer.");
             Repl.CachedMaster = true;
         }
-        Repl.MasterHost = host;
-        Repl.MasterPort = port;
-        RoleName = "slave";
-        Log.Role = 'S';
         UpdateExpireOnAccess();
         Log.Notice($"Connecting to MASTER {host}:{port}");
         Repl.Link = new MasterLink(this, host, port);

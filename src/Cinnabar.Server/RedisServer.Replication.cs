@@ -368,8 +368,18 @@ public sealed partial class RedisServer
     public void RequestAcks()
     {
         if (Repl.Replicas.Count == 0) return;
+        // Redis sends no GETACK while clients are paused: it would move the offset a FAILOVER
+        // waits for. It goes out once the pause ends.
+        if (IsPaused)
+        {
+            _getAckPending = true;
+            return;
+        }
+        _getAckPending = false;
         FeedReplicas("*3\r\n$8\r\nREPLCONF\r\n$6\r\nGETACK\r\n$1\r\n*\r\n"u8);
     }
+
+    private bool _getAckPending;
 
     public void AddWaiter(Client c, long offset, int needed) => _waiters.Add((c, offset, needed, c.BlockState));
 
@@ -463,6 +473,7 @@ public sealed partial class RedisServer
                 r.Client.Close();
             }
         }
+        if (_getAckPending && !IsPaused && !IsReplica) RequestAcks();
         if (_waiters.Count > 0) CheckWaiters();
         UpdateFailoverStatus();
         Repl.Link?.Cron(now);
