@@ -55,6 +55,10 @@ public sealed class ReplicationFailoverTests
         WaitLinkUp(replica);
     }
 
+    /// <summary>Server output arrives through a pipe, after the replies that follow it: wait for a line.</summary>
+    private static void WaitLog(ServerProcess p, string text) =>
+        Tools.WaitUntil(() => p.Output.Contains(text, StringComparison.Ordinal), Deadline, "log line: " + text);
+
     private static string Role(RespConnection c) => c.Call("ROLE").Items![0].ToString();
 
     [Theory]
@@ -97,13 +101,13 @@ public sealed class ReplicationFailoverTests
         Assert.Equal(a.Port.ToString(), Info(cc, "master_port"));
         if (!redisMaster)
         {
-            Assert.Contains($"FAILOVER requested to 127.0.0.1:{b.Port}.", a.Output);
-            Assert.Contains($"Failover target 127.0.0.1:{b.Port} is synced, failing over.", a.Output);
+            WaitLog(a, $"FAILOVER requested to 127.0.0.1:{b.Port}.");
+            WaitLog(a, $"Failover target 127.0.0.1:{b.Port} is synced, failing over.");
         }
         if (!redisTarget)
         {
-            Assert.Contains("Failover request received for replid ", b.Output);
-            Assert.Contains("MASTER MODE enabled (failover request from 'id=", b.Output);
+            WaitLog(b, "Failover request received for replid ");
+            WaitLog(b, "MASTER MODE enabled (failover request from 'id=");
         }
     }
 
@@ -135,8 +139,8 @@ public sealed class ReplicationFailoverTests
         Assert.Equal("master", Role(cc));
         Assert.Equal(c.Port.ToString(), Info(ca, "master_port"));
         Assert.Equal("v", cc.Call("GET", "any:k").ToString());
-        Assert.Contains("FAILOVER requested to any replica.", a.Output);
-        Assert.Contains($"Failover target 127.0.0.1:{c.Port} is synced, failing over.", a.Output);
+        WaitLog(a, "FAILOVER requested to any replica.");
+        WaitLog(a, $"Failover target 127.0.0.1:{c.Port} is synced, failing over.");
     }
 
     [Fact]
@@ -166,7 +170,7 @@ public sealed class ReplicationFailoverTests
         }
         Assert.Equal("master", Role(ca));
         Assert.Equal("yes", ca.Call("GET", "to:paused").ToString());
-        Tools.WaitUntil(() => a.Output.Contains($"FAILOVER to 127.0.0.1:{b.Port} aborted: Replica never caught up before timeout", StringComparison.Ordinal), Deadline, "abort log line");
+        WaitLog(a, $"FAILOVER to 127.0.0.1:{b.Port} aborted: Replica never caught up before timeout");
         WaitForValue(cb, "to:paused", "yes");
     }
 
@@ -197,7 +201,7 @@ public sealed class ReplicationFailoverTests
         Assert.Equal("master", Role(cb));
         WaitLinkUp(ca);
         Assert.Equal("1", ca.Call("GET", "force:k").ToString());
-        Assert.Contains($"FAILOVER to 127.0.0.1:{b.Port} time out exceeded, failing over.", a.Output);
+        WaitLog(a, $"FAILOVER to 127.0.0.1:{b.Port} time out exceeded, failing over.");
     }
 
     [Fact]
@@ -230,7 +234,7 @@ public sealed class ReplicationFailoverTests
             Signal(b, "-CONT");
         }
         Assert.Equal("master", Role(ca));
-        Assert.Contains($"FAILOVER to 127.0.0.1:{b.Port} aborted: Failover manually aborted", a.Output);
+        WaitLog(a, $"FAILOVER to 127.0.0.1:{b.Port} aborted: Failover manually aborted");
         WaitForValue(cb, "ab:counter", "1");
     }
 
@@ -248,7 +252,7 @@ public sealed class ReplicationFailoverTests
         Assert.Equal("OK", ca.Call("FAILOVER", "TO", "127.0.0.1", b.Port).ToString());
         WaitFailoverState(ca, "no-failover");
         Assert.Equal("master", Role(ca));
-        Tools.WaitUntil(() => a.Output.Contains($"FAILOVER to 127.0.0.1:{b.Port} aborted: Failover target rejected psync request", StringComparison.Ordinal), Deadline, "abort log line");
+        WaitLog(a, $"FAILOVER to 127.0.0.1:{b.Port} aborted: Failover target rejected psync request");
         Assert.Equal("OK", cb.Call("ACL", "SETUSER", "default", "+psync").ToString());
         // The replica reconnects to the master again (a new replication ID, continued partially).
         Assert.Equal("OK", ca.Call("SET", "rej:after", "2").ToString());
