@@ -37,6 +37,8 @@ public sealed class MasterLink
     public long LastIoMs { get; private set; } = Environment.TickCount64;
     public bool SyncInProgress => State == "sync";
     public long SyncReadBytes { get; private set; }
+    /// <summary>Redis's repl_transfer_size: -1 before the payload header, 0 for an EOF-marked payload, else its length.</summary>
+    public long SyncTotalBytes { get; private set; } = -1;
     public long LinkDownSinceMs { get; private set; } = Environment.TickCount64;
 
     public void Start() => _ = Task.Run(RunAsync);
@@ -276,18 +278,28 @@ public sealed class MasterLink
         string off = offset.ToString(CultureInfo.InvariantCulture);
         if (_server.Failover != FailoverState.InProgress)
             return await CommandAsync(r, "PSYNC", replId, off).ConfigureAwait(false);
-        string reply;
         try
         {
-            reply = await CommandAsync(r, "PSYNC", replId, off, "FAILOVER").ConfigureAwait(false);
+            lock (_sendLock) _socket!.Send(RespConnectionEncode("PSYNC", replId, off, "FAILOVER"));
         }
-        catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException)
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
         {
+            _server.Log.Warning($"Unable to send PSYNC to master: {e.Message}");
             lock (_server.ExecLock)
             {
                 if (!_cts.IsCancellationRequested) _server.AbortFailover("Write error to failover target");
             }
             throw;
+        }
+        string reply;
+        try
+        {
+            reply = await r.ReadLineAsync().ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException)
+        {
+            // Redis turns a failed read into the reply "-Reading from master: ...": a refusal.
+            reply = "-Reading from master: " + e.Message;
         }
         bool accepted = reply.StartsWith("+FULLRESYNC", StringComparison.Ordinal) || reply.StartsWith("+CONTINUE", StringComparison.Ordinal);
         if (!accepted) LogPsyncRefusal(reply);
@@ -320,6 +332,7 @@ public sealed class MasterLink
     {
         State = "sync";
         SyncReadBytes = 0;
+        SyncTotalBytes = -1;
         bool toParser = _server.UseDisklessLoad();
         string header = await r.ReadLineAsync().ConfigureAwait(false);
         if (header.StartsWith('-'))
@@ -334,11 +347,13 @@ public sealed class MasterLink
         if (header.StartsWith("$EOF:", StringComparison.Ordinal) && header.Length >= 5 + MarkLength)
         {
             mark = Encoding.ASCII.GetBytes(header.Substring(5, MarkLength));
+            SyncTotalBytes = 0;
             _server.Log.Notice($"MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF {target}");
         }
         else
         {
             len = long.Parse(header.AsSpan(1), CultureInfo.InvariantCulture);
+            SyncTotalBytes = len;
             _server.Log.Notice($"MASTER <-> REPLICA sync: receiving {len} bytes from master {target}");
         }
         // Loading blocks: leave the socket engine's thread (completions run inline there, and a

@@ -405,10 +405,11 @@ public sealed class InfoCommand : ICommandFamily
             w.Line("slave_repl_offset", r.MasterReplOffset);
             if (link?.SyncInProgress == true)
             {
-                w.Line("master_sync_total_bytes", -1);
-                w.Line("master_sync_read_bytes", link.SyncReadBytes);
-                w.Line("master_sync_left_bytes", -1);
-                w.Line("master_sync_perc", "0.00");
+                long total = link.SyncTotalBytes, read = link.SyncReadBytes;
+                w.Line("master_sync_total_bytes", total);
+                w.Line("master_sync_read_bytes", read);
+                w.Line("master_sync_left_bytes", total - read);
+                w.Line("master_sync_perc", total != 0 ? read * 100.0 / total : 0.0);
                 w.Line("master_sync_last_io_seconds_ago", (now - link.LastIoMs) / 1000);
             }
             if (link?.Connected != true) w.Line("master_link_down_since_seconds", link == null ? -1 : (now - link.LinkDownSinceMs) / 1000);
