@@ -6,8 +6,11 @@ using Cinnabar.Storage;
 
 namespace Cinnabar.Server;
 
-// Role changes: REPLICAOF host port / NO ONE, loading a full sync, and the PSYNC2 promotion rule
-// (a promoted replica keeps its old replication ID as replid2 so former siblings can PSYNC).
+// Role changes (Redis's replicationSetMaster / replicationUnsetMaster) and loading a full sync.
+// Promotion follows PSYNC2: the old replication ID is kept as replid2 so former siblings can
+// PSYNC. A full sync is loaded from a temporary file (repl-diskless-load disabled) or parsed from
+// the socket (on-empty-db into the flushed keyspace, swapdb into a separate keyspace swapped in on
+// success so a broken transfer keeps the old data; see docs/design/replication.md).
 public sealed partial class RedisServer
 {
     /// <summary>A client that applies the master's stream: bypasses auth, read-only and OOM checks.</summary>
@@ -63,7 +66,6 @@ public sealed partial class RedisServer
         Repl.MasterHost = null;
         Repl.MasterPort = 0;
         RoleName = "master";
-        Log.Role = 'M';
         UpdateExpireOnAccess();
         Repl.ReplId2 = Repl.ReplId;
         Repl.SecondReplOffset = Repl.MasterReplOffset + 1;
