@@ -30,6 +30,8 @@ public sealed class RdbLoadResult
     public long KeysLoaded { get; set; }
     public long ExpiredSkipped { get; set; }
     public int Version { get; set; }
+    /// <summary>Bytes consumed up to the checksum: a replica loading from the socket checks what follows (the EOF mark).</summary>
+    public long BytesRead { get; set; }
 }
 
 /// <summary>
@@ -198,6 +200,7 @@ public static class RdbFile
                     throw new InvalidDataException("Pre-release function format not supported");
                 case Rdb.OpEof:
                     VerifyChecksum(r, version);
+                    result.BytesRead = r.Position;
                     return result;
             }
             if (!RdbValueCodec.IsValueType(type)) throw new InvalidDataException($"Unknown RDB opcode {type}");

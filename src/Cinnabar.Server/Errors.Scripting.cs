@@ -12,6 +12,7 @@ public static partial class Errors
     public const string ScriptWrongArity = "ERR Wrong number of args calling Redis command from script";
     public const string ScriptNotAllowed = "ERR This Redis command is not allowed from script";
     public const string ScriptWriteInReadOnly = "ERR Write commands are not allowed from read-only scripts.";
+    public const string ScriptStaleReplica = "ERR Can not execute the command on a stale replica";
     public const string ScriptWriteFlagWithRo = "ERR Can not execute a script with write flag using *_ro command.";
     public const string ScriptFlushOption = "ERR SCRIPT FLUSH only support SYNC|ASYNC option";
     public const string FunctionFlushOption = "ERR FUNCTION FLUSH only supports SYNC|ASYNC option";

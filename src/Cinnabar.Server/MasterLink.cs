@@ -37,13 +37,22 @@ public sealed class MasterLink
     public long LastIoMs { get; private set; } = Environment.TickCount64;
     public bool SyncInProgress => State == "sync";
     public long SyncReadBytes { get; private set; }
+    /// <summary>Redis's repl_transfer_size: -1 before the payload header, 0 for an EOF-marked payload, else its length.</summary>
+    public long SyncTotalBytes { get; private set; } = -1;
     public long LinkDownSinceMs { get; private set; } = Environment.TickCount64;
 
     public void Start() => _ = Task.Run(RunAsync);
 
-    public void Stop()
+    /// <summary>Ends the link (lock held). Logs like Redis freeing its master client when the link was up.</summary>
+    public void Stop(bool logLostMaster = false)
     {
+        if (logLostMaster && Connected)
+        {
+            _server.Log.Warning("Connection with master lost.");
+            _server.Log.Notice("Caching the disconnected master state.");
+        }
         _cts.Cancel();
+        Connected = false;
         try { _socket?.Dispose(); } catch (SocketException) { }
     }
 
@@ -79,25 +88,49 @@ public sealed class MasterLink
         return Encoding.UTF8.GetBytes(sb.ToString());
     }
 
+    // Redis's reconnection words: a link that was streaming is "lost" and retried at once
+    // (replicationHandleMasterDisconnection); a failed handshake is retried by the next
+    // replicationCron, about a second later, announcing "Connecting to MASTER" again.
     private async Task RunAsync()
     {
         while (!_cts.IsCancellationRequested)
         {
+            bool reconnectNow = false;
             try
             {
                 await SyncAndStreamAsync().ConfigureAwait(false);
             }
+            catch (HandshakeEndedException e)
+            {
+                // Already logged in Redis's words (a refused PSYNC, a failed load).
+                reconnectNow = e.ReconnectNow;
+            }
             catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or InvalidDataException or EndOfStreamException or OperationCanceledException or FormatException)
             {
-                if (!_cts.IsCancellationRequested) _server.Log.Warning($"Error condition on socket for SYNC: {e.Message}");
+                if (!_cts.IsCancellationRequested && !Connected) _server.Log.Warning($"Error condition on socket for SYNC: {e.Message}");
             }
+            bool wasStreaming = Connected;
             Connected = false;
             State = "connect";
             LinkDownSinceMs = Environment.TickCount64;
             try { _socket?.Dispose(); } catch (SocketException) { }
             _socket = null;
             if (_cts.IsCancellationRequested) return;
+            if (wasStreaming)
+            {
+                _server.Log.Warning("Connection with master lost.");
+                _server.Log.Notice("Caching the disconnected master state.");
+                lock (_server.ExecLock) _server.Repl.CachedMaster = true;
+                _server.Log.Notice($"Reconnecting to MASTER {Host}:{Port}");
+                continue;
+            }
+            if (reconnectNow)
+            {
+                _server.Log.Notice($"Reconnecting to MASTER {Host}:{Port} after failure");
+                continue;
+            }
             try { await Task.Delay(1000, _cts.Token).ConfigureAwait(false); } catch (OperationCanceledException) { return; }
+            _server.Log.Notice($"Connecting to MASTER {Host}:{Port}");
         }
     }
 
@@ -120,6 +153,17 @@ public sealed class MasterLink
                 }
             }
             int n = await socket.ReceiveAsync(Buf.AsMemory(End), SocketFlags.None, ct).ConfigureAwait(false);
+            if (n <= 0) return false;
+            End += n;
+            return true;
+        }
+
+        /// <summary>Blocking fill for the RDB parser (the socket's ReceiveTimeout bounds the wait).</summary>
+        public bool Fill()
+        {
+            if (Start == End) Start = End = 0;
+            if (End == Buf.Length) return true;
+            int n = socket.Receive(Buf, End, Buf.Length - End, SocketFlags.None);
             if (n <= 0) return false;
             End += n;
             return true;
@@ -152,7 +196,6 @@ public sealed class MasterLink
     private async Task SyncAndStreamAsync()
     {
         State = "connecting";
-        _server.Log.Notice($"Connecting to MASTER {Host}:{Port}");
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         _socket = socket;
         await socket.ConnectAsync(Host, Port, _cts.Token).ConfigureAwait(false);
@@ -184,7 +227,7 @@ public sealed class MasterLink
             offset = hasHistory ? _server.Repl.MasterReplOffset + 1 : -1;
         }
         _server.Log.Notice(replId == "?" ? "Partial resynchronization not possible (no cached master)" : $"Trying a partial resynchronization (request {replId}:{offset}).");
-        string reply = await CommandAsync(r, "PSYNC", replId, offset.ToString(CultureInfo.InvariantCulture)).ConfigureAwait(false);
+        string reply = await SendPsyncAsync(r, replId, offset).ConfigureAwait(false);
         if (reply.StartsWith("+FULLRESYNC", StringComparison.Ordinal))
         {
             var parts = reply.Split(' ');
@@ -199,21 +242,23 @@ public sealed class MasterLink
             var parts = reply.Split(' ');
             lock (_server.ExecLock)
             {
+                _server.Repl.CachedMaster = false;
                 if (parts.Length > 1 && parts[1] != _server.Repl.ReplId)
                 {
                     // PSYNC2: the master changed its ID (failover); keep serving the old one up to here.
+                    _server.Log.Warning($"Master replication ID changed to {parts[1]}");
                     _server.Repl.ReplId2 = _server.Repl.ReplId;
                     _server.Repl.SecondReplOffset = _server.Repl.MasterReplOffset + 1;
                     _server.Repl.ReplId = parts[1];
                     _server.DisconnectSubReplicas();
                 }
-                _server.Repl.SyncPartialOk++;
             }
             _server.Log.Notice("MASTER <-> REPLICA sync: Master accepted a Partial Resynchronization.");
         }
         else
         {
-            throw new IOException("Unexpected reply to PSYNC from master: " + reply);
+            LogPsyncRefusal(reply);
+            throw new HandshakeEndedException();
         }
         Connected = true;
         State = "connected";
@@ -222,37 +267,216 @@ public sealed class MasterLink
         await StreamAsync(r).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// PSYNC, with the FAILOVER argument while we are failing over to this master (Redis 7.0:
+    /// the target, still our replica with our replication ID, then promotes itself). The
+    /// failover ends with the answer: +CONTINUE or +FULLRESYNC completes it, anything else (or a
+    /// write error) aborts it and we turn back into a master.
+    /// </summary>
+    private async Task<string> SendPsyncAsync(LineReader r, string replId, long offset)
+    {
+        string off = offset.ToString(CultureInfo.InvariantCulture);
+        if (_server.Failover != FailoverState.InProgress)
+            return await CommandAsync(r, "PSYNC", replId, off).ConfigureAwait(false);
+        try
+        {
+            lock (_sendLock) _socket!.Send(RespConnectionEncode("PSYNC", replId, off, "FAILOVER"));
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            _server.Log.Warning($"Unable to send PSYNC to master: {e.Message}");
+            lock (_server.ExecLock)
+            {
+                if (!_cts.IsCancellationRequested) _server.AbortFailover("Write error to failover target");
+            }
+            throw;
+        }
+        string reply;
+        try
+        {
+            reply = await r.ReadLineAsync().ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException)
+        {
+            // Redis turns a failed read into the reply "-Reading from master: ...": a refusal.
+            reply = "-Reading from master: " + e.Message;
+        }
+        bool accepted = reply.StartsWith("+FULLRESYNC", StringComparison.Ordinal) || reply.StartsWith("+CONTINUE", StringComparison.Ordinal);
+        if (!accepted) LogPsyncRefusal(reply);
+        lock (_server.ExecLock)
+        {
+            if (_cts.IsCancellationRequested) throw new OperationCanceledException();
+            _server.OnFailoverPsyncReply(accepted);
+        }
+        if (!accepted) throw new HandshakeEndedException();
+        return reply;
+    }
+
+    /// <summary>Redis's slaveTryPartialResynchronization words for a PSYNC that was not accepted.</summary>
+    private void LogPsyncRefusal(string reply)
+    {
+        if (reply.StartsWith("-NOMASTERLINK", StringComparison.Ordinal) || reply.StartsWith("-LOADING", StringComparison.Ordinal))
+            _server.Log.Notice($"Master is currently unable to PSYNC but should be in the future: {reply}");
+        else if (!reply.StartsWith("-ERR", StringComparison.Ordinal))
+            _server.Log.Warning($"Unexpected reply to PSYNC from master: {reply}");
+        else
+            _server.Log.Notice($"Master does not support PSYNC or is in error state (reply: {reply})");
+    }
+
+    /// <summary>
+    /// The RDB of a full sync: to a temporary file then loaded (repl-diskless-load disabled), or
+    /// parsed straight from the socket (swapdb, or on-empty-db with an empty dataset), as
+    /// Redis 7.0's readSyncBulkPayload.
+    /// </summary>
     private async Task ReceiveRdbAsync(LineReader r, string newId, long newOffset)
     {
         State = "sync";
-        string header = await r.ReadLineAsync().ConfigureAwait(false);
-        if (!header.StartsWith('$')) throw new IOException("Bad protocol from MASTER, the first byte is not '$' (we received '" + header + "'), are you sure the host and port are right?");
-        string tmp = Path.Combine(_server.Config.Dir, $"temp-{Environment.TickCount64}.{Environment.ProcessId}.rdb");
         SyncReadBytes = 0;
+        SyncTotalBytes = -1;
+        bool toParser = _server.UseDisklessLoad();
+        string header = await r.ReadLineAsync().ConfigureAwait(false);
+        if (header.StartsWith('-'))
+        {
+            _server.Log.Warning($"MASTER aborted replication with an error: {header[1..]}");
+            throw new HandshakeEndedException();
+        }
+        if (!header.StartsWith('$')) throw new IOException("Bad protocol from MASTER, the first byte is not '$' (we received '" + header + "'), are you sure the host and port are right?");
+        string target = toParser ? "to parser" : "to disk";
+        byte[]? mark = null;
+        long len = -1;
+        if (header.StartsWith("$EOF:", StringComparison.Ordinal) && header.Length >= 5 + MarkLength)
+        {
+            mark = Encoding.ASCII.GetBytes(header.Substring(5, MarkLength));
+            SyncTotalBytes = 0;
+            _server.Log.Notice($"MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF {target}");
+        }
+        else
+        {
+            len = long.Parse(header.AsSpan(1), CultureInfo.InvariantCulture);
+            SyncTotalBytes = len;
+            _server.Log.Notice($"MASTER <-> REPLICA sync: receiving {len} bytes from master {target}");
+        }
+        // Loading blocks: leave the socket engine's thread (completions run inline there, and a
+        // blocking receive on it would wait for itself), as every other connection needs it.
+        if (toParser)
+        {
+            await Task.Run(() => LoadFromSocket(r, newId, newOffset, mark, len)).ConfigureAwait(false);
+            return;
+        }
+        string tmp = Path.Combine(_server.Config.Dir, $"temp-{Environment.TickCount64}.{Environment.ProcessId}.rdb");
         try
         {
             using (var fs = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16))
             {
-                if (header.StartsWith("$EOF:", StringComparison.Ordinal))
-                {
-                    var mark = Encoding.ASCII.GetBytes(header[5..]);
-                    _server.Log.Notice("MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF to disk");
-                    await CopyUntilMarkAsync(r, fs, mark).ConfigureAwait(false);
-                }
-                else
-                {
-                    long len = long.Parse(header.AsSpan(1), CultureInfo.InvariantCulture);
-                    _server.Log.Notice($"MASTER <-> REPLICA sync: receiving {len} bytes from master to disk");
-                    await CopyExactAsync(r, fs, len).ConfigureAwait(false);
-                }
+                if (mark != null) await CopyUntilMarkAsync(r, fs, mark).ConfigureAwait(false);
+                else await CopyExactAsync(r, fs, len).ConfigureAwait(false);
                 fs.Flush(flushToDisk: true);
             }
-            _server.LoadFullSyncRdb(tmp, newId, newOffset);
+            await Task.Run(() => _server.LoadFullSyncRdb(tmp, newId, newOffset)).ConfigureAwait(false);
         }
         finally
         {
             try { File.Delete(tmp); } catch (IOException) { }
         }
+    }
+
+    private const int MarkLength = 40;
+
+    /// <summary>
+    /// Diskless load: the RDB parser reads the socket directly (blocking reads bounded by
+    /// repl-timeout, as Redis puts the socket in blocking mode). An EOF-marked payload ends where
+    /// the parser finds the RDB's own end; the 40 bytes that follow must be the mark.
+    /// </summary>
+    private void LoadFromSocket(LineReader r, string newId, long newOffset, byte[]? mark, long len)
+    {
+        var socket = _socket!;
+        socket.ReceiveTimeout = Math.Max(1, _server.Config.ReplTimeout) * 1000;
+        try
+        {
+            var payload = new SyncPayload(this, r, len);
+            bool EndOk(long rdbBytes) => mark == null ? payload.SkipRest() : payload.EndsWithMark(rdbBytes, mark);
+            _server.LoadFullSyncFromSocket(payload, EndOk, newId, newOffset);
+        }
+        finally
+        {
+            socket.ReceiveTimeout = 0;
+        }
+    }
+
+    /// <summary>The full sync payload as a stream: bytes the link already buffered, then the socket.</summary>
+    private sealed class SyncPayload(MasterLink link, LineReader r, long lengthOrMinusOne) : Stream
+    {
+        private long _left = lengthOrMinusOne;          // -1: EOF-marked, unbounded
+        private long _delivered;
+        private readonly byte[] _tail = new byte[MarkLength * 2];
+        private int _tailLen;
+
+        public override int Read(byte[] buffer, int offset, int count)
+        {
+            if (_left == 0) return 0;
+            if (r.Start == r.End && !r.Fill()) throw new EndOfStreamException("connection lost");
+            int n = Math.Min(count, r.End - r.Start);
+            if (_left > 0) n = (int)Math.Min(n, _left);
+            Buffer.BlockCopy(r.Buf, r.Start, buffer, offset, n);
+            Remember(r.Buf.AsSpan(r.Start, n));
+            r.Start += n;
+            if (_left > 0) _left -= n;
+            _delivered += n;
+            link.SyncReadBytes += n;
+            link.LastIoMs = Environment.TickCount64;
+            return n;
+        }
+
+        /// <summary>Keeps the last bytes handed to the parser: the start of the mark may be among them.</summary>
+        private void Remember(ReadOnlySpan<byte> data)
+        {
+            if (data.Length >= _tail.Length)
+            {
+                data[^_tail.Length..].CopyTo(_tail);
+                _tailLen = _tail.Length;
+                return;
+            }
+            int keep = Math.Min(_tailLen, _tail.Length - data.Length);
+            _tail.AsSpan(_tailLen - keep, keep).CopyTo(_tail);
+            data.CopyTo(_tail.AsSpan(keep));
+            _tailLen = keep + data.Length;
+        }
+
+        /// <summary>After an EOF-marked RDB: the parser's read-ahead plus the next bytes must be exactly the mark.</summary>
+        public bool EndsWithMark(long rdbBytes, byte[] mark)
+        {
+            long readAhead = _delivered - rdbBytes;
+            if (readAhead < 0 || readAhead > mark.Length || readAhead > _tailLen) return false;
+            var got = new byte[mark.Length];
+            _tail.AsSpan(_tailLen - (int)readAhead, (int)readAhead).CopyTo(got);
+            for (int i = (int)readAhead; i < mark.Length; i++)
+            {
+                if (r.Start == r.End && !r.Fill()) return false;
+                got[i] = r.Buf[r.Start++];
+            }
+            return got.AsSpan().SequenceEqual(mark);
+        }
+
+        /// <summary>After a length-prefixed RDB: whatever the parser did not need is skipped.</summary>
+        public bool SkipRest()
+        {
+            var sink = new byte[8192];
+            while (_left > 0)
+            {
+                if (Read(sink, 0, sink.Length) == 0) return false;
+            }
+            return true;
+        }
+
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => _delivered; set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 
     private async Task CopyExactAsync(LineReader r, Stream dest, long len)
@@ -315,6 +539,8 @@ public sealed class MasterLink
             bool progressed = false;
             lock (_server.ExecLock)
             {
+                // Stopped (REPLICAOF, promotion) while waiting for the lock: apply nothing more.
+                if (_cts.IsCancellationRequested) return;
                 while (r.Start < r.End)
                 {
                     var res = parser.Parse(r.Buf, r.Start, r.End, args, out int consumed);
@@ -339,4 +565,11 @@ public sealed class MasterLink
             LastIoMs = Environment.TickCount64;
         }
     }
+}
+
+/// <summary>The handshake stopped for a reason already logged (a refused PSYNC): the link retries later.</summary>
+internal sealed class HandshakeEndedException(bool reconnectNow = false) : Exception("handshake ended")
+{
+    /// <summary>Redis's cancelReplicationHandshake(1): reconnect at once ("after failure").</summary>
+    public bool ReconnectNow { get; } = reconnectNow;
 }

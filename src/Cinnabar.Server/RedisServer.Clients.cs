@@ -10,8 +10,12 @@ public readonly record struct OutputBufferLimit(long HardBytes, long SoftBytes, 
 // networking.c checkClientOutputBufferLimits) and the client description line of CLIENT LIST.
 public sealed partial class RedisServer
 {
+    // Redis 7.0 pauses clients for several purposes at once (pauseClients with a purpose): CLIENT
+    // PAUSE (a deadline, WRITE or ALL) and FAILOVER (writes, until the failover ends). The
+    // effective pause is their union; CLIENT UNPAUSE only ends the CLIENT PAUSE purpose.
     private long _pauseEndMs;          // Environment.TickCount64 deadline, 0 = not paused
     private bool _pauseWritesOnly;
+    private bool _failoverPause;       // writes paused by FAILOVER (PAUSE_DURING_FAILOVER)
     private TaskCompletionSource _unpaused = NewUnpausedSource();
 
     private static TaskCompletionSource NewUnpausedSource() => new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -22,43 +26,70 @@ public sealed partial class RedisServer
         lock (ExecLock) _clients[c.Id] = c;
     }
 
-    public bool IsPaused => _pauseEndMs != 0 && Environment.TickCount64 < _pauseEndMs;
+    private bool ClientPauseActive => _pauseEndMs != 0 && Environment.TickCount64 < _pauseEndMs;
+
+    /// <summary>True while any pause holds: the dataset must then stay constant (no expiry, no eviction).</summary>
+    public bool IsPaused => _failoverPause || ClientPauseActive;
 
     /// <summary>CLIENT PAUSE: a later pause can only extend the deadline or widen WRITE to ALL (Redis pauseClients).</summary>
     public void PauseClients(long timeoutMs, bool writesOnly)
     {
         long end = Environment.TickCount64 + timeoutMs;
-        if (IsPaused)
+        if (ClientPauseActive)
         {
             if (end < _pauseEndMs) end = _pauseEndMs;
             writesOnly = writesOnly && _pauseWritesOnly;
         }
-        else if (_unpaused.Task.IsCompleted) _unpaused = NewUnpausedSource();
         _pauseEndMs = end;
         _pauseWritesOnly = writesOnly;
+        UpdateExpireOnAccess();
     }
 
     public void UnpauseClients()
     {
         _pauseEndMs = 0;
-        _unpaused.TrySetResult();
+        PulseUnpaused();
     }
+
+    /// <summary>FAILOVER's write pause (no deadline): on while waiting for the replica and during the handshake.</summary>
+    private void SetFailoverPause(bool on)
+    {
+        _failoverPause = on;
+        if (!on) PulseUnpaused();
+        UpdateExpireOnAccess();
+    }
+
+    /// <summary>Wakes every client waiting for a pause to end; each re-checks the remaining pauses.</summary>
+    private void PulseUnpaused()
+    {
+        var old = _unpaused;
+        _unpaused = NewUnpausedSource();
+        old.TrySetResult();
+        UpdateExpireOnAccess();
+    }
+
+    /// <summary>
+    /// Keys are expired on access only by a master that is not paused: a replica waits for its
+    /// master's DEL, and a paused master keeps the dataset (and so its replication offset)
+    /// constant, as Redis's expireIfNeeded does while clients are paused.
+    /// </summary>
+    private void UpdateExpireOnAccess() => Keyspace.ExpireOnAccess = !IsReplica && !_failoverPause;
 
     /// <summary>
     /// True when this command must wait for the pause to end: every command in ALL mode; in WRITE
     /// mode commands flagged write or may_replicate, and EXEC of a transaction holding such commands.
-    /// Replicas are never paused.
+    /// Replicas (and our master's stream) are never paused.
     /// </summary>
     internal bool MustPause(Client c, Protocol.CommandArgs args)
     {
-        if (_pauseEndMs == 0) return false;
-        if (!IsPaused)
+        if (_pauseEndMs == 0 && !_failoverPause) return false;
+        if (_pauseEndMs != 0 && !ClientPauseActive)
         {
             UnpauseClients();
-            return false;
+            if (!_failoverPause) return false;
         }
-        if ((c.Flags & ClientFlags.Replica) != 0) return false;
-        if (!_pauseWritesOnly) return true;
+        if ((c.Flags & (ClientFlags.Replica | ClientFlags.Master)) != 0) return false;
+        if (ClientPauseActive && !_pauseWritesOnly) return true;
         var cmd = Commands.Lookup(args[0]);
         if (cmd == null) return false;
         if ((c.Flags & ClientFlags.Multi) != 0 && cmd.Name != "exec") return false;
@@ -74,12 +105,15 @@ public sealed partial class RedisServer
         return false;
     }
 
-    /// <summary>Completes when the pause ends (UNPAUSE or timeout).</summary>
+    /// <summary>Completes when a pause ends or changes (UNPAUSE, timeout, end of a failover); callers re-check.</summary>
     internal Task WaitUnpausedAsync()
     {
+        var signal = _unpaused.Task;
         long left = _pauseEndMs - Environment.TickCount64;
-        if (_pauseEndMs == 0 || left <= 0) return Task.CompletedTask;
-        return Task.WhenAny(_unpaused.Task, Task.Delay(TimeSpan.FromMilliseconds(left)));
+        bool clientPaused = _pauseEndMs != 0 && left > 0;
+        if (!clientPaused && !_failoverPause) return Task.CompletedTask;
+        if (!clientPaused) return signal;
+        return Task.WhenAny(signal, Task.Delay(TimeSpan.FromMilliseconds(left)));
     }
 
     // ---------------------------------------------------------------- output buffer limits

@@ -42,6 +42,9 @@ public sealed partial class RedisServer
     /// <summary>Returns false when memory is still above maxmemory (the OOM case).</summary>
     public bool PerformEvictions()
     {
+        // Redis's isSafeToPerformEvictions: not while loading, and while clients are paused the
+        // dataset stays constant.
+        if (IsPaused || Rdb.Loading) return true;
         long used = UsedMemory();
         if (used <= Config.MaxMemory) return true;
         string policy = Config.MaxMemoryPolicy;

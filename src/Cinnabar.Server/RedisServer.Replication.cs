@@ -48,6 +48,8 @@ public sealed class ReplicationState
     public string? MasterHost;
     public int MasterPort;
     public MasterLink? Link;
+    /// <summary>Redis's cached_master exists: our position is kept to PSYNC with (discarded by a full sync).</summary>
+    public bool CachedMaster;
 
     public long MasterReplOffset => Backlog?.MasterOffset ?? Offset;
 
@@ -163,14 +165,21 @@ public sealed partial class RedisServer
     {
         var c = ctx.Client;
         if ((c.Flags & ClientFlags.Replica) != 0) return;
+        if (!legacySync && ctx.ArgCount > 3 && ctx.ArgIs(3, "FAILOVER") && !AcceptFailoverRequest(ctx)) return;
+        if (Failover != FailoverState.None)
+        {
+            ctx.Error(Errors.SyncWhileFailingOver);
+            return;
+        }
         if (IsReplica && (Repl.Link == null || !Repl.Link.Connected))
         {
-            ctx.Error("NOMASTERLINK Can't SYNC while not connected with my master");
+            ctx.Error(Errors.SyncWithoutMasterLink);
             return;
         }
         var info = _pendingReplicaInfo.GetValueOrDefault(c.Id) ?? new ReplicaInfo { Client = c };
         _pendingReplicaInfo.Remove(c.Id);
         c.Flags |= ClientFlags.Replica;
+        Log.Notice($"Replica {info.Ip}:{info.ListeningPort} asks for synchronization");
         if (!legacySync)
         {
             string reqId = ctx.ArgString(1);
@@ -179,6 +188,29 @@ public sealed partial class RedisServer
             if (reqId != "?") Repl.SyncPartialErr++;
         }
         StartFullSync(ctx, info, legacySync);
+    }
+
+    /// <summary>
+    /// PSYNC ... FAILOVER from our master failing over to us (Redis 7.0 syncCommand): when it
+    /// names our replication ID we turn into a master, then serve its PSYNC like any replica's.
+    /// </summary>
+    private bool AcceptFailoverRequest(CommandContext ctx)
+    {
+        string replId = ctx.ArgString(1);
+        Log.Warning($"Failover request received for replid {replId}.");
+        if (!IsReplica)
+        {
+            ctx.Error(Errors.PsyncFailoverToMaster);
+            return false;
+        }
+        if (!string.Equals(replId, Repl.ReplId, StringComparison.OrdinalIgnoreCase))
+        {
+            ctx.Error(Errors.PsyncFailoverReplidMismatch);
+            return false;
+        }
+        ReplicaOfNoOne();
+        Log.Notice($"MASTER MODE enabled (failover request from '{DescribeClient(ctx.Client)}')");
+        return true;
     }
 
     private bool TryPartialResync(CommandContext ctx, ReplicaInfo info, string reqId, long reqOffset)
@@ -226,7 +258,6 @@ public sealed partial class RedisServer
         bool diskless = info.CapaEof && ConfigOr("repl-diskless-sync", "yes") == "yes";
         int delaySec = int.TryParse(ConfigOr("repl-diskless-sync-delay", "5"), out var d) ? d : 5;
         string header = legacySync ? "" : $"+FULLRESYNC {Repl.ReplId} {offset}\r\n";
-        Log.Notice($"Replica {info.Ip}:{info.ListeningPort} asks for synchronization");
         Log.Notice($"Full resync requested by replica {info.Ip}:{info.ListeningPort}");
         Log.Notice(diskless ? $"Starting BGSAVE for SYNC with target: replicas sockets" : "Starting BGSAVE for SYNC with target: disk");
         var socket = c.Socket;
@@ -309,8 +340,15 @@ public sealed partial class RedisServer
     internal void OnReplicaClosed(Client c)
     {
         _pendingReplicaInfo.Remove(c.Id);
-        int removed = Repl.Replicas.RemoveAll(r => r.Client == c);
-        if (removed > 0) Log.Notice($"Connection with replica {c.Address} lost.");
+        var r = FindReplica(c);
+        if (r != null) DropReplica(r);
+    }
+
+    /// <summary>Forgets a replica (Redis's freeClient of a replica), named by its ip and listening port.</summary>
+    private void DropReplica(ReplicaInfo r)
+    {
+        if (!Repl.Replicas.Remove(r)) return;
+        Log.Warning($"Connection with replica {r.Ip}:{r.ListeningPort} lost.");
     }
 
     // ---------------------------------------------------------------- WAIT / min-replicas
@@ -330,8 +368,18 @@ public sealed partial class RedisServer
     public void RequestAcks()
     {
         if (Repl.Replicas.Count == 0) return;
+        // Redis sends no GETACK while clients are paused: it would move the offset a FAILOVER
+        // waits for. It goes out once the pause ends.
+        if (IsPaused)
+        {
+            _getAckPending = true;
+            return;
+        }
+        _getAckPending = false;
         FeedReplicas("*3\r\n$8\r\nREPLCONF\r\n$6\r\nGETACK\r\n$1\r\n*\r\n"u8);
     }
+
+    private bool _getAckPending;
 
     public void AddWaiter(Client c, long offset, int needed) => _waiters.Add((c, offset, needed, c.BlockState));
 
@@ -383,6 +431,29 @@ public sealed partial class RedisServer
         return null;
     }
 
+    /// <summary>A replica whose master link is not up, told not to serve stale data (Redis's running_stale).</summary>
+    public bool RunningStale => IsReplica && !Config.ReplicaServeStaleData && Repl.Link?.Connected != true;
+
+    /// <summary>
+    /// replica-serve-stale-data no: while the link with the master is not up (down, handshake or
+    /// full sync), only commands flagged stale run; EXEC too only if every queued command is.
+    /// </summary>
+    private string? MasterDownCheck(Client c, CommandDef cmd)
+    {
+        if (!RunningStale || (c.Flags & ClientFlags.Master) != 0) return null;
+        if (!cmd.Is(CommandFlags.Stale)) return Errors.MasterDown;
+        if (cmd.Name == "exec" && c.MultiQueue != null)
+        {
+            foreach (var queued in c.MultiQueue)
+            {
+                var q = Commands.Lookup(queued[0]);
+                if (q?.Subcommands != null && queued.Length > 1) q = CommandTable.LookupSub(q, queued[1]);
+                if (q != null && !q.Is(CommandFlags.Stale)) return Errors.MasterDown;
+            }
+        }
+        return null;
+    }
+
     /// <summary>Cron part: ping replicas (repl-ping-replica-period), drop timed-out ones, serve WAIT.</summary>
     private void ReplicationCron()
     {
@@ -391,7 +462,7 @@ public sealed partial class RedisServer
         if (Repl.Replicas.Count > 0 && now - _lastReplPingMs >= pingPeriod * 1000L && !IsReplica)
         {
             _lastReplPingMs = now;
-            FeedReplicas("*1\r\n$4\r\nPING\r\n"u8);
+            if (!FailoverHoldsPings) FeedReplicas("*1\r\n$4\r\nPING\r\n"u8);
         }
         long timeoutMs = (long.TryParse(ConfigOr("repl-timeout", "60"), out var t) ? t : 60) * 1000;
         foreach (var r in Repl.Replicas.ToArray())
@@ -402,7 +473,9 @@ public sealed partial class RedisServer
                 r.Client.Close();
             }
         }
+        if (_getAckPending && !IsPaused && !IsReplica) RequestAcks();
         if (_waiters.Count > 0) CheckWaiters();
+        UpdateFailoverStatus();
         Repl.Link?.Cron(now);
     }
 

@@ -49,10 +49,13 @@ public sealed partial class RedisServer : IKeyspaceEvents
         RunId = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(20)).ToLowerInvariant();
         config.Changed += OnConfigChanged;
         ApplyLfuSettings();
-        PreconditionChecks.Add(LoadingCheck);
+        // Redis's processCommand order: MISCONF, NOREPLICAS/READONLY, MASTERDOWN, LOADING, async LOADING.
         PreconditionChecks.Add(MisconfCheck);
         PreconditionChecks.Add(AofWriteCheck);
         PreconditionChecks.Add(ReplicationWriteCheck);
+        PreconditionChecks.Add(MasterDownCheck);
+        PreconditionChecks.Add(LoadingCheck);
+        PreconditionChecks.Add(AsyncLoadingCheck);
         UpdateCachedTime();
     }
 
@@ -314,12 +317,10 @@ public sealed partial class RedisServer : IKeyspaceEvents
             RejectCommand(client, Errors.NoAuth, cmd);
             return;
         }
-        // As in processCommand, OOM/MISCONF/READONLY/... refuse a command before MULTI queues
-        // it, and the refusal aborts the transaction (EXECABORT).
-        string? denial = CheckPreconditions(client, cmd);
-        if (denial != null)
+        bool queue = (client.Flags & ClientFlags.Multi) != 0 && !MultiPassThrough.Contains(cmd.Parent?.Name ?? cmd.Name);
+        if (queue && cmd.Is(CommandFlags.NoMulti))
         {
-            RejectCommand(client, denial, cmd);
+            RejectCommand(client, "ERR Command not allowed inside a transaction", cmd);
             return;
         }
         if (client.SubscriptionCount > 0 && client.Reply.Protocol == 2 && !SubscribedAllowed.Contains(cmd.Name))
@@ -327,9 +328,17 @@ public sealed partial class RedisServer : IKeyspaceEvents
             RejectCommand(client, $"ERR Can't execute '{cmd.FullName}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context", cmd);
             return;
         }
-        if ((client.Flags & ClientFlags.Multi) != 0 && !MultiPassThrough.Contains(cmd.Parent?.Name ?? cmd.Name))
+        // As Redis's processCommand: a command inside MULTI passes the same checks (OOM,
+        // READONLY, MASTERDOWN, LOADING...) before it is queued; a refusal aborts the EXEC.
+        string? denial = CheckPreconditions(client, cmd);
+        if (denial != null)
         {
-            QueueMulti(client, args, cmd);
+            RejectCommand(client, denial, cmd);
+            return;
+        }
+        if (queue)
+        {
+            QueueMulti(client, args);
             return;
         }
         Call(client, cmd, args);
@@ -464,14 +473,8 @@ public sealed partial class RedisServer : IKeyspaceEvents
 
     // ---------------------------------------------------------------- MULTI / WATCH
 
-    private static void QueueMulti(Client client, CommandArgs args, CommandDef cmd)
+    private static void QueueMulti(Client client, CommandArgs args)
     {
-        if (cmd.Is(CommandFlags.NoMulti))
-        {
-            client.Flags |= ClientFlags.DirtyExec;
-            client.Context.Error($"ERR Command not allowed inside a transaction");
-            return;
-        }
         (client.MultiQueue ??= new List<byte[][]>()).Add(args.ToOwnedArray());
         client.Reply.WriteRaw("+QUEUED\r\n"u8);
     }
@@ -629,6 +632,8 @@ public sealed partial class RedisServer : IKeyspaceEvents
     public void AfterBatch()
     {
         ServeReadyKeys();
+        // Redis's beforeSleep: a replica's ACK may have completed a FAILOVER's wait.
+        if (Failover == FailoverState.WaitForSync) UpdateFailoverStatus();
         // Before any reply of this batch is sent: the AOF write (and fsync with appendfsync always).
         FlushAofBuffer();
     }
@@ -729,8 +734,12 @@ public sealed partial class RedisServer : IKeyspaceEvents
                 if (Config.ActiveExpireEnabled && !IsPaused) ActiveExpireCycle();
                 if (Config.ActiveExpireEnabled && !IsPaused) ExpireReplicaKeys();
                 CloseTimedOutClients();
-                PersistenceCron();
-                AofCron();
+                // No save or rewrite while a replica's diskless load fills the keyspace outside the lock.
+                if (!Rdb.Loading)
+                {
+                    PersistenceCron();
+                    AofCron();
+                }
                 ReplicationCron();
                 IdleHeapCompaction();
                 CronTick?.Invoke(Keyspace.NowMs);

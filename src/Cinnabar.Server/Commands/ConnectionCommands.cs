@@ -9,7 +9,7 @@ public sealed class ConnectionCommands : ICommandFamily
     {
         const string g = "connection";
         t.Add("ping", -1, "fast sentinel", 0, 0, 0, "@fast @connection", Ping, g, "Returns the server's liveliness response.");
-        t.Add("echo", 2, "fast", 0, 0, 0, "@fast @connection", Echo, g, "Returns the given string.");
+        t.Add("echo", 2, "loading stale fast", 0, 0, 0, "@fast @connection", Echo, g, "Returns the given string.");
         t.Add("quit", -1, "allow_busy noscript loading stale fast no_auth", 0, 0, 0, "@fast @connection", Quit, g, "Closes the connection.");
         t.Add("select", 2, "loading stale fast", 0, 0, 0, "@fast @connection", Select, g, "Changes the selected database.");
         t.Add("auth", -2, "noscript loading stale fast no_auth sentinel allow_busy", 0, 0, 0, "@fast @connection", Auth, g, "Authenticates the connection.");

@@ -282,7 +282,7 @@ public sealed class InfoCommand : ICommandFamily
         var a = s.Aof;
         long nowMs = Environment.TickCount64;
         w.Line("loading", p.Loading ? 1 : 0);
-        w.Line("async_loading", 0);
+        w.Line("async_loading", s.AsyncLoading ? 1 : 0);
         w.Line("current_cow_peak", 0);
         w.Line("current_cow_size", 0);
         w.Line("current_cow_size_age", 0);
@@ -405,10 +405,11 @@ public sealed class InfoCommand : ICommandFamily
             w.Line("slave_repl_offset", r.MasterReplOffset);
             if (link?.SyncInProgress == true)
             {
-                w.Line("master_sync_total_bytes", -1);
-                w.Line("master_sync_read_bytes", link.SyncReadBytes);
-                w.Line("master_sync_left_bytes", -1);
-                w.Line("master_sync_perc", "0.00");
+                long total = link.SyncTotalBytes, read = link.SyncReadBytes;
+                w.Line("master_sync_total_bytes", total);
+                w.Line("master_sync_read_bytes", read);
+                w.Line("master_sync_left_bytes", total - read);
+                w.Line("master_sync_perc", total != 0 ? read * 100.0 / total : 0.0);
                 w.Line("master_sync_last_io_seconds_ago", (now - link.LastIoMs) / 1000);
             }
             if (link?.Connected != true) w.Line("master_link_down_since_seconds", link == null ? -1 : (now - link.LinkDownSinceMs) / 1000);
@@ -424,7 +425,7 @@ public sealed class InfoCommand : ICommandFamily
             string state = x.State switch { ReplicaState.Online => "online", ReplicaState.WaitBgsave => "wait_bgsave", _ => "send_bulk" };
             w.Raw($"slave{i}:ip={x.Ip},port={x.ListeningPort},state={state},offset={x.AckOffset},lag={(now - x.AckTimeMs) / 1000}");
         }
-        w.Line("master_failover_state", "no-failover");
+        w.Line("master_failover_state", s.FailoverStateName);
         w.Line("master_replid", r.ReplId);
         w.Line("master_replid2", r.ReplId2);
         w.Line("master_repl_offset", r.MasterReplOffset);

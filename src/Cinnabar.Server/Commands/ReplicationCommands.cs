@@ -2,7 +2,7 @@ using System.Globalization;
 
 namespace Cinnabar.Server.Commands;
 
-/// <summary>REPLCONF PSYNC SYNC REPLICAOF SLAVEOF ROLE WAIT.</summary>
+/// <summary>REPLCONF PSYNC SYNC REPLICAOF SLAVEOF FAILOVER ROLE WAIT.</summary>
 public sealed class ReplicationCommands : ICommandFamily
 {
     public void Register(CommandTable t)
@@ -13,6 +13,7 @@ public sealed class ReplicationCommands : ICommandFamily
         t.Add("sync", 1, "admin noscript no_async_loading no_multi", 0, 0, 0, "@admin @slow @dangerous", ctx => ctx.Server.PsyncCommand(ctx, legacySync: true), g, "An internal command used in replication.");
         t.Add("replicaof", 3, "admin noscript stale no_async_loading", 0, 0, 0, "@admin @slow @dangerous", ReplicaOf, g, "Configures a server as replica of another, or promotes it to a master.", "5.0.0");
         t.Add("slaveof", 3, "admin noscript stale no_async_loading", 0, 0, 0, "@admin @slow @dangerous", ReplicaOf, g, "Sets a Redis server as a replica of another, or promotes it to being a master.");
+        t.Add("failover", -1, "admin noscript stale", 0, 0, 0, "@admin @slow @dangerous", Failover, g, "Start a coordinated failover between this server and one of its replicas.", "6.2.0");
         t.Add("role", 1, "noscript loading stale fast", 0, 0, 0, "@admin @fast @dangerous", Role, g, "Returns the replication role.", "2.8.12");
         t.Add("wait", 3, "noscript", 0, 0, 0, "@slow @connection", Wait, "generic", "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed.", "3.0.0");
     }
@@ -22,15 +23,20 @@ public sealed class ReplicationCommands : ICommandFamily
         var s = ctx.Server;
         if (s.Config.ClusterEnabled)
         {
-            ctx.Error("ERR REPLICAOF not allowed in cluster mode.");
+            ctx.Error(Errors.ReplicaOfClusterMode);
+            return;
+        }
+        if (s.Failover != FailoverState.None)
+        {
+            ctx.Error(Errors.ReplicaOfWhileFailingOver);
             return;
         }
         if (ctx.ArgIs(1, "NO") && ctx.ArgIs(2, "ONE"))
         {
             if (s.IsReplica)
             {
-                s.Log.Notice($"MASTER MODE enabled (user request from '{ctx.Client.Describe()}')");
                 s.ReplicaOfNoOne();
+                s.Log.Notice($"MASTER MODE enabled (user request from '{s.DescribeClient(ctx.Client)}')");
             }
             ctx.Reply.WriteOk();
             return;
@@ -47,16 +53,18 @@ public sealed class ReplicationCommands : ICommandFamily
             return;
         }
         string host = ctx.ArgString(1);
-        if (s.IsReplica && s.Repl.MasterHost == host && s.Repl.MasterPort == port)
+        if (s.IsReplica && string.Equals(s.Repl.MasterHost, host, StringComparison.OrdinalIgnoreCase) && s.Repl.MasterPort == port)
         {
             s.Log.Notice("REPLICAOF would result into synchronization with the master we are already connected with. No operation performed.");
             ctx.Reply.WriteSimpleString("OK Already connected to specified master");
             return;
         }
         s.ReplicaOf(host, (int)port);
-        s.Log.Notice($"REPLICAOF {host}:{port} enabled (user request from '{ctx.Client.Describe()}')");
+        s.Log.Notice($"REPLICAOF {host}:{port} enabled (user request from '{s.DescribeClient(ctx.Client)}')");
         ctx.Reply.WriteOk();
     }
+
+    private static void Failover(CommandContext ctx) => ctx.Server.FailoverCommand(ctx);
 
     private static void Role(CommandContext ctx)
     {

@@ -185,6 +185,12 @@ internal sealed class ScriptHost : IScriptHost
             scriptError = Errors.ScriptNotAllowed;
             return default;
         }
+        // scriptVerifyAllowStale: an allow-stale script on a stale replica runs stale commands only.
+        if (_server.RunningStale && !cmd.Is(CommandFlags.Stale))
+        {
+            scriptError = Errors.ScriptStaleReplica;
+            return default;
+        }
         if (readOnlyScript && cmd.Is(CommandFlags.Write))
         {
             scriptError = Errors.ScriptWriteInReadOnly;

@@ -128,6 +128,13 @@ public sealed class ScriptingCommands : ICommandFamily
             }
         }
         var script = host.Scripts[sha];
+        // On a stale replica only a script declaring allow-stale runs (Redis refuses the others,
+        // eval-compatible scripts included, with MASTERDOWN).
+        if (ctx.Server.RunningStale && (!script.HasShebang || (script.Flags & ScriptFlags.AllowStale) == 0))
+        {
+            ctx.Error(Errors.MasterDown);
+            return;
+        }
         if (ro && script.HasShebang && (script.Flags & ScriptFlags.NoWrites) == 0)
         {
             ctx.Error(Errors.ScriptWriteFlagWithRo);
@@ -208,6 +215,11 @@ public sealed class ScriptingCommands : ICommandFamily
         if (!host.Functions.TryGetValue(name, out var fn))
         {
             ctx.Error(Errors.FunctionNotFound);
+            return;
+        }
+        if (ctx.Server.RunningStale && !fn.Flags.Contains("allow-stale"))
+        {
+            ctx.Error(Errors.MasterDown);
             return;
         }
         if (!TryKeysAndArgs(ctx, out var keys, out var args, "ERR Bad number of keys provided")) return;

@@ -1,0 +1,177 @@
+using Cinnabar.Integration.Tests.Infrastructure;
+
+namespace Cinnabar.Integration.Tests;
+
+/// <summary>
+/// repl-diskless-load on a Cinnabar replica: the full sync's RDB saved to disk then loaded
+/// (disabled), or parsed from the socket (on-empty-db when the dataset is empty; swapdb into a
+/// separate dataset swapped in on success, so a broken transfer keeps the old data).
+/// </summary>
+public sealed class ReplicationDisklessLoadTests
+{
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(60);
+
+    private static string Field(RespConnection c, string section, string field)
+    {
+        foreach (var line in c.Call("INFO", section).ToString().Split("\r\n"))
+            if (line.StartsWith(field + ":", StringComparison.Ordinal)) return line[(field.Length + 1)..];
+        return "";
+    }
+
+    private static void Fill(RespConnection m, string prefix, int count)
+    {
+        for (int i = 0; i < count; i++) m.Send("SET", $"{prefix}:{i}", "value-" + i);
+        for (int i = 0; i < count; i++) m.Read();
+        m.Call("HSET", prefix + ":hash", "f1", "v1", "f2", "v2");
+        m.Call("RPUSH", prefix + ":list", "a", "b", "c");
+        m.Call("SADD", prefix + ":set", "x", "y");
+        m.Call("ZADD", prefix + ":zset", "1", "one", "2.5", "two");
+        m.Call("XADD", prefix + ":stream", "1-1", "field", "value");
+        m.Call("SET", prefix + ":ttl", "v", "EX", "3600");
+    }
+
+    private static void AssertSameData(RespConnection m, RespConnection r, string prefix, int count)
+    {
+        Assert.Equal(m.Call("DBSIZE").Integer, r.Call("DBSIZE").Integer);
+        for (int i = 0; i < count; i += 37) Assert.Equal("value-" + i, r.Call("GET", $"{prefix}:{i}").ToString());
+        Assert.Equal("v2", r.Call("HGET", prefix + ":hash", "f2").ToString());
+        Assert.Equal("[a,b,c]", r.Call("LRANGE", prefix + ":list", "0", "-1").ToString());
+        Assert.Equal(2, r.Call("SCARD", prefix + ":set").Integer);
+        Assert.Equal("2.5", r.Call("ZSCORE", prefix + ":zset", "two").ToString());
+        Assert.Equal(1, r.Call("XLEN", prefix + ":stream").Integer);
+        Assert.True(r.Call("PTTL", prefix + ":ttl").Integer > 0);
+    }
+
+    [Theory]
+    [InlineData("disabled", false, true)]
+    [InlineData("on-empty-db", false, true)]
+    [InlineData("swapdb", false, true)]
+    [InlineData("disabled", true, false)]
+    [InlineData("on-empty-db", true, false)]
+    [InlineData("swapdb", true, false)]
+    [InlineData("swapdb", false, false)]
+    public void Full_sync_gives_the_same_dataset_in_every_load_mode(string mode, bool redisMaster, bool disklessSync)
+    {
+        using var master = ServerProcess.Start(redisMaster, ["--repl-diskless-sync-delay", "0", "--repl-diskless-sync", disklessSync ? "yes" : "no"]);
+        using var replica = ServerProcess.StartCinnabar("--repl-diskless-load", mode);
+        using var m = master.Connect();
+        using var r = replica.Connect();
+        Fill(m, "dl", 3000);
+        Assert.Equal("OK", r.Call("REPLICAOF", "127.0.0.1", master.Port).ToString());
+        m.Call("SET", "dl:after", "written during the sync");
+        Tools.WaitUntil(() => r.Call("GET", "dl:after").ToString() == "written during the sync", Deadline, "replica synced");
+        AssertSameData(m, r, "dl", 3000);
+        string target = mode == "disabled" ? "to disk" : "to parser";
+        string receiving = disklessSync ? $"receiving streamed RDB from master with EOF {target}" : $"bytes from master {target}";
+        // Output arrives through a pipe: wait for the last line before looking at the others.
+        Tools.WaitUntil(() => replica.Output.Contains("MASTER <-> REPLICA sync: Finished with success", StringComparison.Ordinal), Deadline, "sync log line");
+        Assert.Contains(receiving, replica.Output);
+        Assert.Equal(mode == "swapdb", replica.Output.Contains("MASTER <-> REPLICA sync: Swapping active DB with loaded DB", StringComparison.Ordinal));
+        // The link carries on with the command stream afterwards.
+        m.Call("SET", "dl:later", "1");
+        Tools.WaitUntil(() => r.Call("GET", "dl:later").ToString() == "1", Deadline, "stream after the load");
+    }
+
+    [Fact]
+    public void On_empty_db_loads_through_disk_when_the_replica_has_data()
+    {
+        using var master = ServerProcess.StartCinnabar("--repl-diskless-sync-delay", "0");
+        using var replica = ServerProcess.StartCinnabar("--repl-diskless-load", "on-empty-db");
+        using var m = master.Connect();
+        using var r = replica.Connect();
+        Fill(m, "ne", 100);
+        r.Call("SET", "ne:own", "1");
+        r.Call("REPLICAOF", "127.0.0.1", master.Port);
+        Tools.WaitUntil(() => Field(r, "replication", "master_link_status") == "up", Deadline, "link up");
+        AssertSameData(m, r, "ne", 100);
+        Assert.True(r.Call("GET", "ne:own").IsNull);
+        Tools.WaitUntil(() => replica.Output.Contains("MASTER <-> REPLICA sync: Finished with success", StringComparison.Ordinal), Deadline, "sync log line");
+        Assert.Contains("receiving streamed RDB from master with EOF to disk", replica.Output);
+    }
+
+    /// <summary>
+    /// A redis-server master slowed by rdb-key-save-delay is killed while the replica parses its
+    /// RDB: with swapdb the replica keeps its previous dataset, with on-empty-db it ends empty.
+    /// </summary>
+    [Theory]
+    [InlineData("swapdb")]
+    [InlineData("on-empty-db")]
+    public void Master_killed_mid_transfer(string mode)
+    {
+        var master = ServerProcess.StartRedis("--repl-diskless-sync-delay", "0", "--rdb-key-save-delay", "2000");
+        try
+        {
+            using var replica = ServerProcess.StartCinnabar("--repl-diskless-load", mode);
+            using var m = master.Connect();
+            using var r = replica.Connect();
+            Fill(m, "big", 20000);
+            if (mode == "swapdb")
+            {
+                for (int i = 0; i < 50; i++) r.Call("SET", "old:" + i, "kept-" + i);
+            }
+            r.Call("REPLICAOF", "127.0.0.1", master.Port);
+            Tools.WaitUntil(() => Field(r, "persistence", "loading") == "1", Deadline, "replica loading");
+            Assert.Equal("LOADING Redis is loading the dataset in memory", r.Call("GET", "old:1").ToString());
+            master.Kill();
+            Tools.WaitUntil(() => replica.Output.Contains("Reconnecting to MASTER 127.0.0.1:" + master.Port + " after failure", StringComparison.Ordinal), Deadline, "load failure logged");
+            Assert.Contains("Failed trying to load the MASTER synchronization DB from socket", replica.Output);
+            Assert.Equal("0", Field(r, "persistence", "loading"));
+            if (mode == "swapdb")
+            {
+                Assert.Contains("MASTER <-> REPLICA sync: Discarding temporary DB in background", replica.Output);
+                Assert.Equal(50, r.Call("DBSIZE").Integer);
+                Assert.Equal("kept-7", r.Call("GET", "old:7").ToString());
+            }
+            else
+            {
+                Assert.Equal(0, r.Call("DBSIZE").Integer);
+            }
+            Assert.Equal("down", Field(r, "replication", "master_link_status"));
+        }
+        finally
+        {
+            master.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// swapdb with the same replication ID (a full resync from our own master after the backlog
+    /// overflowed) is Redis's async loading: reads are answered from the old dataset meanwhile.
+    /// </summary>
+    [Fact]
+    public void Swapdb_resync_from_the_same_master_serves_reads_while_loading()
+    {
+        using var master = ServerProcess.StartRedis("--repl-diskless-sync-delay", "0", "--repl-backlog-size", "16384");
+        using var replica = ServerProcess.StartCinnabar("--repl-diskless-load", "swapdb");
+        using var m = master.Connect();
+        using var r = replica.Connect();
+        // Big enough for the RDB to flow in several chunks while the master is slowed down.
+        Fill(m, "as", 20000);
+        r.Call("REPLICAOF", "127.0.0.1", master.Port);
+        Tools.WaitUntil(() => r.Call("GET", "as:19999").ToString() == "value-19999", Deadline, "first sync");
+        Signal(replica, "-STOP");
+        try
+        {
+            // Drop the sleeping replica's link, then overflow the backlog: its PSYNC can no longer
+            // continue, so the master answers FULLRESYNC with the same replication ID.
+            m.Call("CLIENT", "KILL", "TYPE", "replica");
+            string big = new('x', 8192);
+            for (int i = 0; i < 8; i++) m.Call("SET", "as:big:" + i, big);
+            m.Call("SET", "as:0", "changed");
+            m.Call("CONFIG", "SET", "rdb-key-save-delay", "200");
+        }
+        finally
+        {
+            Signal(replica, "-CONT");
+        }
+        Tools.WaitUntil(() => Field(r, "persistence", "async_loading") == "1", Deadline, "async loading");
+        Assert.Equal("0", Field(r, "persistence", "loading"));
+        Assert.Equal("value-0", r.Call("GET", "as:0").ToString());
+        m.Call("CONFIG", "SET", "rdb-key-save-delay", "0");
+        Tools.WaitUntil(() => r.Call("GET", "as:0").ToString() == "changed", TimeSpan.FromSeconds(120), "resync done");
+        Assert.Equal("0", Field(r, "persistence", "async_loading"));
+        Assert.Equal(m.Call("DBSIZE").Integer, r.Call("DBSIZE").Integer);
+    }
+
+    private static void Signal(ServerProcess p, string signal) => Tools.Run("kill", [signal, p.Pid.ToString()]);
+}
