@@ -113,6 +113,9 @@ public sealed class Client
     public List<byte[][]>? MultiQueue;
     /// <summary>Keys watched by this client (db index, key).</summary>
     public List<WatchedKey>? Watched;
+
+    /// <summary>Union of the flags of the commands queued in MULTI.</summary>
+    public CommandFlags MultiFlags;
     /// <summary>Pub/sub subscriptions.</summary>
     public HashSet<string>? Channels;
     public HashSet<string>? Patterns;

@@ -43,6 +43,14 @@ public delegate int[] KeyFinder(CommandArgs args);
 /// </summary>
 public sealed class CommandDef
 {
+    /// <summary>A copy with other flags, for checks only (EXEC judged by its queued commands).</summary>
+    public CommandDef CloneWithFlags(CommandFlags flags)
+    {
+        var c = (CommandDef)MemberwiseClone();
+        c.Flags = flags;
+        return c;
+    }
+
     public required string Name { get; init; }
     /// <summary>Redis arity: N = exactly N args (incl. name), -N = at least N.</summary>
     public required int Arity { get; init; }

@@ -25,7 +25,7 @@ public sealed partial class RedisServer : IPropagationSink
 
     private readonly List<ConsumerState> _consumers = new();
     private readonly RespWriter _propBuffer = new(4096);
-    private List<(int Db, byte[][] Argv)>? _atomicBatch;
+    private List<(int Db, byte[][] Argv, bool ReplOnly)>? _atomicBatch;
     private bool _propagatingFromMaster;
     private int _atomicDepth;
 
@@ -52,7 +52,7 @@ public sealed partial class RedisServer : IPropagationSink
     {
         if (_atomicDepth > 0)
         {
-            _atomicBatch!.Add((dbIndex, argv.ToOwnedArray()));
+            _atomicBatch!.Add((dbIndex, argv.ToOwnedArray(), false));
             return;
         }
         EmitOne(dbIndex, argv, null);
@@ -62,16 +62,31 @@ public sealed partial class RedisServer : IPropagationSink
     {
         if (_atomicDepth > 0)
         {
-            _atomicBatch!.Add((dbIndex, argv));
+            _atomicBatch!.Add((dbIndex, argv, false));
             return;
         }
         EmitOne(dbIndex, null, argv);
     }
 
+    /// <summary>
+    /// PUBLISH reaches replicas (so their subscribers get the message) but not the AOF, where a
+    /// reload would publish it again (forceCommandPropagation with PROPAGATE_REPL).
+    /// </summary>
+    public void PropagateToReplicasOnly(int dbIndex, byte[][] argv)
+    {
+        if (Propagator == null) return;
+        if (_atomicDepth > 0)
+        {
+            _atomicBatch!.Add((dbIndex, argv, true));
+            return;
+        }
+        EmitOne(dbIndex, null, argv, replOnly: true);
+    }
+
     /// <summary>Starts collecting propagated commands into one atomic unit (EXEC, EVAL).</summary>
     public void BeginAtomicPropagation()
     {
-        if (_atomicDepth++ == 0) _atomicBatch = new List<(int, byte[][])>();
+        if (_atomicDepth++ == 0) _atomicBatch = new List<(int, byte[][], bool)>();
     }
 
     public void EndAtomicPropagation()
@@ -82,15 +97,15 @@ public sealed partial class RedisServer : IPropagationSink
         if (batch.Count == 0 || _consumers.Count == 0) return;
         if (batch.Count == 1)
         {
-            EmitOne(batch[0].Db, null, batch[0].Argv);
+            EmitOne(batch[0].Db, null, batch[0].Argv, batch[0].ReplOnly);
             return;
         }
         EmitOne(batch[0].Db, null, [ "MULTI"u8.ToArray() ]);
-        foreach (var (db, argv) in batch) EmitOne(db, null, argv);
+        foreach (var (db, argv, replOnly) in batch) EmitOne(db, null, argv, replOnly);
         EmitOne(batch[^1].Db, null, [ "EXEC"u8.ToArray() ]);
     }
 
-    private void EmitOne(int dbIndex, CommandArgs? args, byte[][]? owned)
+    private void EmitOne(int dbIndex, CommandArgs? args, byte[][]? owned, bool replOnly = false)
     {
         if (_consumers.Count == 0) return;
         var w = _propBuffer;
@@ -105,6 +120,7 @@ public sealed partial class RedisServer : IPropagationSink
             // On a replica the replication stream is the master's bytes, proxied as received;
             // its own writes (replica-read-only no) never reach sub-replicas, as in Redis.
             if (c.IsReplication && (_propagatingFromMaster || IsReplica)) continue;
+            if (replOnly && !c.IsReplication) continue;
             if (c.SelectedDb != dbIndex)
             {
                 int n = WriteSelect(sel, dbIndex);

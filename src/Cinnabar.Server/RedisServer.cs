@@ -339,6 +339,7 @@ public sealed partial class RedisServer : IKeyspaceEvents
         if (queue)
         {
             QueueMulti(client, args);
+            client.MultiFlags |= cmd.Flags;
             return;
         }
         Call(client, cmd, args);
@@ -347,6 +348,13 @@ public sealed partial class RedisServer : IKeyspaceEvents
     /// <summary>Write/OOM/readonly checks; subsystems extend this (replication, cluster).</summary>
     private string? CheckPreconditions(Client client, CommandDef cmd)
     {
+        // EXEC is checked as a write (OOM, READONLY, NOREPLICAS, MISCONF) when a queued command
+        // is one: the server's state may have changed since queueing (processCommand's is_write_command).
+        if (cmd.Name == "exec" && cmd.Parent == null && (client.Flags & ClientFlags.Multi) != 0)
+        {
+            var extra = client.MultiFlags & (CommandFlags.Write | CommandFlags.DenyOom);
+            if (extra != 0) cmd = ExecVariant(cmd, extra);
+        }
         if (Config.MaxMemory > 0 && cmd.Is(CommandFlags.DenyOom) && (client.Flags & ClientFlags.Master) == 0)
         {
             if (!PerformEvictions()) return Errors.Oom;
@@ -357,6 +365,18 @@ public sealed partial class RedisServer : IKeyspaceEvents
             if (err != null) return err;
         }
         return null;
+    }
+
+    private readonly Dictionary<CommandFlags, CommandDef> _execVariants = new();
+
+    private CommandDef ExecVariant(CommandDef exec, CommandFlags extra)
+    {
+        if (!_execVariants.TryGetValue(extra, out var v))
+        {
+            v = exec.CloneWithFlags(exec.Flags | extra);
+            _execVariants[extra] = v;
+        }
+        return v;
     }
 
     /// <summary>Additional per-command checks installed by subsystems (read-only replica, cluster redirection...).</summary>

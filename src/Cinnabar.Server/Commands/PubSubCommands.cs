@@ -130,6 +130,8 @@ public sealed class PubSubCommands : ICommandFamily
     {
         int receivers = ctx.Server.PubSub.Publish(ctx.Arg(1), ctx.Arg(2));
         ctx.Reply.WriteInteger(receivers);
+        // Replicas' subscribers get the message too (publishCommand forces replication).
+        if ((ctx.Client.Flags & ClientFlags.Master) == 0) ctx.Server.PropagateToReplicasOnly(ctx.Client.DbIndex, [ctx.ArgBytes(0), ctx.ArgBytes(1), ctx.ArgBytes(2)]);
     }
 
     private static void SPublish(CommandContext ctx)

@@ -155,7 +155,7 @@ public sealed partial class StreamCommands
             w.WriteBulk(ctx.Arg(streamsIdx + k));
             if (!xreadgroup) { WriteFrom(w, s, ids[k], count); continue; }
             var g = groups![k]!;
-            var consumer = GetConsumer(ctx, s, g, streamsIdx + k, groupIdx, consumerName!);
+            var consumer = GetConsumer(ctx, s, g, streamsIdx + k, groupIdx, consumerName!, propagateCreation: noAck);
             if (history) WriteHistory(ctx, s, g, consumer, ids[k], count, streamsIdx + k);
             else DeliverNew(ctx, s, g, consumer, count, noAck, streamsIdx + k);
         }
@@ -208,7 +208,11 @@ public sealed partial class StreamCommands
         WriteRange(w, s, start, StreamId.Max, false, count);
     }
 
-    private static StreamConsumer GetConsumer(CommandContext ctx, StreamObject s, ConsumerGroup g, int keyIdx, int groupIdx, byte[] name)
+    /// <summary>
+    /// XREADGROUP's implicit consumer creation reaches replicas only with NOACK (as XGROUP
+    /// CREATECONSUMER); otherwise the XCLAIMs it propagates create the consumer there.
+    /// </summary>
+    private static StreamConsumer GetConsumer(CommandContext ctx, StreamObject s, ConsumerGroup g, int keyIdx, int groupIdx, byte[] name, bool propagateCreation)
     {
         var c = g.GetOrCreateConsumer(name, ctx.NowMs, out bool created);
         c.SeenTimeMs = ctx.NowMs;
@@ -216,8 +220,9 @@ public sealed partial class StreamCommands
         {
             ctx.Dirty();
             ctx.Notify('t', "xgroup-createconsumer", ctx.Arg(keyIdx));
-            if (ctx.Server.Propagator != null)
+            if (ctx.Server.Propagator != null && propagateCreation)
                 ctx.PropagateAs(B("XGROUP"), B("CREATECONSUMER"), ctx.ArgBytes(keyIdx), ctx.ArgBytes(groupIdx), name);
+            else ctx.PropagateOverride ??= new List<byte[][]>(); // never the XREADGROUP itself
         }
         return c;
     }
@@ -251,7 +256,8 @@ public sealed partial class StreamCommands
         if (list.Count > 0)
         {
             ctx.Dirty();
-            if (ctx.Server.Propagator != null) PropagateSetId(ctx, keyIdx, g);
+            // Each XCLAIM carries LASTID; only NOACK reads (no XCLAIM) send the group's position (7.0.15).
+            if (ctx.Server.Propagator != null && noAck) PropagateSetId(ctx, keyIdx, g);
         }
     }
 

@@ -31,6 +31,7 @@ public sealed class TransactionCommands : ICommandFamily
         }
         c.Flags |= ClientFlags.Multi;
         c.MultiQueue?.Clear();
+        c.MultiFlags = 0;
         ctx.Reply.WriteOk();
     }
 
@@ -38,6 +39,7 @@ public sealed class TransactionCommands : ICommandFamily
     internal static void ResetMulti(Client c)
     {
         c.MultiQueue = null;
+        c.MultiFlags = 0;
         c.Flags &= ~(ClientFlags.Multi | ClientFlags.DirtyExec | ClientFlags.DirtyCas);
     }
 
