@@ -40,12 +40,22 @@ logs="${SUITE_LOGS:-$root/TestResults/redis-suite}"
 mkdir -p "$logs"
 passed=0 failed=0
 cd "$suite"
-for u in "${units[@]}"; do
-  log="$logs/$(echo "$u" | tr / _).log"
+run_unit() {
   # A random port range per run, so that concurrent runs (and their +10000 bus ports) don't collide.
   base=$((21000 + (RANDOM % 16) * 500))
-  timeout 900 ./runtest --single "$u" --clients 1 --timeout 120 --baseport $base --portcount 500 "${extra[@]}" >"$log" 2>&1
+  timeout 900 ./runtest --single "$1" --clients 1 --timeout 120 --baseport $base --portcount 500 "${extra[@]}" >"$2" 2>&1
+}
+for u in "${units[@]}"; do
+  log="$logs/$(echo "$u" | tr / _).log"
+  run_unit "$u" "$log"
   rc=$?
+  if [ "$rc" -ne 0 ] && [ "${SUITE_RETRY:-0}" = 1 ]; then
+    # One more run of a failing unit; its first log is kept next to it.
+    mv "$log" "$log.first"
+    echo "$u failed; running it once more (first log: $log.first)"
+    run_unit "$u" "$log"
+    rc=$?
+  fi
   # Result lines start with "[" and a colour code: [ok]: name, [err]: name, [exception]: ...
   ok=$(grep -acE '^\[.{0,12}ok.{0,5}\]: ' "$log" || true)
   err=$(grep -acE '^\[.{0,12}(err|TIMEOUT).{0,5}\]' "$log" || true)
