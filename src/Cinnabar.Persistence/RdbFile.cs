@@ -17,7 +17,8 @@ public sealed class RdbSaveOptions
     public bool AofBase { get; init; }
     /// <summary>"lru", "lfu" or null: whether IDLE/FREQ opcodes are written (Redis does under those policies).</summary>
     public string? EvictionInfo { get; init; }
-    public IReadOnlyList<string> FunctionLibraries { get; init; } = [];
+    /// <summary>Function library sources (FUNCTION LOAD payloads), stored as RDB_OPCODE_FUNCTION2.</summary>
+    public IReadOnlyList<byte[]> FunctionLibraries { get; init; } = [];
     /// <summary>Keys serialized per lock acquisition during a background save.</summary>
     public int KeysPerStep { get; init; } = 256;
 }
@@ -26,7 +27,7 @@ public sealed class RdbSaveOptions
 public sealed class RdbLoadResult
 {
     public Dictionary<string, string> Aux { get; } = new(StringComparer.Ordinal);
-    public List<string> FunctionLibraries { get; } = new();
+    public List<byte[]> FunctionLibraries { get; } = new();
     public long KeysLoaded { get; set; }
     public long ExpiredSkipped { get; set; }
     public int Version { get; set; }
@@ -192,7 +193,7 @@ public static class RdbFile
                 case Rdb.OpModuleAux:
                     throw new InvalidDataException("The RDB file contains AUX module data I can't load: no matching module");
                 case Rdb.OpFunction2:
-                    result.FunctionLibraries.Add(r.ReadStringUtf8());
+                    result.FunctionLibraries.Add(r.ReadString());
                     continue;
                 case Rdb.OpFunctionPre:
                     throw new InvalidDataException("Pre-release function format not supported");

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Cinnabar.Persistence;
 using Cinnabar.Persistence.Aof;
 using Cinnabar.Protocol;
+using Cinnabar.Storage;
 using Microsoft.Win32.SafeHandles;
 
 namespace Cinnabar.Server;
@@ -23,8 +24,9 @@ public sealed class AofState
     public long DelayedFsync;
 }
 
-// Redis 7 multi-part AOF: appenddirname/ holds a base (RDB preamble by default), incr files of
-// RESP commands, and a manifest. Propagated writes are buffered during a batch and written
+// Redis 7 multi-part AOF: appenddirname/ holds a base (an RDB named .base.rdb by default, or
+// commands named .base.aof with aof-use-rdb-preamble no), incr files of RESP commands, and a
+// manifest. Loading tells a base's kind by its content ("REDIS" magic), as Redis does. Propagated writes are buffered during a batch and written
 // before replies are sent (AfterBatch); appendfsync always fsyncs there too, everysec on a
 // timer, no leaves it to the OS. BGREWRITEAOF opens a new incr file at once (so nothing written
 // meanwhile is lost), writes a new base from a point-in-time snapshot in the background, then
@@ -171,6 +173,7 @@ public sealed partial class RedisServer : ICommandStreamConsumer
             _aofHandle = handle;
             _aofOffset = RandomAccess.GetLength(handle);
             _aofManifest = m;
+            Log.Notice($"Opening AOF incr file {last.Name} on server start");
             return;
         }
         OpenNewIncr(m);
@@ -201,19 +204,30 @@ public sealed partial class RedisServer : ICommandStreamConsumer
     private void WriteAofBaseSync(AofManifest m)
     {
         long seq = m.CurrentBaseSeq + 1;
-        string name = AofManifest.BaseName(AofPrefix, seq, rdb: true);
+        bool rdb = Config.AofUseRdbPreamble;
+        string name = AofManifest.BaseName(AofPrefix, seq, rdb);
         Directory.CreateDirectory(AofDir);
         Log.Notice($"Creating AOF base file {name} on server start");
         string path = Path.Combine(AofDir, name);
-        using (var fs = new FileStream(path, FileMode.Create, FileAccess.Write))
+        using (var fs = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16))
         {
-            RdbFile.Write(fs, RdbFile.BeginSnapshots(Keyspace), ExecLock, RdbOptions(aofBase: true));
+            WriteAofBase(fs, RdbFile.BeginSnapshots(Keyspace), rdb ? RdbOptions(aofBase: true) : null);
             fs.Flush(flushToDisk: true);
         }
         m.Base = new AofFileInfo(name, seq, AofFileType.Base);
         m.CurrentBaseSeq = seq;
         Aof.BaseSize = new FileInfo(path).Length;
         PersistManifest(m);
+    }
+
+    /// <summary>
+    /// The base file's body (lock held): an RDB (aof-use-rdb-preamble yes, options given) or
+    /// commands (aof-use-rdb-preamble no, Redis's rewriteAppendOnlyFileRio).
+    /// </summary>
+    private void WriteAofBase(Stream output, List<DbSnapshot> snaps, RdbSaveOptions? rdbOptions)
+    {
+        if (rdbOptions != null) RdbFile.Write(output, snaps, ExecLock, rdbOptions);
+        else AofRewriter.Write(output, snaps, ExecLock, CurrentFunctionLibraries());
     }
 
     /// <summary>CONFIG SET appendonly yes|no at runtime (lock held).</summary>
@@ -258,7 +272,9 @@ public sealed partial class RedisServer : ICommandStreamConsumer
         OpenNewIncr(m);
         if (enabling) EnableAofWriting();
         var snaps = RdbFile.BeginSnapshots(Keyspace);
-        var options = RdbOptions(aofBase: true);
+        bool rdb = Config.AofUseRdbPreamble;
+        var options = rdb ? RdbOptions(aofBase: true) : null;
+        var libraries = CurrentFunctionLibraries();
         long baseSeq = m.CurrentBaseSeq + 1;
         Log.Notice($"Background append only file rewriting started by pid {Environment.ProcessId}");
         string tmp = Path.Combine(AofDir, $"temp-rewriteaof-bg-{Environment.ProcessId}.aof");
@@ -268,52 +284,67 @@ public sealed partial class RedisServer : ICommandStreamConsumer
             try
             {
                 using var fs = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16);
-                RdbFile.Write(fs, snaps, ExecLock, options);
+                if (options != null) RdbFile.Write(fs, snaps, ExecLock, options);
+                else AofRewriter.Write(fs, snaps, ExecLock, libraries);
                 fs.Flush(flushToDisk: true);
+                Log.Notice($"Successfully created the temporary AOF base file {Path.GetFileName(tmp)}");
             }
-            catch (Exception e)
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
                 ok = false;
-                Log.Warning("Error writing the AOF rewrite: " + e.Message);
+                Log.Warning($"Write error writing append only file on disk: {e.Message}");
                 try { File.Delete(tmp); } catch (IOException) { }
             }
-            lock (ExecLock) FinishAofRewrite(ok, tmp, baseSeq);
+            lock (ExecLock) FinishAofRewrite(ok, tmp, baseSeq, rdb);
         });
         return null;
     }
 
-    private void FinishAofRewrite(bool ok, string tmp, long baseSeq)
+    private void FinishAofRewrite(bool ok, string tmp, long baseSeq, bool rdb)
     {
         Aof.RewriteInProgress = false;
         Aof.LastRewriteTimeSec = (Environment.TickCount64 - Aof.CurrentRewriteStartMs) / 1000;
         Aof.LastBgrewriteOk = ok;
         if (!ok)
         {
-            Log.Warning("Background AOF rewrite signal handler took too long or failed");
+            Log.Warning("Background AOF rewrite terminated with error");
             return;
         }
+        Log.Notice("Background AOF rewrite terminated with success");
         var m = _aofManifest!;
-        string baseName = AofManifest.BaseName(AofPrefix, baseSeq, rdb: true);
-        File.Move(tmp, Path.Combine(AofDir, baseName), overwrite: true);
+        string baseName = AofManifest.BaseName(AofPrefix, baseSeq, rdb);
+        try
+        {
+            File.Move(tmp, Path.Combine(AofDir, baseName), overwrite: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Log.Warning($"Error trying to rename the temporary AOF base file {Path.GetFileName(tmp)} into {baseName}: {e.Message}");
+            Aof.LastBgrewriteOk = false;
+            try { File.Delete(tmp); } catch (IOException) { }
+            return;
+        }
         Log.Notice($"Successfully renamed the temporary AOF base file {Path.GetFileName(tmp)} into {baseName}");
         var newManifest = new AofManifest { CurrentBaseSeq = baseSeq, CurrentIncrSeq = m.CurrentIncrSeq };
         newManifest.Base = new AofFileInfo(baseName, baseSeq, AofFileType.Base);
         var history = new List<AofFileInfo>();
-        if (m.Base != null) history.Add(m.Base);
         history.AddRange(m.History);
         // Every incr file but the one opened when this rewrite started is now covered by the base.
         var current = m.Incrs[^1];
         history.AddRange(m.Incrs.Take(m.Incrs.Count - 1));
+        if (m.Base != null) history.Add(m.Base);
         newManifest.Incrs.Add(current);
         PersistManifest(newManifest);
         foreach (var h in history)
         {
+            // The previous base may have had the same name (another base kind never does).
+            if (h.Name == baseName) continue;
+            Log.Notice($"Removing the history file {h.Name} in the background");
             try { File.Delete(Path.Combine(AofDir, h.Name)); } catch (IOException) { }
         }
         Aof.Rewrites++;
         Aof.BaseSize = new FileInfo(Path.Combine(AofDir, baseName)).Length;
         Aof.CurrentSize = AofTotalSize();
-        Log.Notice("Background AOF rewrite terminated with success");
         Log.Notice("Background AOF rewrite finished successfully");
     }
 

@@ -46,11 +46,43 @@ public sealed partial class RedisServer
         FunctionLibraries = FunctionLibrariesForRdb?.Invoke() ?? [],
     };
 
-    /// <summary>Supplied by the scripting subsystem: library sources to store in RDB files.</summary>
-    public Func<IReadOnlyList<string>>? FunctionLibrariesForRdb { get; set; }
+    private Func<IReadOnlyList<byte[]>>? _functionLibrariesForRdb;
+    private Action<IReadOnlyList<byte[]>>? _functionLibrariesLoaded;
 
-    /// <summary>Called with function library sources found in a loaded RDB.</summary>
-    public Action<IReadOnlyList<string>>? FunctionLibrariesLoaded { get; set; }
+    /// <summary>Library sources to store in RDB files and AOF bases (the loaded functions by default).</summary>
+    public Func<IReadOnlyList<byte[]>>? FunctionLibrariesForRdb
+    {
+        get => _functionLibrariesForRdb ?? CurrentFunctionLibraries;
+        set => _functionLibrariesForRdb = value;
+    }
+
+    /// <summary>Called with function library sources found in a loaded RDB (loads them, replacing same-named ones).</summary>
+    public Action<IReadOnlyList<byte[]>>? FunctionLibrariesLoaded
+    {
+        get => _functionLibrariesLoaded ?? LoadFunctionLibraries;
+        set => _functionLibrariesLoaded = value;
+    }
+
+    // Without scripting state there are no functions (creating it would start Lua for nothing).
+    private List<byte[]> CurrentFunctionLibraries()
+    {
+        var list = new List<byte[]>();
+        if (_scripting == null) return list;
+        foreach (var lib in _scripting.Libraries.Values) list.Add(lib.Code);
+        return list;
+    }
+
+    private void LoadFunctionLibraries(IReadOnlyList<byte[]> codes)
+    {
+        lock (ExecLock)
+        {
+            foreach (var code in codes)
+            {
+                string? err = Scripting.LoadLibrary(code, replace: true, out _);
+                if (err != null) Log.Warning($"Failed loading library from the RDB: {err}");
+            }
+        }
+    }
 
     /// <summary>SAVE: a synchronous save (lock held by the caller). Returns an error text or null.</summary>
     public string? SaveRdbSync()
