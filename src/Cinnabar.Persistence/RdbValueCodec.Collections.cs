@@ -237,7 +237,7 @@ public static partial class RdbValueCodec
             return;
         }
         w.WriteLength((ulong)z.Count);
-        var rev = z.Walk(0, reverse: true);
+        var rev = z.Walk(z.Count - 1, reverse: true);
         while (rev.MoveNext())
         {
             w.WriteString(rev.Member);

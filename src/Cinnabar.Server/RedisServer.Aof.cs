@@ -414,6 +414,7 @@ public sealed partial class RedisServer : ICommandStreamConsumer
                 probe.Position = 0;
                 UpdateCachedTime();
                 var r = RdbFile.Load(probe, Keyspace, skipExpired: true, Keyspace.NowMs);
+                if (r.FunctionLibraries.Count > 0) FunctionLibrariesLoaded?.Invoke(r.FunctionLibraries);
                 Log.Notice($"Loading RDB preamble from AOF file... Done loading RDB, keys loaded: {r.KeysLoaded}, keys expired: {r.ExpiredSkipped}.");
                 return r.KeysLoaded;
             }
