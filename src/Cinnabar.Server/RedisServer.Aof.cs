@@ -70,10 +70,19 @@ public sealed partial class RedisServer : ICommandStreamConsumer
         }
         catch (IOException e)
         {
-            // Keep the buffer: it is retried on the next batch, and writes are refused meanwhile.
-            if (Aof.LastWriteOk) Log.Warning($"Error writing to the AOF file: {e.Message}");
+            // Like flushAppendOnlyFile: with appendfsync always an acknowledged write could be
+            // lost, so Redis exits; otherwise the buffer is kept and retried (next batch, or the
+            // cron every second) while write commands get -MISCONF. Positional writes at the
+            // last good offset overwrite any partial write, as Redis's ftruncate does.
+            string error = IoErrorText(e);
+            if (Aof.LastWriteOk || error != Aof.LastWriteError) Log.Warning($"Error writing to the AOF file: {error}");
             Aof.LastWriteOk = false;
-            Aof.LastWriteError = e.Message;
+            Aof.LastWriteError = error;
+            if (AppendFsync == "always")
+            {
+                Log.Warning("Can't recover from AOF write error when the AOF fsync policy is 'always'. Exiting...");
+                Environment.Exit(1);
+            }
         }
     }
 
@@ -94,7 +103,7 @@ public sealed partial class RedisServer : ICommandStreamConsumer
 
     private string? AofWriteCheck(Client c, CommandDef cmd)
     {
-        if (Aof.LastWriteOk || !cmd.Is(CommandFlags.Write) || (c.Flags & ClientFlags.Master) != 0) return null;
+        if (Aof.LastWriteOk || !Aof.Enabled || !DeniedOnDiskError(c, cmd)) return null;
         return "MISCONF Errors writing to the AOF file: " + Aof.LastWriteError;
     }
 
@@ -127,9 +136,22 @@ public sealed partial class RedisServer : ICommandStreamConsumer
         string name = AofManifest.IncrName(AofPrefix, seq);
         Directory.CreateDirectory(AofDir);
         var handle = File.OpenHandle(Path.Combine(AofDir, name), FileMode.Create, FileAccess.Write, FileShare.Read);
-        m.Incrs.Add(new AofFileInfo(name, seq, AofFileType.Incr));
+        var info = new AofFileInfo(name, seq, AofFileType.Incr);
+        m.Incrs.Add(info);
         m.CurrentIncrSeq = seq;
-        PersistManifest(m);
+        try
+        {
+            PersistManifest(m);
+        }
+        catch
+        {
+            // The manifest on disk still names the previous files: forget this one.
+            m.Incrs.Remove(info);
+            m.CurrentIncrSeq = seq - 1;
+            handle.Dispose();
+            DeleteQuietly(Path.Combine(AofDir, name));
+            throw;
+        }
         lock (_aofFileLock)
         {
             var old = _aofHandle;
@@ -263,13 +285,30 @@ public sealed partial class RedisServer : ICommandStreamConsumer
             return null;
         }
         var m = _aofManifest ?? ReadManifest() ?? new AofManifest();
+        // Buffered commands predate the snapshot: they must reach the old incr file, not the new one.
+        FlushAofBuffer();
+        if (!Aof.LastWriteOk)
+        {
+            Aof.LastBgrewriteOk = false;
+            return Errors.AofRewriteFailed;
+        }
         Aof.RewriteInProgress = true;
         Aof.CurrentRewriteStartMs = Environment.TickCount64;
         if (enabling || _aofHandle == null)
         {
             _aofManifest = m;
         }
-        OpenNewIncr(m);
+        try
+        {
+            OpenNewIncr(m);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Log.Warning($"Can't open new incr AOF file for the background rewrite: {IoErrorText(e)}");
+            Aof.RewriteInProgress = false;
+            Aof.LastBgrewriteOk = false;
+            return Errors.AofRewriteFailed;
+        }
         if (enabling) EnableAofWriting();
         var snaps = RdbFile.BeginSnapshots(Keyspace);
         bool rdb = Config.AofUseRdbPreamble;
@@ -351,6 +390,8 @@ public sealed partial class RedisServer : ICommandStreamConsumer
     /// <summary>Cron part: scheduled and automatic rewrites (auto-aof-rewrite-percentage / -min-size).</summary>
     private void AofCron()
     {
+        // Redis re-flushes the AOF buffer every second after a write error until it succeeds.
+        if (Aof.Enabled && !Aof.LastWriteOk) FlushAofBuffer();
         if (!Aof.Enabled || Aof.RewriteInProgress || Rdb.BgsaveInProgress) return;
         if (Aof.RewriteScheduled)
         {
@@ -391,7 +432,10 @@ public sealed partial class RedisServer : ICommandStreamConsumer
                     if (f.Type == AofFileType.Base) throw new InvalidOperationException($"The AOF file {f.Name} doesn't exist");
                     throw new InvalidOperationException($"The AOF file {f.Name} doesn't exist");
                 }
-                if (new FileInfo(path).Length == 0) continue;
+                // The size of what the name leads to (fstat, as Redis does), not of a symlink itself.
+                long length;
+                using (var probe = File.OpenHandle(path)) length = RandomAccess.GetLength(probe);
+                if (length == 0) continue;
                 total += LoadAofFile(path, isLast: i == files.Count - 1);
                 Log.Notice($"DB loaded from {(f.Type == AofFileType.Base ? "base" : "incr")} file {f.Name}: {Stopwatch.GetElapsedTime(start).TotalSeconds:F3} seconds");
             }

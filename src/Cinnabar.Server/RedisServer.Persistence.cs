@@ -84,7 +84,7 @@ public sealed partial class RedisServer
         }
     }
 
-    /// <summary>SAVE: a synchronous save (lock held by the caller). Returns an error text or null.</summary>
+    /// <summary>SAVE: a synchronous save (lock held). Returns an error text or null.</summary>
     public string? SaveRdbSync()
     {
         if (Rdb.BgsaveInProgress) return "ERR Background save already in progress";
@@ -98,23 +98,83 @@ public sealed partial class RedisServer
             LatencyMeasure("rdb-save", start);
             return null;
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (RdbSaveException e)
         {
-            Log.Warning($"Failed opening the temp RDB file temp-{Environment.ProcessId}.rdb (in server root dir {Config.Dir}) for saving: {e.Message}");
+            Log.Warning(e.Message);
             OnSaveDone(ok: false, Dirty);
             return "ERR";
         }
     }
 
+    /// <summary>A failed RDB write; the message is the line Redis logs for that failure.</summary>
+    private sealed class RdbSaveException(string message, Exception inner) : IOException(message, inner);
+
+    /// <summary>strerror()-like text of an I/O failure: .NET appends " : 'path'" to the OS message.</summary>
+    internal static string IoErrorText(Exception e)
+    {
+        string m = e.Message;
+        int cut = m.IndexOf(" : '", StringComparison.Ordinal);
+        return cut > 0 ? m[..cut] : m;
+    }
+
+    /// <summary>
+    /// Writes temp-PID.rdb and renames it over dbfilename, as rdbSave does. On failure the temp
+    /// file is removed (freeing the space a full disk needs back) and an RdbSaveException carries
+    /// Redis's log line for the step that failed.
+    /// </summary>
     private void WriteRdbFile(List<DbSnapshot> snaps, RdbSaveOptions options)
     {
-        string tmp = Path.Combine(Config.Dir, $"temp-{Environment.ProcessId}.rdb");
-        using (var fs = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16))
+        string tmpName = $"temp-{Environment.ProcessId}.rdb";
+        string tmp = Path.Combine(Config.Dir, tmpName);
+        FileStream fs;
+        try
         {
-            RdbFile.Write(fs, snaps, ExecLock, options);
-            fs.Flush(flushToDisk: true);
+            fs = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16);
         }
-        File.Move(tmp, RdbPath, overwrite: true);
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            EndSnapshots(snaps);
+            throw new RdbSaveException($"Failed opening the temp RDB file {tmpName} (in server root dir {Config.Dir}) for saving: {IoErrorText(e)}", e);
+        }
+        string step = "rdbSaveRio";
+        try
+        {
+            using (fs)
+            {
+                RdbFile.Write(fs, snaps, ExecLock, options);
+                step = "fflush";
+                fs.Flush();
+                step = "fsync";
+                fs.Flush(flushToDisk: true);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            DeleteQuietly(tmp);
+            throw new RdbSaveException($"Write error saving DB on disk({step}): {IoErrorText(e)}", e);
+        }
+        try
+        {
+            File.Move(tmp, RdbPath, overwrite: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            DeleteQuietly(tmp);
+            throw new RdbSaveException($"Error moving temp DB file {tmpName} on the final destination {Path.GetFileName(RdbPath)} (in server root dir {Config.Dir}): {IoErrorText(e)}", e);
+        }
+    }
+
+    private void EndSnapshots(List<DbSnapshot> snaps)
+    {
+        lock (ExecLock)
+        {
+            foreach (var s in snaps) s.Db.EndSnapshot(s);
+        }
+    }
+
+    private static void DeleteQuietly(string path)
+    {
+        try { File.Delete(path); } catch (IOException) { } catch (UnauthorizedAccessException) { }
     }
 
     private void OnSaveDone(bool ok, long dirtyAtStart)
@@ -170,17 +230,18 @@ public sealed partial class RedisServer
             {
                 WriteRdbFile(snaps, options);
             }
-            catch (Exception e)
+            catch (RdbSaveException e)
             {
                 ok = false;
-                Log.Warning($"Write error saving DB on disk: {e.Message}");
+                Log.Warning(e.Message);
             }
             lock (ExecLock)
             {
                 Rdb.BgsaveInProgress = false;
                 Rdb.LastBgsaveDurationSec = (Environment.TickCount64 - Rdb.CurrentBgsaveStartMs) / 1000;
                 OnSaveDone(ok, dirtyAtStart);
-                Log.Notice(ok ? "Background saving terminated with success" : "Background saving error");
+                if (ok) Log.Notice("Background saving terminated with success");
+                else Log.Warning("Background saving error");
                 BgsaveFinished?.Invoke(ok);
             }
         });
@@ -232,10 +293,17 @@ public sealed partial class RedisServer
     private string? LoadingCheck(Client c, CommandDef cmd) =>
         Rdb.Loading && !cmd.Is(CommandFlags.Loading) && (c.Flags & ClientFlags.Master) == 0 ? Errors.Loading : null;
 
+    /// <summary>
+    /// Redis's writeCommandsDeniedByDiskError applies to write commands and to PING (so that
+    /// health checks notice), never to the master link.
+    /// </summary>
+    internal static bool DeniedOnDiskError(Client c, CommandDef cmd) =>
+        (c.Flags & ClientFlags.Master) == 0 && (cmd.Is(CommandFlags.Write) || cmd.Name == "ping");
+
     /// <summary>MISCONF check for writes when the last background save failed (stop-writes-on-bgsave-error).</summary>
     private string? MisconfCheck(Client c, CommandDef cmd)
     {
-        if (Rdb.LastBgsaveOk || !cmd.Is(CommandFlags.Write) || (c.Flags & ClientFlags.Master) != 0) return null;
+        if (Rdb.LastBgsaveOk || !DeniedOnDiskError(c, cmd)) return null;
         if (!Config.StopWritesOnBgsaveError || SavePoints().Count == 0) return null;
         return "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
     }
