@@ -24,7 +24,52 @@ public sealed class DebugCommands : ICommandFamily
         ["ERROR"] = (3, ctx => ctx.Error(ctx.ArgString(2))),
         ["CHANGE-REPL-ID"] = (2, ChangeReplId),
         ["RELOAD"] = (2, Reload),
+        ["POPULATE"] = (3, Populate),
     };
+
+    /// <summary>
+    /// DEBUG POPULATE count [prefix] [size]: adds prefix:N = "value:N" (padded with zero bytes,
+    /// or cut, to size when given) for N in [0, count), skipping existing keys, as debug.c does.
+    /// </summary>
+    private static void Populate(CommandContext ctx)
+    {
+        if (ctx.ArgCount > 5)
+        {
+            ctx.Error($"ERR unknown subcommand or wrong number of arguments for '{Errors.Truncate(ctx.ArgString(1))}'. Try DEBUG HELP.");
+            return;
+        }
+        if (!TryPositiveLong(ctx, 2, out long count)) return;
+        long size = 0;
+        if (ctx.ArgCount == 5 && !TryPositiveLong(ctx, 4, out size)) return;
+        string prefix = ctx.ArgCount >= 4 ? ctx.ArgString(3) : "key";
+        var db = ctx.Db;
+        for (long j = 0; j < count; j++)
+        {
+            byte[] key = System.Text.Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture, $"{prefix}:{j}"));
+            if (db.LookupWrite(key) != null) continue;
+            byte[] text = System.Text.Encoding.ASCII.GetBytes(string.Create(CultureInfo.InvariantCulture, $"value:{j}"));
+            byte[] value = text;
+            if (size > 0)
+            {
+                value = new byte[size];
+                text.AsSpan(0, (int)Math.Min(size, text.Length)).CopyTo(value);
+            }
+            db.Add(key, StringObject.Create(value));
+            ctx.Server.SignalModified(db, key);
+        }
+        ctx.Reply.WriteOk();
+    }
+
+    private static bool TryPositiveLong(CommandContext ctx, int index, out long value)
+    {
+        // getPositiveLongFromObjectOrReply answers the same text for garbage and for negatives.
+        if (!RequestParser.TryParseLong(ctx.Arg(index), out value) || value < 0)
+        {
+            ctx.Error(Errors.MustBePositive);
+            return false;
+        }
+        return true;
+    }
 
     /// <summary>DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]: save the RDB, flush, load it back (persistence round trip).</summary>
     private static void Reload(CommandContext ctx)
@@ -176,6 +221,11 @@ public sealed class DebugCommands : ICommandFamily
         "    Write <message> to the server log.",
         "OBJECT <key>",
         "    Show low level info about `key` and associated value.",
+        "POPULATE <count> [<prefix>] [<size>]",
+        "    Create <count> string keys named key:<num>. If <prefix> is specified then",
+        "    it is used instead of the 'key' prefix. These are not propagated to",
+        "    replicas. Cluster slots are not respected so keys not belonging to the",
+        "    current node can be created in cluster mode.",
         "SET-ACTIVE-EXPIRE <0|1>",
         "    Setting it to 0 disables expiry of volatile keys in the background.",
         "SLEEP <seconds>",
