@@ -180,9 +180,13 @@ public static class RdbFile
                     continue;
                 }
                 case Rdb.OpResizeDb:
-                    r.ReadLength();
-                    r.ReadLength();
+                {
+                    long keys = (long)Math.Min(r.ReadLength(), long.MaxValue);
+                    long expires = (long)Math.Min(r.ReadLength(), long.MaxValue);
+                    // Only an empty db is pre-sized: a merge (DEBUG RELOAD NOFLUSH) adds to what is there.
+                    if (db.Count == 0) db.Reserve(keys, expires);
                     continue;
+                }
                 case Rdb.OpAux:
                 {
                     string k = r.ReadStringUtf8();

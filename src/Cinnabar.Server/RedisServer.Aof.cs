@@ -317,7 +317,7 @@ public sealed partial class RedisServer : ICommandStreamConsumer
         long baseSeq = m.CurrentBaseSeq + 1;
         Log.Notice($"Background append only file rewriting started by pid {Environment.ProcessId}");
         string tmp = Path.Combine(AofDir, $"temp-rewriteaof-bg-{Environment.ProcessId}.aof");
-        Task.Run(() =>
+        BackgroundJobs.Run("aofrewrite", () =>
         {
             bool ok = true;
             try
@@ -417,6 +417,7 @@ public sealed partial class RedisServer : ICommandStreamConsumer
     {
         long start = Stopwatch.GetTimestamp();
         Rdb.Loading = true;
+        using var gcMode = LoadingGcMode();
         try
         {
             var files = new List<AofFileInfo>();

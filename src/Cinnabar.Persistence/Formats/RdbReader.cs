@@ -120,7 +120,12 @@ public sealed class RdbReader
             if (len > int.MaxValue) throw new InvalidDataException("string too long");
             return ReadBytes((int)len);
         }
-        switch ((int)len)
+        return ReadStringEncoded((int)len);
+    }
+
+    private byte[] ReadStringEncoded(int encoding)
+    {
+        switch (encoding)
         {
             case Rdb.EncInt8: return Num((sbyte)ReadByte());
             case Rdb.EncInt16:
@@ -144,13 +149,52 @@ public sealed class RdbReader
                 if (!Lzf.Decompress(c, u)) throw new InvalidDataException("Invalid LZF compressed string");
                 return u;
             }
-            default: throw new InvalidDataException($"Unknown RDB string encoding type {len}");
+            default: throw new InvalidDataException($"Unknown RDB string encoding type {encoding}");
         }
+    }
+
+    private byte[] _scratch = new byte[256];
+    private byte[] _lzfScratch = new byte[256];
+
+    private static byte[] Grow(ref byte[] buf, int length)
+    {
+        if (buf.Length < length) buf = new byte[Math.Max(length, buf.Length * 2)];
+        return buf;
+    }
+
+    /// <summary>
+    /// Reads a string into the reader's scratch buffer, for payloads that are decoded and
+    /// dropped (listpacks, intsets): valid until the next call. Saves an allocation per value.
+    /// </summary>
+    public byte[] ReadStringScratch(out int length)
+    {
+        ulong len = ReadLength(out bool encoded);
+        if (!encoded)
+        {
+            if (len > int.MaxValue) throw new InvalidDataException("string too long");
+            length = (int)len;
+            var b = Grow(ref _scratch, length);
+            ReadExactly(b.AsSpan(0, length));
+            return b;
+        }
+        if ((int)len == Rdb.EncLzf)
+        {
+            int clen = ReadLengthInt();
+            length = ReadLengthInt();
+            var c = Grow(ref _lzfScratch, clen);
+            var u = Grow(ref _scratch, length);
+            ReadExactly(c.AsSpan(0, clen));
+            if (!Lzf.Decompress(c.AsSpan(0, clen), u.AsSpan(0, length))) throw new InvalidDataException("Invalid LZF compressed string");
+            return u;
+        }
+        var s = ReadStringEncoded((int)len);
+        length = s.Length;
+        return s;
     }
 
     public string ReadStringUtf8() => Encoding.UTF8.GetString(ReadString());
 
-    private static byte[] Num(long v) => Encoding.ASCII.GetBytes(v.ToString(CultureInfo.InvariantCulture));
+    private static byte[] Num(long v) => Listpack.Num(v);
 
     public double ReadDoubleBinary()
     {
