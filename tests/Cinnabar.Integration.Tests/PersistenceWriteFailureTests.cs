@@ -51,6 +51,10 @@ public sealed class PersistenceWriteFailureTests
         return data;
     }
 
+    // Server output arrives asynchronously: wait for a line rather than assert on a snapshot.
+    private static void WaitForLog(ServerProcess s, string line) =>
+        Tools.WaitUntil(() => s.Output.Contains(line, StringComparison.Ordinal), TimeSpan.FromSeconds(10), "log line: " + line);
+
     private static string Info(RespConnection c) => c.Call("INFO", "persistence").ToString();
 
     private static void WaitBgsaveEnd(RespConnection c) =>
@@ -61,8 +65,8 @@ public sealed class PersistenceWriteFailureTests
         Assert.Equal("Background saving started", c.Call("BGSAVE").ToString());
         WaitBgsaveEnd(c);
         Assert.Contains("rdb_last_bgsave_status:err", Info(c));
-        Tools.WaitUntil(() => s.Output.Contains(logLine, StringComparison.Ordinal), TimeSpan.FromSeconds(10), "log line: " + logLine + "\n" + s.Output);
-        Assert.Contains("# Background saving error", s.Output);
+        WaitForLog(s, logLine);
+        WaitForLog(s, "# Background saving error");
         Assert.Equal(RdbMisconf, c.Call("SET", "wf:k", "v").ToString());
         Assert.Equal(RdbMisconf, c.Call("PING").ToString());
         Assert.False(c.Call("GET", "wf:big").IsNull);
@@ -163,11 +167,11 @@ public sealed class PersistenceWriteFailureTests
             Assert.Equal(misconf, c.Call("SET", "wf:k", "v").ToString());
             Assert.Equal(misconf, c.Call("PING").ToString());
             Assert.Contains("aof_last_write_status:err", Info(c));
-            Assert.Contains("# Error writing to the AOF file: No space left on device", s.Output);
+            WaitForLog(s, "# Error writing to the AOF file: No space left on device");
 
             disk.Resize("64m");
             Tools.WaitUntil(() => Info(c).Contains("aof_last_write_status:ok", StringComparison.Ordinal), TimeSpan.FromSeconds(30), "AOF retry");
-            Tools.WaitUntil(() => s.Output.Contains("# AOF write error looks solved, Redis can write again.", StringComparison.Ordinal), TimeSpan.FromSeconds(10), "recovery log line");
+            WaitForLog(s, "# AOF write error looks solved, Redis can write again.");
             Assert.Equal("OK", c.Call("SET", "wf:k", "v").ToString());
             s.Kill();
         }
@@ -194,7 +198,7 @@ public sealed class PersistenceWriteFailureTests
             Assert.Equal("MISCONF Errors writing to the AOF file: No space left on device", c.Call("SET", "wf:b", "2").ToString());
             Assert.Contains("aof_last_write_status:err", Info(c));
             Assert.Equal("1", c.Call("GET", "wf:a").ToString());
-            Assert.Contains("# Error writing to the AOF file: No space left on device", s.Output);
+            WaitForLog(s, "# Error writing to the AOF file: No space left on device");
         }
         finally
         {
