@@ -21,6 +21,12 @@ public sealed class RdbSaveOptions
     public IReadOnlyList<byte[]> FunctionLibraries { get; init; } = [];
     /// <summary>Keys serialized per lock acquisition during a background save.</summary>
     public int KeysPerStep { get; init; } = 256;
+
+    /// <summary>
+    /// Called between batches, outside the lock: the server uses it to let clients waiting for
+    /// the lock go first (see RedisServer.YieldToClients).
+    /// </summary>
+    public Action? BetweenSteps { get; init; }
 }
 
 /// <summary>Everything read from an RDB besides the keys.</summary>
@@ -115,6 +121,7 @@ public static class RdbFile
             }
             w.FlushPending();
             if (snap.TableDone) break;
+            o.BetweenSteps?.Invoke();
         }
         // Preserved entries are clones owned by the snapshot: no lock needed.
         foreach (var (key, value, expire) in snap.TakePreserved()) WriteEntry(w, key, value, expire, o);
@@ -146,6 +153,7 @@ public static class RdbFile
     /// Loads an RDB into the keyspace (which the caller has emptied). Expired keys are skipped
     /// when <paramref name="skipExpired"/> (masters), kept on replicas as Redis does.
     /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public static RdbLoadResult Load(Stream input, Keyspace ks, bool skipExpired, long nowMs)
     {
         var r = new RdbReader(input);

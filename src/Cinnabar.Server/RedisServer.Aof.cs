@@ -249,7 +249,7 @@ public sealed partial class RedisServer : ICommandStreamConsumer
     private void WriteAofBase(Stream output, List<DbSnapshot> snaps, RdbSaveOptions? rdbOptions)
     {
         if (rdbOptions != null) RdbFile.Write(output, snaps, ExecLock, rdbOptions);
-        else AofRewriter.Write(output, snaps, ExecLock, CurrentFunctionLibraries());
+        else AofRewriter.Write(output, snaps, ExecLock, CurrentFunctionLibraries(), YieldToClients);
     }
 
     /// <summary>CONFIG SET appendonly yes|no at runtime (lock held).</summary>
@@ -324,7 +324,7 @@ public sealed partial class RedisServer : ICommandStreamConsumer
             {
                 using var fs = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16);
                 if (options != null) RdbFile.Write(fs, snaps, ExecLock, options);
-                else AofRewriter.Write(fs, snaps, ExecLock, libraries);
+                else AofRewriter.Write(fs, snaps, ExecLock, libraries, YieldToClients);
                 fs.Flush(flushToDisk: true);
                 Log.Notice($"Successfully created the temporary AOF base file {Path.GetFileName(tmp)}");
             }

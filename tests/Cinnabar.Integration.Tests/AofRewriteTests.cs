@@ -227,7 +227,7 @@ public sealed class AofRewriteTests
         c.Call("BGREWRITEAOF");
         WaitRewrite(c);
         Assert.Equal("file appendonly.aof.2.base.aof seq 2 type b\nfile appendonly.aof.2.incr.aof seq 2 type i\n", Manifest(s.Dir));
-        Assert.False(File.Exists(Path.Combine(s.Dir, "appendonlydir", "appendonly.aof.1.base.rdb")));
+        Tools.WaitUntil(() => !File.Exists(Path.Combine(s.Dir, "appendonlydir", "appendonly.aof.1.base.rdb")), TimeSpan.FromSeconds(10), "old base removal");
         s.Kill();
         using var again = ServerProcess.Start(false, ["--appendonly", "yes"], dir: s.Dir);
         using var c2 = again.Connect();

@@ -19,7 +19,7 @@ public static class AofRewriter
     public const int ItemsPerCommand = 64;
     private const int KeysPerStep = 256;
 
-    public static void Write(Stream output, IReadOnlyList<DbSnapshot> snapshots, object execLock, IReadOnlyList<byte[]> functionLibraries)
+    public static void Write(Stream output, IReadOnlyList<DbSnapshot> snapshots, object execLock, IReadOnlyList<byte[]> functionLibraries, Action? betweenSteps = null)
     {
         var w = new RespWriter(64 * 1024);
         try
@@ -31,7 +31,7 @@ public static class AofRewriter
                 w.WriteBulk("LOAD"u8);
                 w.WriteBulk(lib);
             }
-            foreach (var snap in snapshots) WriteDb(output, w, snap, execLock);
+            foreach (var snap in snapshots) WriteDb(output, w, snap, execLock, betweenSteps);
             Drain(output, w);
         }
         finally
@@ -50,7 +50,7 @@ public static class AofRewriter
         w.Clear();
     }
 
-    private static void WriteDb(Stream output, RespWriter w, DbSnapshot snap, object execLock)
+    private static void WriteDb(Stream output, RespWriter w, DbSnapshot snap, object execLock, Action? betweenSteps)
     {
         if (snap.KeyCount == 0)
         {
@@ -70,6 +70,7 @@ public static class AofRewriter
             }
             Drain(output, w);
             if (snap.TableDone) break;
+            betweenSteps?.Invoke();
         }
         foreach (var (key, value, expire) in snap.TakePreserved())
         {

@@ -113,6 +113,7 @@ public ref struct ListpackReader
     /// <summary>The element count from the header (65535 means "count them").</summary>
     public int HeaderCount { get; }
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public bool Next(out ReadOnlySpan<byte> str, out long num, out bool isInt)
     {
         var lp = _lp;
