@@ -17,16 +17,23 @@ public sealed class RdbSaveOptions
     public bool AofBase { get; init; }
     /// <summary>"lru", "lfu" or null: whether IDLE/FREQ opcodes are written (Redis does under those policies).</summary>
     public string? EvictionInfo { get; init; }
-    public IReadOnlyList<string> FunctionLibraries { get; init; } = [];
+    /// <summary>Function library sources (FUNCTION LOAD payloads), stored as RDB_OPCODE_FUNCTION2.</summary>
+    public IReadOnlyList<byte[]> FunctionLibraries { get; init; } = [];
     /// <summary>Keys serialized per lock acquisition during a background save.</summary>
     public int KeysPerStep { get; init; } = 256;
+
+    /// <summary>
+    /// Called between batches, outside the lock: the server uses it to let clients waiting for
+    /// the lock go first (see RedisServer.YieldToClients).
+    /// </summary>
+    public Action? BetweenSteps { get; init; }
 }
 
 /// <summary>Everything read from an RDB besides the keys.</summary>
 public sealed class RdbLoadResult
 {
     public Dictionary<string, string> Aux { get; } = new(StringComparer.Ordinal);
-    public List<string> FunctionLibraries { get; } = new();
+    public List<byte[]> FunctionLibraries { get; } = new();
     public long KeysLoaded { get; set; }
     public long ExpiredSkipped { get; set; }
     public int Version { get; set; }
@@ -116,6 +123,7 @@ public static class RdbFile
             }
             w.FlushPending();
             if (snap.TableDone) break;
+            o.BetweenSteps?.Invoke();
         }
         // Preserved entries are clones owned by the snapshot: no lock needed.
         foreach (var (key, value, expire) in snap.TakePreserved()) WriteEntry(w, key, value, expire, o);
@@ -147,6 +155,7 @@ public static class RdbFile
     /// Loads an RDB into the keyspace (which the caller has emptied). Expired keys are skipped
     /// when <paramref name="skipExpired"/> (masters), kept on replicas as Redis does.
     /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public static RdbLoadResult Load(Stream input, Keyspace ks, bool skipExpired, long nowMs)
     {
         var r = new RdbReader(input);
@@ -181,9 +190,13 @@ public static class RdbFile
                     continue;
                 }
                 case Rdb.OpResizeDb:
-                    r.ReadLength();
-                    r.ReadLength();
+                {
+                    long keys = (long)Math.Min(r.ReadLength(), long.MaxValue);
+                    long expires = (long)Math.Min(r.ReadLength(), long.MaxValue);
+                    // Only an empty db is pre-sized: a merge (DEBUG RELOAD NOFLUSH) adds to what is there.
+                    if (db.Count == 0) db.Reserve(keys, expires);
                     continue;
+                }
                 case Rdb.OpAux:
                 {
                     string k = r.ReadStringUtf8();
@@ -194,7 +207,7 @@ public static class RdbFile
                 case Rdb.OpModuleAux:
                     throw new InvalidDataException("The RDB file contains AUX module data I can't load: no matching module");
                 case Rdb.OpFunction2:
-                    result.FunctionLibraries.Add(r.ReadStringUtf8());
+                    result.FunctionLibraries.Add(r.ReadString());
                     continue;
                 case Rdb.OpFunctionPre:
                     throw new InvalidDataException("Pre-release function format not supported");

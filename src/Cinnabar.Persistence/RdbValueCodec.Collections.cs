@@ -1,4 +1,5 @@
 using Cinnabar.Persistence.Formats;
+using Cinnabar.Protocol;
 using Cinnabar.Storage;
 
 namespace Cinnabar.Persistence;
@@ -41,7 +42,7 @@ public static partial class RdbValueCodec
     private static partial RedisObject? TryReadCollection(RdbReader r, byte type) => type switch
     {
         Rdb.TypeHash => ReadHashTable(r),
-        Rdb.TypeHashListpack => HashFromPairs(Listpack.Decode(r.ReadString())),
+        Rdb.TypeHashListpack => ReadHashListpack(r),
         Rdb.TypeHashZiplist => HashFromPairs(LegacyEncodings.DecodeZiplist(r.ReadString())),
         Rdb.TypeHashZipmap => HashFromPairs(LegacyEncodings.DecodeZipmap(r.ReadString())),
         Rdb.TypeSet => ReadSetTable(r),
@@ -50,7 +51,7 @@ public static partial class RdbValueCodec
         Rdb.TypeListQuicklist => ReadQuicklist(r, v2: false),
         Rdb.TypeListZiplist => ListFrom(LegacyEncodings.DecodeZiplist(r.ReadString())),
         Rdb.TypeList => ReadLinkedList(r),
-        Rdb.TypeZSetListpack => ZSetFromPairs(Listpack.Decode(r.ReadString())),
+        Rdb.TypeZSetListpack => ReadZSetListpack(r),
         Rdb.TypeZSetZiplist => ZSetFromPairs(LegacyEncodings.DecodeZiplist(r.ReadString())),
         Rdb.TypeZSet2 => ReadZSet(r, binary: true),
         Rdb.TypeZSet => ReadZSet(r, binary: false),
@@ -66,14 +67,15 @@ public static partial class RdbValueCodec
     {
         if (h.IsListpack)
         {
-            var items = new List<byte[]>(h.Count * 2);
+            var lp = w.ListpackScratch;
+            lp.Reset();
             for (int i = 0; i < h.PositionLimit; i++)
             {
                 if (!h.TryGetAt(i, out var f, out var v)) continue;
-                items.Add(f);
-                items.Add(v);
+                lp.Add(f);
+                lp.Add(v);
             }
-            w.WriteString(Listpack.Encode(items));
+            w.WriteString(lp.Finish());
             return;
         }
         w.WriteLength((ulong)h.Count);
@@ -100,6 +102,71 @@ public static partial class RdbValueCodec
         return h;
     }
 
+    // Listpack payloads are decoded straight from the reader's scratch buffer: one allocation per element
+    // kept, none for the payload or for integers formatted on the way.
+    private static HashObject ReadHashListpack(RdbReader r)
+    {
+        var blob = r.ReadStringScratch(out int length);
+        var lp = new ListpackReader(blob.AsSpan(0, length));
+        var h = new HashObject(lp.HeaderCount == 65535 ? 0 : lp.HeaderCount / 2);
+        if (lp.HeaderCount != 65535 && lp.HeaderCount / 2 > EncodingLimits.HashMaxListpackEntries) h.ConvertToHashtable();
+        while (lp.Next(out var fs, out long fn, out bool fInt))
+        {
+            if (!lp.Next(out var vs, out long vn, out bool vInt)) throw new InvalidDataException("Hash listpack with odd number of elements");
+            byte[] f = fInt ? Listpack.Num(fn) : fs.ToArray();
+            byte[] v = vInt ? Listpack.Num(vn) : vs.ToArray();
+            h.ConvertIfTooLong(Math.Max(f.Length, v.Length));
+            if (!h.Set(f, v)) throw new InvalidDataException("Duplicate hash fields detected");
+        }
+        return h;
+    }
+
+    private static ZSetObject ReadZSetListpack(RdbReader r)
+    {
+        var blob = r.ReadStringScratch(out int length);
+        var span = blob.AsSpan(0, length);
+        // First pass: size and longest member decide the encoding, as for the other zset loaders.
+        var scan = new ListpackReader(span);
+        int items = 0, maxLen = 0;
+        while (scan.Next(out var str, out long num, out bool isInt))
+        {
+            if ((items & 1) == 0) maxLen = Math.Max(maxLen, isInt ? DecimalLength(num) : str.Length);
+            items++;
+        }
+        if (items % 2 != 0) throw new InvalidDataException("Zset listpack with odd number of elements");
+        var z = NewZSet(items / 2, maxLen);
+        var lp = new ListpackReader(span);
+        var digits = new byte[20];
+        while (lp.Next(out var ms, out long mn, out bool mInt))
+        {
+            lp.Next(out var ss, out long sn, out bool sInt);
+            ReadOnlySpan<byte> member = ms;
+            if (mInt)
+            {
+                System.Buffers.Text.Utf8Formatter.TryFormat(mn, digits, out int w);
+                member = digits.AsSpan(0, w);
+            }
+            double score = sInt ? sn : ParseScore(ss);
+            if (z.TryGetScore(member, out _)) throw new InvalidDataException("Duplicate zset fields detected");
+            z.Insert(member, score);
+        }
+        return z;
+    }
+
+    private static int DecimalLength(long v)
+    {
+        Span<byte> tmp = stackalloc byte[20];
+        System.Buffers.Text.Utf8Formatter.TryFormat(v, tmp, out int n);
+        return n;
+    }
+
+    private static double ParseScore(ReadOnlySpan<byte> s)
+    {
+        if (Cinnabar.Protocol.NumberFormat.TryParseDouble(s, out double score)) return score;
+        if (s.SequenceEqual("nan"u8)) return double.NaN;
+        throw new InvalidDataException("Bad zset score");
+    }
+
     private static HashObject HashFromPairs(List<byte[]> items)
     {
         if (items.Count % 2 != 0) throw new InvalidDataException("Hash listpack with odd number of elements");
@@ -115,16 +182,15 @@ public static partial class RdbValueCodec
 
     private static void WriteSet(RdbWriter w, SetObject s)
     {
-        if (s.IsIntset)
+        if (s.Ints is { } ints)
         {
-            var values = new List<long>(s.Count);
-            foreach (var m in s.EnumerateMembers()) values.Add(long.Parse(System.Text.Encoding.ASCII.GetString(m), System.Globalization.CultureInfo.InvariantCulture));
-            values.Sort();
-            w.WriteString(LegacyEncodings.EncodeIntset(values));
+            w.WriteString(LegacyEncodings.EncodeIntset(ints));
             return;
         }
         w.WriteLength((ulong)s.Count);
-        foreach (var m in s.EnumerateMembers()) w.WriteString(m);
+        var table = s.Table!;
+        for (int i = 0; i < table.Capacity; i++)
+            if (table.IsUsed(i)) w.WriteString(table.KeyAt(i));
     }
 
     private static SetObject ReadSetTable(RdbReader r)
@@ -135,7 +201,7 @@ public static partial class RdbValueCodec
         {
             var m = r.ReadString();
             // Redis loads a set as intset when it is small enough and its first member is an integer.
-            s ??= n <= EncodingLimits.SetMaxIntsetEntries ? SetObject.CreateFor(m) : SetObject.CreateHashtable(n);
+            s ??= n <= EncodingLimits.SetMaxIntsetEntries && RequestParser.TryParseLong(m, out _) ? SetObject.CreateIntset() : SetObject.CreateHashtable(n);
             if (!s.Add(m)) throw new InvalidDataException("Duplicate set members detected");
         }
         return s ?? SetObject.CreateHashtable();
@@ -157,31 +223,60 @@ public static partial class RdbValueCodec
 
     private static void WriteList(RdbWriter w, ListObject l)
     {
-        var nodes = new List<List<byte[]>>();
-        var current = new List<byte[]>();
-        int bytes = 0;
-        int limit = EncodingLimits.ListMaxListpackSize;
-        int maxBytes = limit < 0 ? 4096 << Math.Min(4, -limit - 1) : int.MaxValue;
-        int maxCount = limit > 0 ? limit : int.MaxValue;
-        foreach (var e in l.Enumerate())
+        // Nodes split where RPUSH would have split them in Redis 7.0 (_quicklistNodeAllowInsert:
+        // listpack bytes + element length + 8 against list-max-listpack-size), so a list built
+        // by pushes serializes to the same bytes. Pass 1 counts the nodes (the count comes
+        // first), pass 2 builds and writes each node.
+        int nodes = 0, inNode = 0, bytes = EmptyListpackBytes;
+        var it = l.GetCursor(0);
+        while (it.MoveNext())
         {
-            int size = e.Length + 11;
-            if (current.Count > 0 && (current.Count + 1 > maxCount || bytes + size > maxBytes))
+            var e = it.Current;
+            if (inNode > 0 && !NodeAllowsInsert(bytes, e.Length, inNode))
             {
-                nodes.Add(current);
-                current = new List<byte[]>();
-                bytes = 0;
+                nodes++;
+                inNode = 0;
+                bytes = EmptyListpackBytes;
             }
-            current.Add(e);
-            bytes += size;
+            inNode++;
+            bytes += ListpackBuilder.EntrySize(e);
         }
-        if (current.Count > 0) nodes.Add(current);
-        w.WriteLength((ulong)nodes.Count);
-        foreach (var node in nodes)
+        if (inNode > 0) nodes++;
+        w.WriteLength((ulong)nodes);
+        var lp = w.ListpackScratch;
+        lp.Reset();
+        inNode = 0;
+        it = l.GetCursor(0);
+        while (it.MoveNext())
+        {
+            var e = it.Current;
+            if (inNode > 0 && !NodeAllowsInsert(lp.Bytes, e.Length, inNode))
+            {
+                w.WriteLength(PackedNode);
+                w.WriteString(lp.Finish());
+                lp.Reset();
+                inNode = 0;
+            }
+            lp.Add(e);
+            inNode++;
+        }
+        if (inNode > 0)
         {
             w.WriteLength(PackedNode);
-            w.WriteString(Listpack.Encode(node));
+            w.WriteString(lp.Finish());
         }
+    }
+
+    private const int EmptyListpackBytes = 7;
+    private const int SizeEstimateOverhead = 8;
+    private const int SizeSafetyLimit = 8192;
+
+    private static bool NodeAllowsInsert(int nodeBytes, int elementLength, int nodeCount)
+    {
+        int fill = EncodingLimits.ListMaxListpackSize;
+        long newBytes = (long)nodeBytes + elementLength + SizeEstimateOverhead;
+        if (fill < 0) return newBytes <= 4096L << Math.Min(4, -fill - 1);
+        return newBytes <= SizeSafetyLimit && nodeCount + 1 <= fill;
     }
 
     private static ListObject ListFrom(IEnumerable<byte[]> items)
@@ -198,17 +293,34 @@ public static partial class RdbValueCodec
         for (int i = 0; i < nodes; i++)
         {
             int container = v2 ? r.ReadLengthInt() : PackedNode;
-            var blob = r.ReadString();
+            var blob = r.ReadStringScratch(out int length);
+            var span = blob.AsSpan(0, length);
             if (container == PlainNode)
             {
-                l.PushTail(blob);
+                l.PushTail(span);
                 continue;
             }
             if (container != PackedNode) throw new InvalidDataException("Quicklist integrity check failed.");
-            var items = v2 ? Listpack.Decode(blob) : LegacyEncodings.DecodeZiplist(blob);
-            foreach (var e in items) l.PushTail(e);
+            if (v2) PushListpack(l, span);
+            else foreach (var e in LegacyEncodings.DecodeZiplist(span)) l.PushTail(e);
         }
         return l;
+    }
+
+    private static void PushListpack(ListObject l, ReadOnlySpan<byte> lp)
+    {
+        var reader = new ListpackReader(lp);
+        Span<byte> digits = stackalloc byte[20];
+        while (reader.Next(out var str, out long num, out bool isInt))
+        {
+            if (!isInt)
+            {
+                l.PushTail(str);
+                continue;
+            }
+            System.Buffers.Text.Utf8Formatter.TryFormat(num, digits, out int w);
+            l.PushTail(digits[..w]);
+        }
     }
 
     private static ListObject ReadLinkedList(RdbReader r)
@@ -226,14 +338,18 @@ public static partial class RdbValueCodec
     {
         if (z.IsListpack)
         {
-            var items = new List<byte[]>((int)z.Count * 2);
+            var lp = w.ListpackScratch;
+            lp.Reset();
             var it = z.Walk(0, reverse: false);
             while (it.MoveNext())
             {
-                items.Add(it.Member);
-                items.Add(System.Text.Encoding.ASCII.GetBytes(ScoreText(it.Score)));
+                lp.Add(it.Member);
+                double score = it.Score;
+                // d2string's integer branch: a listpack integer, with no text on the way.
+                if (score > -4503599627370495.0 && score < 4503599627370496.0 && score == Math.Floor(score)) lp.AddInt((long)score);
+                else lp.Add(System.Text.Encoding.ASCII.GetBytes(ScoreText(score)));
             }
-            w.WriteString(Listpack.Encode(items));
+            w.WriteString(lp.Finish());
             return;
         }
         w.WriteLength((ulong)z.Count);

@@ -38,6 +38,7 @@ public static partial class RdbValueCodec
     }
 
     /// <summary>Reads a value of the given RDB type byte.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public static RedisObject Read(RdbReader r, byte type)
     {
         if (type == Rdb.TypeString) return StringObject.Create(r.ReadString());

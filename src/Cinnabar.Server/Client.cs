@@ -246,13 +246,25 @@ public sealed class Client
         bool more;
         do
         {
-            // A script running past busy-reply-threshold holds the lock: answer -BUSY / SCRIPT KILL meanwhile.
-            while (!Monitor.TryEnter(_server.ExecLock, 50))
+            if (!Monitor.TryEnter(_server.ExecLock))
             {
-                if (!_server.ScriptBusy) continue;
-                lock (OutputLock) ProcessBusyBatch();
-                await FlushAsync().ConfigureAwait(false);
-                if (!_inputPending || _closed != 0) return;
+                // Counted so that a background save lets waiting clients go first (YieldToClients).
+                Interlocked.Increment(ref _server.LockWaiters);
+                try
+                {
+                    // A script running past busy-reply-threshold holds the lock: answer -BUSY / SCRIPT KILL meanwhile.
+                    while (!Monitor.TryEnter(_server.ExecLock, 50))
+                    {
+                        if (!_server.ScriptBusy) continue;
+                        lock (OutputLock) ProcessBusyBatch();
+                        await FlushAsync().ConfigureAwait(false);
+                        if (!_inputPending || _closed != 0) return;
+                    }
+                }
+                finally
+                {
+                    Interlocked.Decrement(ref _server.LockWaiters);
+                }
             }
             try
             {

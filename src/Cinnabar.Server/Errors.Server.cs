@@ -15,4 +15,5 @@ public static partial class Errors
     public const string UnblockedByClientUnblock = "UNBLOCKED client unblocked via CLIENT UNBLOCK";
     public const string NoShutdownInProgress = "ERR No shutdown in progress.";
     public const string DebugNotAllowed = "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.";
+    public const string AofRewriteFailed = "ERR Can't execute an AOF background rewriting. Please check the server logs for more information.";
 }

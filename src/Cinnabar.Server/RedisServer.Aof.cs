@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Cinnabar.Persistence;
 using Cinnabar.Persistence.Aof;
 using Cinnabar.Protocol;
+using Cinnabar.Storage;
 using Microsoft.Win32.SafeHandles;
 
 namespace Cinnabar.Server;
@@ -23,8 +24,9 @@ public sealed class AofState
     public long DelayedFsync;
 }
 
-// Redis 7 multi-part AOF: appenddirname/ holds a base (RDB preamble by default), incr files of
-// RESP commands, and a manifest. Propagated writes are buffered during a batch and written
+// Redis 7 multi-part AOF: appenddirname/ holds a base (an RDB named .base.rdb by default, or
+// commands named .base.aof with aof-use-rdb-preamble no), incr files of RESP commands, and a
+// manifest. Loading tells a base's kind by its content ("REDIS" magic), as Redis does. Propagated writes are buffered during a batch and written
 // before replies are sent (AfterBatch); appendfsync always fsyncs there too, everysec on a
 // timer, no leaves it to the OS. BGREWRITEAOF opens a new incr file at once (so nothing written
 // meanwhile is lost), writes a new base from a point-in-time snapshot in the background, then
@@ -68,10 +70,19 @@ public sealed partial class RedisServer : ICommandStreamConsumer
         }
         catch (IOException e)
         {
-            // Keep the buffer: it is retried on the next batch, and writes are refused meanwhile.
-            if (Aof.LastWriteOk) Log.Warning($"Error writing to the AOF file: {e.Message}");
+            // Like flushAppendOnlyFile: with appendfsync always an acknowledged write could be
+            // lost, so Redis exits; otherwise the buffer is kept and retried (next batch, or the
+            // cron every second) while write commands get -MISCONF. Positional writes at the
+            // last good offset overwrite any partial write, as Redis's ftruncate does.
+            string error = IoErrorText(e);
+            if (Aof.LastWriteOk || error != Aof.LastWriteError) Log.Warning($"Error writing to the AOF file: {error}");
             Aof.LastWriteOk = false;
-            Aof.LastWriteError = e.Message;
+            Aof.LastWriteError = error;
+            if (AppendFsync == "always")
+            {
+                Log.Warning("Can't recover from AOF write error when the AOF fsync policy is 'always'. Exiting...");
+                Environment.Exit(1);
+            }
         }
     }
 
@@ -92,7 +103,7 @@ public sealed partial class RedisServer : ICommandStreamConsumer
 
     private string? AofWriteCheck(Client c, CommandDef cmd)
     {
-        if (Aof.LastWriteOk || !cmd.Is(CommandFlags.Write) || (c.Flags & ClientFlags.Master) != 0) return null;
+        if (Aof.LastWriteOk || !Aof.Enabled || !DeniedOnDiskError(c, cmd)) return null;
         return "MISCONF Errors writing to the AOF file: " + Aof.LastWriteError;
     }
 
@@ -125,9 +136,22 @@ public sealed partial class RedisServer : ICommandStreamConsumer
         string name = AofManifest.IncrName(AofPrefix, seq);
         Directory.CreateDirectory(AofDir);
         var handle = File.OpenHandle(Path.Combine(AofDir, name), FileMode.Create, FileAccess.Write, FileShare.Read);
-        m.Incrs.Add(new AofFileInfo(name, seq, AofFileType.Incr));
+        var info = new AofFileInfo(name, seq, AofFileType.Incr);
+        m.Incrs.Add(info);
         m.CurrentIncrSeq = seq;
-        PersistManifest(m);
+        try
+        {
+            PersistManifest(m);
+        }
+        catch
+        {
+            // The manifest on disk still names the previous files: forget this one.
+            m.Incrs.Remove(info);
+            m.CurrentIncrSeq = seq - 1;
+            handle.Dispose();
+            DeleteQuietly(Path.Combine(AofDir, name));
+            throw;
+        }
         lock (_aofFileLock)
         {
             var old = _aofHandle;
@@ -171,6 +195,7 @@ public sealed partial class RedisServer : ICommandStreamConsumer
             _aofHandle = handle;
             _aofOffset = RandomAccess.GetLength(handle);
             _aofManifest = m;
+            Log.Notice($"Opening AOF incr file {last.Name} on server start");
             return;
         }
         OpenNewIncr(m);
@@ -201,19 +226,30 @@ public sealed partial class RedisServer : ICommandStreamConsumer
     private void WriteAofBaseSync(AofManifest m)
     {
         long seq = m.CurrentBaseSeq + 1;
-        string name = AofManifest.BaseName(AofPrefix, seq, rdb: true);
+        bool rdb = Config.AofUseRdbPreamble;
+        string name = AofManifest.BaseName(AofPrefix, seq, rdb);
         Directory.CreateDirectory(AofDir);
         Log.Notice($"Creating AOF base file {name} on server start");
         string path = Path.Combine(AofDir, name);
-        using (var fs = new FileStream(path, FileMode.Create, FileAccess.Write))
+        using (var fs = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16))
         {
-            RdbFile.Write(fs, RdbFile.BeginSnapshots(Keyspace), ExecLock, RdbOptions(aofBase: true));
+            WriteAofBase(fs, RdbFile.BeginSnapshots(Keyspace), rdb ? RdbOptions(aofBase: true) : null);
             fs.Flush(flushToDisk: true);
         }
         m.Base = new AofFileInfo(name, seq, AofFileType.Base);
         m.CurrentBaseSeq = seq;
         Aof.BaseSize = new FileInfo(path).Length;
         PersistManifest(m);
+    }
+
+    /// <summary>
+    /// The base file's body (lock held): an RDB (aof-use-rdb-preamble yes, options given) or
+    /// commands (aof-use-rdb-preamble no, Redis's rewriteAppendOnlyFileRio).
+    /// </summary>
+    private void WriteAofBase(Stream output, List<DbSnapshot> snaps, RdbSaveOptions? rdbOptions)
+    {
+        if (rdbOptions != null) RdbFile.Write(output, snaps, ExecLock, rdbOptions);
+        else AofRewriter.Write(output, snaps, ExecLock, CurrentFunctionLibraries(), YieldToClients);
     }
 
     /// <summary>CONFIG SET appendonly yes|no at runtime (lock held).</summary>
@@ -249,77 +285,113 @@ public sealed partial class RedisServer : ICommandStreamConsumer
             return null;
         }
         var m = _aofManifest ?? ReadManifest() ?? new AofManifest();
+        // Buffered commands predate the snapshot: they must reach the old incr file, not the new one.
+        FlushAofBuffer();
+        if (!Aof.LastWriteOk)
+        {
+            Aof.LastBgrewriteOk = false;
+            return Errors.AofRewriteFailed;
+        }
         Aof.RewriteInProgress = true;
         Aof.CurrentRewriteStartMs = Environment.TickCount64;
         if (enabling || _aofHandle == null)
         {
             _aofManifest = m;
         }
-        OpenNewIncr(m);
+        try
+        {
+            OpenNewIncr(m);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Log.Warning($"Can't open new incr AOF file for the background rewrite: {IoErrorText(e)}");
+            Aof.RewriteInProgress = false;
+            Aof.LastBgrewriteOk = false;
+            return Errors.AofRewriteFailed;
+        }
         if (enabling) EnableAofWriting();
         var snaps = RdbFile.BeginSnapshots(Keyspace);
-        var options = RdbOptions(aofBase: true);
+        bool rdb = Config.AofUseRdbPreamble;
+        var options = rdb ? RdbOptions(aofBase: true) : null;
+        var libraries = CurrentFunctionLibraries();
         long baseSeq = m.CurrentBaseSeq + 1;
         Log.Notice($"Background append only file rewriting started by pid {Environment.ProcessId}");
         string tmp = Path.Combine(AofDir, $"temp-rewriteaof-bg-{Environment.ProcessId}.aof");
-        Task.Run(() =>
+        BackgroundJobs.Run("aofrewrite", () =>
         {
             bool ok = true;
             try
             {
                 using var fs = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16);
-                RdbFile.Write(fs, snaps, ExecLock, options);
+                if (options != null) RdbFile.Write(fs, snaps, ExecLock, options);
+                else AofRewriter.Write(fs, snaps, ExecLock, libraries, YieldToClients);
                 fs.Flush(flushToDisk: true);
+                Log.Notice($"Successfully created the temporary AOF base file {Path.GetFileName(tmp)}");
             }
-            catch (Exception e)
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
                 ok = false;
-                Log.Warning("Error writing the AOF rewrite: " + e.Message);
+                Log.Warning($"Write error writing append only file on disk: {e.Message}");
                 try { File.Delete(tmp); } catch (IOException) { }
             }
-            lock (ExecLock) FinishAofRewrite(ok, tmp, baseSeq);
+            lock (ExecLock) FinishAofRewrite(ok, tmp, baseSeq, rdb);
         });
         return null;
     }
 
-    private void FinishAofRewrite(bool ok, string tmp, long baseSeq)
+    private void FinishAofRewrite(bool ok, string tmp, long baseSeq, bool rdb)
     {
         Aof.RewriteInProgress = false;
         Aof.LastRewriteTimeSec = (Environment.TickCount64 - Aof.CurrentRewriteStartMs) / 1000;
         Aof.LastBgrewriteOk = ok;
         if (!ok)
         {
-            Log.Warning("Background AOF rewrite signal handler took too long or failed");
+            Log.Warning("Background AOF rewrite terminated with error");
             return;
         }
+        Log.Notice("Background AOF rewrite terminated with success");
         var m = _aofManifest!;
-        string baseName = AofManifest.BaseName(AofPrefix, baseSeq, rdb: true);
-        File.Move(tmp, Path.Combine(AofDir, baseName), overwrite: true);
+        string baseName = AofManifest.BaseName(AofPrefix, baseSeq, rdb);
+        try
+        {
+            File.Move(tmp, Path.Combine(AofDir, baseName), overwrite: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Log.Warning($"Error trying to rename the temporary AOF base file {Path.GetFileName(tmp)} into {baseName}: {e.Message}");
+            Aof.LastBgrewriteOk = false;
+            try { File.Delete(tmp); } catch (IOException) { }
+            return;
+        }
         Log.Notice($"Successfully renamed the temporary AOF base file {Path.GetFileName(tmp)} into {baseName}");
         var newManifest = new AofManifest { CurrentBaseSeq = baseSeq, CurrentIncrSeq = m.CurrentIncrSeq };
         newManifest.Base = new AofFileInfo(baseName, baseSeq, AofFileType.Base);
         var history = new List<AofFileInfo>();
-        if (m.Base != null) history.Add(m.Base);
         history.AddRange(m.History);
         // Every incr file but the one opened when this rewrite started is now covered by the base.
         var current = m.Incrs[^1];
         history.AddRange(m.Incrs.Take(m.Incrs.Count - 1));
+        if (m.Base != null) history.Add(m.Base);
         newManifest.Incrs.Add(current);
         PersistManifest(newManifest);
         foreach (var h in history)
         {
+            // The previous base may have had the same name (another base kind never does).
+            if (h.Name == baseName) continue;
+            Log.Notice($"Removing the history file {h.Name} in the background");
             try { File.Delete(Path.Combine(AofDir, h.Name)); } catch (IOException) { }
         }
         Aof.Rewrites++;
         Aof.BaseSize = new FileInfo(Path.Combine(AofDir, baseName)).Length;
         Aof.CurrentSize = AofTotalSize();
-        Log.Notice("Background AOF rewrite terminated with success");
         Log.Notice("Background AOF rewrite finished successfully");
     }
 
     /// <summary>Cron part: scheduled and automatic rewrites (auto-aof-rewrite-percentage / -min-size).</summary>
     private void AofCron()
     {
+        // Redis re-flushes the AOF buffer every second after a write error until it succeeds.
+        if (Aof.Enabled && !Aof.LastWriteOk) FlushAofBuffer();
         if (!Aof.Enabled || Aof.RewriteInProgress || Rdb.BgsaveInProgress) return;
         if (Aof.RewriteScheduled)
         {
@@ -345,6 +417,7 @@ public sealed partial class RedisServer : ICommandStreamConsumer
     {
         long start = Stopwatch.GetTimestamp();
         Rdb.Loading = true;
+        using var gcMode = LoadingGcMode();
         try
         {
             var files = new List<AofFileInfo>();
@@ -360,7 +433,10 @@ public sealed partial class RedisServer : ICommandStreamConsumer
                     if (f.Type == AofFileType.Base) throw new InvalidOperationException($"The AOF file {f.Name} doesn't exist");
                     throw new InvalidOperationException($"The AOF file {f.Name} doesn't exist");
                 }
-                if (new FileInfo(path).Length == 0) continue;
+                // The size of what the name leads to (fstat, as Redis does), not of a symlink itself.
+                long length;
+                using (var probe = File.OpenHandle(path)) length = RandomAccess.GetLength(probe);
+                if (length == 0) continue;
                 total += LoadAofFile(path, isLast: i == files.Count - 1);
                 Log.Notice($"DB loaded from {(f.Type == AofFileType.Base ? "base" : "incr")} file {f.Name}: {Stopwatch.GetElapsedTime(start).TotalSeconds:F3} seconds");
             }
@@ -383,6 +459,7 @@ public sealed partial class RedisServer : ICommandStreamConsumer
                 probe.Position = 0;
                 UpdateCachedTime();
                 var r = RdbFile.Load(probe, Keyspace, skipExpired: true, Keyspace.NowMs);
+                if (r.FunctionLibraries.Count > 0) FunctionLibrariesLoaded?.Invoke(r.FunctionLibraries);
                 Log.Notice($"Loading RDB preamble from AOF file... Done loading RDB, keys loaded: {r.KeysLoaded}, keys expired: {r.ExpiredSkipped}.");
                 return r.KeysLoaded;
             }

@@ -139,9 +139,19 @@ public sealed class ByteTable<TValue>
         return ref n.Value;
     }
 
-    private void Resize()
+    /// <summary>
+    /// Grows the table once to hold at least <paramref name="capacity"/> entries (RDB loading
+    /// knows the key count from RESIZEDB). Entry indexes are kept, so cursors stay valid.
+    /// </summary>
+    public void EnsureCapacity(int capacity)
     {
-        int newSize = _entries.Length * 2;
+        if (capacity > _entries.Length) ResizeTo(RoundUpPow2(capacity));
+    }
+
+    private void Resize() => ResizeTo(_entries.Length * 2);
+
+    private void ResizeTo(int newSize)
+    {
         Array.Resize(ref _entries, newSize);
         var buckets = new int[newSize];
         for (int i = 0; i < _used; i++)

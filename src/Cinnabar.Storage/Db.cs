@@ -129,6 +129,14 @@ public sealed class Db
         if (existed && !keepTtl && Expires.Count > 0) Expires.Remove(key);
     }
 
+    /// <summary>Pre-sizes the tables for a known number of keys (RDB_OPCODE_RESIZEDB), capped against corrupt hints.</summary>
+    public void Reserve(long keys, long expires)
+    {
+        const long cap = 1 << 24;
+        Dict.EnsureCapacity((int)Math.Clamp(keys, 0, cap));
+        Expires.EnsureCapacity((int)Math.Clamp(expires, 0, cap));
+    }
+
     /// <summary>Adds a key known to be absent, storing the given key array.</summary>
     public void Add(byte[] key, RedisObject value)
     {

@@ -12,7 +12,12 @@ namespace Cinnabar.Storage;
 /// </summary>
 public sealed class HashObject : RedisObject
 {
-    private List<byte[]>? _pairs = new();
+    private List<byte[]>? _pairs;
+
+    public HashObject() => _pairs = new();
+
+    /// <summary>A listpack-encoded hash with room for <paramref name="fields"/> fields (RDB loading knows the size).</summary>
+    public HashObject(int fields) => _pairs = new(Math.Clamp(fields, 0, EncodingLimits.HashMaxListpackEntries) * 2);
     private ByteTable<byte[]>? _table;
 
     public override RedisType Type => RedisType.Hash;

@@ -34,6 +34,9 @@ public sealed class SetObject : RedisObject, ISetMembers
 
     public bool IsIntset => _ints != null;
 
+    /// <summary>The members of an intset-encoded set, sorted (null for hashtables).</summary>
+    public IReadOnlyList<long>? Ints => _ints;
+
     public int Count => _ints != null ? _ints.Count : _table!.Count;
 
     public void ConvertToHashtable()

@@ -9,6 +9,10 @@ namespace Cinnabar.Persistence.Formats;
 /// trailing checksum can be verified. Throws <see cref="InvalidDataException"/> on malformed
 /// input (the loader turns that into Redis's "Short read or OOM loading DB" / bad format errors).
 /// </summary>
+// The read path runs once, at startup, over millions of values: its hot methods are compiled
+// fully optimized at once (AggressiveOptimization) instead of starting in tier 0, whose
+// promotion is postponed while startup keeps the JIT busy (a 1M-key load ran 5-10% faster
+// with tiering off altogether).
 public sealed class RdbReader
 {
     private readonly Stream _in;
@@ -31,6 +35,7 @@ public sealed class RdbReader
         if (_len <= 0) throw new EndOfStreamException("Unexpected EOF reading RDB file");
     }
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public byte ReadByte()
     {
         if (_pos == _len) Fill();
@@ -38,6 +43,7 @@ public sealed class RdbReader
         return _buf[_pos++];
     }
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public void ReadExactly(Span<byte> dest)
     {
         while (dest.Length > 0)
@@ -76,6 +82,7 @@ public sealed class RdbReader
     }
 
     /// <summary>Reads a length; <paramref name="encoded"/> is true for the special string encodings (value = encoding type).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public ulong ReadLength(out bool encoded)
     {
         encoded = false;
@@ -112,6 +119,7 @@ public sealed class RdbReader
         return (int)v;
     }
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public byte[] ReadString()
     {
         ulong len = ReadLength(out bool encoded);
@@ -120,7 +128,12 @@ public sealed class RdbReader
             if (len > int.MaxValue) throw new InvalidDataException("string too long");
             return ReadBytes((int)len);
         }
-        switch ((int)len)
+        return ReadStringEncoded((int)len);
+    }
+
+    private byte[] ReadStringEncoded(int encoding)
+    {
+        switch (encoding)
         {
             case Rdb.EncInt8: return Num((sbyte)ReadByte());
             case Rdb.EncInt16:
@@ -144,13 +157,53 @@ public sealed class RdbReader
                 if (!Lzf.Decompress(c, u)) throw new InvalidDataException("Invalid LZF compressed string");
                 return u;
             }
-            default: throw new InvalidDataException($"Unknown RDB string encoding type {len}");
+            default: throw new InvalidDataException($"Unknown RDB string encoding type {encoding}");
         }
+    }
+
+    private byte[] _scratch = new byte[256];
+    private byte[] _lzfScratch = new byte[256];
+
+    private static byte[] Grow(ref byte[] buf, int length)
+    {
+        if (buf.Length < length) buf = new byte[Math.Max(length, buf.Length * 2)];
+        return buf;
+    }
+
+    /// <summary>
+    /// Reads a string into the reader's scratch buffer, for payloads that are decoded and
+    /// dropped (listpacks, intsets): valid until the next call. Saves an allocation per value.
+    /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    public byte[] ReadStringScratch(out int length)
+    {
+        ulong len = ReadLength(out bool encoded);
+        if (!encoded)
+        {
+            if (len > int.MaxValue) throw new InvalidDataException("string too long");
+            length = (int)len;
+            var b = Grow(ref _scratch, length);
+            ReadExactly(b.AsSpan(0, length));
+            return b;
+        }
+        if ((int)len == Rdb.EncLzf)
+        {
+            int clen = ReadLengthInt();
+            length = ReadLengthInt();
+            var c = Grow(ref _lzfScratch, clen);
+            var u = Grow(ref _scratch, length);
+            ReadExactly(c.AsSpan(0, clen));
+            if (!Lzf.Decompress(c.AsSpan(0, clen), u.AsSpan(0, length))) throw new InvalidDataException("Invalid LZF compressed string");
+            return u;
+        }
+        var s = ReadStringEncoded((int)len);
+        length = s.Length;
+        return s;
     }
 
     public string ReadStringUtf8() => Encoding.UTF8.GetString(ReadString());
 
-    private static byte[] Num(long v) => Encoding.ASCII.GetBytes(v.ToString(CultureInfo.InvariantCulture));
+    private static byte[] Num(long v) => Listpack.Num(v);
 
     public double ReadDoubleBinary()
     {

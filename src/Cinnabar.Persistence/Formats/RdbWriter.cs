@@ -31,6 +31,9 @@ public sealed class RdbWriter : IDisposable
     /// </summary>
     public bool DeferFlush { get; init; }
 
+    /// <summary>Reused to build listpack payloads without allocating.</summary>
+    public ListpackBuilder ListpackScratch { get; } = new();
+
     public bool Compress { get; }
     public bool Checksum { get; }
     public long BytesWritten { get; private set; }

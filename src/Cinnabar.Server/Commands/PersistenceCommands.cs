@@ -62,10 +62,11 @@ public sealed class PersistenceCommands : ICommandFamily
     }
 
     /// <summary>DUMP payload: RDB type + value, then RDB version (2 bytes LE) and CRC-64 (8 bytes LE).</summary>
-    public static byte[] CreateDumpPayload(RedisObject value)
+    /// <remarks>Strings are LZF-compressed under rdbcompression, as Redis's rdbSaveRawString does for DUMP too.</remarks>
+    public static byte[] CreateDumpPayload(RedisObject value, bool compress = true)
     {
         var ms = new MemoryStream();
-        var w = new RdbWriter(ms, compress: true, checksum: false);
+        var w = new RdbWriter(ms, compress, checksum: false);
         RdbValueCodec.Write(w, value);
         w.WriteByte(Rdb.Version);
         w.WriteByte(0);
@@ -117,7 +118,7 @@ public sealed class PersistenceCommands : ICommandFamily
             ctx.Reply.WriteNull();
             return;
         }
-        ctx.Reply.WriteBulk(CreateDumpPayload(o));
+        ctx.Reply.WriteBulk(CreateDumpPayload(o, ctx.Server.Config.Get("rdbcompression") == "yes"));
     }
 
     private static void Restore(CommandContext ctx)
