@@ -237,7 +237,8 @@ public static partial class RdbValueCodec
             return;
         }
         w.WriteLength((ulong)z.Count);
-        var rev = z.Walk(0, reverse: true);
+        // Tail to head, as Redis writes a skiplist so that loading inserts at the head.
+        var rev = z.Walk(z.Count - 1, reverse: true);
         while (rev.MoveNext())
         {
             w.WriteString(rev.Member);
