@@ -136,7 +136,9 @@ public sealed class StreamTests : IClassFixture<SideBySideFixture>
         return Raw(reader.ReadRawReply());
     }
 
-    public static TheoryData<string> WokenWithoutEntries => new() { "del", "destroy", "wrongtype", "xread-wrongtype" };
+    // "set": SET over the stream; "swapdb": the db is swapped with an empty one (and back);
+    // "flushdb": the db is emptied (Redis 7.0's scanDatabaseForDeletedStreams).
+    public static TheoryData<string> WokenWithoutEntries => new() { "del", "destroy", "wrongtype", "xread-wrongtype", "set", "swapdb", "flushdb" };
 
     [Theory]
     [MemberData(nameof(WokenWithoutEntries))]
@@ -148,6 +150,9 @@ public sealed class StreamTests : IClassFixture<SideBySideFixture>
         {
             "del" => [["DEL", key]],
             "destroy" => [["XGROUP", "DESTROY", key, "g"]],
+            "set" => [["SET", key, "x"]],
+            "swapdb" => [["SWAPDB", "0", "15"], ["SWAPDB", "0", "15"]],
+            "flushdb" => [["FLUSHDB"]],
             _ => [["DEL", key], ["SET", key, "x"]],
         };
         object[] blocking = scenario == "xread-wrongtype"
