@@ -401,9 +401,13 @@ public sealed partial class RedisServer : IKeyspaceEvents
             client.Reply.Truncate(replyStart);
             if (client.ReplyMode == ReplyMode.Skip) client.ReplyMode = ReplyMode.On;
         }
-        cmd.Calls++;
-        cmd.MicrosecondsTotal += micros;
-        if (ctx.Failed) cmd.FailedCalls++;
+        // Redis counts a command that blocked once, when it completes (served, timed out or unblocked).
+        if (client.BlockState == null)
+        {
+            cmd.Calls++;
+            cmd.MicrosecondsTotal += micros;
+            if (ctx.Failed) cmd.FailedCalls++;
+        }
         Stats.TotalCommands++;
         if (micros >= Config.SlowlogLogSlowerThanUs && Config.SlowlogLogSlowerThanUs >= 0 && !cmd.Is(CommandFlags.SkipSlowlog))
             SlowlogAdd(client, args, micros);
@@ -587,6 +591,12 @@ public sealed partial class RedisServer : IKeyspaceEvents
             {
                 if (error != null) c.Context.Error(error);
                 else if (timedOut) state.OnTimeout(c.Reply);
+            }
+            // updateStatsOnUnblock: the blocked command's one call, failed when unblocked with an error.
+            if (Commands.Lookup(state.Argv[0]) is { } def)
+            {
+                def.Calls++;
+                if (error != null) def.FailedCalls++;
             }
         }
         c.ExitBlocked();

@@ -169,6 +169,30 @@ public sealed class StreamTests : IClassFixture<SideBySideFixture>
         }, ours);
     }
 
+    // A command that blocks counts one call in commandstats, made when it completes (Redis's
+    // updateStatsOnUnblock): here a failed one, as XGROUP DESTROY fails the blocked XREADGROUP.
+    [Fact]
+    public void Blocked_command_counts_one_call_when_it_completes()
+    {
+        foreach (var server in new[] { _f.Redis, _f.Cinnabar })
+        {
+            using var ctl = server.Connect();
+            ctl.Call("CONFIG", "RESETSTAT");
+            ctl.Call("DEL", "st:stats");
+            ctl.Call("XGROUP", "CREATE", "st:stats", "g", "$", "MKSTREAM");
+            using (var reader = server.Connect())
+            {
+                SendBlocking(server, reader, "XREADGROUP", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "st:stats", ">");
+                ctl.Call("XGROUP", "DESTROY", "st:stats", "g");
+                Assert.StartsWith("-NOGROUP", Raw(reader.ReadRawReply()));
+            }
+            string stats = ctl.Call("INFO", "commandstats").ToString();
+            string line = stats.Split("\r\n").Single(l => l.StartsWith("cmdstat_xreadgroup:", StringComparison.Ordinal));
+            Assert.StartsWith("cmdstat_xreadgroup:calls=1,", line);
+            Assert.EndsWith(",rejected_calls=0,failed_calls=1", line);
+        }
+    }
+
     // Builds the same streams on a server: several nodes, mixed field sets, tombstones, groups.
     private static void BuildStreams(RespConnection c, string prefix)
     {
