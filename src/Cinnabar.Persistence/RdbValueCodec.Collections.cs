@@ -353,6 +353,7 @@ public static partial class RdbValueCodec
             return;
         }
         w.WriteLength((ulong)z.Count);
+        // Tail to head, as Redis writes a skiplist so that loading inserts at the head.
         var rev = z.Walk(z.Count - 1, reverse: true);
         while (rev.MoveNext())
         {

@@ -44,14 +44,16 @@ public sealed partial class RedisServer
 
     /// <summary>
     /// After SWAPDB, clients blocked on a key that now exists in either db must be served, as
-    /// Redis's scanDatabaseForReadyKeys does for both swapped databases.
+    /// Redis's scanDatabaseForReadyKeys does for both swapped databases; a key that is now missing
+    /// is signalled too (scanDatabaseForDeletedStreams), which fails its XREADGROUP clients with
+    /// UNBLOCKED and leaves the other clients waiting.
     /// </summary>
     public void SignalReadyKeysAfterSwap(int a, int b)
     {
         if (_blockedByKey.Count == 0) return;
         foreach (var id in _blockedByKey.Keys)
         {
-            if ((id.Db == a || id.Db == b) && Keyspace[id.Db].Dict.ContainsKey(PubSub.Bytes(id.Key))) _readyKeys.Add(id);
+            if (id.Db == a || id.Db == b) _readyKeys.Add(id);
         }
     }
 

@@ -29,6 +29,17 @@ public sealed partial class RedisServer
     /// fail with "UNBLOCKED the stream key no longer exists" instead of waiting for the timeout
     /// (other blocked clients of a missing key just keep waiting).
     /// </summary>
+    /// <summary>
+    /// FLUSHDB/FLUSHALL (Redis 7.0's scanDatabaseForDeletedStreams): every key clients are blocked
+    /// on in the emptied db is signalled, so XREADGROUP clients fail with UNBLOCKED; others keep waiting.
+    /// </summary>
+    public void SignalBlockedKeysOfFlushedDb(int dbIndex)
+    {
+        if (_blockedByKey.Count == 0) return;
+        foreach (var id in _blockedByKey.Keys)
+            if (id.Db == dbIndex) _readyKeys.Add(id);
+    }
+
     private void RetryGroupReadersOfDeletedKey(LinkedList<Client> blocked)
     {
         foreach (var c in new List<Client>(blocked))

@@ -221,9 +221,11 @@ public sealed partial class RedisServer : IKeyspaceEvents
         {
             Monitor.Exit(ExecLock);
         }
-        // Not inline: the first command may run synchronously inside RunAsync, and a long one
-        // (a busy script) must not stall the accept loop.
-        ThreadPool.UnsafeQueueUserWorkItem(static c => _ = c.RunAsync(), client, preferLocal: false);
+        // Started inline, so that with inline socket completions the client's loop runs on the
+        // socket engine's thread like every other client: commands from different connections
+        // then execute in the order they arrived (Redis's single event loop), which a loop
+        // started on a pool thread breaks while that thread is descheduled.
+        _ = client.RunAsync();
     }
 
     private bool IsProtectedModeViolation(Client c) =>
@@ -443,9 +445,13 @@ public sealed partial class RedisServer : IKeyspaceEvents
             client.Reply.Truncate(replyStart);
             if (client.ReplyMode == ReplyMode.Skip) client.ReplyMode = ReplyMode.On;
         }
-        cmd.Calls++;
-        cmd.MicrosecondsTotal += micros;
-        if (ctx.Failed) cmd.FailedCalls++;
+        // Redis counts a command that blocked once, when it completes (served, timed out or unblocked).
+        if (client.BlockState == null)
+        {
+            cmd.Calls++;
+            cmd.MicrosecondsTotal += micros;
+            if (ctx.Failed) cmd.FailedCalls++;
+        }
         Stats.TotalCommands++;
         if (micros >= Config.SlowlogLogSlowerThanUs && Config.SlowlogLogSlowerThanUs >= 0 && !cmd.Is(CommandFlags.SkipSlowlog))
             SlowlogAdd(client, args, micros);
@@ -633,6 +639,12 @@ public sealed partial class RedisServer : IKeyspaceEvents
             {
                 if (error != null) c.Context.Error(error);
                 else if (timedOut) state.OnTimeout(c.Reply);
+            }
+            // updateStatsOnUnblock: the blocked command's one call, failed when unblocked with an error.
+            if (Commands.Lookup(state.Argv[0]) is { } def)
+            {
+                def.Calls++;
+                if (error != null) def.FailedCalls++;
             }
         }
         c.ExitBlocked();

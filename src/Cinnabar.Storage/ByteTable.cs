@@ -140,6 +140,25 @@ public sealed class ByteTable<TValue>
     }
 
     /// <summary>
+    /// Bucket statistics as Redis's dictGetStats reports them (DEBUG HTSTATS-KEY): table size,
+    /// non-empty buckets, longest chain, and how many buckets have each chain length (index = length).
+    /// </summary>
+    public (int TableSize, int Slots, int MaxChain, long[] Distribution) ChainStats()
+    {
+        var dist = new long[50];
+        int slots = 0, max = 0;
+        foreach (int head in _buckets)
+        {
+            int len = 0;
+            for (int i = head - 1; i >= 0; i = _entries[i].Next) len++;
+            if (len > 0) slots++;
+            max = Math.Max(max, len);
+            dist[Math.Min(len, dist.Length - 1)]++;
+        }
+        return (_buckets.Length, slots, max, dist);
+    }
+
+    /// <summary>
     /// Grows the table once to hold at least <paramref name="capacity"/> entries (RDB loading
     /// knows the key count from RESIZEDB). Entry indexes are kept, so cursors stay valid.
     /// </summary>

@@ -15,6 +15,8 @@ public static class EncodingLimits
     /// <summary>list-max-listpack-size: positive = entries per node, negative = -1..-5 for 4..64 KiB nodes.</summary>
     public static int ListMaxListpackSize = -2;
     public static int ListCompressDepth;
+    /// <summary>DEBUG QUICKLIST-PACKED-THRESHOLD: elements at least this long get a plain node in Redis (layout only here).</summary>
+    public static long ListPackedThreshold = 1 << 30;
     public static int StreamNodeMaxBytes = 4096;
     public static int StreamNodeMaxEntries = 100;
 }

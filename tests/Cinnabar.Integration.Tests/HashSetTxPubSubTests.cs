@@ -33,6 +33,24 @@ public sealed class HashSetTxPubSubTests : IClassFixture<HashSetTxPubSubTests.No
         Assert.Equal("from-b", a.Call("GET", "tx:w1").ToString());
     }
 
+    // Redis's SMOVE signals the destination only when the member was added to it.
+    [Fact]
+    public void Smove_of_a_member_already_in_the_destination_leaves_its_watch_intact()
+    {
+        using var a = _f.Server.Connect();
+        using var b = _f.Server.Connect();
+        a.Call("DEL", "tx:smsrc", "tx:smdst");
+        a.Call("SADD", "tx:smsrc", "a", "b");
+        a.Call("SADD", "tx:smdst", "a");
+        Assert.Equal("OK", a.Call("WATCH", "tx:smdst").ToString());
+        Assert.Equal("OK", a.Call("MULTI").ToString());
+        Assert.Equal("QUEUED", a.Call("SADD", "tx:smdst", "c").ToString());
+        Assert.Equal(1, b.Call("SMOVE", "tx:smsrc", "tx:smdst", "a").Integer);
+        var exec = a.Call("EXEC");
+        Assert.False(exec.IsNull, "EXEC was aborted");
+        Assert.Equal(2, a.Call("SCARD", "tx:smdst").Integer);
+    }
+
     [Fact]
     public void Exec_runs_when_watched_key_is_untouched_and_other_keys_change()
     {

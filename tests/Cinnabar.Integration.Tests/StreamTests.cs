@@ -136,7 +136,9 @@ public sealed class StreamTests : IClassFixture<SideBySideFixture>
         return Raw(reader.ReadRawReply());
     }
 
-    public static TheoryData<string> WokenWithoutEntries => new() { "del", "destroy", "wrongtype", "xread-wrongtype" };
+    // "set": SET over the stream; "swapdb": the db is swapped with an empty one (and back);
+    // "flushdb": the db is emptied (Redis 7.0's scanDatabaseForDeletedStreams).
+    public static TheoryData<string> WokenWithoutEntries => new() { "del", "destroy", "wrongtype", "xread-wrongtype", "set", "swapdb", "flushdb" };
 
     [Theory]
     [MemberData(nameof(WokenWithoutEntries))]
@@ -148,6 +150,9 @@ public sealed class StreamTests : IClassFixture<SideBySideFixture>
         {
             "del" => [["DEL", key]],
             "destroy" => [["XGROUP", "DESTROY", key, "g"]],
+            "set" => [["SET", key, "x"]],
+            "swapdb" => [["SWAPDB", "0", "15"], ["SWAPDB", "0", "15"]],
+            "flushdb" => [["FLUSHDB"]],
             _ => [["DEL", key], ["SET", key, "x"]],
         };
         object[] blocking = scenario == "xread-wrongtype"
@@ -162,6 +167,30 @@ public sealed class StreamTests : IClassFixture<SideBySideFixture>
             "xread-wrongtype" => "*-1\r\n",
             _ => "-UNBLOCKED the stream key no longer exists\r\n",
         }, ours);
+    }
+
+    // A command that blocks counts one call in commandstats, made when it completes (Redis's
+    // updateStatsOnUnblock): here a failed one, as XGROUP DESTROY fails the blocked XREADGROUP.
+    [Fact]
+    public void Blocked_command_counts_one_call_when_it_completes()
+    {
+        foreach (var server in new[] { _f.Redis, _f.Cinnabar })
+        {
+            using var ctl = server.Connect();
+            ctl.Call("CONFIG", "RESETSTAT");
+            ctl.Call("DEL", "st:stats");
+            ctl.Call("XGROUP", "CREATE", "st:stats", "g", "$", "MKSTREAM");
+            using (var reader = server.Connect())
+            {
+                SendBlocking(server, reader, "XREADGROUP", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "st:stats", ">");
+                ctl.Call("XGROUP", "DESTROY", "st:stats", "g");
+                Assert.StartsWith("-NOGROUP", Raw(reader.ReadRawReply()));
+            }
+            string stats = ctl.Call("INFO", "commandstats").ToString();
+            string line = stats.Split("\r\n").Single(l => l.StartsWith("cmdstat_xreadgroup:", StringComparison.Ordinal));
+            Assert.StartsWith("cmdstat_xreadgroup:calls=1,", line);
+            Assert.EndsWith(",rejected_calls=0,failed_calls=1", line);
+        }
     }
 
     // Builds the same streams on a server: several nodes, mixed field sets, tombstones, groups.

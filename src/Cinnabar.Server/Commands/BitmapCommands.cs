@@ -166,7 +166,9 @@ public sealed class BitmapCommands : ICommandFamily
             if (!ctx.TryGetLong(2, out long start) || !ctx.TryGetLong(3, out long end)) return;
             bool isBit = false;
             if (ctx.ArgCount == 5 && !TryParseUnit(ctx, 4, out isBit)) return;
-            if (!ResolveRange(start, end, p.Length, isBit, out startBit, out endBit))
+            // Redis 7.0 answers 0 for two negative indexes with start > end before converting them
+            // (otherwise both would clamp to 0 and count the first byte or bit).
+            if ((start < 0 && end < 0 && start > end) || !ResolveRange(start, end, p.Length, isBit, out startBit, out endBit))
             {
                 ctx.Reply.WriteInteger(0);
                 return;

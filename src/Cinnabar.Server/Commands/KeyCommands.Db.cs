@@ -197,6 +197,7 @@ public sealed partial class KeyCommands
         long n = db.Count;
         ctx.Server.TouchWatchedKeysOnFlush(db.Index, null);
         db.Clear();
+        ctx.Server.SignalBlockedKeysOfFlushedDb(db.Index);
         return n;
     }
 }

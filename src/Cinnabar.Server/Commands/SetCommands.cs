@@ -327,8 +327,8 @@ public sealed class SetCommands : ICommandFamily
             dst = SetObject.CreateFor(member);
             ctx.Db.Add(ctx.ArgBytes(2), dst);
         }
+        // Redis touches the destination (WATCH, sadd event) only when the member was added to it.
         if (dst.Add(member)) ctx.KeyChanged(dstKey, 's', "sadd");
-        else ctx.Server.SignalModified(ctx.Db, dstKey);
         ctx.Reply.WriteInteger(1);
     }
 

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Cinnabar.Protocol;
 using Cinnabar.Storage;
 
 namespace Cinnabar.Server.Commands;
@@ -18,8 +19,31 @@ public sealed class SortCommands : ICommandFamily
 
     public void Register(CommandTable t)
     {
-        t.Add("sort", -2, "write denyoom movablekeys", 1, 1, 1, "@write @set @sortedset @list @slow @dangerous", Sort, G, "Sorts the elements in a list, a set, or a sorted set, optionally storing the result.", "1.0.0", "O(N+M*log(M)) where N is the number of elements in the list or set to sort, and M the number of returned elements. When the elements are not sorted, complexity is O(N).");
+        t.Add("sort", -2, "write denyoom movablekeys", 1, 1, 1, "@write @set @sortedset @list @slow @dangerous", Sort, G, "Sorts the elements in a list, a set, or a sorted set, optionally storing the result.", "1.0.0", "O(N+M*log(M)) where N is the number of elements in the list or set to sort, and M the number of returned elements. When the elements are not sorted, complexity is O(N).", StoreKeys);
         t.Add("sort_ro", -2, "readonly movablekeys", 1, 1, 1, "@read @set @sortedset @list @slow @dangerous", SortRo, G, "Returns the sorted elements of a list, a set, or a sorted set.", "7.0.0", "O(N+M*log(M)) where N is the number of elements in the list or set to sort, and M the number of returned elements. When the elements are not sorted, complexity is O(N).");
+    }
+
+    // SORT's keys as Redis's sortGetKeys finds them: the sorted key, then the argument after the
+    // last STORE (LIMIT skips two arguments, GET and BY one; an option is recognised only at j = 0
+    // of its skip list, so STORE is matched before anything is skipped).
+    private static int[] StoreKeys(CommandArgs args)
+    {
+        int store = -1;
+        for (int i = 2; i < args.Count; i++)
+        {
+            if (AsciiEqualsIgnoreCase(args[i], "limit")) i += 2;
+            else if (AsciiEqualsIgnoreCase(args[i], "store") && i + 1 < args.Count) store = i + 1;
+            else if (AsciiEqualsIgnoreCase(args[i], "get") || AsciiEqualsIgnoreCase(args[i], "by")) i++;
+        }
+        return store > 0 ? [1, store] : [1];
+    }
+
+    private static bool AsciiEqualsIgnoreCase(ReadOnlySpan<byte> a, string lower)
+    {
+        if (a.Length != lower.Length) return false;
+        for (int i = 0; i < a.Length; i++)
+            if ((a[i] | 0x20) != lower[i]) return false;
+        return true;
     }
 
     private static void Sort(CommandContext ctx) => SortGeneric(ctx, readOnly: false);
@@ -107,7 +131,9 @@ public sealed class SortCommands : ICommandFamily
             _ => 0,
         };
 
-        long start = limitStart < 0 ? 0 : limitStart;
+        // Redis 7.0.15 clamps both LIMIT arguments to the object size first (no overflow on huge counts).
+        long start = Math.Min(Math.Max(limitStart, 0), vectorLen);
+        limitCount = Math.Min(Math.Max(limitCount, -1), vectorLen);
         long end = limitCount < 0 ? vectorLen - 1 : start + limitCount - 1;
         if (start >= vectorLen)
         {

@@ -174,7 +174,9 @@ public sealed partial class SortedSetCommands
             if (ctx.Server.Propagator != null)
             {
                 var name = max ? ZPopMaxName : ZPopMinName;
-                ctx.PropagateAs(count == -1 ? [name, key.ToArray()] : [name, key.ToArray(), CommandContext.Bytes(count.ToString(System.Globalization.CultureInfo.InvariantCulture))]);
+                // [B]ZMPOP propagates the number actually popped (Redis 7.0 rewrites it as ZPOPMIN/ZPOPMAX key n).
+                long propagated = multi ? n : count;
+                ctx.PropagateAs(count == -1 ? [name, key.ToArray()] : [name, key.ToArray(), CommandContext.Bytes(propagated.ToString(System.Globalization.CultureInfo.InvariantCulture))]);
             }
             PopAndWrite(ctx, key, z, n, max, nested: multi);
             return true;

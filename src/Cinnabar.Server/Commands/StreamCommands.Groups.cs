@@ -579,9 +579,12 @@ public sealed partial class StreamCommands
             if (p == null) continue;
             if (e == null)
             {
-                // The entry was deleted: drop it from the PEL (Redis 7.0 does this in XCLAIM).
+                // The entry was deleted: drop it from the PEL (Redis 7.0 does this in XCLAIM), and
+                // propagate an XCLAIM of it so that replicas drop it too.
+                if (ctx.Server.Propagator != null) PropagateClaim(ctx, 1, g, p.Consumer, id, p);
                 g.Pel.Remove(id);
                 p.Consumer.Pel.Remove(id);
+                ctx.Dirty();
                 continue;
             }
             if (minIdle > 0 && ctx.NowMs - p.DeliveryTimeMs < minIdle) continue;
@@ -639,16 +642,21 @@ public sealed partial class StreamCommands
         var deleted = new List<StreamId>();
         StreamId next = StreamId.Zero;
         bool more = false;
+        // Redis 7.0.15's xautoclaimCommand: at most COUNT*10 PEL entries are examined; a deleted
+        // entry is dropped from the PEL (propagated as an XCLAIM of it) and, like a claimed one,
+        // uses up one of COUNT. The cursor is the PEL entry after the last one examined.
         foreach (var (id, p) in g.Pel.ToArray())
         {
             if (id < start) continue;
-            if (attempts-- == 0 || claimed.Count >= count) { next = id; more = true; break; }
+            if (attempts-- == 0 || count == 0) { next = id; more = true; break; }
             var e = s!.Find(id);
             if (e == null)
             {
+                if (ctx.Server.Propagator != null) PropagateClaim(ctx, 1, g, p.Consumer, id, p);
                 g.Pel.Remove(id);
                 p.Consumer.Pel.Remove(id);
                 deleted.Add(id);
+                count--;
                 continue;
             }
             if (minIdle > 0 && ctx.NowMs - p.DeliveryTimeMs < minIdle) continue;
@@ -662,6 +670,7 @@ public sealed partial class StreamCommands
             p.DeliveryTimeMs = ctx.NowMs;
             if (!justId) p.DeliveryCount++;
             claimed.Add((id, e));
+            count--;
             if (ctx.Server.Propagator != null) PropagateClaim(ctx, 1, g, consumer, id, p);
         }
         if (!more) next = StreamId.Zero;

@@ -397,7 +397,6 @@ public sealed partial class StreamCommands : ICommandFamily
         }
         if (!TryGetStream(ctx, 1, true, out var s)) return;
         if (s == null) { ctx.Error(Errors.NoSuchKey); return; }
-        if (id < s.LastId) { ctx.Error(Errors.StreamSetIdSmaller); return; }
         if (s.Length > 0)
         {
             var last = s.LastEntry()!.Id;

@@ -1,0 +1,99 @@
+using System.Globalization;
+using System.Text;
+using Cinnabar.Storage;
+
+namespace Cinnabar.Server.Commands;
+
+/// <summary>
+/// DEBUG subcommands Redis 7.0's own test suite relies on (QUICKLIST-PACKED-THRESHOLD, HTSTATS-KEY,
+/// LOADAOF), with debug.c's replies and error strings.
+/// </summary>
+public sealed partial class DebugCommands
+{
+    static DebugCommands()
+    {
+        Subcommands["QUICKLIST-PACKED-THRESHOLD"] = (3, QuicklistPackedThreshold);
+        Subcommands["HTSTATS-KEY"] = (3, HtStatsKey);
+        Subcommands["LOADAOF"] = (2, LoadAof);
+    }
+
+    /// <summary>
+    /// DEBUG QUICKLIST-PACKED-THRESHOLD size: the element size from which Redis stores a list element
+    /// in a "plain" quicklist node of its own. 0 restores the default (1 GiB); more than 4 GiB - 1 MiB is refused.
+    /// </summary>
+    private static void QuicklistPackedThreshold(CommandContext ctx)
+    {
+        if (ctx.ArgCount != 3 || !Config.ServerConfig.TryParseMemory(ctx.ArgString(2), out long size) || size > (1L << 32) - (1 << 20))
+        {
+            ctx.Error("ERR argument must be a memory value bigger than 1 and smaller than 4gb");
+            return;
+        }
+        EncodingLimits.ListPackedThreshold = size == 0 ? 1 << 30 : size;
+        ctx.Reply.WriteOk();
+    }
+
+    /// <summary>DEBUG HTSTATS-KEY key: dictGetStats of a hashtable-encoded set/hash or a skiplist zset's dict.</summary>
+    private static void HtStatsKey(CommandContext ctx)
+    {
+        if (ctx.ArgCount != 3)
+        {
+            ctx.Error($"ERR unknown subcommand or wrong number of arguments for '{Errors.Truncate(ctx.ArgString(1))}'. Try DEBUG HELP.");
+            return;
+        }
+        var o = ctx.Db.Lookup(ctx.Arg(2));
+        if (o == null)
+        {
+            ctx.Error(Errors.NoSuchKey);
+            return;
+        }
+        (int TableSize, int Slots, int MaxChain, long[] Distribution)? stats = o switch
+        {
+            SetObject { Table: { } t } => t.ChainStats(),
+            HashObject { Table: { } t } => t.ChainStats(),
+            ZSetObject { Dict: { } t } => t.ChainStats(),
+            _ => null,
+        };
+        long count = o switch { SetObject s => s.Count, HashObject h => h.Count, ZSetObject z => z.Count, _ => 0 };
+        if (stats == null)
+        {
+            ctx.Error("ERR The value stored at the specified key is not represented using an hash table");
+            return;
+        }
+        ctx.Reply.WriteVerbatim(FormatDictStats(stats.Value, count));
+    }
+
+    /// <summary>The text of Redis's _dictGetStatsHt for the main table (Cinnabar's tables rehash at once).</summary>
+    private static string FormatDictStats((int TableSize, int Slots, int MaxChain, long[] Distribution) s, long count)
+    {
+        if (count == 0) return "No stats available for empty dictionaries\n";
+        var inv = CultureInfo.InvariantCulture;
+        var sb = new StringBuilder();
+        long totChain = 0;
+        for (int i = 1; i < s.Distribution.Length; i++) totChain += s.Distribution[i] * i;
+        sb.Append(inv, $"Hash table 0 stats (main hash table):\n table size: {s.TableSize}\n number of elements: {count}\n");
+        sb.Append(inv, $" different slots: {s.Slots}\n max chain length: {s.MaxChain}\n");
+        sb.Append(inv, $" avg chain length (counted): {(float)totChain / s.Slots:F2}\n avg chain length (computed): {(float)count / s.Slots:F2}\n");
+        sb.Append(" Chain length distribution:\n");
+        for (int i = 0; i < s.Distribution.Length - 1; i++)
+        {
+            if (s.Distribution[i] == 0) continue;
+            sb.Append(inv, $"   {i}: {s.Distribution[i]} ({(float)s.Distribution[i] / s.TableSize * 100:F2}%)\n");
+        }
+        return sb.ToString();
+    }
+
+    /// <summary>
+    /// DEBUG LOADAOF: flush the AOF, empty the dataset and load it back from the AOF files. Like
+    /// Redis, the reload is neither propagated nor counted as changes.
+    /// </summary>
+    private static void LoadAof(CommandContext ctx)
+    {
+        var err = ctx.Server.DebugLoadAof();
+        if (err != null)
+        {
+            ctx.Error(err);
+            return;
+        }
+        ctx.Reply.WriteOk();
+    }
+}
