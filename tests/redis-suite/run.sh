@@ -43,7 +43,9 @@ cd "$suite"
 run_unit() {
   # A random port range per run, so that concurrent runs (and their +10000 bus ports) don't collide.
   base=$((21000 + (RANDOM % 16) * 500))
-  timeout 900 ./runtest --single "$1" --clients 1 --timeout 120 --baseport $base --portcount 500 "${extra[@]}" >"$2" 2>&1
+  # skip.txt: tests that need Redis internals Cinnabar has no equivalent for (see the file).
+  timeout 900 ./runtest --single "$1" --clients 1 --timeout 120 --baseport $base --portcount 500 \
+    --skipfile "$root/tests/redis-suite/skip.txt" "${extra[@]}" >"$2" 2>&1
 }
 for u in "${units[@]}"; do
   log="$logs/$(echo "$u" | tr / _).log"
