@@ -105,7 +105,10 @@ public sealed class Client
     internal bool CleanedUp;
     /// <summary>True while the next command waits for a CLIENT PAUSE to end.</summary>
     public bool WaitingForUnpause => _pausedWaiting;
-    public int QueryBufferLength => _inEnd - _inStart;
+    // While a batch runs, Redis's querybuf still holds the commands already processed in it
+    // (trimmed after the batch), so CLIENT LIST shows the running command in qbuf.
+    public int QueryBufferLength => Math.Max(0, _inEnd - (_batchStart >= 0 && _batchStart <= _inStart ? _batchStart : _inStart));
+    private int _batchStart = -1;
     public int QueryBufferCapacity => _in.Length;
     public int PendingOutputBytes => Reply.Length + (_sending ? _sendBuffer.Length : 0);
 
@@ -285,6 +288,19 @@ public sealed class Client
 
     /// <summary>Parses and executes buffered commands. Returns true if it stopped early to flush output.</summary>
     private bool ProcessBatch()
+    {
+        _batchStart = _inStart;
+        try
+        {
+            return ProcessBatchCore();
+        }
+        finally
+        {
+            _batchStart = -1;
+        }
+    }
+
+    private bool ProcessBatchCore()
     {
         _server.UpdateCachedTime();
         while (_inStart < _inEnd)

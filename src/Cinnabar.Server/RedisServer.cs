@@ -274,6 +274,8 @@ public sealed partial class RedisServer : IKeyspaceEvents
     // ---------------------------------------------------------------- execution
 
     private static readonly HashSet<string> MultiPassThrough = new(StringComparer.Ordinal) { "exec", "discard", "multi", "watch", "quit", "reset" };
+    private static readonly HashSet<string> ScriptCommands = new(StringComparer.Ordinal)
+        { "eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro" };
     private static readonly HashSet<string> SubscriptionCommands = new(StringComparer.Ordinal)
         { "subscribe", "ssubscribe", "unsubscribe", "sunsubscribe", "psubscribe", "punsubscribe" };
     private static readonly HashSet<string> SubscribedAllowed = new(StringComparer.Ordinal)
@@ -422,7 +424,10 @@ public sealed partial class RedisServer : IKeyspaceEvents
         ctx.PropagateOverride = null;
         long dirtyBefore = Dirty;
         long start = Stopwatch.GetTimestamp();
-        if (Monitors.Count > 0 && !cmd.Is(CommandFlags.SkipMonitor | CommandFlags.Admin)) FeedMonitors(client, args);
+        // Scripts are flagged skip_monitor but show themselves before the commands they run
+        // (evalCommand/fcallCommandGeneric feed monitors explicitly).
+        if (Monitors.Count > 0 && (!cmd.Is(CommandFlags.SkipMonitor | CommandFlags.Admin) || ScriptCommands.Contains(cmd.Name)))
+            FeedMonitors(client, args);
         int replyStart = client.Reply.Length;
         client.LastCommand = cmd.FullName;
         try

@@ -15,6 +15,14 @@ public sealed class ClientCommandsTests : IClassFixture<CinnabarFixture>
     private static string Addr(RespConnection c) => Regex.Match(c.Call("CLIENT", "INFO").ToString(), @" addr=(\S+) ").Groups[1].Value;
 
     [Fact]
+    public void Client_info_counts_the_running_command_in_qbuf_as_redis()
+    {
+        // "*2\r\n$6\r\nCLIENT\r\n$4\r\nINFO\r\n" is 26 bytes, still in Redis's query buffer while it runs.
+        using var c = _f.Server.Connect();
+        Assert.Contains(" qbuf=26 ", c.Call("CLIENT", "INFO").ToString());
+    }
+
+    [Fact]
     public void Client_kill_by_id_closes_the_other_connection()
     {
         using var victim = _f.Server.Connect();
