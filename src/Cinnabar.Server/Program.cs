@@ -106,7 +106,7 @@ namespace Cinnabar.Server
             {
                 server.Rdb.Loading = false;
             }
-            log.Notice("Ready to accept connections tcp");
+            log.Notice("Ready to accept connections");
             using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx =>
             {
                 ctx.Cancel = true;
