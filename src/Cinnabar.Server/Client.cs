@@ -249,6 +249,14 @@ public sealed class Client
         bool more;
         do
         {
+            if (_hopToPool)
+            {
+                // A script may run for long (busy-reply-threshold, SCRIPT KILL): it must not hold
+                // the socket engine thread, which every connection's I/O runs on. Scripts are
+                // rare next to plain commands, so only they pay for the thread-pool hop.
+                _hopToPool = false;
+                await Task.Yield();
+            }
             if (!Monitor.TryEnter(_server.ExecLock))
             {
                 // Counted so that a background save lets waiting clients go first (YieldToClients).
@@ -328,6 +336,12 @@ public sealed class Client
                 _inputPending = true;
                 return false;
             }
+            if (!Thread.CurrentThread.IsThreadPoolThread && IsScriptCall(_args[0]))
+            {
+                _hopToPool = true;
+                _inputPending = true;
+                return true;
+            }
             _inStart += consumed;
             CommandsProcessed++;
             _server.Execute(this, _args);
@@ -344,6 +358,18 @@ public sealed class Client
         if (_inStart == _inEnd && !_receiveInFlight) _inStart = _inEnd = 0;
         _inputPending = false;
         return false;
+    }
+
+    private bool _hopToPool;
+
+    private static bool IsScriptCall(ReadOnlySpan<byte> name)
+    {
+        if (name.Length is < 4 or > 10) return false;
+        Span<byte> lower = stackalloc byte[10];
+        for (int i = 0; i < name.Length; i++) lower[i] = name[i] is >= (byte)'A' and <= (byte)'Z' ? (byte)(name[i] | 0x20) : name[i];
+        var n = lower[..name.Length];
+        return n.SequenceEqual("eval"u8) || n.SequenceEqual("evalsha"u8) || n.SequenceEqual("eval_ro"u8)
+            || n.SequenceEqual("evalsha_ro"u8) || n.SequenceEqual("fcall"u8) || n.SequenceEqual("fcall_ro"u8);
     }
 
     /// <summary>Answers complete buffered commands without the exec lock while a script is busy (see RedisServer.Scripting).</summary>

@@ -21,6 +21,8 @@ public sealed class ReplicaInfo
     public long AckTimeMs = Environment.TickCount64;
     /// <summary>Stream written while the RDB is being produced and sent; bounded by the replica output limit.</summary>
     public MemoryStream? Pending;
+    /// <summary>Stream bytes were added to the output buffer since the last flush (see FlushReplicaOutputs).</summary>
+    public bool FlushPending;
     /// <summary>
     /// After a diskless (EOF-marked) transfer the stream starts only on the replica's first ACK:
     /// a Redis replica detects the end marker in the last bytes of a read, so nothing may follow
@@ -100,10 +102,30 @@ public sealed partial class RedisServer
             if (r.State == ReplicaState.Online)
             {
                 lock (r.Client.OutputLock) r.Client.Reply.WriteRaw(data);
-                r.Client.ScheduleFlush();
+                // One socket write per batch of commands, not per command (Redis writes
+                // replicas' buffers in beforeSleep): flushed by FlushReplicaOutputs.
+                if (!r.FlushPending)
+                {
+                    r.FlushPending = true;
+                    _replicasToFlush.Add(r);
+                }
             }
             else r.Pending?.Write(data);
         }
+    }
+
+    private readonly List<ReplicaInfo> _replicasToFlush = new();
+
+    /// <summary>Sends what FeedReplicas buffered: after each batch, and on every cron tick (lock held).</summary>
+    internal void FlushReplicaOutputs()
+    {
+        if (_replicasToFlush.Count == 0) return;
+        foreach (var r in _replicasToFlush)
+        {
+            r.FlushPending = false;
+            r.Client.ScheduleFlush();
+        }
+        _replicasToFlush.Clear();
     }
 
     public ReplicaInfo? FindReplica(Client c) => Repl.Replicas.Find(r => r.Client == c);
@@ -377,6 +399,7 @@ public sealed partial class RedisServer
         }
         _getAckPending = false;
         FeedReplicas("*3\r\n$8\r\nREPLCONF\r\n$6\r\nGETACK\r\n$1\r\n*\r\n"u8);
+        FlushReplicaOutputs();
     }
 
     private bool _getAckPending;

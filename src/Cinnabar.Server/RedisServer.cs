@@ -673,6 +673,7 @@ public sealed partial class RedisServer : IKeyspaceEvents
         if (Failover == FailoverState.WaitForSync) UpdateFailoverStatus();
         // Before any reply of this batch is sent: the AOF write (and fsync with appendfsync always).
         FlushAofBuffer();
+        FlushReplicaOutputs();
     }
 
     /// <summary>Serves clients blocked on keys made ready by the last command (Redis does this after each command).</summary>
@@ -780,6 +781,8 @@ public sealed partial class RedisServer : IKeyspaceEvents
                 ReplicationCron();
                 IdleHeapCompaction();
                 CronTick?.Invoke(Keyspace.NowMs);
+                // Anything propagated outside a client batch (expiry DELs, PINGs, timers).
+                FlushReplicaOutputs();
             }
         }
         catch (Exception e)
