@@ -221,11 +221,9 @@ public sealed partial class RedisServer : IKeyspaceEvents
         {
             Monitor.Exit(ExecLock);
         }
-        // Started inline, so that with inline socket completions the client's loop runs on the
-        // socket engine's thread like every other client: commands from different connections
-        // then execute in the order they arrived (Redis's single event loop), which a loop
-        // started on a pool thread breaks while that thread is descheduled.
-        _ = client.RunAsync();
+        // Not inline: the first command may run synchronously inside RunAsync, and a long one
+        // (a busy script) must not stall the accept loop.
+        ThreadPool.UnsafeQueueUserWorkItem(static c => _ = c.RunAsync(), client, preferLocal: false);
     }
 
     private bool IsProtectedModeViolation(Client c) =>
