@@ -6,24 +6,39 @@ namespace Cinnabar.Server.Tests;
 
 public class ScriptingTests
 {
-    private sealed class RecordingSink : IPropagationSink
+    /// <summary>Records the propagated stream as "db:command args", following its SELECTs.</summary>
+    private sealed class RecordingSink : ICommandStreamConsumer
     {
         public readonly List<string> Commands = new();
-        public void Propagate(int dbIndex, CommandArgs argv)
+        private int _db;
+
+        public void Append(ReadOnlySpan<byte> resp)
         {
-            var parts = new List<string>();
-            for (int i = 0; i < argv.Count; i++) parts.Add(argv.GetString(i));
-            Commands.Add(dbIndex + ":" + string.Join(' ', parts));
+            string text = Encoding.UTF8.GetString(resp);
+            int p = 0;
+            while (p < text.Length)
+            {
+                int n = int.Parse(text[(p + 1)..text.IndexOf('\r', p)]);
+                p = text.IndexOf('\n', p) + 1;
+                var parts = new List<string>();
+                for (int i = 0; i < n; i++)
+                {
+                    int len = int.Parse(text[(p + 1)..text.IndexOf('\r', p)]);
+                    p = text.IndexOf('\n', p) + 1;
+                    parts.Add(text.Substring(p, len));
+                    p += len + 2;
+                }
+                if (parts[0] == "SELECT") _db = int.Parse(parts[1]);
+                else Commands.Add(_db + ":" + string.Join(' ', parts));
+            }
         }
-        public void Propagate(int dbIndex, byte[][] argv) =>
-            Commands.Add(dbIndex + ":" + string.Join(' ', argv.Select(a => Encoding.UTF8.GetString(a))));
     }
 
     private static (RedisServer Server, Client Client, RecordingSink Sink) Setup()
     {
         var server = new RedisServer(new ServerConfig());
         var sink = new RecordingSink();
-        server.Propagator = sink;
+        server.AddStreamConsumer(sink);
         var client = server.CreateFakeClient();
         return (server, client, sink);
     }
