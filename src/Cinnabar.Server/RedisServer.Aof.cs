@@ -293,6 +293,7 @@ public sealed partial class RedisServer : ICommandStreamConsumer
             return Errors.AofRewriteFailed;
         }
         Aof.RewriteInProgress = true;
+        Stats.TotalForks++;
         Aof.CurrentRewriteStartMs = Environment.TickCount64;
         if (enabling || _aofHandle == null)
         {
@@ -392,13 +393,15 @@ public sealed partial class RedisServer : ICommandStreamConsumer
     {
         // Redis re-flushes the AOF buffer every second after a write error until it succeeds.
         if (Aof.Enabled && !Aof.LastWriteOk) FlushAofBuffer();
-        if (!Aof.Enabled || Aof.RewriteInProgress || Rdb.BgsaveInProgress) return;
+        if (Aof.RewriteInProgress || Rdb.BgsaveInProgress) return;
+        // A scheduled BGREWRITEAOF runs whether or not appendonly is on, as in Redis.
         if (Aof.RewriteScheduled)
         {
             Aof.RewriteScheduled = false;
             StartAofRewrite();
             return;
         }
+        if (!Aof.Enabled) return;
         long pct = long.TryParse(ConfigOr("auto-aof-rewrite-percentage", "100"), out var p) ? p : 100;
         long minSize = long.TryParse(ConfigOr("auto-aof-rewrite-min-size", "67108864"), out var s) ? s : 64L << 20;
         if (pct <= 0 || Aof.CurrentSize < minSize) return;

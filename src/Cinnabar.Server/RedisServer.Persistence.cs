@@ -237,6 +237,7 @@ public sealed partial class RedisServer
         var options = RdbOptions();
         long dirtyAtStart = Dirty;
         Rdb.BgsaveInProgress = true;
+        Stats.TotalForks++;
         Rdb.CurrentBgsaveStartMs = Environment.TickCount64;
         Log.Notice($"Background saving started by pid {Environment.ProcessId}");
         BackgroundJobs.Run("bgsave", () =>

@@ -5,6 +5,8 @@ public sealed class Stats
 {
     public long TotalConnections;
     public long RejectedConnections;
+    /// <summary>Background jobs started (BGSAVE, AOF rewrite): Redis's total_forks, which tools watch.</summary>
+    public long TotalForks;
     public long TotalCommands;
     public long NetInputBytes;
     public long NetOutputBytes;

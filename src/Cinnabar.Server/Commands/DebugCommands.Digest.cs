@@ -164,4 +164,62 @@ public sealed partial class DebugCommands
         SHA1.HashData(data, hash);
         for (int i = 0; i < 20; i++) digest[i] ^= hash[i];
     }
+
+    /// <summary>DEBUG PROTOCOL type: a sample reply of each RESP3 type (clients' test suites use it).</summary>
+    private static void ProtocolSample(CommandContext ctx)
+    {
+        var w = ctx.Reply;
+        switch (ctx.ArgString(2).ToLowerInvariant())
+        {
+            case "string": w.WriteBulk("Hello World"); break;
+            case "integer": w.WriteInteger(12345); break;
+            case "double": w.WriteDouble(3.141); break;
+            case "bignum": w.WriteBigNumber("1234567999999999999999999999999999999"); break;
+            case "null": w.WriteNull(); break;
+            case "array":
+                w.WriteArrayHeader(3);
+                for (int j = 0; j < 3; j++) w.WriteInteger(j);
+                break;
+            case "set":
+                w.WriteSetHeader(3);
+                for (int j = 0; j < 3; j++) w.WriteInteger(j);
+                break;
+            case "map":
+                w.WriteMapHeader(3);
+                for (int j = 0; j < 3; j++)
+                {
+                    w.WriteInteger(j);
+                    w.WriteBool(j == 1);
+                }
+                break;
+            case "attrib":
+                if (w.Protocol >= 3)
+                {
+                    w.WriteRaw("|1\r\n"u8);
+                    w.WriteBulk("key-popularity");
+                    w.WriteArrayHeader(2);
+                    w.WriteBulk("key:123");
+                    w.WriteInteger(90);
+                }
+                w.WriteBulk("Some real reply following the attribute");
+                break;
+            case "push":
+                if (w.Protocol < 3)
+                {
+                    ctx.Error("ERR RESP2 is not supported by this command");
+                    return;
+                }
+                w.WritePushHeader(2);
+                w.WriteBulk("server-cpu-usage");
+                w.WriteInteger(42);
+                w.WriteBulk("Some real reply following the push reply");
+                break;
+            case "true": w.WriteBool(true); break;
+            case "false": w.WriteBool(false); break;
+            case "verbatim": w.WriteVerbatim("This is a verbatim\nstring"); break;
+            default:
+                ctx.Error("ERR Wrong protocol type name. Please use one of the following: string|integer|double|bignum|null|array|set|map|attrib|push|verbatim|true|false");
+                break;
+        }
+    }
 }

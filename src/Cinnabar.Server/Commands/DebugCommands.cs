@@ -26,6 +26,7 @@ public sealed partial class DebugCommands : ICommandFamily
         ["RELOAD"] = (2, Reload),
         ["POPULATE"] = (3, Populate),
         ["DIGEST"] = (2, Digest),
+        ["PROTOCOL"] = (3, ProtocolSample),
         ["DIGEST-VALUE"] = (2, DigestValue),
     };
 

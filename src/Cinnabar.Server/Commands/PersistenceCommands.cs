@@ -37,6 +37,13 @@ public sealed class PersistenceCommands : ICommandFamily
                 return;
             }
         }
+        // Inside EXEC a background job is only scheduled (server.in_exec): it starts from the cron.
+        if ((ctx.Client.Flags & ClientFlags.Multi) != 0 && !ctx.Server.Rdb.BgsaveInProgress)
+        {
+            ctx.Server.Rdb.BgsaveScheduled = true;
+            ctx.Reply.WriteSimpleString("Background saving scheduled");
+            return;
+        }
         var (status, error) = ctx.Server.StartBgsave(schedule);
         if (error != null) ctx.Error(error);
         else ctx.Reply.WriteSimpleString(status!);
@@ -50,7 +57,7 @@ public sealed class PersistenceCommands : ICommandFamily
             ctx.Error("ERR Background append only file rewriting already in progress");
             return;
         }
-        if (s.Rdb.BgsaveInProgress)
+        if (s.Rdb.BgsaveInProgress || (ctx.Client.Flags & ClientFlags.Multi) != 0)
         {
             s.Aof.RewriteScheduled = true;
             ctx.Reply.WriteSimpleString("Background append only file rewriting scheduled");

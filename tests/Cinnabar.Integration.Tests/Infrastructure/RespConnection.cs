@@ -141,6 +141,14 @@ public sealed class RespConnection : IDisposable
                 for (int i = 0; i < 2 * n; i++) ReadValue(capture);
                 return;
             }
+            case '|':
+            {
+                // An attribute map, then the reply it decorates.
+                int n = int.Parse(line.AsSpan(1));
+                for (int i = 0; i < 2 * n; i++) ReadValue(capture);
+                ReadValue(capture);
+                return;
+            }
             default:
                 return;
         }
