@@ -22,6 +22,13 @@ public static partial class Errors
     public const string Loading = "LOADING Redis is loading the dataset in memory";
     public const string ExecAbort = "EXECABORT Transaction discarded because of previous errors.";
     public const string NestedMulti = "ERR MULTI calls can not be nested";
+
+    /// <summary>execCommandAbort: a refused EXEC names the refusal (without its leading '-').</summary>
+    public static string ExecAbortBecause(string error) => "EXECABORT Transaction discarded because of: " + error;
+
+    /// <summary>DEBUG's answer to an unknown subcommand or a wrong number of arguments.</summary>
+    public static string DebugWrongArguments(string sub) =>
+        $"ERR unknown subcommand or wrong number of arguments for '{Truncate(sub)}'. Try DEBUG HELP.";
     public const string ExecWithoutMulti = "ERR EXEC without MULTI";
     public const string DiscardWithoutMulti = "ERR DISCARD without MULTI";
     public const string WatchInMulti = "ERR WATCH inside MULTI is not allowed";

@@ -66,8 +66,7 @@ public sealed partial class RedisServer
             if (inMulti) client.Reply.WriteError(Errors.NestedMulti);
             else
             {
-                client.Flags |= ClientFlags.Multi;
-                client.MultiQueue?.Clear();
+                Cinnabar.Server.Commands.TransactionCommands.EnterMulti(client);
                 client.Reply.WriteOk();
             }
             return;
@@ -81,7 +80,7 @@ public sealed partial class RedisServer
         if (inMulti && args.Count == 1 && IsWord(args[0], "exec"))
         {
             Cinnabar.Server.Commands.TransactionCommands.ResetMulti(client);
-            client.Reply.WriteError("EXECABORT Transaction discarded because of: " + Errors.Busy);
+            client.Reply.WriteError(Errors.ExecAbortBecause(Errors.Busy));
             return;
         }
         if (inMulti) client.Flags |= ClientFlags.DirtyExec;

@@ -394,7 +394,7 @@ public sealed partial class RedisServer : IKeyspaceEvents
             // execCommandAbort: a refused EXEC ends the transaction and names the reason.
             Cinnabar.Server.Commands.TransactionCommands.ResetMulti(client);
             UnwatchAll(client);
-            client.Context.Error("EXECABORT Transaction discarded because of: " + error);
+            client.Context.Error(Errors.ExecAbortBecause(error));
             return;
         }
         client.Context.Error(error);

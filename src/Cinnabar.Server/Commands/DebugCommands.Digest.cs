@@ -23,12 +23,12 @@ public sealed partial class DebugCommands
     {
         if (ctx.ArgCount > 5)
         {
-            ctx.Error($"ERR unknown subcommand or wrong number of arguments for '{Errors.Truncate(ctx.ArgString(1))}'. Try DEBUG HELP.");
+            ctx.Error(Errors.DebugWrongArguments(ctx.ArgString(1)));
             return;
         }
         if (!TryPositive(ctx.Arg(2), out long count) || (ctx.ArgCount == 5 && !TryPositive(ctx.Arg(4), out _)))
         {
-            ctx.Error("ERR value is out of range, must be positive");
+            ctx.Error(Errors.MustBePositive);
             return;
         }
         long size = 0;

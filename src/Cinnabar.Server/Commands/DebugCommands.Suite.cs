@@ -37,7 +37,7 @@ public sealed partial class DebugCommands
     {
         if (ctx.ArgCount != 3)
         {
-            ctx.Error($"ERR unknown subcommand or wrong number of arguments for '{Errors.Truncate(ctx.ArgString(1))}'. Try DEBUG HELP.");
+            ctx.Error(Errors.DebugWrongArguments(ctx.ArgString(1)));
             return;
         }
         var o = ctx.Db.Lookup(ctx.Arg(2));

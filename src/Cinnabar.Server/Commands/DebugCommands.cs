@@ -93,7 +93,7 @@ public sealed partial class DebugCommands : ICommandFamily
         string sub = ctx.ArgString(1);
         if (!Subcommands.TryGetValue(sub, out var entry) || ctx.ArgCount < entry.MinArgs)
         {
-            ctx.Error($"ERR unknown subcommand or wrong number of arguments for '{Errors.Truncate(sub)}'. Try DEBUG HELP.");
+            ctx.Error(Errors.DebugWrongArguments(sub));
             return;
         }
         entry.Handler(ctx);

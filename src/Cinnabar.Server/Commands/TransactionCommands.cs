@@ -29,10 +29,16 @@ public sealed class TransactionCommands : ICommandFamily
             ctx.Error(Errors.NestedMulti);
             return;
         }
+        EnterMulti(c);
+        ctx.Reply.WriteOk();
+    }
+
+    /// <summary>Starts queueing (MULTI; also accepted while a script is busy).</summary>
+    internal static void EnterMulti(Client c)
+    {
         c.Flags |= ClientFlags.Multi;
         c.MultiQueue?.Clear();
         c.MultiFlags = 0;
-        ctx.Reply.WriteOk();
     }
 
     /// <summary>Leaves the MULTI state (Redis's discardTransaction without the unwatch).</summary>
