@@ -21,6 +21,8 @@ public sealed class RdbSaveOptions
     public IReadOnlyList<byte[]> FunctionLibraries { get; init; } = [];
     /// <summary>Keys serialized per lock acquisition during a background save.</summary>
     public int KeysPerStep { get; init; } = 256;
+    /// <summary>The "ctime" aux field, Unix seconds; null means now (tests pin it to stay date-independent).</summary>
+    public long? CreationTimeSeconds { get; init; }
 
     /// <summary>
     /// Called between batches, outside the lock: the server uses it to let clients waiting for
@@ -62,7 +64,7 @@ public static class RdbFile
     /// <paramref name="execLock"/> around each batch (the lock is reentrant, so a caller that
     /// already holds it, as SAVE does, simply runs to the end).
     /// </summary>
-    public static void Write(Stream output, IReadOnlyList<DbSnapshot> snapshots, object execLock, RdbSaveOptions o, Func<long>? nowMs = null)
+    public static void Write(Stream output, IReadOnlyList<DbSnapshot> snapshots, object execLock, RdbSaveOptions o)
     {
         var w = new RdbWriter(output, o.Compress, o.Checksum) { DeferFlush = true };
         try
@@ -90,7 +92,8 @@ public static class RdbFile
     {
         w.WriteAux("redis-ver", o.RedisVersion);
         w.WriteAux("redis-bits", "64");
-        w.WriteAux("ctime", DateTimeOffset.UtcNow.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture));
+        long ctime = o.CreationTimeSeconds ?? DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        w.WriteAux("ctime", ctime.ToString(CultureInfo.InvariantCulture));
         w.WriteAux("used-mem", o.UsedMemory.ToString(CultureInfo.InvariantCulture));
         if (o.ReplId != null)
         {

@@ -20,7 +20,8 @@ public sealed class GoldenFileTests
 
     private static (Keyspace Ks, RdbLoadResult Result) Load(Stream input)
     {
-        long now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        // Golden files carry absolute expiry times: load with the clock set to when they were saved.
+        long now = GoldenClock.CreationTimeMs(input);
         var ks = new Keyspace(16) { NowMs = now };
         var result = RdbFile.Load(input, ks, skipExpired: true, now);
         return (ks, result);
@@ -58,7 +59,11 @@ public sealed class GoldenFileTests
         var gate = new object();
         List<DbSnapshot> snaps;
         lock (gate) snaps = RdbFile.BeginSnapshots(ks);
-        RdbFile.Write(ms, snaps, gate, new RdbSaveOptions { FunctionLibraries = first.FunctionLibraries });
+        RdbFile.Write(ms, snaps, gate, new RdbSaveOptions
+        {
+            FunctionLibraries = first.FunctionLibraries,
+            CreationTimeSeconds = long.Parse(first.Aux["ctime"], System.Globalization.CultureInfo.InvariantCulture),
+        });
         var bytes = ms.ToArray();
 
         var path = Path.Combine(Path.GetTempPath(), $"cinnabar-golden-{name}-{Guid.NewGuid():N}.rdb");

@@ -13,7 +13,9 @@ public sealed class RdbFileTests
     [Fact]
     public void Loads_string_dump_written_by_redis_7_0()
     {
-        var ks = new Keyspace(16) { NowMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() };
+        // The file's TTLs are absolute: load it with the clock at the moment redis-server saved it.
+        long madeAtMs = GoldenClock.CreationTimeMs(Golden("strings-7.0.rdb"));
+        var ks = new Keyspace(16) { NowMs = madeAtMs };
         using var f = File.OpenRead(Golden("strings-7.0.rdb"));
         var result = RdbFile.Load(f, ks, skipExpired: true, ks.NowMs);
         Assert.Equal("7.0.15", result.Aux["redis-ver"]);
