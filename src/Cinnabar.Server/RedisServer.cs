@@ -221,9 +221,12 @@ public sealed partial class RedisServer : IKeyspaceEvents
         {
             Monitor.Exit(ExecLock);
         }
-        // Not inline: the first command may run synchronously inside RunAsync, and a long one
-        // (a busy script) must not stall the accept loop.
-        ThreadPool.UnsafeQueueUserWorkItem(static c => _ = c.RunAsync(), client, preferLocal: false);
+        // Started inline: with inline socket completions (and one engine thread, see the launcher)
+        // the accept loop and every client loop run on the socket engine thread, so commands from
+        // different connections execute in the order they arrived, as in Redis's event loop. A
+        // loop started on a pool thread races the others while that thread is descheduled.
+        // Scripts, the only commands that may run long and must not stall I/O, hop to the pool.
+        _ = client.RunAsync();
     }
 
     private bool IsProtectedModeViolation(Client c) =>
