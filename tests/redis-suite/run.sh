@@ -28,18 +28,29 @@ command -v tclsh >/dev/null || { echo "tclsh is required (apt-get install tcl)";
 # src/redis-server points at this checkout's server, and its tests/tmp is its own (the harness
 # empties tests/tmp when it starts), so concurrent runs never see each other's files.
 pristine="$suite"
-# suite_copy LANE: prints the lane's copy, making it when missing.
-suite_copy() {
-  local dir="$cache/run-$(printf '%s' "$root" | md5sum | cut -c1-12)-$1"
-  if [ ! -f "$dir/tests/test_helper.tcl" ]; then
-    rm -rf "$dir.tmp" && cp -a "$pristine" "$dir.tmp" && rm -rf "$dir.tmp/tests/tmp" "$dir.tmp/src/redis-server" && mv "$dir.tmp" "$dir"
-  fi
-  mkdir -p "$dir/src" "$dir/tests/tmp"
-  rm -f "$dir/src/redis-server"
-  printf '#!/bin/sh\nexec "%s/bin/cinnabar-server" "$@"\n' "$root" >"$dir/src/redis-server"
-  chmod +x "$dir/src/redis-server"
-  for t in redis-cli redis-benchmark redis-check-aof redis-check-rdb; do ln -sf "$(command -v $t)" "$dir/src/$t"; done
-  echo "$dir"
+# take_suite_copy: sets SUITE_DIR to a copy of the suite nobody else uses (the first free slot,
+# held by a lock for this shell's lifetime), making it when missing.
+take_suite_copy() {
+  local slot dir
+  for slot in $(seq 0 63); do
+    dir="$cache/run-$(printf '%s' "$root" | md5sum | cut -c1-12)-$slot"
+    exec {lockfd}>"$dir.lock"
+    if flock -n "$lockfd"; then
+      if [ ! -f "$dir/tests/test_helper.tcl" ]; then
+        rm -rf "$dir.tmp" && cp -a "$pristine" "$dir.tmp" && rm -rf "$dir.tmp/tests/tmp" "$dir.tmp/src/redis-server" && mv "$dir.tmp" "$dir"
+      fi
+      mkdir -p "$dir/src" "$dir/tests/tmp"
+      rm -f "$dir/src/redis-server"
+      printf '#!/bin/sh\nexec "%s/bin/cinnabar-server" "$@"\n' "$root" >"$dir/src/redis-server"
+      chmod +x "$dir/src/redis-server"
+      for t in redis-cli redis-benchmark redis-check-aof redis-check-rdb; do ln -sf "$(command -v $t)" "$dir/src/$t"; done
+      SUITE_DIR="$dir"
+      return 0
+    fi
+    exec {lockfd}>&-
+  done
+  echo "no free suite copy" >&2
+  return 1
 }
 "$root/bin/cinnabar-server" --version >/dev/null
 
@@ -84,7 +95,7 @@ run_unit() {
   local target=()
   [ "$external" = 1 ] && target=(--host 127.0.0.1 --port "$ext_port")
   # skip.txt: tests that need Redis internals Cinnabar has no equivalent for (see the file).
-  cd "$(suite_copy "$3")" || return 1
+  cd "$SUITE_DIR" || return 1
   timeout 900 ./runtest --single "$1" --clients 1 --timeout 120 --baseport $base --portcount 500 \
     "${target[@]}" --skipfile "$root/tests/redis-suite/skip.txt" "${extra[@]}" >"$2" 2>&1
 }
@@ -112,6 +123,7 @@ run_and_score() {
 
 for lane in $(seq 0 $((jobs - 1))); do
   (
+    take_suite_copy || exit 1
     i=0
     for u in "${units[@]}"; do
       [ $((i % jobs)) -eq "$lane" ] && run_and_score "$u" "$lane"
