@@ -169,6 +169,7 @@ namespace Cinnabar.Server
     {
         public static void Initialize(RedisServer server)
         {
+            if (server.Acl.LoadAtStartup() != null) throw new InvalidOperationException("Critical error while loading ACLs. Exiting.");
             InitializeSubsystems(server);
         }
 
