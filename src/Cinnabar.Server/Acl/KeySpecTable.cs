@@ -49,7 +49,9 @@ public readonly record struct KeyRef(int Pos, KeySpecFlags Flags);
 /// </summary>
 internal static partial class KeySpecTable
 {
-    private static readonly Dictionary<string, KeySpec[]> Specs = Parse();
+    // Lazy: Data lives in another part of this class, and field initialisers across parts run in no guaranteed order.
+    private static Dictionary<string, KeySpec[]>? _specs;
+    private static Dictionary<string, KeySpec[]> Specs => _specs ??= Parse();
 
     private static Dictionary<string, KeySpec[]> Parse()
     {
