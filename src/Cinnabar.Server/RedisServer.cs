@@ -269,7 +269,7 @@ public sealed partial class RedisServer : IKeyspaceEvents
     public Client? FindClient(long id) => _clients.TryGetValue(id, out var c) ? c : null;
 
     /// <summary>Creates a client with no socket (scripts, AOF loading, the master link).</summary>
-    public Client CreateFakeClient() => new(this, null, Interlocked.Increment(ref _nextClientId)) { Authenticated = true };
+    public Client CreateFakeClient() => new(this, null, Interlocked.Increment(ref _nextClientId)) { Authenticated = true, AclUser = Acl.SuperUser, User = Acl.SuperUser.Name };
 
     // ---------------------------------------------------------------- execution
 

@@ -37,6 +37,9 @@ public sealed partial class AclManager
         FutureCommandsBit = id;
         CommandWords = id / 64 + 1;
         DefaultUser = CreateDefaultUser();
+        SuperUser = new AclUser(this, "(superuser)");
+        foreach (var op in new[] { "+@all", "~*", "&*", "on", "nopass" }) SuperUser.Apply(this, op);
+        SuperUser.Refresh();
         _users["default"] = DefaultUser;
         UpdateDefaultUserPassword(server.Config.RequirePass);
         server.Config.UserRewriteLines = ConfigRewriteLines;
@@ -55,6 +58,8 @@ public sealed partial class AclManager
 
     public RedisServer Server { get; }
     public AclUser DefaultUser { get; }
+    /// <summary>Internal clients (master link, AOF loading) run unchecked, as Redis's clients with no user.</summary>
+    public AclUser SuperUser { get; }
     public List<CommandDef> TopLevelCommands { get; } = new();
     public int FutureCommandsBit { get; }
     public int CommandWords { get; }
@@ -258,6 +263,28 @@ public sealed partial class AclManager
     }
 
     // ------------------------------------------------------------------ authentication
+
+    /// <summary>Arguments Redis hides from the slow log (redactClientCommandArgument): passwords and ACL rules.</summary>
+    public static bool IsRedacted(CommandDef? cmd, CommandArgs args, int i)
+    {
+        if (cmd == null || i == 0) return false;
+        switch (cmd.FullName)
+        {
+            case "auth": return true;
+            case "acl|setuser": return i >= 2;
+            case "hello":
+                for (int j = 2; j + 2 < args.Count + 1 && j < args.Count; j++)
+                {
+                    if (args[j].Length == 4 && AclSelector.Is(Latin1(args[j]), "AUTH") && j + 2 < args.Count)
+                    {
+                        if (i == j + 1 || i == j + 2) return true;
+                        j += 2;
+                    }
+                }
+                return false;
+            default: return false;
+        }
+    }
 
     /// <summary>ACLCheckUserCredentials: the user exists, is enabled, and the password matches (or nopass).</summary>
     public AclUser? CheckCredentials(string user, ReadOnlySpan<byte> password)
