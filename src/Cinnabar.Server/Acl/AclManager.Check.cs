@@ -144,6 +144,8 @@ public sealed partial class AclManager
     {
         var r = Check(c.AclUser, cmd, args, out int idx);
         if (r == AclResult.Ok) return null;
+        // processCommand has already made the rejected command the client's last one (cmd= in client-info).
+        c.LastCommand = cmd.FullName;
         AddLogEntry(c, r, (c.Flags & ClientFlags.Multi) != 0 ? AclContext.Multi : AclContext.TopLevel, null, LogObject(r, cmd, args, idx));
         return DenialError(r, cmd);
     }

@@ -140,7 +140,7 @@ public sealed class ConnectionCommands : ICommandFamily
         if (authed) ctx.Client.Authenticated = true;
         if (!ctx.Client.Authenticated && ctx.Server.AuthRequired)
         {
-            ctx.Error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
+            ctx.Error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
             return;
         }
         if (setName != null) ctx.Client.Name = setName.Length == 0 ? null : setName;
