@@ -11,11 +11,12 @@ public sealed class AclTests
     private static readonly string[] ReplUser = ["--user", "repl", "on", ">rpass", "+psync", "+replconf", "+ping", "--requirepass", "masterpw"];
 
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public void Replica_authenticates_to_a_cinnabar_master_as_an_acl_user(bool redisReplica)
+    [InlineData(false, false)]
+    [InlineData(false, true)]
+    [InlineData(true, false)]
+    public void Replica_authenticates_to_its_master_as_an_acl_user(bool redisMaster, bool redisReplica)
     {
-        using var master = ServerProcess.StartCinnabar(["--repl-diskless-sync-delay", "0", .. ReplUser]);
+        using var master = ServerProcess.Start(redisMaster, ["--repl-diskless-sync-delay", "0", .. ReplUser]);
         using var replica = ServerProcess.Start(redisReplica, ["--masteruser", "repl", "--masterauth", "rpass"]);
         using var m = master.Connect();
         Assert.Equal("OK", m.Call("AUTH", "masterpw").ToString());
