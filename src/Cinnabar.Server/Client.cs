@@ -63,6 +63,7 @@ public sealed class Client
         _socket = socket;
         Id = id;
         Context = new CommandContext(server, this);
+        AclUser = server.Acl.DefaultUser;
         CreatedMs = Environment.TickCount64;
         LastInteractionMs = CreatedMs;
         if (socket?.RemoteEndPoint is IPEndPoint rep) { Address = rep.Address.ToString() + ":" + rep.Port; RemoteIp = rep.Address; }
@@ -89,6 +90,8 @@ public sealed class Client
     public string? LibName;
     public string? LibVersion;
     public string User = "default";
+    /// <summary>The ACL user this connection runs as (Acl/AclManager); its name is mirrored in <see cref="User"/>.</summary>
+    public Acl.AclUser AclUser;
     public bool Authenticated;
     public ReplyMode ReplyMode = ReplyMode.On;
     public string Address { get; } = "";

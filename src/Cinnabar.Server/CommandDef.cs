@@ -69,6 +69,10 @@ public sealed class CommandDef
     /// <summary>Parent container for subcommands ("config" for "config|get").</summary>
     public CommandDef? Parent { get; set; }
     public Dictionary<string, CommandDef>? Subcommands { get; set; }
+    /// <summary>ACL bookkeeping (Acl/AclManager): bit index in selectors' command bitmaps, category bits, key specs.</summary>
+    public int AclId { get; internal set; } = -1;
+    public ulong AclCategoryBits { get; internal set; }
+    internal Acl.KeySpec[]? AclKeySpecs { get; set; }
 
     private string? _fullName;
     public string FullName => _fullName ??= Parent == null ? Name : Parent.Name + "|" + Name;

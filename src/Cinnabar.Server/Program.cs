@@ -176,6 +176,7 @@ namespace Cinnabar.Server
     {
         public static void Initialize(RedisServer server)
         {
+            if (server.Acl.LoadAtStartup() != null) throw new InvalidOperationException("Critical error while loading ACLs. Exiting.");
             InitializeSubsystems(server);
         }
 

@@ -26,6 +26,11 @@ public sealed partial class RedisServer
                 break;
             }
             var a = args[i];
+            if (Cinnabar.Server.Acl.AclManager.IsRedacted(c.Context.Command, args, i))
+            {
+                argv[i] = "(redacted)"u8.ToArray();
+                continue;
+            }
             argv[i] = a.Length > 128
                 ? [.. a[..128], .. System.Text.Encoding.ASCII.GetBytes($"... ({a.Length - 128} more bytes)")]
                 : a.ToArray();

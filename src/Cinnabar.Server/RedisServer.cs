@@ -41,6 +41,7 @@ public sealed partial class RedisServer : IKeyspaceEvents
         Log = log ?? new Log();
         Keyspace = new Keyspace(config.Databases) { Events = this };
         Commands = CommandTable.CreateDefault();
+        Acl = new Acl.AclManager(this);
         PubSub = new PubSub();
         Notifications = new Notifications(this);
         Notifications.Configure(config.NotifyKeyspaceEvents);
@@ -63,6 +64,7 @@ public sealed partial class RedisServer : IKeyspaceEvents
     public Log Log { get; }
     public Keyspace Keyspace { get; }
     public CommandTable Commands { get; }
+    public Acl.AclManager Acl { get; }
     public PubSub PubSub { get; }
     public Notifications Notifications { get; }
     public Stats Stats { get; } = new();
@@ -74,7 +76,7 @@ public sealed partial class RedisServer : IKeyspaceEvents
     public long StartTimeMs { get; } = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
     public long UptimeSeconds => (long)_uptime.Elapsed.TotalSeconds;
     public List<Client> Monitors { get; } = new();
-    public bool AuthRequired => Config.RequirePass != null;
+    public bool AuthRequired => Acl.AuthRequired;
     public int ClientCount => _clients.Count;
     public IEnumerable<Client> Clients => _clients.Values;
     public int BlockedClientCount { get; private set; }
@@ -270,7 +272,7 @@ public sealed partial class RedisServer : IKeyspaceEvents
     public Client? FindClient(long id) => _clients.TryGetValue(id, out var c) ? c : null;
 
     /// <summary>Creates a client with no socket (scripts, AOF loading, the master link).</summary>
-    public Client CreateFakeClient() => new(this, null, Interlocked.Increment(ref _nextClientId)) { Authenticated = true };
+    public Client CreateFakeClient() => new(this, null, Interlocked.Increment(ref _nextClientId)) { Authenticated = true, AclUser = Acl.SuperUser, User = Acl.SuperUser.Name };
 
     // ---------------------------------------------------------------- execution
 
@@ -317,7 +319,7 @@ public sealed partial class RedisServer : IKeyspaceEvents
             RejectCommand(client, cmd.Parent != null ? Errors.WrongSubcommandArity(cmd.Parent.Name, cmd.Name) : Errors.WrongArity(cmd.Name), cmd);
             return;
         }
-        if (!client.Authenticated && !cmd.Is(CommandFlags.NoAuth))
+        if (!client.Authenticated && !cmd.Is(CommandFlags.NoAuth) && AuthRequired)
         {
             RejectCommand(client, Errors.NoAuth, cmd);
             return;
@@ -327,6 +329,16 @@ public sealed partial class RedisServer : IKeyspaceEvents
         {
             RejectCommand(client, "ERR Command not allowed inside a transaction", cmd);
             return;
+        }
+        // ACL: one flag test for a user with every permission (the default user as shipped).
+        if (!client.AclUser.Unrestricted)
+        {
+            string? aclDenial = Acl.CheckCommand(client, cmd, args);
+            if (aclDenial != null)
+            {
+                RejectCommand(client, aclDenial, cmd);
+                return;
+            }
         }
         if (client.SubscriptionCount > 0 && client.Reply.Protocol == 2 && !SubscribedAllowed.Contains(cmd.Name))
         {

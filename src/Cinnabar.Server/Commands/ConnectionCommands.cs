@@ -65,15 +65,6 @@ public sealed class ConnectionCommands : ICommandFamily
         ctx.Reply.WriteOk();
     }
 
-    /// <summary>Checks credentials against the default user; returns null or the error to send.</summary>
-    internal static string? CheckCredentials(RedisServer server, string user, string password)
-    {
-        string? pass = server.Config.RequirePass;
-        if (user != "default") return Errors.WrongPass;
-        if (pass == null) return null;
-        return pass == password ? null : Errors.WrongPass;
-    }
-
     private static void Auth(CommandContext ctx)
     {
         if (ctx.ArgCount > 3)
@@ -81,22 +72,18 @@ public sealed class ConnectionCommands : ICommandFamily
             ctx.SyntaxError();
             return;
         }
-        string user = ctx.ArgCount == 3 ? ctx.ArgString(1) : "default";
-        string pass = ctx.ArgString(ctx.ArgCount - 1);
-        if (ctx.ArgCount == 2 && ctx.Server.Config.RequirePass == null)
+        string user = ctx.ArgCount == 3 ? Acl.AclManager.Latin1(ctx.Arg(1)) : "default";
+        if (ctx.ArgCount == 2 && ctx.Server.Acl.DefaultUser.NoPass)
         {
             ctx.Error(Errors.AuthNoPassword);
             return;
         }
-        var err = CheckCredentials(ctx.Server, user, pass);
-        if (err != null)
+        if (!ctx.Server.Acl.Authenticate(ctx.Client, user, ctx.Arg(ctx.ArgCount - 1), ctx.ArgString(0)))
         {
             ctx.Server.Log.Verbose("AUTH failed");
-            ctx.Error(err);
+            ctx.Error(Errors.WrongPass);
             return;
         }
-        ctx.Client.Authenticated = true;
-        ctx.Client.User = user;
         ctx.Reply.WriteOk();
     }
 
@@ -126,14 +113,12 @@ public sealed class ConnectionCommands : ICommandFamily
             int more = ctx.ArgCount - i - 1;
             if (ctx.ArgIs(i, "AUTH") && more >= 2)
             {
-                var err = CheckCredentials(ctx.Server, ctx.ArgString(i + 1), ctx.ArgString(i + 2));
-                if (err != null)
+                if (!ctx.Server.Acl.Authenticate(ctx.Client, Acl.AclManager.Latin1(ctx.Arg(i + 1)), ctx.Arg(i + 2), ctx.ArgString(0)))
                 {
-                    ctx.Error(err);
+                    ctx.Error(Errors.WrongPass);
                     return;
                 }
                 authed = true;
-                ctx.Client.User = ctx.ArgString(i + 1);
                 i += 2;
             }
             else if (ctx.ArgIs(i, "SETNAME") && more >= 1)
@@ -153,9 +138,9 @@ public sealed class ConnectionCommands : ICommandFamily
             }
         }
         if (authed) ctx.Client.Authenticated = true;
-        if (!ctx.Client.Authenticated)
+        if (!ctx.Client.Authenticated && ctx.Server.AuthRequired)
         {
-            ctx.Error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
+            ctx.Error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
             return;
         }
         if (setName != null) ctx.Client.Name = setName.Length == 0 ? null : setName;
@@ -193,7 +178,7 @@ public sealed class ConnectionCommands : ICommandFamily
         c.ReplyMode = ReplyMode.On;
         c.Reply.Protocol = 2;
         c.Authenticated = !s.AuthRequired;
-        c.User = "default";
+        Acl.AclManager.SetClientUser(c, s.Acl.DefaultUser);
         c.Reply.WriteSimpleString("RESET"u8);
     }
 }

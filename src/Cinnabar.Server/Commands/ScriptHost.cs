@@ -34,6 +34,7 @@ internal sealed class ScriptHost : IScriptHost
 {
     private readonly RedisServer _server;
     private readonly Client _fake;
+    private Client? _caller;
     private readonly CommandArgs _args = new();
     private readonly List<(int Db, byte[][] Argv)> _effects = new();
     private LuaEngine? _evalEngine;
@@ -117,6 +118,9 @@ internal sealed class ScriptHost : IScriptHost
     public void Run(CommandContext ctx, LuaEngine engine, string name, byte[][] keys, byte[][] args, bool asFunction, bool readOnly, string errorName)
     {
         _fake.DbIndex = ctx.Client.DbIndex;
+        // redis.call runs as the caller's ACL user (scriptCall checks its permissions).
+        Cinnabar.Server.Acl.AclManager.SetClientUser(_fake, ctx.Client.AclUser);
+        _caller = ctx.Client;
         _effects.Clear();
         RunningName = name;
         _server.ScriptWrote = false;
@@ -189,6 +193,12 @@ internal sealed class ScriptHost : IScriptHost
         if (_server.RunningStale && !cmd.Is(CommandFlags.Stale))
         {
             scriptError = Errors.ScriptStaleReplica;
+            return default;
+        }
+        _args.SetOwned(argv);
+        if (!_fake.AclUser.Unrestricted && _server.Acl.CheckScriptCall(_fake, _caller ?? _fake, cmd, _args) is { } aclError)
+        {
+            scriptError = aclError;
             return default;
         }
         if (readOnlyScript && cmd.Is(CommandFlags.Write))

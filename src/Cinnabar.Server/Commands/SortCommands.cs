@@ -89,6 +89,11 @@ public sealed class SortCommands : ICommandFamily
                     ctx.Error(Errors.SortByCluster);
                     return;
                 }
+                else if (!FullKeyAccess(ctx))
+                {
+                    ctx.Error(Errors.SortByAcl);
+                    return;
+                }
                 j++;
             }
             else if (ctx.ArgIs(j, "GET") && left >= 1)
@@ -96,6 +101,11 @@ public sealed class SortCommands : ICommandFamily
                 if (cluster)
                 {
                     ctx.Error(Errors.SortGetCluster);
+                    return;
+                }
+                if (!FullKeyAccess(ctx))
+                {
+                    ctx.Error(Errors.SortGetAcl);
                     return;
                 }
                 (getOps ??= new List<byte[]>()).Add(ctx.ArgBytes(j + 1));
@@ -337,4 +347,8 @@ public sealed class SortCommands : ICommandFamily
         }
         return true;
     }
+
+    // BY and GET read arbitrary keys: Redis wants read access to every key (ACLUserCheckCmdWithUnrestrictedKeyAccess).
+    private static bool FullKeyAccess(CommandContext ctx) =>
+        ctx.Client.AclUser.Unrestricted || ctx.Server.Acl.UserHasUnrestrictedKeyAccess(ctx.Client.AclUser, ctx.Command, ctx.Args, Acl.KeySpecFlags.Access);
 }

@@ -105,6 +105,11 @@ public sealed class TransactionCommands : ICommandFamily
                 var def = server.Commands.Lookup(args[0]);
                 if (def?.Subcommands != null) def = CommandTable.LookupSub(def, args[1]);
                 if (def == null) continue;
+                if (!c.AclUser.Unrestricted && server.Acl.CheckQueued(c, def, args) is { } denial)
+                {
+                    ctx.Error(denial);
+                    continue;
+                }
                 server.Call(c, def, args);
             }
         }

@@ -61,6 +61,7 @@ public static class ConfigRewrite
             q.Enqueue(i);
         }
         var appended = new List<string>();
+        RewriteUsers(config, lines, appended);
         foreach (var d in config.Directives)
         {
             if (d.Hidden) continue;
@@ -85,6 +86,24 @@ public static class ConfigRewrite
             foreach (var l in appended) sb.Append(l).Append('\n');
         }
         return sb.ToString();
+    }
+
+    /// <summary>rewriteConfigUserOption: the current users replace the old "user" lines (none with an ACL file).</summary>
+    private static void RewriteUsers(ServerConfig config, List<string> lines, List<string> appended)
+    {
+        if (config.UserRewriteLines == null) return;
+        var slots = new Queue<int>();
+        for (int i = 0; i < lines.Count; i++)
+        {
+            string t = lines[i].TrimStart();
+            if (t.StartsWith("user ", StringComparison.OrdinalIgnoreCase) || t.Equals("user", StringComparison.OrdinalIgnoreCase)) slots.Enqueue(i);
+        }
+        foreach (var line in config.UserRewriteLines())
+        {
+            if (slots.Count > 0) lines[slots.Dequeue()] = line;
+            else appended.Add(line);
+        }
+        while (slots.Count > 0) lines[slots.Dequeue()] = "";
     }
 
     /// <summary>The lines a directive rewrites to, each with "force" (written even if absent from the file).</summary>

@@ -357,6 +357,9 @@ public sealed partial class ServerConfig
     /// <summary>"user ..." ACL lines from the config file, for the ACL subsystem.</summary>
     public List<List<string>> UserLines { get; } = new();
 
+    /// <summary>CONFIG REWRITE's "user" lines, supplied by the ACL subsystem (null: leave user lines alone).</summary>
+    public Func<List<string>>? UserRewriteLines { get; set; }
+
     private string? AddRename(string oldName, string newName)
     {
         RenamedCommands.Add((oldName, newName));
@@ -366,6 +369,9 @@ public sealed partial class ServerConfig
     private string? AddUserLine(List<string> argv)
     {
         if (argv.Count < 2) return "wrong number of arguments";
+        // ACLAppendUserForLoading: a user may be declared once.
+        if (UserLines.Exists(l => l[0] == argv[1]))
+            return $"Error in user declaration '{argv[1]}': Duplicate user found. A user can only be defined once in config files";
         UserLines.Add(argv.Skip(1).ToList());
         return null;
     }
