@@ -472,6 +472,7 @@ public sealed partial class RedisServer : IKeyspaceEvents
             cmd.Calls++;
             cmd.MicrosecondsTotal += micros;
             if (ctx.Failed) cmd.FailedCalls++;
+            if (Config.LatencyTracking) (cmd.LatencyHistogram ??= new LatencyHistogram()).Record(micros * 1000);
         }
         Stats.TotalCommands++;
         if (micros >= Config.SlowlogLogSlowerThanUs && Config.SlowlogLogSlowerThanUs >= 0 && !cmd.Is(CommandFlags.SkipSlowlog))
@@ -670,6 +671,7 @@ public sealed partial class RedisServer : IKeyspaceEvents
             {
                 def.Calls++;
                 if (error != null) def.FailedCalls++;
+                if (Config.LatencyTracking) (def.LatencyHistogram ??= new LatencyHistogram()).Record(0);
             }
         }
         c.ExitBlocked();
@@ -845,9 +847,12 @@ public sealed partial class RedisServer : IKeyspaceEvents
             {
                 var (sampled, expired) = db.ActiveExpireSample(20, Random);
                 if (sampled == 0 || expired * 10 <= sampled) break;
-                if (Stopwatch.GetTimestamp() - start > budgetTicks) return;
+                if (Stopwatch.GetTimestamp() - start > budgetTicks) goto done;
             }
         }
+    done:
+        // Redis samples the slow cycle's own duration as the "expire-cycle" latency event.
+        LatencyMeasure("expire-cycle", start);
     }
 
     private void CloseTimedOutClients()

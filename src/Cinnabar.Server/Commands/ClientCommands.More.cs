@@ -61,7 +61,7 @@ public sealed partial class ClientCommands
             ids = new HashSet<long>();
             for (int i = 3; i < ctx.ArgCount; i++)
             {
-                if (!RequestParser.TryParseLong(ctx.Arg(i), out long id) || id < 1)
+                if (!RequestParser.TryParseLong(ctx.Arg(i), out long id))
                 {
                     ctx.Error("ERR Invalid client ID");
                     return;

@@ -204,7 +204,7 @@ public sealed class InfoCommand : ICommandFamily
 
     private static void MemorySection(RedisServer s, InfoWriter w)
     {
-        long used = RedisServer.UsedMemory();
+        long used = RedisServer.UsedMemoryAfterYoungCollection();
         s.UsedMemoryPeak = Math.Max(s.UsedMemoryPeak, used);
         long rss = Rss();
         long startup = Math.Min(s.UsedMemoryStartup, used);
@@ -471,12 +471,11 @@ public sealed class InfoCommand : ICommandFamily
     // No latency histograms are kept per command: the percentiles report the mean call time.
     private static void LatencyStatsSection(RedisServer s, InfoWriter w)
     {
+        if (!s.Config.LatencyTracking) return;
         foreach (var c in Flatten(s))
         {
-            if (c.Calls == 0) continue;
-            double perCall = (double)c.MicrosecondsTotal / c.Calls;
-            w.Line("latency_percentiles_usec_" + c.FullName,
-                string.Create(CultureInfo.InvariantCulture, $"p50={perCall:F3},p99={perCall:F3},p99.9={perCall:F3}"));
+            if (c.LatencyHistogram == null) continue;
+            w.Line("latency_percentiles_usec_" + c.FullName, c.LatencyHistogram.PercentilesLine(s.Config.LatencyTrackingInfoPercentiles));
         }
     }
 
