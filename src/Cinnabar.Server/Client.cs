@@ -129,6 +129,8 @@ public sealed class Client
     public int SubscriptionCount => (Channels?.Count ?? 0) + (Patterns?.Count ?? 0) + (ShardChannels?.Count ?? 0);
     /// <summary>State of a blocking command waiting for data (set by <see cref="RedisServer.Block"/>).</summary>
     public BlockedState? BlockState;
+    /// <summary>CLIENT TRACKING mode; null while tracking is off (Tracking/ClientTracking.cs).</summary>
+    public Tracking.TrackingState? Tracking;
     /// <summary>Free slot for subsystems (replication link state, script context...).</summary>
     public object? Extension;
 
@@ -348,6 +350,8 @@ public sealed class Client
             _inStart += consumed;
             CommandsProcessed++;
             _server.Execute(this, _args);
+            // CLIENT CACHING yes|no holds for the next command (or transaction) only.
+            if (Tracking is { Caching: true }) Cinnabar.Server.Tracking.ClientTracking.AfterCommandProcessed(this, _args[0]);
             // Redis serves clients blocked on keys made ready after each command, not after the
             // batch: a pipelined "LPUSH k x; LPOP k" must let a blocked BLPOP take x first.
             if (_server.HasReadyKeys) _server.ServeReadyKeys();
@@ -492,6 +496,9 @@ public sealed class Client
         if ((Flags & ClientFlags.PubSub) != 0 || SubscriptionCount > 0) sb.Append('P');
         if ((Flags & ClientFlags.Multi) != 0) sb.Append('x');
         if ((Flags & ClientFlags.Blocked) != 0) sb.Append('b');
+        if (Tracking != null) sb.Append('t');
+        if (Tracking is { BrokenRedirect: true }) sb.Append('R');
+        if (Tracking is { Bcast: true }) sb.Append('B');
         if ((Flags & ClientFlags.DirtyCas) != 0) sb.Append('d');
         if ((Flags & ClientFlags.CloseAfterReply) != 0) sb.Append('c');
         if ((Flags & ClientFlags.CloseAsap) != 0) sb.Append('A');

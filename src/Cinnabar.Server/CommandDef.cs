@@ -82,6 +82,8 @@ public sealed class CommandDef
     public long MicrosecondsTotal;
     public long RejectedCalls;
     public long FailedCalls;
+    /// <summary>Latency distribution since startup or CONFIG RESETSTAT (latency-tracking); null until called.</summary>
+    public LatencyHistogram? LatencyHistogram;
 
     public bool Is(CommandFlags f) => (Flags & f) != 0;
 

@@ -20,7 +20,12 @@ public sealed class Notifications
 
     public bool Enabled => _flags != 0;
 
-    public void Configure(string canonical) => _flags = (F)ParseMask(canonical);
+    public void Configure(string canonical)
+    {
+        _flags = (F)ParseMask(canonical);
+        // Key creation is reported by the keyspace only while someone asked for 'n' events.
+        _server.Keyspace.ReportNewKeys = (_flags & F.New) != 0;
+    }
 
     private static int ParseMask(string s)
     {

@@ -223,6 +223,6 @@ public sealed partial class RedisServer
             $"id={c.Id} addr={c.Address} laddr={c.LocalAddress} fd={c.Fd} name={c.Name ?? ""} age={(now - c.CreatedMs) / 1000} idle={(now - c.LastInteractionMs) / 1000} " +
             $"flags={c.FlagString()} db={c.DbIndex} sub={c.Channels?.Count ?? 0} psub={c.Patterns?.Count ?? 0} ssub={c.ShardChannels?.Count ?? 0} multi={multi} " +
             $"qbuf={qbuf} qbuf-free={c.QueryBufferCapacity - qbuf} argv-mem=0 multi-mem=0 rbs={rbs} rbp={c.Reply.Length} obl={obl} oll=0 omem=0 " +
-            $"tot-mem={totMem} events={events} cmd={c.LastCommand} user={c.User} redir=-1 resp={c.Reply.Protocol}");
+            $"tot-mem={totMem} events={events} cmd={c.LastCommand} user={c.User} redir={c.Tracking?.RedirectId ?? -1} resp={c.Reply.Protocol}");
     }
 }

@@ -27,6 +27,13 @@ public sealed partial class RedisServer
         return Math.Max(0, total - _freedSinceFullGc);
     }
 
+    /// <summary>used_memory without the garbage of the young generations (INFO, maxmemory decisions).</summary>
+    public static long UsedMemoryAfterYoungCollection()
+    {
+        GC.Collect(1, GCCollectionMode.Forced, blocking: true, compacting: false);
+        return UsedMemory();
+    }
+
     /// <summary>Records memory released by eviction; forces a full GC once that is a large share of maxmemory.</summary>
     private void NoteFreed(long bytes)
     {
@@ -46,6 +53,11 @@ public sealed partial class RedisServer
         // dataset stays constant.
         if (IsPaused || Rdb.Loading) return true;
         long used = UsedMemory();
+        if (used <= Config.MaxMemory) return true;
+        // Over the limit by the heap's count, which includes young garbage not collected yet:
+        // a young-generation collection (cheap, the old generations stay untouched) separates
+        // live data from litter before anything is evicted or refused.
+        used = UsedMemoryAfterYoungCollection();
         if (used <= Config.MaxMemory) return true;
         string policy = Config.MaxMemoryPolicy;
         if (policy == "noeviction") return false;

@@ -39,5 +39,6 @@ public sealed partial class RedisServer
         c.MicrosecondsTotal = 0;
         c.RejectedCalls = 0;
         c.FailedCalls = 0;
+        c.LatencyHistogram = null;
     }
 }

@@ -10,7 +10,8 @@ public sealed partial class RedisServer
 {
     private long _slowlogNextId;
     public LinkedList<SlowlogEntry> Slowlog { get; } = new();
-    public Dictionary<string, List<(long Time, long Ms)>> LatencyEvents { get; } = new(StringComparer.Ordinal);
+    /// <summary>LATENCY LATEST/HISTORY/GRAPH/DOCTOR data (latency-monitor-threshold).</summary>
+    public LatencyMonitor Latency { get; } = new();
 
     private void SlowlogAdd(Client c, CommandArgs args, long micros)
     {
@@ -41,18 +42,7 @@ public sealed partial class RedisServer
 
     public void SlowlogReset() => Slowlog.Clear();
 
-    public void LatencyAdd(string ev, long ms)
-    {
-        if (!LatencyEvents.TryGetValue(ev, out var list)) LatencyEvents[ev] = list = new List<(long, long)>();
-        long now = Keyspace.NowMs / 1000;
-        if (list.Count > 0 && list[^1].Time == now)
-        {
-            list[^1] = (now, Math.Max(list[^1].Ms, ms));
-            return;
-        }
-        list.Add((now, ms));
-        if (list.Count > 160) list.RemoveAt(0);
-    }
+    public void LatencyAdd(string ev, long ms) => Latency.Add(ev, ms, DateTimeOffset.UtcNow.ToUnixTimeSeconds());
 
     /// <summary>Measures an internal event (fork, aof-fsync ...) for LATENCY.</summary>
     public void LatencyMeasure(string ev, long startTimestamp)

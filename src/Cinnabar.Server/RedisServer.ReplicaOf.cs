@@ -125,6 +125,7 @@ public sealed partial class RedisServer
     {
         for (int i = 0; i < Keyspace.Count; i++) TouchWatchedKeysOnFlush(i, null);
         Keyspace.FlushAll();
+        Tracking.InvalidateAllOnFlush();
     }
 
     /// <summary>Replaces the dataset with a full sync's RDB saved to disk (called from the master link task).</summary>

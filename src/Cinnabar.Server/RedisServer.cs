@@ -45,6 +45,7 @@ public sealed partial class RedisServer : IKeyspaceEvents
         PubSub = new PubSub();
         Notifications = new Notifications(this);
         Notifications.Configure(config.NotifyKeyspaceEvents);
+        Tracking = new Tracking.ClientTracking(this);
         _watched = new ByteTable<List<Client>>[config.Databases];
         for (int i = 0; i < _watched.Length; i++) _watched[i] = new ByteTable<List<Client>>();
         RunId = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(20)).ToLowerInvariant();
@@ -67,6 +68,8 @@ public sealed partial class RedisServer : IKeyspaceEvents
     public Acl.AclManager Acl { get; }
     public PubSub PubSub { get; }
     public Notifications Notifications { get; }
+    /// <summary>CLIENT TRACKING: who may cache which keys, and their invalidations.</summary>
+    public Tracking.ClientTracking Tracking { get; }
     public Stats Stats { get; } = new();
     public string RunId { get; }
     public long Dirty;
@@ -97,6 +100,8 @@ public sealed partial class RedisServer : IKeyspaceEvents
         switch (name)
         {
             case "notify-keyspace-events": Notifications.Configure(value); break;
+            // updateMaxmemory starts evicting at once, not at the next command.
+            case "maxmemory" when Config.MaxMemory > 0: PerformEvictions(); break;
             case "loglevel": Log.SetLevel(value); break;
             case "hz": _cron?.Change(1000 / Config.Hz, 1000 / Config.Hz); break;
             case "maxmemory-policy" or "lfu-log-factor" or "lfu-decay-time": ApplyLfuSettings(); break;
@@ -260,6 +265,7 @@ public sealed partial class RedisServer : IKeyspaceEvents
             if (c.BlockState != null) Unblock(c, timedOut: false, write: false);
             UnwatchAll(c);
             PubSub.RemoveClient(c);
+            Tracking.Disable(c);
             Monitors.Remove(c);
             OnReplicaClosed(c);
             ClientClosed?.Invoke(c);
@@ -372,10 +378,17 @@ public sealed partial class RedisServer : IKeyspaceEvents
             var extra = client.MultiFlags & (CommandFlags.Write | CommandFlags.DenyOom);
             if (extra != 0) cmd = ExecVariant(cmd, extra);
         }
-        if (Config.MaxMemory > 0 && cmd.Is(CommandFlags.DenyOom) && (client.Flags & ClientFlags.Master) == 0)
+        // processCommand evicts before any command once maxmemory is set (so a read can evict too,
+        // and tracking clients hear of it before the reply); only deny-oom commands, and anything
+        // but EXEC/DISCARD/QUIT/RESET queued inside MULTI, are refused when that fails.
+        if (Config.MaxMemory > 0 && (client.Flags & ClientFlags.Master) == 0 && !PerformEvictions())
         {
-            if (!PerformEvictions()) return Errors.Oom;
+            bool queueing = (client.Flags & ClientFlags.Multi) != 0 && cmd.Parent == null
+                && cmd.Name is not ("exec" or "discard" or "quit" or "reset");
+            if (cmd.Is(CommandFlags.DenyOom) || queueing) return Errors.Oom;
         }
+        // processCommand keeps the client side caching table within tracking-table-max-keys.
+        if (Tracking.TrackingClients > 0) Tracking.EnforceLimit();
         foreach (var check in PreconditionChecks)
         {
             var err = check(client, cmd);
@@ -443,6 +456,7 @@ public sealed partial class RedisServer : IKeyspaceEvents
             FeedMonitors(client, args);
         int replyStart = client.Reply.Length;
         client.LastCommand = cmd.FullName;
+        var outerClient = Tracking.EnterCall(client);
         try
         {
             cmd.Handler!(ctx);
@@ -463,12 +477,17 @@ public sealed partial class RedisServer : IKeyspaceEvents
             client.Reply.Truncate(replyStart);
             if (client.ReplyMode == ReplyMode.Skip) client.ReplyMode = ReplyMode.On;
         }
+        // Client side caching: remember what a read served, then (outermost call only) send the
+        // invalidations held for this client after its reply.
+        if (cmd.Is(CommandFlags.ReadOnly) && Tracking.TrackingClients > 0) Tracking.AfterReadOnlyCommand(client, cmd);
+        Tracking.ExitCall(outerClient);
         // Redis counts a command that blocked once, when it completes (served, timed out or unblocked).
         if (client.BlockState == null)
         {
             cmd.Calls++;
             cmd.MicrosecondsTotal += micros;
             if (ctx.Failed) cmd.FailedCalls++;
+            if (Config.LatencyTracking) (cmd.LatencyHistogram ??= new LatencyHistogram()).Record(micros * 1000);
         }
         Stats.TotalCommands++;
         if (micros >= Config.SlowlogLogSlowerThanUs && Config.SlowlogLogSlowerThanUs >= 0 && !cmd.Is(CommandFlags.SkipSlowlog))
@@ -566,9 +585,13 @@ public sealed partial class RedisServer : IKeyspaceEvents
         return null;
     }
 
-    /// <summary>Redis's signalModifiedKey: invalidates WATCHes and wakes clients blocked on the key.</summary>
-    public void SignalModified(Db db, ReadOnlySpan<byte> key)
+    /// <summary>Redis's signalModifiedKey: invalidates WATCHes and client caches, wakes clients blocked on the key.</summary>
+    public void SignalModified(Db db, ReadOnlySpan<byte> key) => SignalModified(db, key, Tracking.ExecutingClient);
+
+    /// <summary><paramref name="modifier"/>: the client that changed the key, null for expiry and eviction.</summary>
+    public void SignalModified(Db db, ReadOnlySpan<byte> key, Client? modifier)
     {
+        if (Tracking.Active) Tracking.InvalidateKey(modifier, key);
         if (_watchedCount > 0 && _watched[db.Index].TryGetValue(key, out var list))
         {
             foreach (var c in list)
@@ -663,6 +686,7 @@ public sealed partial class RedisServer : IKeyspaceEvents
             {
                 def.Calls++;
                 if (error != null) def.FailedCalls++;
+                if (Config.LatencyTracking) (def.LatencyHistogram ??= new LatencyHistogram()).Record(0);
             }
         }
         c.ExitBlocked();
@@ -672,7 +696,8 @@ public sealed partial class RedisServer : IKeyspaceEvents
 
     public bool HasReadyKeys => _readyKeys.Count > 0;
 
-    private void SignalKeyAsReady(int db, ReadOnlySpan<byte> key)
+    /// <summary>signalKeyAsReady: wakes clients blocked on the key without marking it modified.</summary>
+    internal void SignalKeyAsReady(int db, ReadOnlySpan<byte> key)
     {
         var id = (db, PubSub.Key(key));
         if (_blockedByKey.ContainsKey(id)) _readyKeys.Add(id);
@@ -682,6 +707,8 @@ public sealed partial class RedisServer : IKeyspaceEvents
     public void AfterBatch()
     {
         ServeReadyKeys();
+        // beforeSleep: BCAST clients hear of the keys modified under their prefixes.
+        Tracking.BroadcastPending();
         // Redis's beforeSleep: a replica's ACK may have completed a FAILOVER's wait.
         if (Failover == FailoverState.WaitForSync) UpdateFailoverStatus();
         // Before any reply of this batch is sent: the AOF write (and fsync with appendfsync always).
@@ -758,22 +785,32 @@ public sealed partial class RedisServer : IKeyspaceEvents
     {
         Propagate(db.Index, "DEL"u8.ToArray(), key);
         if (Notifications.Enabled) Notifications.Notify('x', "expired", key, db.Index);
-        SignalModified(db, key);
+        SignalModified(db, key, null);
+    }
+
+    public void KeyAdded(Db db, ReadOnlySpan<byte> key)
+    {
+        // Loading an RDB adds keys without notifying (dbAddRDBLoad).
+        if (Notifications.Enabled && !Rdb.Loading) Notifications.Notify('n', "new", key, db.Index);
     }
 
     public void KeyEvicted(Db db, byte[] key)
     {
         Propagate(db.Index, "DEL"u8.ToArray(), key);
         if (Notifications.Enabled) Notifications.Notify('e', "evicted", key, db.Index);
-        SignalModified(db, key);
+        SignalModified(db, key, null);
     }
 
     // ---------------------------------------------------------------- cron
 
     private int _cronRunning;
 
+    /// <summary>DEBUG PAUSE-CRON: the cron does nothing while set.</summary>
+    public bool CronPaused;
+
     private void Cron()
     {
+        if (CronPaused) return;
         if (Interlocked.Exchange(ref _cronRunning, 1) != 0) return;
         try
         {
@@ -794,6 +831,8 @@ public sealed partial class RedisServer : IKeyspaceEvents
                 ReplicationCron();
                 IdleHeapCompaction();
                 CronTick?.Invoke(Keyspace.NowMs);
+                if (Tracking.TrackingClients > 0) Tracking.EnforceLimit();
+                Tracking.BroadcastPending();
                 // Anything propagated outside a client batch (expiry DELs, PINGs, timers).
                 FlushReplicaOutputs();
             }
@@ -823,9 +862,12 @@ public sealed partial class RedisServer : IKeyspaceEvents
             {
                 var (sampled, expired) = db.ActiveExpireSample(20, Random);
                 if (sampled == 0 || expired * 10 <= sampled) break;
-                if (Stopwatch.GetTimestamp() - start > budgetTicks) return;
+                if (Stopwatch.GetTimestamp() - start > budgetTicks) goto done;
             }
         }
+    done:
+        // Redis samples the slow cycle's own duration as the "expire-cycle" latency event.
+        LatencyMeasure("expire-cycle", start);
     }
 
     private void CloseTimedOutClients()

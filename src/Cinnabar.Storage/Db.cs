@@ -127,6 +127,7 @@ public sealed class Db
         value.Lru = existed && slot != null && Owner.UseLfu ? slot.Lru : Owner.NewLru();
         slot = value;
         if (existed && !keepTtl && Expires.Count > 0) Expires.Remove(key);
+        if (!existed && Owner.ReportNewKeys) Owner.Events?.KeyAdded(this, key);
     }
 
     /// <summary>Pre-sizes the tables for a known number of keys (RDB_OPCODE_RESIZEDB), capped against corrupt hints.</summary>
@@ -143,6 +144,7 @@ public sealed class Db
         if (_snapshot != null) BeforeWrite(key);
         value.Lru = Owner.NewLru();
         Dict.Set(key, value);
+        if (Owner.ReportNewKeys) Owner.Events?.KeyAdded(this, key);
     }
 
     public bool Delete(ReadOnlySpan<byte> key)

@@ -8,6 +8,9 @@ public interface IKeyspaceEvents
 
     /// <summary>A key was evicted by the maxmemory policy.</summary>
     void KeyEvicted(Db db, byte[] key);
+
+    /// <summary>A key was created (dbAdd); raised only while <see cref="Keyspace.ReportNewKeys"/> is set.</summary>
+    void KeyAdded(Db db, ReadOnlySpan<byte> key) { }
 }
 
 /// <summary>
@@ -27,6 +30,9 @@ public sealed class Keyspace
     }
 
     public IKeyspaceEvents? Events { get; set; }
+
+    /// <summary>Raise <see cref="IKeyspaceEvents.KeyAdded"/> (keyspace notifications of class 'n').</summary>
+    public bool ReportNewKeys;
 
     /// <summary>The current command's time in unix milliseconds.</summary>
     public long NowMs;

@@ -23,8 +23,7 @@ public sealed partial class ClientCommands
         t.AddSub(c, "no-evict", 3, adminF, 0, 0, 0, adminAcl, NoEvict, "Set client eviction mode for the current connection", "7.0.0");
         t.AddSub(c, "reply", 3, f, 0, 0, 0, acl, Reply, "Instruct the server whether to reply to commands", "3.2.0");
         t.AddSub(c, "unblock", -3, adminF, 0, 0, 0, adminAcl, Unblock, "Unblock a client blocked in a blocking command from a different connection", "5.0.0", "O(log N) where N is the number of client connections");
-        t.AddSub(c, "getredir", 2, f, 0, 0, 0, acl, ctx => ctx.Reply.WriteInteger(-1), "Get tracking notifications redirection client ID if any", "6.0.0");
-        t.AddSub(c, "trackinginfo", 2, f, 0, 0, 0, acl, TrackingInfo, "Return information about server assisted client side caching for the current connection", "6.2.0");
+        RegisterTracking(t, c, f, acl);
         t.AddSub(c, "help", 2, "loading stale", 0, 0, 0, acl, Help, "Show helpful text about the different subcommands", "5.0.0");
     }
 
@@ -62,7 +61,7 @@ public sealed partial class ClientCommands
             ids = new HashSet<long>();
             for (int i = 3; i < ctx.ArgCount; i++)
             {
-                if (!RequestParser.TryParseLong(ctx.Arg(i), out long id) || id < 1)
+                if (!RequestParser.TryParseLong(ctx.Arg(i), out long id))
                 {
                     ctx.Error("ERR Invalid client ID");
                     return;
@@ -313,19 +312,6 @@ public sealed partial class ClientCommands
         }
         ctx.Server.Unblock(target, timedOut: !error, write: true, error: error ? UnblockedError : null);
         ctx.Reply.WriteInteger(1);
-    }
-
-    private static void TrackingInfo(CommandContext ctx)
-    {
-        var w = ctx.Reply;
-        w.WriteMapHeader(3);
-        w.WriteBulk("flags");
-        w.WriteSetHeader(1);
-        w.WriteBulk("off");
-        w.WriteBulk("redirect");
-        w.WriteInteger(-1);
-        w.WriteBulk("prefixes");
-        w.WriteArrayHeader(0);
     }
 
     private static void Help(CommandContext ctx) => HelpText.Write(ctx,

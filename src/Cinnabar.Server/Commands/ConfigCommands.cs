@@ -123,6 +123,7 @@ public sealed class ConfigCommands : ICommandFamily
     private static void ResetCommandStats(CommandDef cmd)
     {
         cmd.Calls = cmd.MicrosecondsTotal = cmd.RejectedCalls = cmd.FailedCalls = 0;
+        cmd.LatencyHistogram = null;
         if (cmd.Subcommands == null) return;
         foreach (var sub in cmd.Subcommands.Values) ResetCommandStats(sub);
     }

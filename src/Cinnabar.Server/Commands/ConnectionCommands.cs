@@ -173,6 +173,7 @@ public sealed class ConnectionCommands : ICommandFamily
         s.PubSub.RemoveClient(c);
         s.Monitors.Remove(c);
         c.Flags &= ~ClientFlags.Monitor;
+        s.Tracking.Disable(c);
         c.DbIndex = 0;
         c.Name = null;
         c.ReplyMode = ReplyMode.On;

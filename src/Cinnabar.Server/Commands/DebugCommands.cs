@@ -19,6 +19,7 @@ public sealed partial class DebugCommands : ICommandFamily
         ["HELP"] = (2, Help),
         ["SLEEP"] = (3, Sleep),
         ["SET-ACTIVE-EXPIRE"] = (3, SetActiveExpire),
+        ["PAUSE-CRON"] = (3, PauseCron),
         ["OBJECT"] = (3, Object),
         ["LOG"] = (3, LogLine),
         ["ERROR"] = (3, ctx => ctx.Error(ctx.ArgString(2))),
@@ -55,7 +56,11 @@ public sealed partial class DebugCommands : ICommandFamily
                 return;
             }
         }
-        if (flush) s.Keyspace.FlushAll();
+        if (flush)
+        {
+            s.Keyspace.FlushAll();
+            s.Tracking.InvalidateAllOnFlush();
+        }
         var loadErr = s.ReloadRdb();
         if (loadErr != null)
         {
@@ -112,6 +117,12 @@ public sealed partial class DebugCommands : ICommandFamily
     {
         // Redis uses atoi: anything non-numeric disables.
         ctx.Server.Config.ActiveExpireEnabled = RequestParser.TryParseLong(ctx.Arg(2), out long v) && v != 0;
+        ctx.Reply.WriteOk();
+    }
+
+    private static void PauseCron(CommandContext ctx)
+    {
+        ctx.Server.CronPaused = RequestParser.TryParseLong(ctx.Arg(2), out long v) && v != 0;
         ctx.Reply.WriteOk();
     }
 

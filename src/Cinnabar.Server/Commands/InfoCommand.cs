@@ -147,12 +147,10 @@ public sealed class InfoCommand : ICommandFamily
     private static void ClientsSection(RedisServer s, InfoWriter w)
     {
         long maxIn = 0, maxOut = 0;
-        int tracking = 0;
         foreach (var c in s.Clients)
         {
             maxIn = Math.Max(maxIn, c.QueryBufferCapacity);
             maxOut = Math.Max(maxOut, c.PendingOutputBytes);
-            if ((c.Flags & ClientFlags.Tracking) != 0) tracking++;
         }
         w.Line("connected_clients", s.ClientCount);
         w.Line("cluster_connections", 0);
@@ -160,7 +158,7 @@ public sealed class InfoCommand : ICommandFamily
         w.Line("client_recent_max_input_buffer", maxIn);
         w.Line("client_recent_max_output_buffer", maxOut);
         w.Line("blocked_clients", s.BlockedClientCount);
-        w.Line("tracking_clients", tracking);
+        w.Line("tracking_clients", s.Tracking.TrackingClients);
         w.Line("clients_in_timeout_table", s.BlockedClientCount);
     }
 
@@ -206,7 +204,7 @@ public sealed class InfoCommand : ICommandFamily
 
     private static void MemorySection(RedisServer s, InfoWriter w)
     {
-        long used = RedisServer.UsedMemory();
+        long used = RedisServer.UsedMemoryAfterYoungCollection();
         s.UsedMemoryPeak = Math.Max(s.UsedMemoryPeak, used);
         long rss = Rss();
         long startup = Math.Min(s.UsedMemoryStartup, used);
@@ -374,9 +372,9 @@ public sealed class InfoCommand : ICommandFamily
         w.Line("active_defrag_key_misses", 0);
         w.Line("total_active_defrag_time", 0);
         w.Line("current_active_defrag_time", 0);
-        w.Line("tracking_total_keys", 0);
-        w.Line("tracking_total_items", 0);
-        w.Line("tracking_total_prefixes", 0);
+        w.Line("tracking_total_keys", s.Tracking.TotalKeys);
+        w.Line("tracking_total_items", s.Tracking.TotalItems);
+        w.Line("tracking_total_prefixes", s.Tracking.TotalPrefixes);
         w.Line("unexpected_error_replies", st.UnexpectedErrorReplies);
         w.Line("total_error_replies", st.TotalErrorReplies);
         w.Line("dump_payload_sanitizations", 0);
@@ -473,12 +471,11 @@ public sealed class InfoCommand : ICommandFamily
     // No latency histograms are kept per command: the percentiles report the mean call time.
     private static void LatencyStatsSection(RedisServer s, InfoWriter w)
     {
+        if (!s.Config.LatencyTracking) return;
         foreach (var c in Flatten(s))
         {
-            if (c.Calls == 0) continue;
-            double perCall = (double)c.MicrosecondsTotal / c.Calls;
-            w.Line("latency_percentiles_usec_" + c.FullName,
-                string.Create(CultureInfo.InvariantCulture, $"p50={perCall:F3},p99={perCall:F3},p99.9={perCall:F3}"));
+            if (c.LatencyHistogram == null) continue;
+            w.Line("latency_percentiles_usec_" + c.FullName, c.LatencyHistogram.PercentilesLine(s.Config.LatencyTrackingInfoPercentiles));
         }
     }
 

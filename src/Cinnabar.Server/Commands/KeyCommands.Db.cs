@@ -175,6 +175,8 @@ public sealed partial class KeyCommands
     {
         if (!TryParseFlushFlags(ctx)) return;
         ctx.Dirty(FlushOne(ctx, ctx.Db));
+        // Caches are not per database: every tracking client hears "all keys" (emptyData).
+        ctx.Server.Tracking.InvalidateAllOnFlush();
         ctx.Reply.WriteOk();
     }
 
@@ -183,6 +185,7 @@ public sealed partial class KeyCommands
         if (!TryParseFlushFlags(ctx)) return;
         long removed = 0;
         for (int d = 0; d < ctx.Keyspace.Count; d++) removed += FlushOne(ctx, ctx.Keyspace[d]);
+        ctx.Server.Tracking.InvalidateAllOnFlush();
         // One more change on top of the removed keys, so FLUSHALL reaches replicas and the AOF
         // even on an empty dataset (forceCommandPropagation).
         ctx.Dirty(removed + 1);

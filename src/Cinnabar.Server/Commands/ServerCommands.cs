@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Numerics;
 using System.Text;
 using Cinnabar.Protocol;
 
@@ -155,148 +154,67 @@ public sealed class ServerCommands : ICommandFamily
 
     // ---------------------------------------------------------------- LATENCY
 
-    private static void LatencyLatest(CommandContext ctx)
-    {
-        var events = ctx.Server.LatencyEvents;
-        var w = ctx.Reply;
-        int n = 0;
-        foreach (var list in events.Values) if (list.Count > 0) n++;
-        w.WriteArrayHeader(n);
-        foreach (var (name, list) in events)
-        {
-            if (list.Count == 0) continue;
-            long max = 0;
-            foreach (var s in list) max = Math.Max(max, s.Ms);
-            w.WriteArrayHeader(4);
-            w.WriteBulk(name);
-            w.WriteInteger(list[^1].Time);
-            w.WriteInteger(list[^1].Ms);
-            w.WriteInteger(max);
-        }
-    }
+    private static void LatencyLatest(CommandContext ctx) => ctx.Server.Latency.WriteLatest(ctx.Reply);
 
-    private static void LatencyHistory(CommandContext ctx)
-    {
-        var w = ctx.Reply;
-        if (!ctx.Server.LatencyEvents.TryGetValue(ctx.ArgString(2), out var list))
-        {
-            w.WriteArrayHeader(0);
-            return;
-        }
-        w.WriteArrayHeader(list.Count);
-        foreach (var (time, ms) in list)
-        {
-            w.WriteArrayHeader(2);
-            w.WriteInteger(time);
-            w.WriteInteger(ms);
-        }
-    }
+    private static void LatencyHistory(CommandContext ctx) => ctx.Server.Latency.WriteHistory(ctx.Reply, ctx.ArgString(2));
 
     private static void LatencyReset(CommandContext ctx)
     {
-        var events = ctx.Server.LatencyEvents;
-        int n;
-        if (ctx.ArgCount == 2)
-        {
-            n = events.Count;
-            events.Clear();
-        }
+        var latency = ctx.Server.Latency;
+        int n = 0;
+        if (ctx.ArgCount == 2) n = latency.Reset(null);
         else
-        {
-            n = 0;
-            for (int i = 2; i < ctx.ArgCount; i++)
-                if (events.Remove(ctx.ArgString(i))) n++;
-        }
+            for (int i = 2; i < ctx.ArgCount; i++) n += latency.Reset(ctx.ArgString(i));
         ctx.Reply.WriteInteger(n);
     }
 
     private static void LatencyDoctor(CommandContext ctx)
     {
-        var s = ctx.Server;
-        if (s.LatencyEvents.Count == 0 && s.Config.LatencyMonitorThresholdMs == 0)
-        {
-            WriteText(ctx, "I'm sorry, Dave, I can't do that. Latency monitoring is disabled in this Redis instance. You may use \"CONFIG SET latency-monitor-threshold <milliseconds>.\" in order to enable it. If we weren't in a deep space mission I'd suggest to take a look at https://redis.io/topics/latency-monitor.\n");
-            return;
-        }
-        if (s.LatencyEvents.Count == 0)
-        {
-            WriteText(ctx, "Dave, no latency spike was observed during the lifetime of this Redis instance, not in the slightest bit. I honestly think you ought to sleep better tonight.\n");
-            return;
-        }
-        var sb = new StringBuilder("Dave, I have observed latency spikes in this Redis instance. You don't mind talking about it, do you Dave?\n\n");
-        int i = 1;
-        foreach (var (name, list) in s.LatencyEvents)
-        {
-            if (list.Count == 0) continue;
-            long max = 0, sum = 0;
-            foreach (var x in list)
-            {
-                max = Math.Max(max, x.Ms);
-                sum += x.Ms;
-            }
-            sb.Append(CultureInfo.InvariantCulture, $"{i++}. {name}: {list.Count} latency spikes (average {sum / list.Count}ms, mean deviation 0ms, period 0 sec). Worst all time event {max}ms.\n");
-        }
-        sb.Append("\nI have a few advices for you:\n\n- Check your system for slow commands with SLOWLOG GET, and consider the latency-monitor-threshold setting.\n");
-        WriteText(ctx, sb.ToString());
+        var c = ctx.Server.Config;
+        var context = new LatencyMonitor.DoctorContext(c.LatencyMonitorThresholdMs, c.SlowlogLogSlowerThanUs, c.Hz,
+            AppendFsyncAlways: string.Equals(c.AppendFsync, "always", StringComparison.Ordinal),
+            TransparentHugePages: LatencyMonitor.HasAnonHugePages());
+        WriteText(ctx, ctx.Server.Latency.Doctor(context, DateTimeOffset.UtcNow.ToUnixTimeSeconds()));
     }
 
     private static void LatencyGraph(CommandContext ctx)
     {
         string ev = ctx.ArgString(2);
-        if (!ctx.Server.LatencyEvents.TryGetValue(ev, out var list) || list.Count == 0)
+        string? graph = ctx.Server.Latency.Graph(ev, DateTimeOffset.UtcNow.ToUnixTimeSeconds());
+        if (graph == null)
         {
             ctx.Error($"ERR No samples available for event '{ev}'");
             return;
         }
-        long max = 0, min = long.MaxValue;
-        foreach (var x in list)
-        {
-            max = Math.Max(max, x.Ms);
-            min = Math.Min(min, x.Ms);
-        }
-        // A compact column graph: one column per sample, 4 rows high, like Redis's sparkline.
-        var sb = new StringBuilder();
-        sb.Append(CultureInfo.InvariantCulture, $"{ev} - high {max} ms, low {min} ms (all time high {max} ms)\n");
-        sb.Append(new string('-', 80)).Append('\n');
-        const int rows = 4;
-        for (int r = rows; r >= 1; r--)
-        {
-            foreach (var x in list)
-                sb.Append(max > 0 && x.Ms * rows >= max * r ? '#' : (r == 1 ? '_' : ' '));
-            sb.Append('\n');
-        }
-        sb.Append('\n');
-        WriteText(ctx, sb.ToString());
+        WriteText(ctx, graph);
     }
 
     /// <summary>
-    /// LATENCY HISTOGRAM: no per-command histograms are kept, so each command reports one
-    /// bucket (the power of two at or above its mean call time) holding all its calls.
+    /// LATENCY HISTOGRAM [command ...]: each command with calls recorded since startup or CONFIG
+    /// RESETSTAT, with its cumulative distribution (LatencyHistogram). Named commands are looked up
+    /// as "name" or "container|sub"; a container brings its subcommands; unknown names are skipped
+    /// and repeats are answered again, as Redis does.
     /// </summary>
     private static void LatencyHistogram(CommandContext ctx)
     {
         var list = new List<CommandDef>();
-        void Consider(CommandDef c)
+        void Add(CommandDef c)
         {
-            if (c.Calls > 0) list.Add(c);
+            if (c.LatencyHistogram != null) list.Add(c);
+            if (c.Subcommands != null)
+                foreach (var sub in c.Subcommands.Values)
+                    if (sub.LatencyHistogram != null) list.Add(sub);
         }
         if (ctx.ArgCount == 2)
         {
-            foreach (var c in ctx.Server.Commands.All)
-            {
-                if (c.Subcommands != null) foreach (var s in c.Subcommands.Values) Consider(s);
-                else Consider(c);
-            }
+            foreach (var c in ctx.Server.Commands.All) Add(c);
         }
         else
         {
             for (int i = 2; i < ctx.ArgCount; i++)
             {
-                string name = ctx.ArgString(i);
-                int bar = name.IndexOf('|');
-                var c = ctx.Server.Commands.Lookup(bar < 0 ? name : name[..bar]);
-                if (c != null && bar >= 0) c = c.Subcommands != null && c.Subcommands.TryGetValue(name[(bar + 1)..], out var s) ? s : null;
-                if (c != null && !list.Contains(c)) Consider(c);
+                var c = LookupFullName(ctx.Server.Commands, ctx.ArgString(i));
+                if (c != null) Add(c);
             }
         }
         var w = ctx.Reply;
@@ -304,15 +222,18 @@ public sealed class ServerCommands : ICommandFamily
         foreach (var c in list)
         {
             w.WriteBulk(c.FullName);
-            w.WriteMapHeader(2);
-            w.WriteBulk("calls");
-            w.WriteInteger(c.Calls);
-            w.WriteBulk("histogram_usec");
-            long mean = Math.Max(1, c.MicrosecondsTotal / c.Calls);
-            w.WriteMapHeader(1);
-            w.WriteInteger((long)BitOperations.RoundUpToPowerOf2((ulong)mean));
-            w.WriteInteger(c.Calls);
+            c.LatencyHistogram!.WriteCdf(w);
         }
+    }
+
+    /// <summary>lookupCommandBySds: "get" or "config|set"; anything deeper is unknown.</summary>
+    private static CommandDef? LookupFullName(CommandTable table, string name)
+    {
+        var parts = name.Split('|');
+        if (parts.Length > 2) return null;
+        var c = table.Lookup(parts[0]);
+        if (c == null || parts.Length == 1) return c;
+        return c.Subcommands != null && c.Subcommands.TryGetValue(parts[1], out var sub) ? sub : null;
     }
 
     private static void LatencyHelp(CommandContext ctx) => HelpText.Write(ctx,

@@ -342,17 +342,23 @@ public sealed partial class StreamCommands
         }
         if (!TryGetStream(ctx, 2, true, out var s)) return;
         if (!TryGroupId(ctx, 4, s, out var id)) return;
+        bool created = false;
         if (s == null)
         {
             if (!mkStream) { ctx.Error(Errors.StreamGroupNeedsKey); return; }
             s = new StreamObject();
             ctx.Db.Add(ctx.ArgBytes(2), s);
+            created = true;
         }
+        // As Redis 7.0: only a stream made by MKSTREAM counts as a modified key (WATCH, client
+        // caches); group and consumer changes only dirty the dataset and notify.
+        if (created) ctx.Server.SignalModified(ctx.Db, ctx.Arg(2));
         var name = ctx.ArgBytes(3);
         if (s.Groups.ContainsKey(name)) { ctx.Error(Errors.StreamBusyGroup); return; }
         s.Groups[name] = new ConsumerGroup(name, id, entriesRead);
         ctx.Reply.WriteOk();
-        ctx.KeyChanged(ctx.Arg(2), 't', "xgroup-create");
+        ctx.Dirty();
+        ctx.Notify('t', "xgroup-create", ctx.Arg(2));
     }
 
     private static ConsumerGroup? FindGroup(CommandContext ctx, out StreamObject? s)
@@ -382,7 +388,8 @@ public sealed partial class StreamCommands
         g.LastId = id;
         g.EntriesRead = entriesRead;
         ctx.Reply.WriteOk();
-        ctx.KeyChanged(ctx.Arg(2), 't', "xgroup-setid");
+        ctx.Dirty();
+        ctx.Notify('t', "xgroup-setid", ctx.Arg(2));
     }
 
     private static void GroupDestroy(CommandContext ctx)
@@ -392,7 +399,10 @@ public sealed partial class StreamCommands
         if (s.Groups.Remove(ctx.ArgBytes(3)))
         {
             ctx.Reply.WriteInteger(1);
-            ctx.KeyChanged(ctx.Arg(2), 't', "xgroup-destroy");
+            ctx.Dirty();
+            ctx.Notify('t', "xgroup-destroy", ctx.Arg(2));
+            // XREADGROUP clients blocked on this group get -NOGROUP.
+            ctx.Server.SignalKeyAsReady(ctx.Client.DbIndex, ctx.Arg(2));
         }
         else ctx.Reply.WriteInteger(0);
     }
@@ -403,7 +413,11 @@ public sealed partial class StreamCommands
         if (g == null) return;
         g.GetOrCreateConsumer(ctx.ArgBytes(4), ctx.NowMs, out bool created);
         ctx.Reply.WriteInteger(created ? 1 : 0);
-        if (created) ctx.KeyChanged(ctx.Arg(2), 't', "xgroup-createconsumer");
+        if (created)
+        {
+            ctx.Dirty();
+            ctx.Notify('t', "xgroup-createconsumer", ctx.Arg(2));
+        }
     }
 
     private static void GroupDelConsumer(CommandContext ctx)
@@ -412,7 +426,11 @@ public sealed partial class StreamCommands
         if (g == null) return;
         int pending = g.DeleteConsumer(ctx.ArgBytes(4));
         ctx.Reply.WriteInteger(Math.Max(0, pending));
-        if (pending >= 0) ctx.KeyChanged(ctx.Arg(2), 't', "xgroup-delconsumer");
+        if (pending >= 0)
+        {
+            ctx.Dirty();
+            ctx.Notify('t', "xgroup-delconsumer", ctx.Arg(2));
+        }
     }
 
     // ------------------------------------------------------------------ XACK / XPENDING
@@ -612,8 +630,14 @@ public sealed partial class StreamCommands
 
     private static StreamConsumer ClaimingConsumer(CommandContext ctx, ConsumerGroup g)
     {
-        var c = g.GetOrCreateConsumer(ctx.ArgBytes(3), ctx.NowMs, out _);
+        var c = g.GetOrCreateConsumer(ctx.ArgBytes(3), ctx.NowMs, out bool created);
         c.SeenTimeMs = ctx.NowMs;
+        // streamCreateConsumer: a consumer made by XCLAIM/XAUTOCLAIM is a change of its own.
+        if (created)
+        {
+            ctx.Dirty();
+            ctx.Notify('t', "xgroup-createconsumer", ctx.Arg(1));
+        }
         return c;
     }
 
