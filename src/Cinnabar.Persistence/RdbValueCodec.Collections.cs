@@ -43,8 +43,8 @@ public static partial class RdbValueCodec
     {
         Rdb.TypeHash => ReadHashTable(r),
         Rdb.TypeHashListpack => ReadHashListpack(r),
-        Rdb.TypeHashZiplist => HashFromPairs(Ziplist(r, type)),
-        Rdb.TypeHashZipmap => HashFromPairs(Zipmap(r)),
+        Rdb.TypeHashZiplist => HashFromPairs(Ziplist(r, type), IntegrityFailure(type)),
+        Rdb.TypeHashZipmap => HashFromPairs(Zipmap(r), "Hash zipmap with dup elements, or big length"),
         Rdb.TypeSet => ReadSetTable(r),
         Rdb.TypeSetIntset => SetFromIntset(r),
         Rdb.TypeListQuicklist2 => ReadQuicklist(r, v2: true),
@@ -191,7 +191,7 @@ public static partial class RdbValueCodec
         throw new InvalidDataException("Bad zset score");
     }
 
-    private static HashObject HashFromPairs(List<byte[]> items)
+    private static HashObject HashFromPairs(List<byte[]> items, string duplicateReason)
     {
         if (items.Count % 2 != 0) throw new InvalidDataException("Hash listpack with odd number of elements");
         var h = new HashObject();
@@ -199,7 +199,7 @@ public static partial class RdbValueCodec
         for (int i = 0; i < items.Count; i += 2)
         {
             h.ConvertIfTooLong(Math.Max(items[i].Length, items[i + 1].Length));
-            if (!h.Set(items[i], items[i + 1])) throw RdbCorrupt.Error("Duplicate hash fields detected");
+            if (!h.Set(items[i], items[i + 1])) throw RdbCorrupt.Error(duplicateReason);
         }
         return h;
     }
@@ -420,7 +420,7 @@ public static partial class RdbValueCodec
             if (!Cinnabar.Protocol.NumberFormat.TryParseDouble(items[i + 1], out double score) && !TryParseSpecial(items[i + 1], out score))
                 throw new InvalidDataException("Bad zset score");
             if (double.IsNaN(score)) throw RdbCorrupt.Error("Zset with NAN score detected");
-            if (z.TryGetScore(items[i], out _)) throw RdbCorrupt.Error("Duplicate zset fields detected");
+            if (z.TryGetScore(items[i], out _)) throw RdbCorrupt.Error(IntegrityFailure(Rdb.TypeZSetZiplist));
             z.Insert(items[i], score);
         }
         return z;

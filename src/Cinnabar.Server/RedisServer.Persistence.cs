@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using Cinnabar.Persistence;
+using Cinnabar.Persistence.Formats;
 using Cinnabar.Storage;
 
 namespace Cinnabar.Server;
@@ -359,7 +360,10 @@ public sealed partial class RedisServer
         }
         catch (Exception e) when (e is InvalidDataException or EndOfStreamException or IOException)
         {
+            // rdbReportCorruptRDB while loading a file: the reason, then the server stops.
+            if (RdbCorrupt.HasReason(e)) Log.Warning("Internal error in RDB reading -> " + e.Message);
             Log.Warning($"Fatal error loading the DB: {e.Message}. Exiting.");
+            if (RdbCorrupt.HasReason(e)) Log.Warning("Terminating server after rdb file reading failure.");
             throw new InvalidOperationException("Fatal error loading the DB: " + e.Message, e);
         }
         finally
