@@ -38,6 +38,9 @@ public sealed class RdbLoadResult
     public List<byte[]> FunctionLibraries { get; } = new();
     public long KeysLoaded { get; set; }
     public long ExpiredSkipped { get; set; }
+    /// <summary>Empty collections skipped (rdbLoad's RDB_LOAD_ERR_EMPTY_KEY); the first 10 names are kept for the log.</summary>
+    public long EmptyKeysSkipped { get; set; }
+    public List<byte[]> EmptyKeyNames { get; } = new();
     public int Version { get; set; }
     /// <summary>Bytes consumed up to the checksum: a replica loading from the socket checks what follows (the EOF mark).</summary>
     public long BytesRead { get; set; }
@@ -159,9 +162,9 @@ public static class RdbFile
     /// when <paramref name="skipExpired"/> (masters), kept on replicas as Redis does.
     /// </summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    public static RdbLoadResult Load(Stream input, Keyspace ks, bool skipExpired, long nowMs)
+    public static RdbLoadResult Load(Stream input, Keyspace ks, bool skipExpired, long nowMs, bool deepIntegrity = false)
     {
-        var r = new RdbReader(input);
+        var r = new RdbReader(input) { DeepIntegrity = deepIntegrity };
         var result = new RdbLoadResult();
         r.ReadHeader(out int version);
         result.Version = version;
@@ -197,7 +200,9 @@ public static class RdbFile
                     long keys = (long)Math.Min(r.ReadLength(), long.MaxValue);
                     long expires = (long)Math.Min(r.ReadLength(), long.MaxValue);
                     // Only an empty db is pre-sized: a merge (DEBUG RELOAD NOFLUSH) adds to what is there.
-                    if (db.Count == 0) db.Reserve(keys, expires);
+                    // A key takes at least 3 bytes of the file: a corrupt size cannot reserve more.
+                    long most = Math.Min(r.KnownRemaining / 3, 1L << 26);
+                    if (db.Count == 0) db.Reserve(Math.Min(keys, most), Math.Min(expires, most));
                     continue;
                 }
                 case Rdb.OpAux:
@@ -221,7 +226,18 @@ public static class RdbFile
             }
             if (!RdbValueCodec.IsValueType(type)) throw new InvalidDataException($"Unknown RDB opcode {type}");
             byte[] key = r.ReadString();
-            var value = RdbValueCodec.Read(r, type);
+            RedisObject value;
+            try
+            {
+                value = RdbValueCodec.Read(r, type);
+            }
+            catch (RdbEmptyKeyException)
+            {
+                if (result.EmptyKeysSkipped++ < 10) result.EmptyKeyNames.Add(key);
+                expire = -1;
+                lfuFreq = -1;
+                continue;
+            }
             if (skipExpired && expire >= 0 && expire < nowMs)
             {
                 result.ExpiredSkipped++;

@@ -43,20 +43,45 @@ public static partial class RdbValueCodec
     {
         Rdb.TypeHash => ReadHashTable(r),
         Rdb.TypeHashListpack => ReadHashListpack(r),
-        Rdb.TypeHashZiplist => HashFromPairs(LegacyEncodings.DecodeZiplist(r.ReadString())),
-        Rdb.TypeHashZipmap => HashFromPairs(LegacyEncodings.DecodeZipmap(r.ReadString())),
+        Rdb.TypeHashZiplist => HashFromPairs(Ziplist(r, type), IntegrityFailure(type)),
+        Rdb.TypeHashZipmap => HashFromPairs(Zipmap(r), "Hash zipmap with dup elements, or big length"),
         Rdb.TypeSet => ReadSetTable(r),
-        Rdb.TypeSetIntset => SetFromIntset(r.ReadString()),
+        Rdb.TypeSetIntset => SetFromIntset(r),
         Rdb.TypeListQuicklist2 => ReadQuicklist(r, v2: true),
         Rdb.TypeListQuicklist => ReadQuicklist(r, v2: false),
-        Rdb.TypeListZiplist => ListFrom(LegacyEncodings.DecodeZiplist(r.ReadString())),
+        Rdb.TypeListZiplist => ListFrom(Ziplist(r, type)),
         Rdb.TypeList => ReadLinkedList(r),
         Rdb.TypeZSetListpack => ReadZSetListpack(r),
-        Rdb.TypeZSetZiplist => ZSetFromPairs(LegacyEncodings.DecodeZiplist(r.ReadString())),
+        Rdb.TypeZSetZiplist => ZSetFromPairs(Ziplist(r, type)),
         Rdb.TypeZSet2 => ReadZSet(r, binary: true),
         Rdb.TypeZSet => ReadZSet(r, binary: false),
         _ => TryReadExtra(r, type),
     };
+
+    // Ziplists and zipmaps are always validated entry by entry before decoding (Redis converts
+    // them on load and validates them deeply whatever sanitize-dump-payload says).
+    private static List<byte[]> Ziplist(RdbReader r, byte type)
+    {
+        var blob = r.ReadString();
+        if (!PayloadIntegrity.ZiplistValid(blob)) throw RdbCorrupt.Error(IntegrityFailure(type));
+        return LegacyEncodings.DecodeZiplist(blob);
+    }
+
+    private static List<byte[]> Zipmap(RdbReader r)
+    {
+        var pairs = LegacyEncodings.DecodeZipmap(r.ReadString());
+        if (pairs.Count == 0) throw RdbCorrupt.Error(IntegrityFailure(Rdb.TypeHashZipmap));
+        return pairs;
+    }
+
+    /// <summary>A listpack payload passes the shallow checks, and the deep ones under sanitize-dump-payload.</summary>
+    private static ReadOnlySpan<byte> CheckedListpack(RdbReader r, byte type)
+    {
+        var blob = r.ReadStringScratch(out int length);
+        var span = blob.AsSpan(0, length);
+        if (!PayloadIntegrity.ListpackValid(span, r.DeepIntegrity)) throw RdbCorrupt.Error(IntegrityFailure(type));
+        return span;
+    }
 
     // Other families (lists, sorted sets, streams) add themselves through these.
     private static partial byte? ExtraCollectionType(RedisObject value);
@@ -97,7 +122,7 @@ public static partial class RdbValueCodec
             var f = r.ReadString();
             var v = r.ReadString();
             h.ConvertIfTooLong(Math.Max(f.Length, v.Length));
-            if (!h.Set(f, v)) throw new InvalidDataException("Duplicate hash fields detected");
+            if (!h.Set(f, v)) throw RdbCorrupt.Error("Duplicate hash fields detected");
         }
         return h;
     }
@@ -106,8 +131,7 @@ public static partial class RdbValueCodec
     // kept, none for the payload or for integers formatted on the way.
     private static HashObject ReadHashListpack(RdbReader r)
     {
-        var blob = r.ReadStringScratch(out int length);
-        var lp = new ListpackReader(blob.AsSpan(0, length));
+        var lp = new ListpackReader(CheckedListpack(r, Rdb.TypeHashListpack));
         var h = new HashObject(lp.HeaderCount == 65535 ? 0 : lp.HeaderCount / 2);
         if (lp.HeaderCount != 65535 && lp.HeaderCount / 2 > EncodingLimits.HashMaxListpackEntries) h.ConvertToHashtable();
         while (lp.Next(out var fs, out long fn, out bool fInt))
@@ -116,15 +140,14 @@ public static partial class RdbValueCodec
             byte[] f = fInt ? Listpack.Num(fn) : fs.ToArray();
             byte[] v = vInt ? Listpack.Num(vn) : vs.ToArray();
             h.ConvertIfTooLong(Math.Max(f.Length, v.Length));
-            if (!h.Set(f, v)) throw new InvalidDataException("Duplicate hash fields detected");
+            if (!h.Set(f, v)) throw RdbCorrupt.Error("Hash listpack with dup elements");
         }
         return h;
     }
 
     private static ZSetObject ReadZSetListpack(RdbReader r)
     {
-        var blob = r.ReadStringScratch(out int length);
-        var span = blob.AsSpan(0, length);
+        var span = CheckedListpack(r, Rdb.TypeZSetListpack);
         // First pass: size and longest member decide the encoding, as for the other zset loaders.
         var scan = new ListpackReader(span);
         int items = 0, maxLen = 0;
@@ -147,7 +170,8 @@ public static partial class RdbValueCodec
                 member = digits.AsSpan(0, w);
             }
             double score = sInt ? sn : ParseScore(ss);
-            if (z.TryGetScore(member, out _)) throw new InvalidDataException("Duplicate zset fields detected");
+            if (double.IsNaN(score)) throw RdbCorrupt.Error("Zset with NAN score detected");
+            if (z.TryGetScore(member, out _)) throw RdbCorrupt.Error("Duplicate zset fields detected");
             z.Insert(member, score);
         }
         return z;
@@ -167,7 +191,7 @@ public static partial class RdbValueCodec
         throw new InvalidDataException("Bad zset score");
     }
 
-    private static HashObject HashFromPairs(List<byte[]> items)
+    private static HashObject HashFromPairs(List<byte[]> items, string duplicateReason)
     {
         if (items.Count % 2 != 0) throw new InvalidDataException("Hash listpack with odd number of elements");
         var h = new HashObject();
@@ -175,7 +199,7 @@ public static partial class RdbValueCodec
         for (int i = 0; i < items.Count; i += 2)
         {
             h.ConvertIfTooLong(Math.Max(items[i].Length, items[i + 1].Length));
-            if (!h.Set(items[i], items[i + 1])) throw new InvalidDataException("Duplicate hash fields detected");
+            if (!h.Set(items[i], items[i + 1])) throw RdbCorrupt.Error(duplicateReason);
         }
         return h;
     }
@@ -201,14 +225,16 @@ public static partial class RdbValueCodec
         {
             var m = r.ReadString();
             // Redis loads a set as intset when it is small enough and its first member is an integer.
-            s ??= n <= EncodingLimits.SetMaxIntsetEntries && RequestParser.TryParseLong(m, out _) ? SetObject.CreateIntset() : SetObject.CreateHashtable(n);
-            if (!s.Add(m)) throw new InvalidDataException("Duplicate set members detected");
+            s ??= n <= EncodingLimits.SetMaxIntsetEntries && RequestParser.TryParseLong(m, out _) ? SetObject.CreateIntset() : SetObject.CreateHashtable(r.CapacityFor(n, 2));
+            if (!s.Add(m)) throw RdbCorrupt.Error("Duplicate set members detected");
         }
         return s ?? SetObject.CreateHashtable();
     }
 
-    private static SetObject SetFromIntset(byte[] blob)
+    private static SetObject SetFromIntset(RdbReader r)
     {
+        var blob = r.ReadString();
+        if (!PayloadIntegrity.IntsetValid(blob, r.DeepIntegrity)) throw RdbCorrupt.Error(IntegrityFailure(Rdb.TypeSetIntset));
         var values = LegacyEncodings.DecodeIntset(blob);
         var s = values.Count <= EncodingLimits.SetMaxIntsetEntries ? SetObject.CreateIntset() : SetObject.CreateHashtable(values.Count);
         foreach (var v in values) s.Add(SetObject.ToBytes(v));
@@ -295,14 +321,21 @@ public static partial class RdbValueCodec
             int container = v2 ? r.ReadLengthInt() : PackedNode;
             var blob = r.ReadStringScratch(out int length);
             var span = blob.AsSpan(0, length);
+            if (length == 0) throw RdbCorrupt.Error("Quicklist integrity check failed.");
             if (container == PlainNode)
             {
                 l.PushTail(span);
                 continue;
             }
-            if (container != PackedNode) throw new InvalidDataException("Quicklist integrity check failed.");
-            if (v2) PushListpack(l, span);
-            else foreach (var e in LegacyEncodings.DecodeZiplist(span)) l.PushTail(e);
+            if (container != PackedNode) throw RdbCorrupt.Error("Quicklist integrity check failed.");
+            if (v2)
+            {
+                if (!PayloadIntegrity.ListpackValid(span, r.DeepIntegrity)) throw RdbCorrupt.Error("Listpack integrity check failed.");
+                PushListpack(l, span);
+                continue;
+            }
+            if (!PayloadIntegrity.ZiplistValid(span)) throw RdbCorrupt.Error("Ziplist integrity check failed.");
+            foreach (var e in LegacyEncodings.DecodeZiplist(span)) l.PushTail(e);
         }
         return l;
     }
@@ -386,7 +419,8 @@ public static partial class RdbValueCodec
         {
             if (!Cinnabar.Protocol.NumberFormat.TryParseDouble(items[i + 1], out double score) && !TryParseSpecial(items[i + 1], out score))
                 throw new InvalidDataException("Bad zset score");
-            if (z.TryGetScore(items[i], out _)) throw new InvalidDataException("Duplicate zset fields detected");
+            if (double.IsNaN(score)) throw RdbCorrupt.Error("Zset with NAN score detected");
+            if (z.TryGetScore(items[i], out _)) throw RdbCorrupt.Error(IntegrityFailure(Rdb.TypeZSetZiplist));
             z.Insert(items[i], score);
         }
         return z;
@@ -402,20 +436,20 @@ public static partial class RdbValueCodec
     private static ZSetObject ReadZSet(RdbReader r, bool binary)
     {
         int n = r.ReadLengthInt();
-        var members = new List<(byte[], double)>(n);
+        var members = new List<(byte[], double)>(r.CapacityFor(n, 9));
         int maxLen = 0;
         for (int i = 0; i < n; i++)
         {
             var m = r.ReadString();
             double score = binary ? r.ReadDoubleBinary() : r.ReadDoubleString();
-            if (double.IsNaN(score)) throw new InvalidDataException("Zset with NAN score detected");
+            if (double.IsNaN(score)) throw RdbCorrupt.Error("Zset with NAN score detected");
             maxLen = Math.Max(maxLen, m.Length);
             members.Add((m, score));
         }
         var z = NewZSet(n, maxLen);
         foreach (var (m, score) in members)
         {
-            if (z.TryGetScore(m, out _)) throw new InvalidDataException("Duplicate zset fields detected");
+            if (z.TryGetScore(m, out _)) throw RdbCorrupt.Error("Duplicate zset fields detected");
             z.Insert(m, score);
         }
         return z;

@@ -113,35 +113,60 @@ public static partial class RdbValueCodec
         return Listpack.Encode(items);
     }
 
-    private static long ParseNum(byte[] b) =>
-        long.Parse(System.Text.Encoding.ASCII.GetString(b), System.Globalization.CultureInfo.InvariantCulture);
+    private const string StreamCorrupt = "Stream listpack integrity check failed.";
+
+    // Stream listpacks hold integers as listpack integers; anything else in an integer slot is corrupt.
+    private static long ParseNum(byte[] b)
+    {
+        if (!Cinnabar.Protocol.RequestParser.TryParseLong(b, out long v)) throw RdbCorrupt.Error(StreamCorrupt);
+        return v;
+    }
 
     private static StreamObject ReadStream(RdbReader r, bool v2)
     {
         var s = new StreamObject();
         ulong nodes = r.ReadLength();
+        var previous = StreamId.Zero;
+        bool any = false;
+        long live = 0;
         for (ulong k = 0; k < nodes; k++)
         {
             var key = r.ReadString();
-            if (key.Length != 16) throw new InvalidDataException("Stream node key entry is not the size of a stream ID");
+            if (key.Length != 16) throw RdbCorrupt.Error("Stream node key entry is not the size of a stream ID");
             var master = StreamId.ReadBigEndian(key);
-            var items = Listpack.Decode(r.ReadString());
-            if (items.Count == 0) throw new InvalidDataException("Empty listpack inside stream");
-            DecodeNode(s, master, items);
+            var blob = r.ReadStringScratch(out int length);
+            var span = blob.AsSpan(0, length);
+            if (!PayloadIntegrity.ListpackValid(span, r.DeepIntegrity)) throw RdbCorrupt.Error(StreamCorrupt);
+            var items = Listpack.Decode(span);
+            if (items.Count == 0) throw RdbCorrupt.Error("Empty listpack inside stream");
+            if (any && master <= previous) throw RdbCorrupt.Error("Listpack re-added with existing key");
+            var node = DecodeNode(master, items, ref previous, ref any);
+            live += node.LiveCount;
+            if (node.LiveCount > 0) s.Nodes.Add(node);
         }
-        s.Length = (long)r.ReadLength();
+        s.Length = (long)Math.Min(r.ReadLength(), long.MaxValue);
+        // Every entry counted by the header exists, and IDs to come are above every stored one
+        // (XADD * builds on LastId): checked always, since our stream code relies on both.
+        if (s.Length != live) throw RdbCorrupt.Error("Stream length inconsistent with rax entries");
         s.LastId = new StreamId(r.ReadLength(), r.ReadLength());
+        if (any && s.LastId < previous) throw RdbCorrupt.Error(StreamCorrupt);
         if (v2)
         {
             s.FirstId = new StreamId(r.ReadLength(), r.ReadLength());
             s.MaxDeletedId = new StreamId(r.ReadLength(), r.ReadLength());
-            s.EntriesAdded = (long)r.ReadLength();
+            s.EntriesAdded = (long)Math.Min(r.ReadLength(), long.MaxValue);
         }
         else
         {
             s.EntriesAdded = s.Length;
             s.FirstId = s.FirstEntry()?.Id ?? StreamId.Zero;
         }
+        ReadGroups(r, s, v2);
+        return s;
+    }
+
+    private static void ReadGroups(RdbReader r, StreamObject s, bool v2)
+    {
         ulong groups = r.ReadLength();
         Span<byte> raw = stackalloc byte[16];
         for (ulong gi = 0; gi < groups; gi++)
@@ -150,68 +175,95 @@ public static partial class RdbValueCodec
             var lastId = new StreamId(r.ReadLength(), r.ReadLength());
             long entriesRead = v2 ? unchecked((long)r.ReadLength()) : s.EstimateDistanceFromFirstEverEntry(lastId);
             var g = new ConsumerGroup(name, lastId, entriesRead);
-            s.Groups[name] = g;
+            if (!s.Groups.TryAdd(name, g))
+                throw RdbCorrupt.Error($"Duplicated consumer group name {System.Text.Encoding.UTF8.GetString(name)}");
             ulong pel = r.ReadLength();
             for (ulong i = 0; i < pel; i++)
             {
                 r.ReadExactly(raw);
                 var id = StreamId.ReadBigEndian(raw);
-                g.Pel[id] = new PendingEntry { DeliveryTimeMs = r.ReadMillis(), DeliveryCount = (long)r.ReadLength() };
+                var entry = new PendingEntry { DeliveryTimeMs = r.ReadMillis(), DeliveryCount = (long)Math.Min(r.ReadLength(), long.MaxValue) };
+                if (!g.Pel.TryAdd(id, entry)) throw RdbCorrupt.Error("Duplicated global PEL entry loading stream consumer group");
             }
             ulong consumers = r.ReadLength();
             for (ulong ci = 0; ci < consumers; ci++)
             {
                 var cname = r.ReadString();
                 var c = new StreamConsumer(cname, r.ReadMillis());
-                g.Consumers[cname] = c;
+                if (!g.Consumers.TryAdd(cname, c)) throw RdbCorrupt.Error("Duplicate stream consumer detected.");
                 ulong n = r.ReadLength();
                 for (ulong i = 0; i < n; i++)
                 {
                     r.ReadExactly(raw);
                     var id = StreamId.ReadBigEndian(raw);
                     if (!g.Pel.TryGetValue(id, out var p))
-                        throw new InvalidDataException("Consumer entry not found in group global PEL");
+                        throw RdbCorrupt.Error("Consumer entry not found in group global PEL");
+                    if (p.Consumer != null) throw RdbCorrupt.Error("Duplicated consumer PEL entry loading a stream consumer group");
                     p.Consumer = c;
                     c.Pel[id] = p;
                 }
             }
+            // Redis checks this only under deep sanitization (and crashes later otherwise); our
+            // consumer-group commands rely on every pending entry having an owner, so always.
+            foreach (var p in g.Pel.Values)
+                if (p.Consumer == null) throw RdbCorrupt.Error("Stream CG PEL entry without consumer");
         }
-        return s;
     }
 
-    private static void DecodeNode(StreamObject s, StreamId master, List<byte[]> items)
+    /// <summary>
+    /// One node's listpack: master entry (count, deleted, num-fields, fields, 0), then entries.
+    /// Every count is checked against what is left before anything is allocated, each entry's
+    /// lp-count must match its shape, and IDs must rise strictly (t_stream.c's
+    /// streamValidateListpackIntegrity, always on here since decoding walks every entry anyway).
+    /// </summary>
+    private static StreamNode DecodeNode(StreamId master, List<byte[]> items, ref StreamId previous, ref bool any)
     {
         int p = 0;
-        p++; // count (recomputed from flags)
-        p++; // deleted
-        int nMaster = (int)ParseNum(items[p++]);
+        if (items.Count < 4) throw RdbCorrupt.Error(StreamCorrupt);
+        long count = ParseNum(items[p++]);
+        long deleted = ParseNum(items[p++]);
+        long nMaster = ParseNum(items[p++]);
+        if (nMaster < 0 || nMaster > items.Count - p - 1) throw RdbCorrupt.Error(StreamCorrupt);
         var masterFields = new byte[nMaster][];
         for (int i = 0; i < nMaster; i++) masterFields[i] = items[p++];
-        p++; // master terminator
+        if (ParseNum(items[p++]) != 0) throw RdbCorrupt.Error(StreamCorrupt);
         var node = new StreamNode(master, masterFields);
         while (p < items.Count)
         {
-            int flags = (int)ParseNum(items[p++]);
+            if (items.Count - p < 3) throw RdbCorrupt.Error(StreamCorrupt);
+            long flags = ParseNum(items[p++]);
+            if ((flags & ~(long)(FlagDeleted | FlagSameFields)) != 0) throw RdbCorrupt.Error(StreamCorrupt);
             var id = new StreamId(unchecked(master.Ms + (ulong)ParseNum(items[p++])), unchecked(master.Seq + (ulong)ParseNum(items[p++])));
+            if (id < master || (any && id <= previous)) throw RdbCorrupt.Error(StreamCorrupt);
+            previous = id;
+            any = true;
+            bool same = (flags & FlagSameFields) != 0;
             byte[][] fv;
-            if ((flags & FlagSameFields) != 0)
+            long expectedLpCount;
+            if (same)
             {
+                if (nMaster > items.Count - p - 1) throw RdbCorrupt.Error(StreamCorrupt);
                 fv = new byte[nMaster * 2][];
                 for (int i = 0; i < nMaster; i++)
                 {
                     fv[i * 2] = masterFields[i];
                     fv[i * 2 + 1] = items[p++];
                 }
+                expectedLpCount = nMaster + 3;
             }
             else
             {
-                int n = (int)ParseNum(items[p++]);
+                if (p >= items.Count) throw RdbCorrupt.Error(StreamCorrupt);
+                long n = ParseNum(items[p++]);
+                if (n < 0 || n > (items.Count - p - 1) / 2) throw RdbCorrupt.Error(StreamCorrupt);
                 fv = new byte[n * 2][];
                 for (int i = 0; i < n * 2; i++) fv[i] = items[p++];
+                expectedLpCount = n * 2 + 4;
             }
-            p++; // lp-count
-            node.LoadEntry(new StreamEntry(id, fv), (flags & FlagDeleted) != 0, (flags & FlagSameFields) != 0);
+            if (p >= items.Count || ParseNum(items[p++]) != expectedLpCount) throw RdbCorrupt.Error(StreamCorrupt);
+            node.LoadEntry(new StreamEntry(id, fv), (flags & FlagDeleted) != 0, same);
         }
-        if (node.LiveCount > 0) s.Nodes.Add(node);
+        if (node.LiveCount != count || node.DeletedCount != deleted) throw RdbCorrupt.Error(StreamCorrupt);
+        return node;
     }
 }

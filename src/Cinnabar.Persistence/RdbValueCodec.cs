@@ -37,16 +37,58 @@ public static partial class RdbValueCodec
         WriteBody(w, value);
     }
 
-    /// <summary>Reads a value of the given RDB type byte.</summary>
+    /// <summary>
+    /// Reads a value of the given RDB type byte. A corrupt value of any type fails with
+    /// an <see cref="InvalidDataException"/> from <see cref="RdbCorrupt"/> carrying Redis's reason (whatever went wrong inside the
+    /// decoder: a bad offset, an overflow, an impossible count), an empty collection with
+    /// <see cref="RdbEmptyKeyException"/>, a truncated input with <see cref="EndOfStreamException"/>.
+    /// Nothing else escapes, so every caller (RESTORE, file and replication loads) stays up.
+    /// </summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public static RedisObject Read(RdbReader r, byte type)
     {
         if (type == Rdb.TypeString) return StringObject.Create(r.ReadString());
         if (type is Rdb.TypeModule or Rdb.TypeModule2)
-            throw new InvalidDataException("The RDB file contains module data I can't load: no matching module type");
-        var o = TryReadCollection(r, type);
-        return o ?? throw new InvalidDataException($"Unknown RDB encoding type {type}");
+            throw RdbCorrupt.Error("The RDB file contains module data I can't load: no matching module type");
+        RedisObject? o;
+        try
+        {
+            o = TryReadCollection(r, type);
+        }
+        catch (Exception e) when (!RdbCorrupt.HasReason(e) && e is not IOException)
+        {
+            throw RdbCorrupt.Error(IntegrityFailure(type), e);
+        }
+        if (o == null) throw RdbCorrupt.Error($"Unknown RDB encoding type {type}");
+        if (IsEmptyCollection(o)) throw new RdbEmptyKeyException();
+        return o;
     }
+
+    /// <summary>The reason Redis's loader logs when a payload of this type fails its checks.</summary>
+    internal static string IntegrityFailure(byte type) => type switch
+    {
+        Rdb.TypeListQuicklist2 => "Listpack integrity check failed.",
+        Rdb.TypeListQuicklist => "Ziplist integrity check failed.",
+        Rdb.TypeListZiplist => "List ziplist integrity check failed.",
+        Rdb.TypeHashZipmap => "Zipmap integrity check failed.",
+        Rdb.TypeSetIntset => "Intset integrity check failed.",
+        Rdb.TypeZSetZiplist => "Zset ziplist integrity check failed.",
+        Rdb.TypeZSetListpack => "Zset listpack integrity check failed.",
+        Rdb.TypeHashZiplist => "Hash ziplist integrity check failed.",
+        Rdb.TypeHashListpack => "Hash listpack integrity check failed.",
+        Rdb.TypeStreamListpacks or Rdb.TypeStreamListpacks2 => "Stream listpack integrity check failed.",
+        _ => $"Bad data format in RDB type {type}",
+    };
+
+    // Redis refuses empty collections (RDB_LOAD_ERR_EMPTY_KEY); an empty stream is a valid value.
+    private static bool IsEmptyCollection(RedisObject o) => o switch
+    {
+        HashObject h => h.Count == 0,
+        SetObject s => s.Count == 0,
+        ListObject l => l.Count == 0,
+        ZSetObject z => z.Count == 0,
+        _ => false,
+    };
 
     public static bool IsValueType(byte t) => t <= Rdb.TypeModule2 || (t >= Rdb.TypeHashZipmap && t <= Rdb.TypeStreamListpacks2);
 

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using Cinnabar.Persistence;
+using Cinnabar.Persistence.Formats;
 using Cinnabar.Storage;
 
 namespace Cinnabar.Server;
@@ -344,7 +345,7 @@ public sealed partial class RedisServer
             RdbLoadResult result;
             using (LoadingGcMode())
             using (var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16))
-                result = RdbFile.Load(fs, Keyspace, skipExpired: Keyspace.ExpireOnAccess, Keyspace.NowMs);
+                result = RdbFile.Load(fs, Keyspace, skipExpired: Keyspace.ExpireOnAccess, Keyspace.NowMs, DeepSanitizeLoads);
             LogRdbLoaded(result, start);
             // A restarted replica resumes from the replication position stored in its RDB.
             if (result.Aux.TryGetValue("repl-id", out var rid) && rid.Length == 40 &&
@@ -359,7 +360,10 @@ public sealed partial class RedisServer
         }
         catch (Exception e) when (e is InvalidDataException or EndOfStreamException or IOException)
         {
+            // rdbReportCorruptRDB while loading a file: the reason, then the server stops.
+            if (RdbCorrupt.HasReason(e)) Log.Warning("Internal error in RDB reading -> " + e.Message);
             Log.Warning($"Fatal error loading the DB: {e.Message}. Exiting.");
+            if (RdbCorrupt.HasReason(e)) Log.Warning("Terminating server after rdb file reading failure.");
             throw new InvalidOperationException("Fatal error loading the DB: " + e.Message, e);
         }
         finally
@@ -397,7 +401,8 @@ public sealed partial class RedisServer
         try
         {
             using var fs = new FileStream(RdbPath, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
-            LastLoadedRdb = RdbFile.Load(fs, Keyspace, skipExpired: Keyspace.ExpireOnAccess, Keyspace.NowMs);
+            LastLoadedRdb = RdbFile.Load(fs, Keyspace, skipExpired: Keyspace.ExpireOnAccess, Keyspace.NowMs, DeepSanitizeLoads);
+            LogEmptyKeysSkipped(LastLoadedRdb);
             return null;
         }
         catch (Exception e) when (e is InvalidDataException or EndOfStreamException or IOException)
@@ -407,8 +412,20 @@ public sealed partial class RedisServer
         }
     }
 
+    /// <summary>sanitize-dump-payload yes: files and full syncs get deep integrity validation too.</summary>
+    public bool DeepSanitizeLoads => Config.Get("sanitize-dump-payload") == "yes";
+
+    /// <summary>rdbLoad's log for empty collections it skipped (the first 10 by name, then the total).</summary>
+    public void LogEmptyKeysSkipped(RdbLoadResult result)
+    {
+        if (result.EmptyKeysSkipped == 0) return;
+        foreach (var k in result.EmptyKeyNames) Log.Warning("rdbLoadObject skipping empty key: " + System.Text.Encoding.UTF8.GetString(k));
+        Log.Warning($"Done loading RDB, keys loaded: {result.KeysLoaded}, keys expired: {result.ExpiredSkipped}, empty keys skipped: {result.EmptyKeysSkipped}.");
+    }
+
     private void LogRdbLoaded(RdbLoadResult result, long start)
     {
+        LogEmptyKeysSkipped(result);
         if (result.Aux.TryGetValue("redis-ver", out var ver)) Log.Notice($"Loading RDB produced by version {ver}");
         if (result.Aux.TryGetValue("ctime", out var ctime) && long.TryParse(ctime, NumberStyles.Integer, CultureInfo.InvariantCulture, out long ct))
             Log.Notice($"RDB age {Math.Max(0, DateTimeOffset.UtcNow.ToUnixTimeSeconds() - ct)} seconds");

@@ -154,7 +154,7 @@ public sealed partial class RedisServer
             {
                 RdbLoadResult result;
                 using (var fs = new FileStream(rdbPath, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16))
-                    result = RdbFile.Load(fs, Keyspace, skipExpired: false, Keyspace.NowMs);
+                    result = RdbFile.Load(fs, Keyspace, skipExpired: false, Keyspace.NowMs, DeepSanitizeLoads);
                 LogSyncRdbLoaded(result);
                 if (result.FunctionLibraries.Count > 0) FunctionLibrariesLoaded?.Invoke(result.FunctionLibraries);
                 RemoveSyncRdbIfUnwanted(rdbPath);
@@ -226,7 +226,7 @@ public sealed partial class RedisServer
         string? failure = null;
         try
         {
-            result = RdbFile.Load(payload, temp ?? Keyspace, skipExpired: false, nowMs);
+            result = RdbFile.Load(payload, temp ?? Keyspace, skipExpired: false, nowMs, DeepSanitizeLoads);
             if (!endOk(result.BytesRead)) failure = "Replication stream EOF marker is broken";
         }
         catch (Exception e) when (e is InvalidDataException or EndOfStreamException or IOException or SocketException or ObjectDisposedException)

@@ -26,6 +26,27 @@ public sealed class RdbReader
 
     public long Position { get; private set; }
 
+    /// <summary>
+    /// sanitize-dump-payload: validate every entry of packed payloads (listpacks, intsets) on
+    /// load, as Redis's deep integrity validation does. Shallow checks run regardless.
+    /// </summary>
+    public bool DeepIntegrity { get; init; }
+
+    /// <summary>Bytes left in the input when it is known (files, DUMP payloads); long.MaxValue for sockets.</summary>
+    public long KnownRemaining => _in.CanSeek ? _in.Length - _in.Position + (_len - _pos) : long.MaxValue;
+
+    /// <summary>
+    /// A count read from the input, capped for pre-sizing a collection: each element needs at
+    /// least <paramref name="minBytesEach"/> bytes of input, so a corrupt count cannot make us
+    /// reserve more than the payload could hold.
+    /// </summary>
+    public int CapacityFor(long count, int minBytesEach = 1) =>
+        (int)Math.Clamp(Math.Min(count, KnownRemaining / Math.Max(1, minBytesEach)), 0, 1 << 20);
+
+    // Reads larger than this from an input of unknown length grow their buffer as the bytes
+    // arrive, so a corrupt length field cannot allocate gigabytes before the stream runs dry.
+    private const int UnboundedReadChunk = 1 << 20;
+
     private void Fill()
     {
         _crc = Crc64.Update(_crc, _buf.AsSpan(_crcFrom, _pos - _crcFrom));
@@ -59,9 +80,33 @@ public sealed class RdbReader
 
     public byte[] ReadBytes(int n)
     {
-        var b = new byte[n];
-        ReadExactly(b);
-        return b;
+        if (n < 0 || n > KnownRemaining) throw new EndOfStreamException("Unexpected EOF reading RDB file");
+        if (n <= UnboundedReadChunk || _in.CanSeek)
+        {
+            var b = new byte[n];
+            ReadExactly(b);
+            return b;
+        }
+        var grown = new byte[UnboundedReadChunk];
+        int have = 0;
+        while (have < n)
+        {
+            if (have == grown.Length) Array.Resize(ref grown, (int)Math.Min(n, (long)grown.Length * 2));
+            int step = Math.Min(grown.Length, n) - have;
+            ReadExactly(grown.AsSpan(have, step));
+            have += step;
+        }
+        return grown;
+    }
+
+    /// <summary>
+    /// LZF expands at most 88 times (a 3-byte back-reference yields up to 264 bytes): a declared
+    /// uncompressed length beyond that is corrupt, and refusing it early avoids a huge allocation.
+    /// </summary>
+    private static void CheckLzfLengths(int compressedLength, int uncompressedLength)
+    {
+        if (uncompressedLength == 0 || compressedLength == 0 || uncompressedLength > 88L * compressedLength + 8)
+            throw new InvalidDataException("Invalid LZF compressed string");
     }
 
     /// <summary>CRC of everything consumed so far.</summary>
@@ -152,6 +197,7 @@ public sealed class RdbReader
             {
                 int clen = ReadLengthInt();
                 int ulen = ReadLengthInt();
+                CheckLzfLengths(clen, ulen);
                 var c = ReadBytes(clen);
                 var u = new byte[ulen];
                 if (!Lzf.Decompress(c, u)) throw new InvalidDataException("Invalid LZF compressed string");
@@ -182,6 +228,8 @@ public sealed class RdbReader
         {
             if (len > int.MaxValue) throw new InvalidDataException("string too long");
             length = (int)len;
+            if (length > KnownRemaining) throw new EndOfStreamException("Unexpected EOF reading RDB file");
+            if (length > UnboundedReadChunk && !_in.CanSeek) return ReadBytes(length);
             var b = Grow(ref _scratch, length);
             ReadExactly(b.AsSpan(0, length));
             return b;
@@ -190,6 +238,8 @@ public sealed class RdbReader
         {
             int clen = ReadLengthInt();
             length = ReadLengthInt();
+            CheckLzfLengths(clen, length);
+            if (clen > KnownRemaining) throw new EndOfStreamException("Unexpected EOF reading RDB file");
             var c = Grow(ref _lzfScratch, clen);
             var u = Grow(ref _scratch, length);
             ReadExactly(c.AsSpan(0, clen));

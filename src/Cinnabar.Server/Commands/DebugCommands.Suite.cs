@@ -1,3 +1,4 @@
+using Cinnabar.Protocol;
 using System.Globalization;
 using System.Text;
 using Cinnabar.Storage;
@@ -15,6 +16,14 @@ public sealed partial class DebugCommands
         Subcommands["QUICKLIST-PACKED-THRESHOLD"] = (3, QuicklistPackedThreshold);
         Subcommands["HTSTATS-KEY"] = (3, HtStatsKey);
         Subcommands["LOADAOF"] = (2, LoadAof);
+        Subcommands["SET-SKIP-CHECKSUM-VALIDATION"] = (3, SetSkipChecksumValidation);
+    }
+
+    /// <summary>DEBUG SET-SKIP-CHECKSUM-VALIDATION 0|1: RESTORE stops checking DUMP payloads' CRC (atoi semantics).</summary>
+    private static void SetSkipChecksumValidation(CommandContext ctx)
+    {
+        PersistenceCommands.SkipChecksumValidation = RequestParser.TryParseLong(ctx.Arg(2), out long v) && v != 0;
+        ctx.Reply.WriteOk();
     }
 
     /// <summary>

@@ -364,7 +364,7 @@ public sealed class InfoCommand : ICommandFamily
         w.Line("pubsubshard_channels", s.PubSub.ShardChannels.Count);
         w.Line("latest_fork_usec", 0);
         w.Line("total_forks", s.Stats.TotalForks);
-        w.Line("migrate_cached_sockets", 0);
+        w.Line("migrate_cached_sockets", MigrateCommands.CachedSockets(s));
         w.Line("slave_expires_tracked_keys", 0);
         w.Line("active_defrag_hits", 0);
         w.Line("active_defrag_misses", 0);
