@@ -20,7 +20,15 @@ if [ ! -f "$suite/tests/test_helper.tcl" ]; then
   tar xzf "$cache/redis.tgz" -C "$cache" && rm -f "$cache/redis.tgz"
 fi
 command -v tclsh >/dev/null || { echo "tclsh is required (apt-get install tcl)"; exit 2; }
+# Each checkout runs its own copy of the suite: the copy's src/redis-server points at this
+# checkout's server, and its tests/tmp is its own, so runs from several checkouts never mix.
+pristine="$suite"
+suite="$cache/run-$(printf '%s' "$root" | md5sum | cut -c1-12)"
+if [ ! -f "$suite/tests/test_helper.tcl" ]; then
+  rm -rf "$suite.tmp" && cp -a "$pristine" "$suite.tmp" && rm -rf "$suite.tmp/tests/tmp" "$suite.tmp/src/redis-server" && mv "$suite.tmp" "$suite"
+fi
 mkdir -p "$suite/src"
+rm -f "$suite/src/redis-server"
 printf '#!/bin/sh\nexec "%s/bin/cinnabar-server" "$@"\n' "$root" >"$suite/src/redis-server"
 chmod +x "$suite/src/redis-server"
 for t in redis-cli redis-benchmark redis-check-aof redis-check-rdb; do ln -sf "$(command -v $t)" "$suite/src/$t"; done

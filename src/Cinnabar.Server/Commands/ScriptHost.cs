@@ -53,6 +53,10 @@ internal sealed class ScriptHost : IScriptHost
     public LuaEngine FunctionEngine => _functionEngine ??= new LuaEngine(this, functionsMode: true);
     public string? RunningName { get; private set; }
 
+    /// <summary>INFO memory: bytes held by the eval and function Lua states, and cache sizes.</summary>
+    public (long LuaEval, long LuaFunctions, int CachedScripts, int Functions, int Libraries) MemoryStats() =>
+        (EvalEngine.UsedMemory, FunctionEngine.UsedMemory, Scripts.Count, Functions.Count, Libraries.Count);
+
     /// <summary>The running script declared allow-oom (shebang flag or function flag).</summary>
     public bool AllowOom { get; set; }
 
@@ -86,7 +90,7 @@ internal sealed class ScriptHost : IScriptHost
             source[1] = (byte)'-';
         }
         string? err = EvalEngine.CompileScript(sha, source);
-        if (err != null) return "ERR Error compiling script (new function): " + FixCompileMessage(err);
+        if (err != null) return "ERR Error compiling script (new function): " + err;
         Scripts[sha] = new ScriptInfo(body, flags, shebang);
         return null;
     }
@@ -100,9 +104,6 @@ internal sealed class ScriptHost : IScriptHost
         "allow-cross-slot-keys" => ScriptFlags.AllowCrossSlotKeys,
         _ => null,
     };
-
-    /// <summary>Lua 5.4 writes "near <eof>" where Redis's Lua 5.1 writes "near '<eof>'".</summary>
-    private static string FixCompileMessage(string m) => m.Replace("near <eof>", "near '<eof>'", StringComparison.Ordinal);
 
     public void FlushScripts()
     {
@@ -252,7 +253,7 @@ internal sealed class ScriptHost : IScriptHost
         source[0] = (byte)'-';
         source[1] = (byte)'-';
         string? runErr = engine.LoadLibrary(source, out var registered, out string? compileErr);
-        if (compileErr != null) return "ERR Error compiling function: " + FixCompileMessage(compileErr);
+        if (compileErr != null) return "ERR Error compiling function: " + compileErr;
         if (runErr != null) return "ERR Error registering functions: " + runErr;
         if (registered.Count == 0)
         {
