@@ -104,6 +104,10 @@ safe.ipairs = function(t)
   return ipairs(t)
 end
 
+for _, name in ipairs({'rawset', 'rawget', 'setmetatable', 'next', 'pairs', 'ipairs'}) do
+  safe[name] = cs.wrap(safe[name])
+end
+
 local proxy
 local current = safe
 local user_sources = {['@user_script'] = true, ['@user_function'] = true}
@@ -133,6 +137,9 @@ safe.load = function(fn, name)
   if f then setfenv(f, proxy) end
   return f, err
 end
+safe.loadstring = cs.wrap(safe.loadstring)
+safe.load = cs.wrap(safe.load)
+
 local hook_fn, hook_mask, hook_count
 -- Coroutines get the count hook too (Lua 5.1 hooks set from Lua are per thread).
 local function rehook(co)
@@ -264,28 +271,21 @@ arm_hook()
 
 -- C# functions cannot raise (a longjmp across managed frames is unsafe): they store the error
 -- and arm a return hook that raises it as soon as the C# function returns to the script.
-local raisers = {}
-local function collect_raisers(t)
-  for _, v in pairs(t) do
-    if type(v) == 'function' then raisers[v] = true
-    elseif type(v) == 'table' then collect_raisers(v) end
-  end
-end
-collect_raisers(cs)
-local pending
+local pending, pending_level
 local function pending_hook()
   local info = getinfo(2, 'f')
-  if info and raisers[info.func] then
-    local e = pending
+  if pending ~= nil and info and info.func ~= sethook and getinfo(2, 'S').what == 'C' then
+    local e, level = pending, pending_level
     pending = nil
     sethook(hook_fn, hook_mask, hook_count)
     -- A library error names the caller's position, as Redis's Lua does for C functions.
-    if type(e) == 'string' then error(e, 3) end
-    error(e, 0)
+    error(e, level)
   end
 end
-local function raise_on_return(e)
+-- level 3 = the caller of the C# function (string errors only); 0 = raise e unchanged.
+local function raise_on_return(e, level)
   pending = e
+  pending_level = level or (type(e) == 'string' and 3 or 0)
   sethook(pending_hook, 'r')
 end
 

@@ -8,6 +8,10 @@ local format, byte, char, sub, concat, floor, huge = string.format, string.byte,
 _G.bit = cs.bit
 _G.struct = cs.struct
 _G.cmsgpack = cs.cmsgpack
+cs.cmsgpack._NAME = 'cmsgpack'
+cs.cmsgpack._VERSION = 'lua-cmsgpack 0.4.0'
+cs.cmsgpack._COPYRIGHT = 'Copyright (C) 2012, Salvatore Sanfilippo'
+cs.cmsgpack._DESCRIPTION = 'MessagePack C implementation for Lua'
 
 local function utf8_char(cp)
   if cp < 0x80 then return char(cp) end
@@ -87,7 +91,20 @@ local function skip_ws(s, i)
   local _, e = s:find('^[ \t\r\n]*', i)
   return e + 1
 end
-local function decode_error(what, i) error(format('Expected %s but found invalid token at character %d', what, i), 0) end
+local token_names = {['{'] = 'T_OBJ_BEGIN', ['}'] = 'T_OBJ_END', ['['] = 'T_ARR_BEGIN', [']'] = 'T_ARR_END',
+  ['"'] = 'T_STRING', [':'] = 'T_COLON', [','] = 'T_COMMA', [''] = 'T_END'}
+local function token_at(s, i)
+  local c = sub(s, i, i)
+  if token_names[c] then return token_names[c] end
+  if c:find('[%d%-]') then
+    if s:find('^-?%d+%.?%d*[eE]?[-+]?%d*', i) then return 'T_NUMBER' end
+    return 'invalid number'
+  end
+  if sub(s, i, i + 3) == 'true' or sub(s, i, i + 4) == 'false' then return 'T_BOOLEAN' end
+  if sub(s, i, i + 3) == 'null' then return 'T_NULL' end
+  return 'invalid token'
+end
+local function decode_error(what, i, s) error(format('Expected %s but found %s at character %d', what, s and token_at(s, i) or 'invalid token', i), 0) end
 local function decode_string(s, i)
   local out, j = {}, i + 1
   while true do
@@ -100,7 +117,7 @@ local function decode_string(s, i)
       if map[e] then out[#out + 1] = map[e] j = j + 2
       elseif e == 'u' then
         local cp = tonumber(sub(s, j + 2, j + 5), 16)
-        if not cp then decode_error('value', j) end
+        if not cp then error(format('Expected value but found invalid unicode escape code at character %d', i), 0) end
         j = j + 6
         if cp >= 0xD800 and cp <= 0xDBFF and sub(s, j, j + 1) == '\\u' then
           local lo = tonumber(sub(s, j + 2, j + 5), 16)
@@ -110,7 +127,7 @@ local function decode_string(s, i)
           end
         end
         out[#out + 1] = utf8_char(cp)
-      else decode_error('value', j) end
+      else error(format('Expected value but found invalid escape code at character %d', i), 0) end
     else
       out[#out + 1] = c
       j = j + 1
@@ -127,18 +144,18 @@ decode_value = function(s, i, depth)
     if sub(s, i, i) == '}' then return t, i + 1 end
     while true do
       i = skip_ws(s, i)
-      if sub(s, i, i) ~= '"' then decode_error('object key string', i) end
+      if sub(s, i, i) ~= '"' then decode_error('object key string', i, s) end
       local k
       k, i = decode_string(s, i)
       i = skip_ws(s, i)
-      if sub(s, i, i) ~= ':' then decode_error('colon', i) end
+      if sub(s, i, i) ~= ':' then decode_error('colon', i, s) end
       local v
       v, i = decode_value(s, i + 1, depth + 1)
       t[k] = v
       i = skip_ws(s, i)
       local d = sub(s, i, i)
       if d == '}' then return t, i + 1 end
-      if d ~= ',' then decode_error('comma or object end', i) end
+      if d ~= ',' then decode_error('comma or object end', i, s) end
       i = i + 1
     end
   elseif c == '[' then
@@ -153,7 +170,7 @@ decode_value = function(s, i, depth)
       i = skip_ws(s, i)
       local d = sub(s, i, i)
       if d == ']' then return t, i + 1 end
-      if d ~= ',' then decode_error('comma or array end', i) end
+      if d ~= ',' then decode_error('comma or array end', i, s) end
       i = i + 1
     end
   elseif c == '"' then return decode_string(s, i)
@@ -162,9 +179,9 @@ decode_value = function(s, i, depth)
   elseif sub(s, i, i + 3) == 'null' then return null, i + 4
   else
     local num = s:match('^-?%d+%.?%d*[eE]?[-+]?%d*', i)
-    if not num or num == '' then decode_error('value', i) end
+    if not num or num == '' then decode_error('value', i, s) end
     local v = tonumber(num)
-    if not v then decode_error('value', i) end
+    if not v then decode_error('value', i, s) end
     return v, i + #num
   end
 end
@@ -174,7 +191,7 @@ cjson.decode = function(...)
   if type(s) ~= 'string' then error('bad argument #1 to \'decode\' (string expected, got ' .. type(s) .. ')', 0) end
   local v, i = decode_value(s, 1, 1)
   i = skip_ws(s, i)
-  if i <= #s then decode_error('the end', i) end
+  if i <= #s then decode_error('the end', i, s) end
   return v
 end
 cjson.encode_keep_buffer = function() end
@@ -184,15 +201,29 @@ cjson.encode_number_precision = function() end
 cjson.encode_sparse_array = function() end
 cjson.encode_invalid_numbers = function() end
 cjson.decode_invalid_numbers = function() end
+cjson._NAME = 'cjson'
+cjson._VERSION = '2.1.0'
+cjson.new = function() return cjson end
 _G.cjson = cjson
 
 
--- Errors name the caller's position, as Redis's Lua does for its C libraries.
+-- Errors name the user's position, as Redis's Lua does for its C libraries; exposed as C
+-- functions (cs.wrap) so that a tail call keeps the user's frame.
+local getinfo = debug.getinfo
+-- Levels: 1 where, 2 the function below, 3 the C closure made by cs.wrap, 4 its caller.
+local function where()
+  local info = getinfo(4, 'Sl')
+  if info and info.what ~= 'C' and info.currentline > 0 then return info.short_src .. ':' .. info.currentline .. ': ' end
+  return ''
+end
 for _, name in ipairs({'encode', 'decode'}) do
   local raw = cjson[name]
-  cjson[name] = function(...)
+  cjson[name] = cs.wrap(function(...)
     local ok, r = pcall(raw, ...)
-    if not ok then error(r, 2) end
+    if not ok then
+      if type(r) == 'string' then error(where() .. r, 0) end
+      error(r, 0)
+    end
     return r
-  end
+  end)
 end

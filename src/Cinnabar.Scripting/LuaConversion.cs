@@ -236,7 +236,7 @@ internal static class LuaConversion
     {
         if (!l.CheckStack(4))
         {
-            w.WriteError("reached lua stack limit");
+            w.WriteError("ERR reached lua stack limit");
             l.Pop(1);
             return;
         }

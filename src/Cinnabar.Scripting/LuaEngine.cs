@@ -19,7 +19,7 @@ namespace Cinnabar.Scripting;
 public sealed unsafe class LuaEngine : IDisposable
 {
     /// <summary>Default bound on one state's memory (bytes); a script allocating past it gets an error reply.</summary>
-    public const long DefaultMemoryLimit = 1L << 30;
+    public const long DefaultMemoryLimit = 4L << 30;
 
     private readonly LuaState _lua;
     private readonly IScriptHost _host;
@@ -33,6 +33,7 @@ public sealed unsafe class LuaEngine : IDisposable
     private readonly Stopwatch _running = new();
     private bool _disposed;
     private bool _loading;
+    private int _callerStrict;
 
     public LuaEngine(IScriptHost host, bool functionsMode = false, long memoryLimit = DefaultMemoryLimit)
     {
@@ -57,6 +58,7 @@ public sealed unsafe class LuaEngine : IDisposable
         AddFunction("check", CheckKill);
         AddFunction("is_bytecode", IsBytecode);
         AddFunction("null", PushNull);
+        AddFunction("wrap", Wrap);
         AddLibrary("bit", LuaBit.Functions);
         AddLibrary("struct", LuaStruct.Functions);
         AddLibrary("cmsgpack", LuaMsgPack.Functions);
@@ -150,6 +152,7 @@ public sealed unsafe class LuaEngine : IDisposable
         int id = (int)Lua51.lua_tonumber(state, Lua51.UpvalueIndex(2));
         int strict = engine._mem->Strict;
         engine._mem->Strict = 0;
+        engine._callerStrict = strict;
         try
         {
             if (!l.CheckStack(16)) return 0;
@@ -192,6 +195,62 @@ public sealed unsafe class LuaEngine : IDisposable
     }
 
     private int Raise(LuaState l, byte[] message) => RaiseValue(l, message, asTable: true);
+
+    /// <summary>Makes the running C# function raise the value on top of the stack, unchanged, when it returns.</summary>
+    private int RaiseTop(LuaState l)
+    {
+        if (l.GetTop() > 1)
+        {
+            l.Replace(1);
+            l.SetTop(1);
+        }
+        l.GetRef(_apiRef);
+        l.GetField(-1, "raise_on_return");
+        l.Remove(-2);
+        l.Insert(1);
+        l.PushNumber(0);
+        l.PCall(2, 0, 0);
+        l.SetTop(0);
+        return 0;
+    }
+
+    /// <summary>
+    /// cs.wrap(f): a C function running the Lua function f. Library functions written in Lua are
+    /// exposed this way so that, like Redis's C functions, a `return f(...)` tail call keeps the
+    /// user's frame (whose line error replies name).
+    /// </summary>
+    private int Wrap(LuaState l)
+    {
+        if (l.Type(1) != LuaType.Function) return Raise(l, "ERR wrap expects a function");
+        l.SetTop(1);
+        int fref = l.Ref();
+        PushFunction(s => Trampoline(s, fref));
+        return 1;
+    }
+
+    private int Trampoline(LuaState l, int fref)
+    {
+        int nargs = l.GetTop();
+        l.GetRef(fref);
+        l.Insert(1);
+        _mem->Strict = _callerStrict;
+        LuaStatus status;
+        try
+        {
+            status = l.PCall(nargs, Lua51.MultRet, 0);
+        }
+        finally
+        {
+            _mem->Strict = 0;
+        }
+        if (status == LuaStatus.OK) return l.GetTop();
+        if (status == LuaStatus.ErrMem)
+        {
+            l.SetTop(0);
+            l.PushString("not enough memory");
+        }
+        return RaiseTop(l);
+    }
     private int Raise(LuaState l, string message) => Raise(l, Encoding.UTF8.GetBytes(message));
 
     private void CallApi(string name, int nargs, int nresults)
