@@ -28,13 +28,17 @@ local escapes = {['"'] = '\\"', ['\\'] = '\\\\', ['/'] = '\\/', ['\b'] = '\\b', 
 local function escape_str(s)
   return '"' .. s:gsub('[%c"\\/]', function(c) return escapes[c] or format('\\u%04x', byte(c)) end) .. '"'
 end
+local cfg = {encode_max_depth = 1000, decode_max_depth = 1000, encode_invalid_numbers = false}
 local function fmt_number(n)
-  if n ~= n or n == huge or n == -huge then error('Cannot serialise number: must not be NaN or Inf', 0) end
+  if n ~= n or n == huge or n == -huge then
+    if cfg.encode_invalid_numbers == 'null' then return 'null' end
+    if not cfg.encode_invalid_numbers then error('Cannot serialise number: must not be NaN or Inf', 0) end
+  end
   return format('%.14g', n)
 end
 local encode_value
 local function encode_table(t, depth, buf)
-  if depth > 1000 then error('Cannot serialise, excessive nesting (1001)', 0) end
+  if depth + 1 > cfg.encode_max_depth then error(format('Cannot serialise, excessive nesting (%d)', depth + 1), 0) end
   local max, count, is_array = 0, 0, true
   for k in next, t do
     if type(k) == 'number' and k > 0 and floor(k) == k then
@@ -135,9 +139,11 @@ local function decode_string(s, i)
   end
 end
 decode_value = function(s, i, depth)
-  if depth > 1000 then error(format('Found too many nested data structures (%d) at character %d', depth, i), 0) end
   i = skip_ws(s, i)
   local c = sub(s, i, i)
+  if (c == '{' or c == '[') and depth > cfg.decode_max_depth then
+    error(format('Found too many nested data structures (%d) at character %d', depth, i), 0)
+  end
   if c == '{' then
     local t = {}
     i = skip_ws(s, i + 1)
@@ -194,13 +200,26 @@ cjson.decode = function(...)
   if i <= #s then decode_error('the end', i, s) end
   return v
 end
-cjson.encode_keep_buffer = function() end
-cjson.encode_max_depth = function() end
-cjson.decode_max_depth = function() end
-cjson.encode_number_precision = function() end
-cjson.encode_sparse_array = function() end
-cjson.encode_invalid_numbers = function() end
-cjson.decode_invalid_numbers = function() end
+cjson.encode_keep_buffer = function() return true end
+local function depth_setting(name)
+  return function(n)
+    if n ~= nil then
+      n = tonumber(n)
+      if not n or n < 1 or n ~= floor(n) then error("bad argument #1 to '" .. name .. "' (expected integer between 1 and 2147483647)", 0) end
+      cfg[name] = n
+    end
+    return cfg[name]
+  end
+end
+cjson.encode_max_depth = depth_setting('encode_max_depth')
+cjson.decode_max_depth = depth_setting('decode_max_depth')
+cjson.encode_number_precision = function() return 14 end
+cjson.encode_sparse_array = function() return false, 2, 10 end
+cjson.encode_invalid_numbers = function(v)
+  if v ~= nil then cfg.encode_invalid_numbers = v end
+  return cfg.encode_invalid_numbers
+end
+cjson.decode_invalid_numbers = function() return true end
 cjson._NAME = 'cjson'
 cjson._VERSION = '2.1.0'
 cjson.new = function() return cjson end

@@ -289,7 +289,7 @@ internal sealed class ScriptHost : IScriptHost
         int nl = Array.IndexOf(code, (byte)'\n');
         string line = Encoding.UTF8.GetString(code, 2, (nl < 0 ? code.Length : nl) - 2);
         var parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-        if (parts.Length == 0 || parts[0] != "lua") return $"ERR Engine '{(parts.Length > 0 ? parts[0] : "")}' not found";
+        if (parts.Length == 0 || !parts[0].Equals("lua", StringComparison.OrdinalIgnoreCase)) return $"ERR Engine '{(parts.Length > 0 ? parts[0] : "")}' not found";
         string? found = null;
         for (int i = 1; i < parts.Length; i++)
         {
