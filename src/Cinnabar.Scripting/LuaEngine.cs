@@ -155,7 +155,6 @@ public sealed unsafe class LuaEngine : IDisposable
         engine._callerStrict = strict;
         try
         {
-            if (!l.CheckStack(16)) return 0;
             return engine._functions[id](l);
         }
         catch (LuaLibraryException e)
@@ -371,6 +370,8 @@ public sealed unsafe class LuaEngine : IDisposable
             _mem->Strict = 0;
             _running.Stop();
         }
+        // A kill leaves a raising line hook; our own Lua below must not trip on it.
+        Lua51.lua_sethook(_lua.Handle, IntPtr.Zero, 0, 0);
         _lua.Remove(fn);
         return status;
     }

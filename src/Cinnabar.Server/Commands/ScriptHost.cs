@@ -47,8 +47,9 @@ internal sealed class ScriptHost : IScriptHost
     }
 
     public Dictionary<string, ScriptInfo> Scripts { get; } = new(StringComparer.Ordinal);
-    public Dictionary<string, Library> Libraries { get; } = new(StringComparer.Ordinal);
-    public Dictionary<string, FunctionInfo> Functions { get; } = new(StringComparer.Ordinal);
+    // Library and function names are case-insensitive, as in Redis.
+    public Dictionary<string, Library> Libraries { get; } = new(StringComparer.OrdinalIgnoreCase);
+    public Dictionary<string, FunctionInfo> Functions { get; } = new(StringComparer.OrdinalIgnoreCase);
     public LuaEngine EvalEngine => _evalEngine ??= new LuaEngine(this);
     public LuaEngine FunctionEngine => _functionEngine ??= new LuaEngine(this, functionsMode: true);
     public string? RunningName { get; private set; }
