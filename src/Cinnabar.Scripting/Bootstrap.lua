@@ -1,13 +1,20 @@
--- Cinnabar's Lua environment setup (our own code). Runs once per Lua state with the full
--- standard library, receives the C# entry points, builds the `redis` table and the Lua 5.1
--- compatibility shims, then hides everything unsafe behind a read-only globals proxy.
+-- Cinnabar's Lua 5.1 environment setup (our own code). Runs once per Lua state with the full
+-- standard library, receives the C# entry points, builds the `redis` table, then hides
+-- everything unsafe behind read-only proxies (Redis 7.0 makes its globals and library tables
+-- read-only with a patched Lua; stock 5.1 needs proxies and guarded raw functions instead).
 local cs, functions_mode = ...
-local rawget, rawset, error, type, select, tostring, setmetatable, next = rawget, rawset, error, type, select, tostring, setmetatable, next
-local getinfo, sethook = debug.getinfo, debug.sethook
-local mathtype, format, concat = math.type, string.format, table.concat
+local rawget, rawset, error, type, select, tostring, setmetatable, getmetatable, next, pairs, ipairs =
+  rawget, rawset, error, type, select, tostring, setmetatable, getmetatable, next, pairs, ipairs
+local setfenv, loadstring, load, pcall, unpack = setfenv, loadstring, load, pcall, unpack
+local getinfo, sethook, gethook = debug.getinfo, debug.sethook, debug.gethook
+local cocreate, cowrap = coroutine.create, coroutine.wrap
 local G = _G
+local READONLY = 'Attempt to modify a readonly table'
 
+-- proxy -> the table it protects
+local protected = setmetatable({}, {__mode = 'k'})
 local function readonly(t, strict)
+  local proxy = {}
   local index = t
   if strict then
     index = function(_, k)
@@ -16,49 +23,18 @@ local function readonly(t, strict)
       return v
     end
   end
-  return setmetatable({}, {
+  local mt = {
     __index = index,
-    __newindex = function() error('Attempt to modify a readonly table', 2) end,
-    __pairs = function() return next, t, nil end,
-    __len = function() return #t end,
-    __metatable = false,
-  })
-end
-
--- Lua 5.1 names scripts written for Redis use.
-G.unpack = table.unpack
-G.loadstring = nil
-G.table.getn = function(t) return #t end
-G.table.maxn = function(t) local m = 0 for k in next, t do if type(k) == 'number' and k > m then m = k end end return m end
-G.math.pow = function(a, b) return a ^ b end
-G.math.mod = math.fmod
-G.math.ldexp = function(m, e) return m * 2.0 ^ e end
-G.math.frexp = function(x)
-  if x == 0 then return 0.0, 0 end
-  local e = math.floor(math.log(math.abs(x), 2)) + 1
-  local m = x / 2.0 ^ e
-  if math.abs(m) >= 1 then m = m / 2 e = e + 1 end
-  return m, e
-end
-G.string.gfind = string.gmatch
-G.gcinfo = function() return math.floor(collectgarbage('count')) end
--- Every number is a double in Lua 5.1: tostring(3.0) is "3" there.
-local rawtostring = tostring
-G.tostring = function(v)
-  if mathtype(v) == 'float' then return format('%.14g', v) end
-  return rawtostring(v)
-end
--- Lua 5.1's error() adds the position to numbers too.
-local rawerror = error
-G.error = function(m, level)
-  if type(m) == 'number' then m = format('%.14g', m) end
-  level = level or 1
-  if level > 0 then level = level + 1 end
-  return rawerror(m, level)
+    __newindex = function() error(READONLY, 2) end,
+  }
+  mt.__metatable = mt
+  setmetatable(proxy, mt)
+  protected[proxy] = t
+  protected[mt] = mt
+  return proxy
 end
 
 local redis = {}
-local resp_env_current  -- set below: the table the globals proxy reads from
 
 -- These are C# functions: a Lua wrapper would be tail-called by `return redis.call(...)` and
 -- the user's frame (whose line Redis reports) would be gone when the error is raised.
@@ -74,42 +50,126 @@ redis.replicate_commands = function() return true end
 redis.breakpoint = function() return false end
 redis.debug = function() end
 redis.acl_check_cmd = function(...)
-  if select('#', ...) < 1 then rawerror('Please specify at least one argument for this redis lib call', 0) end
+  if select('#', ...) < 1 then error('Please specify at least one argument for this redis lib call', 0) end
   return true
 end
 
--- Globals scripts may use; everything else (os, io, debug, require, dofile, print ...) is gone.
+-- Globals scripts may use (Redis 7.0.15's allow list; newproxy is not reachable there either).
 local safe = {}
 for _, name in ipairs({'assert', 'collectgarbage', 'getmetatable', 'ipairs', 'next', 'pairs', 'pcall', 'rawequal',
-  'rawget', 'rawset', 'rawlen', 'select', 'setmetatable', 'tonumber', 'tostring', 'type', 'xpcall', 'unpack',
-  'error', 'gcinfo', '_VERSION'}) do
+  'rawget', 'rawset', 'select', 'setmetatable', 'tonumber', 'tostring', 'type', 'xpcall', 'unpack',
+  'error', 'gcinfo', '_VERSION', 'loadstring', 'load'}) do
   safe[name] = G[name]
 end
+local libs = {}
 for _, lib in ipairs({'string', 'table', 'math', 'coroutine', 'cjson', 'bit', 'cmsgpack', 'struct'}) do
-  safe[lib] = readonly(G[lib])
+  libs[lib] = readonly(G[lib])
+  safe[lib] = libs[lib]
 end
-safe._VERSION = 'Lua 5.1'
 safe.redis = readonly(redis)
+
+-- The string metatable: scripts see a read-only view whose __index is the read-only string library.
+do
+  local smt = getmetatable('')
+  smt.__metatable = readonly({__index = libs.string})
+end
+
+-- Raw functions must not write through (or read around) a read-only proxy.
+safe.rawset = function(t, k, v)
+  if protected[t] then error(READONLY, 0) end
+  return rawset(t, k, v)
+end
+safe.rawget = function(t, k)
+  local real = protected[t]
+  if real then return rawget(real, k) end
+  return rawget(t, k)
+end
+safe.setmetatable = function(t, mt)
+  if protected[t] then error(READONLY, 0) end
+  return setmetatable(t, mt)
+end
+safe.next = function(t, k)
+  local real = protected[t]
+  if real then return next(real, k) end
+  return next(t, k)
+end
+safe.pairs = function(t)
+  local real = protected[t]
+  if real then return next, real, nil end
+  return pairs(t)
+end
+safe.ipairs = function(t)
+  local real = protected[t]
+  if real then return ipairs(real) end
+  return ipairs(t)
+end
+
+for _, name in ipairs({'rawset', 'rawget', 'setmetatable', 'next', 'pairs', 'ipairs'}) do
+  safe[name] = cs.wrap(safe[name])
+end
 
 local proxy
 local current = safe
-local function load_in_sandbox(chunk, name, mode, env)
-  if type(chunk) ~= 'string' and type(chunk) ~= 'function' then rawerror('bad argument #1 to load', 2) end
-  return load(chunk, name, 't', env or proxy)
-end
-safe.load = load_in_sandbox
-safe.loadstring = function(s, name) return load(s, name, 't', proxy) end
+local user_sources = {['@user_script'] = true, ['@user_function'] = true}
 
-proxy = setmetatable({}, {
+-- Chunks are parsed as text only (Redis disables bytecode loading).
+local function text_only(s)
+  if cs.is_bytecode(s) then return ' ' .. s end
+  return s
+end
+safe.loadstring = function(s, name)
+  if type(s) ~= 'string' and type(s) ~= 'number' then return loadstring(s, name) end
+  s = tostring(s)
+  local f, err = loadstring(text_only(s), name or s)
+  if f then setfenv(f, proxy) end
+  return f, err
+end
+safe.load = function(fn, name)
+  if type(fn) ~= 'function' then return load(fn, name) end
+  local parts = {}
+  while true do
+    local piece = fn()
+    if piece == nil or piece == '' then break end
+    if type(piece) ~= 'string' then return nil, 'reader function must return a string' end
+    parts[#parts + 1] = piece
+  end
+  local f, err = loadstring(text_only(table.concat(parts)), name or '=(load)')
+  if f then setfenv(f, proxy) end
+  return f, err
+end
+safe.loadstring = cs.wrap(safe.loadstring)
+safe.load = cs.wrap(safe.load)
+
+local hook_fn, hook_mask, hook_count
+-- Coroutines get the count hook too (Lua 5.1 hooks set from Lua are per thread).
+local function rehook(co)
+  if hook_fn then sethook(co, hook_fn, hook_mask, hook_count) end
+  return co
+end
+safe.coroutine = readonly(setmetatable({
+  create = function(f) return rehook(cocreate(f)) end,
+  wrap = function(f)
+    local co = rehook(cocreate(f))
+    return function(...)
+      local r = {coroutine.resume(co, ...)}
+      if not r[1] then error(r[2], 2) end
+      return unpack(r, 2, table.maxn(r))
+    end
+  end,
+}, {__index = coroutine}))
+libs.coroutine = safe.coroutine
+
+local globals_mt = {
   __index = function(_, k)
     local v = current[k]
-    if v == nil then rawerror("Script attempted to access nonexistent global variable '" .. rawtostring(k) .. "'", 2) end
+    if v == nil then error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2) end
     return v
   end,
-  __newindex = function() rawerror('Attempt to modify a readonly table', 2) end,
-  __pairs = function() return next, current, nil end,
-  __metatable = false,
-})
+  __newindex = function() error(READONLY, 2) end,
+}
+globals_mt.__metatable = readonly(globals_mt)
+proxy = setmetatable({}, globals_mt)
+protected[proxy] = setmetatable({}, {__index = function(_, k) return current[k] end})
 safe._G = proxy
 
 -- FUNCTION LOAD runs a library's body with only register_function and log available.
@@ -131,44 +191,44 @@ if functions_mode then
         elseif k == 'callback' then callback = v
         elseif k == 'flags' then flags = v
         elseif k == 'description' then description = v
-        else rawerror('unknown argument given to redis.register_function', 0) end
+        else error('unknown argument given to redis.register_function', 0) end
       end
-      if name == nil then rawerror('redis.register_function must get a function name argument', 0) end
-      if callback == nil then rawerror('redis.register_function must get a callback argument', 0) end
+      if name == nil then error('redis.register_function must get a function name argument', 0) end
+      if callback == nil then error('redis.register_function must get a callback argument', 0) end
     elseif n == 2 then
       name, callback = ...
     else
-      rawerror('wrong number of arguments to redis.register_function', 0)
+      error('wrong number of arguments to redis.register_function', 0)
     end
-    if type(name) ~= 'string' then rawerror('function_name argument given to redis.register_function must be a string', 0) end
-    if type(callback) ~= 'function' then rawerror('callback argument given to redis.register_function must be a function', 0) end
-    if description ~= nil and type(description) ~= 'string' then rawerror('description argument given to redis.register_function must be a string', 0) end
+    if type(name) ~= 'string' then error('function_name argument given to redis.register_function must be a string', 0) end
+    if type(callback) ~= 'function' then error('callback argument given to redis.register_function must be a function', 0) end
+    if description ~= nil and type(description) ~= 'string' then error('description argument given to redis.register_function must be a string', 0) end
     if #name == 0 or name:find('[^%w_]') then
-      rawerror('Library names can only contain letters, numbers, or underscores(_) and must be at least one character long', 0)
+      error('Library names can only contain letters, numbers, or underscores(_) and must be at least one character long', 0)
     end
     local fl = {}
     if flags ~= nil then
-      if type(flags) ~= 'table' then rawerror('flags argument to redis.register_function must be a table representing function flags', 0) end
+      if type(flags) ~= 'table' then error('flags argument to redis.register_function must be a table representing function flags', 0) end
       for _, f in ipairs(flags) do
-        if type(f) ~= 'string' or not known_flags[f] then rawerror('unknown flag given', 0) end
+        if type(f) ~= 'string' or not known_flags[f] then error('unknown flag given', 0) end
         fl[#fl + 1] = f
       end
     end
     for _, r in ipairs(registered) do
-      if r.name == name then rawerror('Function already exists in the library', 0) end
+      if r.name == name then error('Function already exists in the library', 0) end
     end
     registered[#registered + 1] = {name = name, callback = callback, flags = fl, description = description}
   end
   load_env = {redis = readonly(fredis, true), string = safe.string, math = safe.math, table = safe.table,
-    cjson = safe.cjson, bit = safe.bit, cmsgpack = safe.cmsgpack, struct = safe.struct,
-    pairs = pairs, ipairs = ipairs, type = type, tostring = safe.tostring, tonumber = tonumber, select = select,
-    next = next, unpack = table.unpack, setmetatable = setmetatable, getmetatable = getmetatable,
-    rawget = rawget, rawset = rawset, rawequal = rawequal, assert = assert}
+    cjson = safe.cjson, bit = safe.bit, cmsgpack = safe.cmsgpack, struct = safe.struct, coroutine = safe.coroutine,
+    pairs = safe.pairs, ipairs = safe.ipairs, type = type, tostring = tostring, tonumber = tonumber, select = select,
+    next = safe.next, unpack = unpack, setmetatable = safe.setmetatable, getmetatable = getmetatable,
+    rawget = safe.rawget, rawset = safe.rawset, rawequal = rawequal, assert = assert, error = error,
+    pcall = pcall, xpcall = xpcall, loadstring = safe.loadstring, _G = proxy, _VERSION = _VERSION}
 end
 
 -- Turns any error into Redis's error table {err=..., source=..., line=...}: the source and
 -- line are those of the innermost frame running user code.
-local user_sources = {['@user_script'] = true, ['@user_function'] = true}
 local function error_handler(e)
   local source, line
   local level = 2
@@ -181,49 +241,51 @@ local function error_handler(e)
     end
     level = level + 1
   end
-  local msg
   if type(e) == 'table' then
-    msg = rawget(e, 'err')
-    if type(msg) ~= 'string' then msg = 'ERR ' .. rawtostring(msg) end
-  else
-    msg = 'ERR ' .. rawtostring(e)
+    local msg = rawget(e, 'err')
+    if type(msg) ~= 'string' then msg = 'ERR ' .. tostring(msg) end
+    return {err = msg, source = source, line = line}
   end
-  return {err = msg, source = source, line = line}
+  return {err = 'ERR ' .. tostring(e), source = source, line = line}
 end
 
 -- Checked every 100k instructions: lets SCRIPT KILL stop a busy script. After a kill the hook
 -- fires on every line so a pcall in the script cannot swallow it.
 local rcheck = cs.check
 local killed_msg
+local function killer() error({err = killed_msg}, 0) end
 local function on_count()
   local m = rcheck()
   if m then
     killed_msg = m
-    sethook(function() rawerror({err = killed_msg}, 0) end, 'l')
-    rawerror({err = m}, 0)
+    hook_fn, hook_mask, hook_count = killer, 'l', 0
+    sethook(killer, 'l')
+    error({err = m}, 0)
   end
 end
-local function arm_hook() sethook(on_count, '', 100000) end
+local function arm_hook()
+  hook_fn, hook_mask, hook_count = on_count, '', 100000
+  sethook(on_count, '', 100000)
+end
 arm_hook()
 
 -- C# functions cannot raise (a longjmp across managed frames is unsafe): they store the error
 -- and arm a return hook that raises it as soon as the C# function returns to the script.
-local raisers = {}
-for _, name in ipairs({'call', 'pcall', 'error_reply', 'status_reply', 'sha1hex', 'log', 'setresp', 'set_repl'}) do
-  raisers[cs[name]] = true
-end
-local pending
+local pending, pending_level
 local function pending_hook()
   local info = getinfo(2, 'f')
-  if info and raisers[info.func] then
-    local e = pending
+  if pending ~= nil and info and info.func ~= sethook and getinfo(2, 'S').what == 'C' then
+    local e, level = pending, pending_level
     pending = nil
-    arm_hook()
-    rawerror(e, 0)
+    sethook(hook_fn, hook_mask, hook_count)
+    -- A library error names the caller's position, as Redis's Lua does for C functions.
+    error(e, level)
   end
 end
-local function raise_on_return(e)
+-- level 3 = the caller of the C# function (string errors only); 0 = raise e unchanged.
+local function raise_on_return(e, level)
   pending = e
+  pending_level = level or (type(e) == 'string' and 3 or 0)
   sethook(pending_hook, 'r')
 end
 

@@ -1,6 +1,6 @@
 using System.Text;
 using Cinnabar.Protocol;
-using KeraLua;
+using Cinnabar.Scripting.Native;
 
 namespace Cinnabar.Scripting;
 
@@ -13,10 +13,10 @@ namespace Cinnabar.Scripting;
 /// Lua -> RESP: number -> integer (truncated), string -> bulk, true -> 1 (RESP3 #t), false/nil ->
 /// null, table -> {err=}/{ok=}/{double=}/{map=}/{set=}/{big_number=} or an array up to the first nil.
 /// </summary>
-public static class LuaConversion
+internal static class LuaConversion
 {
     /// <summary>Pushes the single RESP reply starting at <paramref name="pos"/>; returns the position after it.</summary>
-    public static int PushResp(Lua l, ReadOnlySpan<byte> resp, int pos)
+    public static int PushResp(LuaState l, ReadOnlySpan<byte> resp, int pos)
     {
         l.CheckStack(4);
         byte type = resp[pos];
@@ -48,13 +48,13 @@ public static class LuaConversion
                 {
                     l.NewTable();
                     l.NewTable();
-                    l.PushBuffer(body[..3].ToArray());
+                    l.PushBuffer(body[..3]);
                     l.SetField(-2, "format");
-                    l.PushBuffer(body[4..].ToArray());
+                    l.PushBuffer(body[4..]);
                     l.SetField(-2, "string");
                     l.SetField(-2, "verbatim_string");
                 }
-                else l.PushBuffer(body.ToArray());
+                else l.PushBuffer(body);
                 return next + (int)len + 2;
             }
             case (byte)'*':
@@ -141,10 +141,10 @@ public static class LuaConversion
         }
     }
 
-    private static void PushTableWith(Lua l, string field, ReadOnlySpan<byte> value)
+    private static void PushTableWith(LuaState l, string field, ReadOnlySpan<byte> value)
     {
         l.NewTable();
-        l.PushBuffer(value.ToArray());
+        l.PushBuffer(value);
         l.SetField(-2, field);
     }
 
@@ -154,67 +154,158 @@ public static class LuaConversion
         return v;
     }
 
-    /// <summary>
-    /// Writes the Lua value at <paramref name="index"/> as a reply. <paramref name="luaResp"/> is the
-    /// protocol chosen with redis.setresp (it decides how booleans are sent). Returns the error
-    /// text when the top-level value is an error table (the caller reports it), else null.
-    /// </summary>
-    public static string? WriteReply(Lua l, int index, RespWriter w, int luaResp, bool topLevel = true)
+    private enum FrameKind { Array, MapKey, MapValue, Set }
+
+    private struct Frame
     {
-        l.CheckStack(4);
-        index = l.AbsIndex(index);
-        switch (l.Type(index))
+        public FrameKind Kind;
+        public int Table;     // stack index of the table being walked
+        public int Next;      // array: next element index
+        public int Count;     // array: elements to write
+        public int Pops;      // slots to pop when done
+    }
+
+    /// <summary>
+    /// Writes the value on top of the stack as the script's reply (and pops it). <paramref name="luaResp"/>
+    /// is the protocol chosen with redis.setresp (it decides how booleans are sent). Returns the
+    /// error text when the top-level value is an error table (the caller reports it), else null.
+    /// Tables are read with raw access only, and nesting is walked with an explicit stack:
+    /// like Redis, a level that cannot get 4 more Lua stack slots becomes the error reply
+    /// "reached lua stack limit".
+    /// </summary>
+    public static string? WriteReply(LuaState l, RespWriter w, int luaResp)
+    {
+        if (l.Type(-1) == LuaType.Table && l.CheckStack(4) && TryGetStringField(l, -1, "err", out var topErr))
+        {
+            l.Pop(1);
+            return Encoding.UTF8.GetString(topErr);
+        }
+        var frames = new Stack<Frame>();
+        WriteValue(l, w, luaResp, frames);
+        while (frames.Count > 0)
+        {
+            var f = frames.Pop();
+            switch (f.Kind)
+            {
+                case FrameKind.Array:
+                    if (f.Next > f.Count)
+                    {
+                        l.Pop(f.Pops);
+                        continue;
+                    }
+                    l.RawGetInteger(f.Table, f.Next++);
+                    frames.Push(f);
+                    WriteValue(l, w, luaResp, frames);
+                    break;
+                case FrameKind.MapKey:
+                    // Stack: ..., map, [key]. Next pair, then write a copy of the key.
+                    if (!l.Next(f.Table))
+                    {
+                        l.Pop(f.Pops);
+                        continue;
+                    }
+                    f.Kind = FrameKind.MapValue;
+                    frames.Push(f);
+                    l.PushCopy(-2);
+                    WriteValue(l, w, luaResp, frames);
+                    break;
+                case FrameKind.MapValue:
+                    // Stack: ..., map, key, value.
+                    f.Kind = FrameKind.MapKey;
+                    frames.Push(f);
+                    WriteValue(l, w, luaResp, frames);
+                    break;
+                case FrameKind.Set:
+                    if (!l.Next(f.Table))
+                    {
+                        l.Pop(f.Pops);
+                        continue;
+                    }
+                    l.Pop(1);
+                    frames.Push(f);
+                    l.PushCopy(-1);
+                    WriteValue(l, w, luaResp, frames);
+                    break;
+            }
+        }
+        return null;
+    }
+
+    /// <summary>Writes the scalar on top (and pops it), or starts a table by pushing its frame.</summary>
+    private static void WriteValue(LuaState l, RespWriter w, int luaResp, Stack<Frame> frames)
+    {
+        if (!l.CheckStack(4))
+        {
+            w.WriteError("ERR reached lua stack limit");
+            l.Pop(1);
+            return;
+        }
+        switch (l.Type(-1))
         {
             case LuaType.String:
-                w.WriteBulk(l.ToBuffer(index, false));
-                return null;
+                w.WriteBulk(l.ToSpan(-1));
+                break;
             case LuaType.Boolean:
-                bool b = l.ToBoolean(index);
+                bool b = l.ToBoolean(-1);
                 if (luaResp == 2)
                 {
                     if (b) w.WriteInteger(1);
                     else w.WriteNull();
                 }
                 else w.WriteBool(b);
-                return null;
+                break;
             case LuaType.Number:
-                w.WriteInteger(LuaNumbers.ToReplyInteger(l, index));
-                return null;
+                w.WriteInteger(LuaNumbers.ToReplyInteger(l.ToNumber(-1)));
+                break;
             case LuaType.Table:
-                return WriteTable(l, index, w, luaResp, topLevel);
+                StartTable(l, w, frames);
+                return;
             default:
                 w.WriteNull();
-                return null;
-        }
-    }
-
-    private static string? WriteTable(Lua l, int index, RespWriter w, int luaResp, bool topLevel)
-    {
-        if (TryGetStringField(l, index, "err", out var err))
-        {
-            string msg = Encoding.UTF8.GetString(err);
-            if (topLevel) return msg;
-            w.WriteError(msg);
-            return null;
-        }
-        if (TryGetStringField(l, index, "ok", out var ok))
-        {
-            w.WriteSimpleString(SanitizeStatus(ok));
-            return null;
-        }
-        if (l.GetField(index, "double") == LuaType.Number)
-        {
-            w.WriteDouble(l.ToNumber(-1));
-            l.Pop(1);
-            return null;
+                break;
         }
         l.Pop(1);
-        if (TryGetStringField(l, index, "big_number", out var big))
+    }
+
+    private static void StartTable(LuaState l, RespWriter w, Stack<Frame> frames)
+    {
+        int t = l.GetTop();
+        if (TryGetStringField(l, t, "err", out var err))
         {
-            w.WriteBigNumber(Encoding.ASCII.GetString(big));
-            return null;
+            w.WriteError(Encoding.UTF8.GetString(err));
+            l.Pop(1);
+            return;
         }
-        if (l.GetField(index, "map") == LuaType.Table)
+        if (TryGetStringField(l, t, "ok", out var ok))
+        {
+            w.WriteSimpleString(SanitizeStatus(ok));
+            l.Pop(1);
+            return;
+        }
+        if (l.GetField(t, "double") == LuaType.Number)
+        {
+            w.WriteDouble(l.ToNumber(-1));
+            l.Pop(2);
+            return;
+        }
+        l.Pop(1);
+        if (TryGetStringField(l, t, "big_number", out var big))
+        {
+            w.WriteBigNumber(Encoding.ASCII.GetString(SanitizeStatus(big)));
+            l.Pop(1);
+            return;
+        }
+        if (l.GetField(t, "verbatim_string") == LuaType.Table)
+        {
+            if (TryGetStringField(l, -1, "format", out var format) && TryGetStringField(l, -1, "string", out var text))
+            {
+                w.WriteVerbatim(Encoding.UTF8.GetString(text), Encoding.UTF8.GetString(format));
+                l.Pop(2);
+                return;
+            }
+        }
+        l.Pop(1);
+        if (l.GetField(t, "map") == LuaType.Table)
         {
             int map = l.GetTop();
             long pairs = 0;
@@ -222,17 +313,11 @@ public static class LuaConversion
             while (l.Next(map)) { pairs++; l.Pop(1); }
             w.WriteMapHeader(pairs);
             l.PushNil();
-            while (l.Next(map))
-            {
-                WriteReply(l, -2, w, luaResp, false);
-                WriteReply(l, -1, w, luaResp, false);
-                l.Pop(1);
-            }
-            l.Pop(1);
-            return null;
+            frames.Push(new Frame { Kind = FrameKind.MapKey, Table = map, Pops = 2 });
+            return;
         }
         l.Pop(1);
-        if (l.GetField(index, "set") == LuaType.Table)
+        if (l.GetField(t, "set") == LuaType.Table)
         {
             int set = l.GetTop();
             long count = 0;
@@ -240,31 +325,20 @@ public static class LuaConversion
             while (l.Next(set)) { count++; l.Pop(1); }
             w.WriteSetHeader(count);
             l.PushNil();
-            while (l.Next(set))
-            {
-                WriteReply(l, -2, w, luaResp, false);
-                l.Pop(1);
-            }
-            l.Pop(1);
-            return null;
+            frames.Push(new Frame { Kind = FrameKind.Set, Table = set, Pops = 2 });
+            return;
         }
         l.Pop(1);
         // An array: elements 1..n up to the first nil.
         int len = 0;
-        while (l.RawGetInteger(index, len + 1) != LuaType.Nil)
+        while (l.RawGetInteger(t, len + 1) != LuaType.Nil)
         {
             l.Pop(1);
             len++;
         }
         l.Pop(1);
         w.WriteArrayHeader(len);
-        for (int i = 1; i <= len; i++)
-        {
-            l.RawGetInteger(index, i);
-            WriteReply(l, -1, w, luaResp, false);
-            l.Pop(1);
-        }
-        return null;
+        frames.Push(new Frame { Kind = FrameKind.Array, Table = t, Next = 1, Count = len, Pops = 1 });
     }
 
     private static byte[] SanitizeStatus(byte[] s)
@@ -274,7 +348,7 @@ public static class LuaConversion
         return s;
     }
 
-    internal static bool TryGetStringField(Lua l, int index, string field, out byte[] value)
+    internal static bool TryGetStringField(LuaState l, int index, string field, out byte[] value)
     {
         // rawget: Redis reads these fields without metamethods.
         index = l.AbsIndex(index);
@@ -282,7 +356,7 @@ public static class LuaConversion
         var t = l.RawGet(index);
         if (t == LuaType.String)
         {
-            value = l.ToBuffer(-1, false);
+            value = l.ToBuffer(-1);
             l.Pop(1);
             return true;
         }

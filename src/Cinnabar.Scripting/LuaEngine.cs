@@ -1,56 +1,82 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text;
 using Cinnabar.Protocol;
-using KeraLua;
+using Cinnabar.Scripting.Native;
 
 namespace Cinnabar.Scripting;
 
 /// <summary>
-/// One sandboxed Lua 5.4 state (KeraLua) set up to behave like Redis 7.0's Lua 5.1 scripting.
-/// EVAL scripts and FUNCTION libraries each get their own engine, as in Redis.
-/// C# entry points never raise Lua errors themselves (a longjmp across managed frames is unsafe):
-/// they return values and small Lua wrappers (Bootstrap.lua) raise. Errors reach C# as
+/// One sandboxed Lua 5.1 state (Debian's liblua5.1, through our own bindings in
+/// <see cref="Lua51"/>) set up like Redis 7.0's scripting. EVAL scripts and FUNCTION libraries
+/// each get their own engine, as in Redis. C# entry points never raise Lua errors themselves (a
+/// longjmp across managed frames is unsafe): they store the error and a one-shot Lua return
+/// hook raises it once the C# function has returned (Bootstrap.lua). Errors reach C# as
 /// {err=, source=, line=} tables built by the bootstrap's message handler.
 /// </summary>
-public sealed class LuaEngine : IDisposable
+public sealed unsafe class LuaEngine : IDisposable
 {
-    private readonly Lua _lua;
+    /// <summary>Default bound on one state's memory (bytes); a script allocating past it gets an error reply.</summary>
+    public const long DefaultMemoryLimit = 4L << 30;
+
+    private readonly LuaState _lua;
     private readonly IScriptHost _host;
-    // Delegates handed to native code must stay reachable for the state's lifetime.
-    private readonly List<LuaFunction> _keepAlive = new();
+    private readonly Lua51.MemState* _mem;
+    private GCHandle _self;
+    private readonly List<Func<LuaState, int>> _functions = new();
     private readonly int _errorHandlerRef;
     private readonly int _envRef;
     private readonly int _apiRef;
     private int _callablesRef;
     private readonly Stopwatch _running = new();
+    private bool _disposed;
+    private bool _loading;
+    private int _callerStrict;
 
-    public LuaEngine(IScriptHost host, bool functionsMode = false)
+    public LuaEngine(IScriptHost host, bool functionsMode = false, long memoryLimit = DefaultMemoryLimit)
     {
         _host = host;
-        _lua = new Lua(openLibs: true);
-        string libraries = Resource("Libraries.lua");
-        if (_lua.LoadString(libraries, "=cinnabar_libs") != LuaStatus.OK || _lua.PCall(0, 0, 0) != LuaStatus.OK)
-            throw new InvalidOperationException(_lua.ToString(-1));
-        string bootstrap = Resource("Bootstrap.lua");
-        if (_lua.LoadString(bootstrap, "=cinnabar") != LuaStatus.OK) throw new InvalidOperationException(_lua.ToString(-1));
+        _mem = (Lua51.MemState*)NativeMemory.AllocZeroed((nuint)sizeof(Lua51.MemState));
+        _mem->Limit = memoryLimit;
+        IntPtr l = Lua51.lua_newstate(&Lua51.Alloc, _mem);
+        if (l == IntPtr.Zero) throw new InvalidOperationException("cannot create a Lua state");
+        _lua = new LuaState(l);
+        Lua51.lua_atpanic(l, &Lua51.Panic);
+        _self = GCHandle.Alloc(this);
+        Lua51.luaL_openlibs(l);
         _lua.NewTable();
-        AddFunction("call", l => RedisCall(l, raise: true));
-        AddFunction("pcall", l => RedisCall(l, raise: false));
-        AddFunction("error_reply", l => ReplyTable(l, "err"));
-        AddFunction("status_reply", l => ReplyTable(l, "ok"));
+        AddFunction("call", s => RedisCall(s, raise: true));
+        AddFunction("pcall", s => RedisCall(s, raise: false));
+        AddFunction("error_reply", s => ReplyTable(s, "err"));
+        AddFunction("status_reply", s => ReplyTable(s, "ok"));
         AddFunction("sha1hex", Sha1HexFn);
         AddFunction("log", RedisLog);
         AddFunction("setresp", SetResp);
         AddFunction("set_repl", SetRepl);
         AddFunction("check", CheckKill);
+        AddFunction("is_bytecode", IsBytecode);
+        AddFunction("null", PushNull);
+        AddFunction("wrap", Wrap);
+        AddLibrary("bit", LuaBit.Functions);
+        AddLibrary("struct", LuaStruct.Functions);
+        AddLibrary("cmsgpack", LuaMsgPack.Functions);
+        int cs = _lua.Ref();
+        if (_lua.LoadBuffer(Encoding.UTF8.GetBytes(Resource("Libraries.lua")), "=cinnabar_libs") != LuaStatus.OK) throw new InvalidOperationException(_lua.ToStringUtf8(-1));
+        _lua.GetRef(cs);
+        if (_lua.PCall(1, 0, 0) != LuaStatus.OK) throw new InvalidOperationException(_lua.ToStringUtf8(-1));
+        if (_lua.LoadBuffer(Encoding.UTF8.GetBytes(Resource("Bootstrap.lua")), "=cinnabar") != LuaStatus.OK) throw new InvalidOperationException(_lua.ToStringUtf8(-1));
+        _lua.GetRef(cs);
+        _lua.Unref(cs);
         _lua.PushBoolean(functionsMode);
-        if (_lua.PCall(2, 1, 0) != LuaStatus.OK) throw new InvalidOperationException(_lua.ToString(-1));
-        _apiRef = _lua.Ref(LuaRegistry.Index);
+        if (_lua.PCall(2, 1, 0) != LuaStatus.OK) throw new InvalidOperationException(_lua.ToStringUtf8(-1));
+        _apiRef = _lua.Ref();
         _errorHandlerRef = ApiRef("error_handler");
         _envRef = ApiRef("env");
         _lua.NewTable();
-        _callablesRef = _lua.Ref(LuaRegistry.Index);
+        _callablesRef = _lua.Ref();
+        _lua.Gc(Lua51.GcCollect, 0);
     }
 
     /// <summary>Protocol chosen by redis.setresp for the running script (2 by default).</summary>
@@ -63,6 +89,19 @@ public sealed class LuaEngine : IDisposable
     public bool WroteSomething { get; set; }
     public string KillMessage { get; set; } = "ERR Script killed by user with SCRIPT KILL...";
 
+    /// <summary>Bytes the Lua state holds (INFO used_memory_lua / used_memory_vm_*).</summary>
+    public long UsedMemory => _disposed ? 0 : _mem->Used;
+
+    /// <summary>
+    /// Upper bound (ms) on running a FUNCTION LOAD body, or 0 for none. When reached the body
+    /// stops with <see cref="TimeoutMessage"/> (Redis stops it after 500 ms).
+    /// </summary>
+    public long TimeLimitMs { get; set; } = LoadTimeoutMs;
+    public string TimeoutMessage { get; set; } = "ERR FUNCTION LOAD timeout";
+
+    /// <summary>Redis stops a FUNCTION LOAD body after this long.</summary>
+    public const long LoadTimeoutMs = 500;
+
     private static string Resource(string name)
     {
         using var s = typeof(LuaEngine).Assembly.GetManifestResourceStream("Cinnabar.Scripting." + name)!;
@@ -72,49 +111,157 @@ public sealed class LuaEngine : IDisposable
 
     private int ApiRef(string field)
     {
-        _lua.RawGetInteger(LuaRegistry.Index, _apiRef);
+        _lua.GetRef(_apiRef);
         _lua.GetField(-1, field);
-        int r = _lua.Ref(LuaRegistry.Index);
+        int r = _lua.Ref();
         _lua.Pop(1);
         return r;
     }
 
-    private void AddFunction(string name, Func<Lua, int> body)
+    /// <summary>Pushes a C closure that dispatches to <paramref name="body"/> (upvalues: this engine, index).</summary>
+    private void PushFunction(Func<LuaState, int> body)
     {
-        LuaFunction f = state => body(Lua.FromIntPtr(state));
-        _keepAlive.Add(f);
-        _lua.PushCFunction(f);
+        _functions.Add(body);
+        Lua51.lua_pushlightuserdata(_lua.Handle, (void*)GCHandle.ToIntPtr(_self));
+        _lua.PushNumber(_functions.Count - 1);
+        Lua51.lua_pushcclosure(_lua.Handle, &Dispatch, 2);
+    }
+
+    private void AddFunction(string name, Func<LuaState, int> body)
+    {
+        PushFunction(body);
+        _lua.SetField(-2, name);
+    }
+
+    private void AddLibrary(string name, IEnumerable<(string Name, Func<LuaState, int> Body)> functions)
+    {
+        _lua.NewTable();
+        foreach (var (fname, body) in functions) AddFunction(fname, body);
         _lua.SetField(-2, name);
     }
 
     /// <summary>
-    /// Makes the running C# function raise {err=message} when it returns (see Bootstrap.lua:
-    /// raising from C# directly would longjmp across managed frames).
+    /// Entry of every C# function called from Lua. Runs the body with the allocator lenient
+    /// (an allocation failure would raise across this frame) and turns exceptions into raised errors.
     /// </summary>
-    private int Raise(Lua l, byte[] message)
+    [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
+    private static int Dispatch(IntPtr state)
     {
-        l.RawGetInteger(LuaRegistry.Index, _apiRef);
+        var l = new LuaState(state);
+        var engine = (LuaEngine)GCHandle.FromIntPtr((IntPtr)Lua51.lua_touserdata(state, Lua51.UpvalueIndex(1))).Target!;
+        int id = (int)Lua51.lua_tonumber(state, Lua51.UpvalueIndex(2));
+        int strict = engine._mem->Strict;
+        engine._mem->Strict = 0;
+        engine._callerStrict = strict;
+        try
+        {
+            return engine._functions[id](l);
+        }
+        catch (LuaLibraryException e)
+        {
+            return engine.RaiseValue(l, Encoding.UTF8.GetBytes(e.Message), asTable: false);
+        }
+        catch (Exception e)
+        {
+            return engine.RaiseValue(l, Encoding.UTF8.GetBytes("ERR " + e.Message), asTable: true);
+        }
+        finally
+        {
+            engine._mem->Strict = strict;
+        }
+    }
+
+    /// <summary>
+    /// Makes the running C# function raise when it returns: {err=message} (a Redis error) or the
+    /// plain string (an error of a Lua library, which the error handler prefixes with "ERR ").
+    /// </summary>
+    private int RaiseValue(LuaState l, byte[] message, bool asTable)
+    {
+        l.SetTop(0);
+        l.GetRef(_apiRef);
         l.GetField(-1, "raise_on_return");
         l.Remove(-2);
-        l.NewTable();
-        l.PushBuffer(message);
-        l.SetField(-2, "err");
+        if (asTable)
+        {
+            l.NewTable();
+            l.PushBuffer(message);
+            l.SetField(-2, "err");
+        }
+        else l.PushBuffer(message);
         l.PCall(1, 0, 0);
+        l.SetTop(0);
         return 0;
     }
 
-    private int Raise(Lua l, string message) => Raise(l, Encoding.UTF8.GetBytes(message));
+    private int Raise(LuaState l, byte[] message) => RaiseValue(l, message, asTable: true);
+
+    /// <summary>Makes the running C# function raise the value on top of the stack, unchanged, when it returns.</summary>
+    private int RaiseTop(LuaState l)
+    {
+        if (l.GetTop() > 1)
+        {
+            l.Replace(1);
+            l.SetTop(1);
+        }
+        l.GetRef(_apiRef);
+        l.GetField(-1, "raise_on_return");
+        l.Remove(-2);
+        l.Insert(1);
+        l.PushNumber(0);
+        l.PCall(2, 0, 0);
+        l.SetTop(0);
+        return 0;
+    }
+
+    /// <summary>
+    /// cs.wrap(f): a C function running the Lua function f. Library functions written in Lua are
+    /// exposed this way so that, like Redis's C functions, a `return f(...)` tail call keeps the
+    /// user's frame (whose line error replies name).
+    /// </summary>
+    private int Wrap(LuaState l)
+    {
+        if (l.Type(1) != LuaType.Function) return Raise(l, "ERR wrap expects a function");
+        l.SetTop(1);
+        int fref = l.Ref();
+        PushFunction(s => Trampoline(s, fref));
+        return 1;
+    }
+
+    private int Trampoline(LuaState l, int fref)
+    {
+        int nargs = l.GetTop();
+        l.GetRef(fref);
+        l.Insert(1);
+        _mem->Strict = _callerStrict;
+        LuaStatus status;
+        try
+        {
+            status = l.PCall(nargs, Lua51.MultRet, 0);
+        }
+        finally
+        {
+            _mem->Strict = 0;
+        }
+        if (status == LuaStatus.OK) return l.GetTop();
+        if (status == LuaStatus.ErrMem)
+        {
+            l.SetTop(0);
+            l.PushString("not enough memory");
+        }
+        return RaiseTop(l);
+    }
+    private int Raise(LuaState l, string message) => Raise(l, Encoding.UTF8.GetBytes(message));
 
     private void CallApi(string name, int nargs, int nresults)
     {
         // Stack: args on top. Insert the api function below them.
-        _lua.RawGetInteger(LuaRegistry.Index, _apiRef);
+        _lua.GetRef(_apiRef);
         _lua.GetField(-1, name);
         _lua.Remove(-2);
         _lua.Insert(-1 - nargs);
         if (_lua.PCall(nargs, nresults, 0) != LuaStatus.OK)
         {
-            string msg = _lua.ToString(-1);
+            string msg = _lua.ToStringUtf8(-1) ?? "error";
             _lua.Pop(1);
             throw new InvalidOperationException(msg);
         }
@@ -124,27 +271,54 @@ public sealed class LuaEngine : IDisposable
 
     // ------------------------------------------------------------------ compile
 
+    /// <summary>
+    /// Redis's Lua parses every chunk as text (bytecode loading is disabled): a chunk starting
+    /// with ESC gets the text parser's error. A leading space gives exactly that.
+    /// </summary>
+    internal static byte[] RefuseBytecode(byte[] body)
+    {
+        if (body.Length == 0 || body[0] != 0x1b) return body;
+        var b = new byte[body.Length + 1];
+        b[0] = (byte)' ';
+        body.CopyTo(b, 1);
+        return b;
+    }
+
+    private static int PushNull(LuaState l)
+    {
+        Lua51.lua_pushlightuserdata(l.Handle, null);
+        return 1;
+    }
+
+    private int IsBytecode(LuaState l)
+    {
+        var s = l.Type(1) == LuaType.String ? l.ToSpan(1) : default;
+        l.PushBoolean(s.Length > 0 && s[0] == 0x1b);
+        return 1;
+    }
+
     /// <summary>Compiles a chunk with the sandbox as its globals; leaves the function on the stack or returns the error.</summary>
     private string? Compile(byte[] body, string chunkName)
     {
-        var status = _lua.LoadBuffer(body, chunkName);
+        var status = _lua.LoadBuffer(RefuseBytecode(body), chunkName);
         if (status != LuaStatus.OK)
         {
-            string err = _lua.ToString(-1, false) ?? "unknown error";
+            string err = status == LuaStatus.ErrMem ? "not enough memory" : _lua.ToStringUtf8(-1) ?? "unknown error";
             _lua.Pop(1);
             return err;
         }
-        _lua.RawGetInteger(LuaRegistry.Index, _envRef);
-        _lua.SetUpValue(-2, 1);
+        _lua.GetRef(_envRef);
+        _lua.SetFEnv(-2);
         return null;
     }
 
     /// <summary>Compiles and caches an EVAL script under its sha; returns a compile error message or null.</summary>
     public string? CompileScript(string sha, byte[] body)
     {
+        _lua.SetTop(0);
         var err = Compile(body, "@user_script");
         if (err != null) return err;
-        _lua.RawGetInteger(LuaRegistry.Index, _callablesRef);
+        _lua.GetRef(_callablesRef);
         _lua.Insert(-2);
         _lua.SetField(-2, sha);
         _lua.Pop(1);
@@ -153,7 +327,7 @@ public sealed class LuaEngine : IDisposable
 
     public bool HasCallable(string name)
     {
-        _lua.RawGetInteger(LuaRegistry.Index, _callablesRef);
+        _lua.GetRef(_callablesRef);
         var t = _lua.GetField(-1, name);
         _lua.Pop(2);
         return t == LuaType.Function;
@@ -161,7 +335,7 @@ public sealed class LuaEngine : IDisposable
 
     public void RemoveCallable(string name)
     {
-        _lua.RawGetInteger(LuaRegistry.Index, _callablesRef);
+        _lua.GetRef(_callablesRef);
         _lua.PushNil();
         _lua.SetField(-2, name);
         _lua.Pop(1);
@@ -170,13 +344,53 @@ public sealed class LuaEngine : IDisposable
     /// <summary>Drops every cached script or function (SCRIPT FLUSH / FUNCTION FLUSH).</summary>
     public void ClearCallables()
     {
-        _lua.Unref(LuaRegistry.Index, _callablesRef);
+        _lua.Unref(_callablesRef);
         _lua.NewTable();
-        _callablesRef = _lua.Ref(LuaRegistry.Index);
-        _lua.GarbageCollector(LuaGC.Collect, 0);
+        _callablesRef = _lua.Ref();
+        _lua.Gc(Lua51.GcCollect, 0);
     }
 
     // ------------------------------------------------------------------ run
+
+    /// <summary>Runs the function below <paramref name="nargs"/> arguments under the error handler, with the memory bound on.</summary>
+    private LuaStatus ProtectedRun(int nargs, int nresults)
+    {
+        int fn = _lua.GetTop() - nargs;
+        _lua.GetRef(_errorHandlerRef);
+        _lua.Insert(fn);
+        _running.Restart();
+        _mem->Strict = 1;
+        LuaStatus status;
+        try
+        {
+            status = _lua.PCall(nargs, nresults, fn);
+        }
+        finally
+        {
+            _mem->Strict = 0;
+            _running.Stop();
+        }
+        // A kill leaves a raising line hook; our own Lua below must not trip on it.
+        Lua51.lua_sethook(_lua.Handle, IntPtr.Zero, 0, 0);
+        _lua.Remove(fn);
+        return status;
+    }
+
+    private void PrepareRun()
+    {
+        _lua.SetTop(0);
+        KillRequested = false;
+        WroteSomething = false;
+        _mem->Failed = 0;
+        ClearHookAndRearm();
+    }
+
+    /// <summary>A killed script leaves a raising line hook behind: drop it before running our own Lua.</summary>
+    private void ClearHookAndRearm()
+    {
+        Lua51.lua_sethook(_lua.Handle, IntPtr.Zero, 0, 0);
+        CallApi("rearm", 0, 0);
+    }
 
     /// <summary>
     /// Runs a cached script or function and writes its reply. EVAL scripts get KEYS/ARGV globals;
@@ -185,56 +399,53 @@ public sealed class LuaEngine : IDisposable
     /// </summary>
     public string? Run(string name, byte[][] keys, byte[][] args, bool asFunction, bool readOnly, RespWriter w, string errorName)
     {
-        _lua.SetTop(0);
         Resp = 2;
         ReadOnlyRun = readOnly;
-        KillRequested = false;
-        WroteSomething = false;
-        // A killed script leaves a line hook that raises; clear it before running our own Lua.
-        _lua.SetHook(null!, LuaHookMask.Disabled, 0);
-        CallApi("rearm", 0, 0);
-        _lua.RawGetInteger(LuaRegistry.Index, _errorHandlerRef);
-        _lua.RawGetInteger(LuaRegistry.Index, _callablesRef);
-        _lua.GetField(-1, name);
-        _lua.Remove(-2);
-        PushArray(keys);
-        PushArray(args);
-        int nargs = 2;
+        PrepareRun();
         if (!asFunction)
         {
+            PushArray(keys);
+            PushArray(args);
             CallApi("set_keys_args", 2, 0);
-            nargs = 0;
         }
-        _running.Restart();
-        LuaStatus status;
-        try
+        _lua.GetRef(_callablesRef);
+        _lua.GetField(-1, name);
+        _lua.Remove(-2);
+        int nargs = 0;
+        if (asFunction)
         {
-            status = _lua.PCall(nargs, 1, 1);
+            PushArray(keys);
+            PushArray(args);
+            nargs = 2;
         }
-        finally
-        {
-            _running.Stop();
-        }
-        string? error = null;
-        if (status == LuaStatus.OK)
-        {
-            error = LuaConversion.WriteReply(_lua, -1, w, Resp);
-        }
-        else error = FormatError(errorName);
+        var status = ProtectedRun(nargs, 1);
+        string? error;
+        if (status == LuaStatus.OK) error = LuaConversion.WriteReply(_lua, w, Resp);
+        else error = FormatError(errorName, status);
         _lua.SetTop(0);
-        // Redis runs a full GC step after scripts that allocated a lot; a small step is enough here.
-        _lua.GarbageCollector(LuaGC.Step, 1);
+        if (!asFunction)
+        {
+            _lua.PushNil();
+            _lua.PushNil();
+            CallApi("set_keys_args", 2, 0);
+        }
+        // Redis runs a full GC after a script that allocated a lot; a step is enough otherwise.
+        if (_mem->Used > (64L << 20) || _mem->Failed != 0) _lua.Gc(Lua51.GcCollect, 0);
+        else _lua.Gc(Lua51.GcStep, 1);
         return error;
     }
 
-    private string FormatError(string errorName)
+    private string FormatError(string errorName, LuaStatus status)
     {
-        if (_lua.Type(-1) != LuaType.Table)
-            return "ERR Error running script (call to " + errorName + "): " + (_lua.ToString(-1, false) ?? "unknown error");
+        if (status == LuaStatus.ErrMem || _lua.Type(-1) != LuaType.Table)
+        {
+            string what = status == LuaStatus.ErrMem ? "not enough memory" : _lua.ToStringUtf8(-1) ?? "unknown error";
+            return "ERR Error running script (call to " + errorName + "): @user_script:0: " + what;
+        }
         LuaConversion.TryGetStringField(_lua, -1, "err", out var errBytes);
         string msg = Encoding.UTF8.GetString(errBytes);
         _lua.GetField(-1, "source");
-        string? source = _lua.Type(-1) == LuaType.String ? _lua.ToString(-1, false) : null;
+        string? source = _lua.Type(-1) == LuaType.String ? _lua.ToStringUtf8(-1) : null;
         _lua.Pop(1);
         _lua.GetField(-1, "line");
         string? line = _lua.Type(-1) == LuaType.Number ? LuaNumbers.ToReplyInteger(_lua, -1).ToString(System.Globalization.CultureInfo.InvariantCulture) : null;
@@ -259,7 +470,7 @@ public sealed class LuaEngine : IDisposable
 
     /// <summary>
     /// Runs a library body in the load-time sandbox and returns what it registered. The callbacks
-    /// are stored under temporary names "lib\0fn" until <see cref="CommitFunctions"/>.
+    /// are parked until <see cref="CommitFunctions"/>.
     /// </summary>
     public string? LoadLibrary(byte[] body, out List<RegisteredFunction> registered, out string? compileError)
     {
@@ -272,25 +483,39 @@ public sealed class LuaEngine : IDisposable
             compileError = err;
             return null;
         }
-        _lua.SetHook(null!, LuaHookMask.Disabled, 0);
-        CallApi("rearm", 0, 0);
+        int fn = _lua.GetTop();
+        KillRequested = false;
+        _mem->Failed = 0;
+        ClearHookAndRearm();
         CallApi("begin_load", 0, 0);
-        _lua.RawGetInteger(LuaRegistry.Index, _errorHandlerRef);
-        _lua.Insert(-2);
-        _running.Restart();
-        var status = _lua.PCall(0, 0, 1);
-        _running.Stop();
+        _lua.PushCopy(fn);
+        _lua.Remove(fn);
+        _loading = true;
+        LuaStatus status;
+        try
+        {
+            status = ProtectedRun(0, 0);
+        }
+        finally
+        {
+            _loading = false;
+        }
         string? runError = null;
         if (status != LuaStatus.OK)
         {
-            LuaConversion.TryGetStringField(_lua, -1, "err", out var e);
-            runError = Encoding.UTF8.GetString(e);
+            if (status == LuaStatus.ErrMem || _lua.Type(-1) != LuaType.Table) runError = "ERR " + (status == LuaStatus.ErrMem ? "not enough memory" : _lua.ToStringUtf8(-1));
+            else
+            {
+                LuaConversion.TryGetStringField(_lua, -1, "err", out var e);
+                runError = Encoding.UTF8.GetString(e);
+            }
             _lua.SetTop(0);
         }
         CallApi("end_load", 0, 1);
         if (runError != null)
         {
             _lua.SetTop(0);
+            _lua.Gc(Lua51.GcCollect, 0);
             return runError;
         }
         // Stack: list of {name, callback, flags, description}. Park the callbacks in a pending table.
@@ -300,16 +525,16 @@ public sealed class LuaEngine : IDisposable
         for (int i = 1; _lua.RawGetInteger(list, i) == LuaType.Table; i++)
         {
             _lua.GetField(-1, "name");
-            string fname = _lua.ToString(-1, false)!;
+            string fname = _lua.ToStringUtf8(-1)!;
             _lua.Pop(1);
             _lua.GetField(-1, "description");
-            string? desc = _lua.Type(-1) == LuaType.String ? _lua.ToString(-1, false) : null;
+            string? desc = _lua.Type(-1) == LuaType.String ? _lua.ToStringUtf8(-1) : null;
             _lua.Pop(1);
             var flags = new List<string>();
             _lua.GetField(-1, "flags");
             for (int k = 1; _lua.RawGetInteger(-1, k) == LuaType.String; k++)
             {
-                flags.Add(_lua.ToString(-1, false)!);
+                flags.Add(_lua.ToStringUtf8(-1)!);
                 _lua.Pop(1);
             }
             _lua.Pop(2);
@@ -319,7 +544,7 @@ public sealed class LuaEngine : IDisposable
             registered.Add(new RegisteredFunction(fname, desc, flags.ToArray()));
         }
         _lua.Pop(1);
-        _pendingRef = _lua.Ref(LuaRegistry.Index);
+        _pendingRef = _lua.Ref();
         _lua.SetTop(0);
         return null;
     }
@@ -332,25 +557,25 @@ public sealed class LuaEngine : IDisposable
         if (_pendingRef < 0) return;
         if (commit)
         {
-            _lua.RawGetInteger(LuaRegistry.Index, _callablesRef);
-            _lua.RawGetInteger(LuaRegistry.Index, _pendingRef);
+            _lua.GetRef(_callablesRef);
+            _lua.GetRef(_pendingRef);
             _lua.PushNil();
             while (_lua.Next(-2))
             {
                 _lua.PushCopy(-2);
                 _lua.Insert(-2);
-                _lua.SetTable(-5);
+                _lua.RawSet(-5);
             }
             _lua.Pop(2);
         }
-        _lua.Unref(LuaRegistry.Index, _pendingRef);
+        _lua.Unref(_pendingRef);
         _pendingRef = -1;
     }
 
     // ------------------------------------------------------------------ C# entry points
 
     /// <summary>redis.call / redis.pcall: runs a command through the host and converts its reply.</summary>
-    private int RedisCall(Lua l, bool raise)
+    private int RedisCall(LuaState l, bool raise)
     {
         int argc = l.GetTop();
         if (argc == 0) return Fail(l, raise, "ERR Please specify at least one argument for this redis lib call");
@@ -359,7 +584,7 @@ public sealed class LuaEngine : IDisposable
         {
             int idx = i + 1;
             var t = l.Type(idx);
-            if (t == LuaType.String) argv[i] = l.ToBuffer(idx, false);
+            if (t == LuaType.String) argv[i] = l.ToBuffer(idx);
             else if (t == LuaType.Number) argv[i] = LuaNumbers.ArgBytes(l, idx);
             else return Fail(l, raise, "ERR Lua redis lib command arguments must be strings or integers");
         }
@@ -377,7 +602,7 @@ public sealed class LuaEngine : IDisposable
         return 1;
     }
 
-    private int Fail(Lua l, bool raise, string message)
+    private int Fail(LuaState l, bool raise, string message)
     {
         if (raise) return Raise(l, message);
         l.NewTable();
@@ -386,7 +611,7 @@ public sealed class LuaEngine : IDisposable
         return 1;
     }
 
-    private int ReplyTable(Lua l, string field)
+    private int ReplyTable(LuaState l, string field)
     {
         if (l.GetTop() != 1 || l.Type(1) != LuaType.String) return Raise(l, "ERR wrong number or type of arguments");
         l.NewTable();
@@ -395,7 +620,7 @@ public sealed class LuaEngine : IDisposable
         return 1;
     }
 
-    private int RedisLog(Lua l)
+    private int RedisLog(LuaState l)
     {
         int argc = l.GetTop();
         if (argc < 2) return Raise(l, "ERR redis.log() requires two arguments or more.");
@@ -408,18 +633,18 @@ public sealed class LuaEngine : IDisposable
             var t = l.Type(i);
             if (t != LuaType.String && t != LuaType.Number) continue;
             if (sb.Length > 0) sb.Append(' ');
-            sb.Append(t == LuaType.String ? l.ToString(i, false) : Encoding.ASCII.GetString(LuaNumbers.ArgBytes(l, i)));
+            sb.Append(t == LuaType.String ? l.ToStringUtf8(i) : Encoding.ASCII.GetString(LuaNumbers.ArgBytes(l, i)));
         }
         _host.Log((int)level, sb.ToString());
         return 0;
     }
 
-    private int Sha1HexFn(Lua l)
+    private int Sha1HexFn(LuaState l)
     {
         if (l.GetTop() != 1) return Raise(l, "ERR wrong number of arguments");
         byte[] data = l.Type(1) switch
         {
-            LuaType.String => l.ToBuffer(1, false),
+            LuaType.String => l.ToBuffer(1),
             LuaType.Number => LuaNumbers.ArgBytes(l, 1),
             _ => [],
         };
@@ -427,7 +652,7 @@ public sealed class LuaEngine : IDisposable
         return 1;
     }
 
-    private int SetResp(Lua l)
+    private int SetResp(LuaState l)
     {
         if (l.GetTop() != 1) return Raise(l, "ERR redis.setresp() requires one argument.");
         long v = l.Type(1) == LuaType.Number ? LuaNumbers.ToReplyInteger(l, 1) : 0;
@@ -436,7 +661,7 @@ public sealed class LuaEngine : IDisposable
         return 0;
     }
 
-    private int SetRepl(Lua l)
+    private int SetRepl(LuaState l)
     {
         if (l.GetTop() != 1) return Raise(l, "ERR redis.set_repl() requires one argument.");
         long v = l.Type(1) == LuaType.Number ? LuaNumbers.ToReplyInteger(l, 1) : -1;
@@ -444,8 +669,18 @@ public sealed class LuaEngine : IDisposable
         return 0;
     }
 
-    private int CheckKill(Lua l)
+    private int CheckKill(LuaState l)
     {
+        if (_loading)
+        {
+            if (TimeLimitMs > 0 && _running.ElapsedMilliseconds > TimeLimitMs)
+            {
+                KillRequested = true;
+                l.PushString(TimeoutMessage);
+                return 1;
+            }
+            return 0;
+        }
         if (KillRequested || _host.ShouldKill(_running.ElapsedMilliseconds))
         {
             KillRequested = true;
@@ -455,5 +690,12 @@ public sealed class LuaEngine : IDisposable
         return 0;
     }
 
-    public void Dispose() => _lua.Dispose();
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        Lua51.lua_close(_lua.Handle);
+        NativeMemory.Free(_mem);
+        _self.Free();
+    }
 }

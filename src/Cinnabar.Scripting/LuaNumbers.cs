@@ -1,12 +1,11 @@
 using System.Globalization;
-using KeraLua;
+using Cinnabar.Scripting.Native;
 
 namespace Cinnabar.Scripting;
 
 /// <summary>
-/// Number formatting that hides Lua 5.4's integer/float split from scripts written for Redis's
-/// Lua 5.1 (where every number is a double): tostring uses %.14g, redis.call arguments %.17g,
-/// and replies truncate to a 64-bit integer like a C cast.
+/// Number formatting as Redis does it with Lua 5.1 (every number is a double): redis.call
+/// arguments use %.17g, and replies truncate to a 64-bit integer like a C cast.
 /// </summary>
 internal static class LuaNumbers
 {
@@ -27,18 +26,21 @@ internal static class LuaNumbers
         return mant + "e" + sign + exp;
     }
 
-    /// <summary>Argument of redis.call: integers as decimal, floats as %.17g (Redis's fpconv_dtoa).</summary>
-    public static byte[] ArgBytes(Lua l, int index)
+    /// <summary>Argument of redis.call: %.17g, as Redis 7.0 formats numbers.</summary>
+    public static byte[] ArgBytes(LuaState l, int index)
     {
-        if (l.IsInteger(index)) return System.Text.Encoding.ASCII.GetBytes(l.ToInteger(index).ToString(CultureInfo.InvariantCulture));
         return System.Text.Encoding.ASCII.GetBytes(FormatG(l.ToNumber(index), 17));
     }
 
     /// <summary>Lua number to reply integer: the C cast (long long)d, which yields LLONG_MIN when out of range.</summary>
-    public static long ToReplyInteger(Lua l, int index)
+    public static long ToReplyInteger(LuaState l, int index)
     {
-        if (l.IsInteger(index)) return l.ToInteger(index);
         double d = l.ToNumber(index);
+        return ToReplyInteger(d);
+    }
+
+    public static long ToReplyInteger(double d)
+    {
         if (double.IsNaN(d) || d >= 9.2233720368547758e18 || d < -9.2233720368547758e18) return long.MinValue;
         return (long)d;
     }

@@ -154,6 +154,6 @@ public class EngineTests
     public void Compile_errors_are_reported()
     {
         var (_, err) = Eval("return 1 +");
-        Assert.Equal("compile: user_script:1: unexpected symbol near <eof>", err);
+        Assert.Equal("compile: user_script:1: unexpected symbol near '<eof>'", err);
     }
 }

@@ -1,15 +1,17 @@
-using KeraLua;
-
 namespace Cinnabar.Scripting.Tests;
 
 public class NativeLoadTests
 {
     [Fact]
-    public void Keralua_native_library_runs_a_chunk()
+    public void Lua_5_1_runs_a_chunk_through_our_bindings()
     {
-        using var l = new Lua();
-        Assert.Equal(LuaStatus.OK, l.LoadString("return 1 + 2"));
-        Assert.Equal(LuaStatus.OK, l.PCall(0, 1, 0));
-        Assert.Equal(3, l.ToInteger(-1));
+        var host = new FakeHost();
+        using var e = new LuaEngine(host);
+        var body = "return {_VERSION, tostring(10/2), 'a'..10/2, string.format('%d', 3.5)}"u8.ToArray();
+        string sha = LuaEngine.Sha1Hex(body);
+        Assert.Null(e.CompileScript(sha, body));
+        var w = new Cinnabar.Protocol.RespWriter();
+        Assert.Null(e.Run(sha, [], [], asFunction: false, readOnly: false, w, sha));
+        Assert.Equal("*4\r\n$7\r\nLua 5.1\r\n$1\r\n5\r\n$2\r\na5\r\n$1\r\n3\r\n", System.Text.Encoding.UTF8.GetString(w.Written.Span));
     }
 }

@@ -48,11 +48,16 @@ internal sealed class ScriptHost : IScriptHost
     }
 
     public Dictionary<string, ScriptInfo> Scripts { get; } = new(StringComparer.Ordinal);
-    public Dictionary<string, Library> Libraries { get; } = new(StringComparer.Ordinal);
-    public Dictionary<string, FunctionInfo> Functions { get; } = new(StringComparer.Ordinal);
+    // Library and function names are case-insensitive, as in Redis.
+    public Dictionary<string, Library> Libraries { get; } = new(StringComparer.OrdinalIgnoreCase);
+    public Dictionary<string, FunctionInfo> Functions { get; } = new(StringComparer.OrdinalIgnoreCase);
     public LuaEngine EvalEngine => _evalEngine ??= new LuaEngine(this);
     public LuaEngine FunctionEngine => _functionEngine ??= new LuaEngine(this, functionsMode: true);
     public string? RunningName { get; private set; }
+
+    /// <summary>INFO memory: bytes held by the eval and function Lua states, and cache sizes.</summary>
+    public (long LuaEval, long LuaFunctions, int CachedScripts, int Functions, int Libraries) MemoryStats() =>
+        (EvalEngine.UsedMemory, FunctionEngine.UsedMemory, Scripts.Count, Functions.Count, Libraries.Count);
 
     /// <summary>The running script declared allow-oom (shebang flag or function flag).</summary>
     public bool AllowOom { get; set; }
@@ -87,7 +92,7 @@ internal sealed class ScriptHost : IScriptHost
             source[1] = (byte)'-';
         }
         string? err = EvalEngine.CompileScript(sha, source);
-        if (err != null) return "ERR Error compiling script (new function): " + FixCompileMessage(err);
+        if (err != null) return "ERR Error compiling script (new function): " + err;
         Scripts[sha] = new ScriptInfo(body, flags, shebang);
         return null;
     }
@@ -101,9 +106,6 @@ internal sealed class ScriptHost : IScriptHost
         "allow-cross-slot-keys" => ScriptFlags.AllowCrossSlotKeys,
         _ => null,
     };
-
-    /// <summary>Lua 5.4 writes "near <eof>" where Redis's Lua 5.1 writes "near '<eof>'".</summary>
-    private static string FixCompileMessage(string m) => m.Replace("near <eof>", "near '<eof>'", StringComparison.Ordinal);
 
     public void FlushScripts()
     {
@@ -262,7 +264,7 @@ internal sealed class ScriptHost : IScriptHost
         source[0] = (byte)'-';
         source[1] = (byte)'-';
         string? runErr = engine.LoadLibrary(source, out var registered, out string? compileErr);
-        if (compileErr != null) return "ERR Error compiling function: " + FixCompileMessage(compileErr);
+        if (compileErr != null) return "ERR Error compiling function: " + compileErr;
         if (runErr != null) return "ERR Error registering functions: " + runErr;
         if (registered.Count == 0)
         {
@@ -298,7 +300,7 @@ internal sealed class ScriptHost : IScriptHost
         int nl = Array.IndexOf(code, (byte)'\n');
         string line = Encoding.UTF8.GetString(code, 2, (nl < 0 ? code.Length : nl) - 2);
         var parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-        if (parts.Length == 0 || parts[0] != "lua") return $"ERR Engine '{(parts.Length > 0 ? parts[0] : "")}' not found";
+        if (parts.Length == 0 || !parts[0].Equals("lua", StringComparison.OrdinalIgnoreCase)) return $"ERR Engine '{(parts.Length > 0 ? parts[0] : "")}' not found";
         string? found = null;
         for (int i = 1; i < parts.Length; i++)
         {

@@ -230,27 +230,22 @@ public sealed class ScriptingCommands : ICommandFamily
             return;
         }
         host.AllowOom = fn.Flags.Contains("allow-oom");
-        host.Run(ctx, host.FunctionEngine, name, keys, args, asFunction: true, ro || noWrites, name);
+        host.Run(ctx, host.FunctionEngine, fn.Name, keys, args, asFunction: true, ro || noWrites, fn.Name);
     }
 
     private static void FunctionLoad(CommandContext ctx)
     {
         bool replace = false;
         int codeIdx = 2;
-        if (ctx.ArgCount == 4)
+        while (codeIdx < ctx.ArgCount - 1)
         {
-            if (!ctx.ArgIs(2, "REPLACE"))
+            if (!ctx.ArgIs(codeIdx, "REPLACE"))
             {
-                ctx.Error("ERR Unknown option given: " + ctx.ArgString(2));
+                ctx.Error("ERR Unknown option given: " + ctx.ArgString(codeIdx));
                 return;
             }
             replace = true;
-            codeIdx = 3;
-        }
-        else if (ctx.ArgCount > 4)
-        {
-            ctx.Error(Errors.WrongSubcommandArity("function", "load"));
-            return;
+            codeIdx++;
         }
         string? err = ctx.Server.Scripting.LoadLibrary(ctx.ArgBytes(codeIdx), replace, out string? libName);
         if (err != null)
