@@ -62,7 +62,7 @@ local resp_env_current  -- set below: the table the globals proxy reads from
 
 -- These are C# functions: a Lua wrapper would be tail-called by `return redis.call(...)` and
 -- the user's frame (whose line Redis reports) would be gone when the error is raised.
-for _, name in ipairs({'call', 'pcall', 'error_reply', 'status_reply', 'sha1hex', 'log', 'setresp', 'set_repl'}) do
+for _, name in ipairs({'call', 'pcall', 'error_reply', 'status_reply', 'sha1hex', 'log', 'setresp', 'set_repl', 'acl_check_cmd'}) do
   redis[name] = cs[name]
 end
 redis.LOG_DEBUG, redis.LOG_VERBOSE, redis.LOG_NOTICE, redis.LOG_WARNING = 0, 1, 2, 3
@@ -73,10 +73,6 @@ redis.REDIS_VERSION_NUM = 0x07000f
 redis.replicate_commands = function() return true end
 redis.breakpoint = function() return false end
 redis.debug = function() end
-redis.acl_check_cmd = function(...)
-  if select('#', ...) < 1 then rawerror('Please specify at least one argument for this redis lib call', 0) end
-  return true
-end
 
 -- Globals scripts may use; everything else (os, io, debug, require, dofile, print ...) is gone.
 local safe = {}
@@ -209,7 +205,7 @@ arm_hook()
 -- C# functions cannot raise (a longjmp across managed frames is unsafe): they store the error
 -- and arm a return hook that raises it as soon as the C# function returns to the script.
 local raisers = {}
-for _, name in ipairs({'call', 'pcall', 'error_reply', 'status_reply', 'sha1hex', 'log', 'setresp', 'set_repl'}) do
+for _, name in ipairs({'call', 'pcall', 'error_reply', 'status_reply', 'sha1hex', 'log', 'setresp', 'set_repl', 'acl_check_cmd'}) do
   raisers[cs[name]] = true
 end
 local pending
