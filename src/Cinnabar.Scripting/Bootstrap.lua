@@ -38,7 +38,7 @@ local redis = {}
 
 -- These are C# functions: a Lua wrapper would be tail-called by `return redis.call(...)` and
 -- the user's frame (whose line Redis reports) would be gone when the error is raised.
-for _, name in ipairs({'call', 'pcall', 'error_reply', 'status_reply', 'sha1hex', 'log', 'setresp', 'set_repl'}) do
+for _, name in ipairs({'call', 'pcall', 'error_reply', 'status_reply', 'sha1hex', 'log', 'setresp', 'set_repl', 'acl_check_cmd'}) do
   redis[name] = cs[name]
 end
 redis.LOG_DEBUG, redis.LOG_VERBOSE, redis.LOG_NOTICE, redis.LOG_WARNING = 0, 1, 2, 3
@@ -49,10 +49,6 @@ redis.REDIS_VERSION_NUM = 0x07000f
 redis.replicate_commands = function() return true end
 redis.breakpoint = function() return false end
 redis.debug = function() end
-redis.acl_check_cmd = function(...)
-  if select('#', ...) < 1 then error('Please specify at least one argument for this redis lib call', 0) end
-  return true
-end
 
 -- Globals scripts may use (Redis 7.0.15's allow list; newproxy is not reachable there either).
 local safe = {}

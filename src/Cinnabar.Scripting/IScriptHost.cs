@@ -18,6 +18,9 @@ public interface IScriptHost
     /// <summary>redis.log: level 0..3 = debug, verbose, notice, warning.</summary>
     void Log(int level, string message);
 
+    /// <summary>redis.acl_check_cmd: may the script's user run argv? null when argv names no command.</summary>
+    bool? AclCheckCommand(byte[][] argv) => true;
+
     /// <summary>
     /// Polled every few thousand Lua instructions while a script runs; returns true when the
     /// script must stop (SCRIPT KILL / FUNCTION KILL).

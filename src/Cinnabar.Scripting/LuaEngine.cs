@@ -55,6 +55,7 @@ public sealed unsafe class LuaEngine : IDisposable
         AddFunction("log", RedisLog);
         AddFunction("setresp", SetResp);
         AddFunction("set_repl", SetRepl);
+        AddFunction("acl_check_cmd", AclCheckCmd);
         AddFunction("check", CheckKill);
         AddFunction("is_bytecode", IsBytecode);
         AddFunction("null", PushNull);
@@ -575,10 +576,16 @@ public sealed unsafe class LuaEngine : IDisposable
     // ------------------------------------------------------------------ C# entry points
 
     /// <summary>redis.call / redis.pcall: runs a command through the host and converts its reply.</summary>
-    private int RedisCall(LuaState l, bool raise)
+    /// <summary>luaArgsToRedisArgv: the Lua arguments as command arguments, or null with the error.</summary>
+    private static byte[][]? ArgsToArgv(LuaState l, out string? error)
     {
+        error = null;
         int argc = l.GetTop();
-        if (argc == 0) return Fail(l, raise, "ERR Please specify at least one argument for this redis lib call");
+        if (argc == 0)
+        {
+            error = "ERR Please specify at least one argument for this redis lib call";
+            return null;
+        }
         var argv = new byte[argc][];
         for (int i = 0; i < argc; i++)
         {
@@ -586,8 +593,32 @@ public sealed unsafe class LuaEngine : IDisposable
             var t = l.Type(idx);
             if (t == LuaType.String) argv[i] = l.ToBuffer(idx);
             else if (t == LuaType.Number) argv[i] = LuaNumbers.ArgBytes(l, idx);
-            else return Fail(l, raise, "ERR Lua redis lib command arguments must be strings or integers");
+            else
+            {
+                error = "ERR Lua redis lib command arguments must be strings or integers";
+                return null;
+            }
         }
+        return argv;
+    }
+
+    /// <summary>redis.acl_check_cmd: true/false, or an error when no such command exists.</summary>
+    private int AclCheckCmd(LuaState l)
+    {
+        var argv = ArgsToArgv(l, out string? error);
+        if (argv == null) return Raise(l, error!);
+        bool? allowed = _host.AclCheckCommand(argv);
+        if (allowed == null) return Raise(l, "ERR Invalid command passed to redis.acl_check_cmd()");
+        l.SetTop(0);
+        l.PushBoolean(allowed.Value);
+        return 1;
+    }
+
+    /// <summary>redis.call / redis.pcall: runs a command through the host and converts its reply.</summary>
+    private int RedisCall(LuaState l, bool raise)
+    {
+        var argv = ArgsToArgv(l, out string? argError);
+        if (argv == null) return Fail(l, raise, argError!);
         var reply = _host.Call(argv, Resp, ReadOnlyRun, out string? scriptError);
         if (scriptError != null) return Fail(l, raise, scriptError);
         var span = reply.Span;

@@ -27,7 +27,7 @@ public sealed partial class RedisServer
                 break;
             }
             var a = args[i];
-            if (Cinnabar.Server.Acl.AclManager.IsRedacted(c.Context.Command, args, i))
+            if (Acl.IsRedacted(c.Context.Command, args, i))
             {
                 argv[i] = "(redacted)"u8.ToArray();
                 continue;

@@ -315,4 +315,19 @@ public sealed class AclTests
         SetUser(s, "u");
         Assert.Equal("off &* -@all", Describe(s, "u"));
     }
+
+    [Fact]
+    public void Scripts_run_as_the_callers_user_and_can_ask_acl_check_cmd()
+    {
+        var s = NewServer();
+        SetUser(s, "bob", "on", ">123", "+@scripting", "+set", "~x*");
+        var c = ClientAs(s, "bob");
+        Assert.Equal(":1\r\n", Run(s, c, "EVAL", "return redis.acl_check_cmd('set','xx',1)", "0"));
+        Assert.Equal("$-1\r\n", Run(s, c, "EVAL", "return redis.acl_check_cmd('set','yy',1)", "0"));
+        Assert.StartsWith("-ERR Invalid command passed to redis.acl_check_cmd()", Run(s, c, "EVAL", "return redis.acl_check_cmd('nosuch')", "0"));
+        Assert.StartsWith("-ERR The user executing the script can't run this command or subcommand", Run(s, c, "EVAL", "return redis.call('get','x1')", "0"));
+        Assert.StartsWith("-ERR The user executing the script can't access at least one of the keys", Run(s, c, "EVAL", "return redis.call('set','yy','1')", "0"));
+        var entry = s.Acl.LogEntries.First();
+        Assert.Equal((AclContext.Lua, "yy", "bob"), (entry.Context, entry.Object, entry.Username));
+    }
 }

@@ -264,26 +264,37 @@ public sealed partial class AclManager
 
     // ------------------------------------------------------------------ authentication
 
-    /// <summary>Arguments Redis hides from the slow log (redactClientCommandArgument): passwords and ACL rules.</summary>
-    public static bool IsRedacted(CommandDef? cmd, CommandArgs args, int i)
+    /// <summary>
+    /// Arguments Redis hides from the slow log (redactClientCommandArgument): passwords, ACL
+    /// rules, values of sensitive configs (masterauth, requirepass).
+    /// </summary>
+    public bool IsRedacted(CommandDef? cmd, CommandArgs args, int i)
     {
         if (cmd == null || i == 0) return false;
         switch (cmd.FullName)
         {
             case "auth": return true;
             case "acl|setuser": return i >= 2;
-            case "hello":
-                for (int j = 2; j + 2 < args.Count + 1 && j < args.Count; j++)
-                {
-                    if (args[j].Length == 4 && AclSelector.Is(Latin1(args[j]), "AUTH") && j + 2 < args.Count)
-                    {
-                        if (i == j + 1 || i == j + 2) return true;
-                        j += 2;
-                    }
-                }
-                return false;
+            case "hello": return FollowsKeyword(args, 2, i, "AUTH", 2, null);
+            case "migrate": return FollowsKeyword(args, 6, i, "AUTH", 1, "AUTH2");
+            case "config|set":
+                return i >= 3 && (i - 2) % 2 == 1 && Server.Config.Find(Latin1(args[i - 1])) is { Sensitive: true };
             default: return false;
         }
+    }
+
+    /// <summary>True when argument i is one of the n values after keyword (or the 2 after keyword2).</summary>
+    private static bool FollowsKeyword(CommandArgs args, int from, int i, string keyword, int n, string? keyword2)
+    {
+        for (int j = from; j < args.Count; j++)
+        {
+            string a = Latin1(args[j]);
+            int take = AclSelector.Is(a, keyword) ? n : keyword2 != null && AclSelector.Is(a, keyword2) ? 2 : 0;
+            if (take == 0 || j + take >= args.Count) continue;
+            if (i > j && i <= j + take) return true;
+            j += take;
+        }
+        return false;
     }
 
     /// <summary>ACLCheckUserCredentials: the user exists, is enabled, and the password matches (or nopass).</summary>

@@ -238,6 +238,16 @@ internal sealed class ScriptHost : IScriptHost
 
     public void Log(int level, string message) => _server.Log.Write(level, message);
 
+    public bool? AclCheckCommand(byte[][] argv)
+    {
+        var cmd = _server.Commands.Lookup(argv[0]);
+        if (cmd?.Subcommands != null && argv.Length >= 2) cmd = CommandTable.LookupSub(cmd, argv[1]);
+        if (cmd == null) return null;
+        var args = new CommandArgs();
+        args.SetOwned(argv);
+        return _server.Acl.Check((_caller ?? _fake).AclUser, cmd, args, out _) == Acl.AclResult.Ok;
+    }
+
     public bool ShouldKill(long elapsedMs)
     {
         long threshold = _server.Config.BusyReplyThresholdMs;
