@@ -4,9 +4,13 @@
 # outside the repo; its src/redis-server is pointed at bin/cinnabar-server, and redis-cli,
 # redis-benchmark and redis-check-* at Debian's binaries, so the harness starts Cinnabar
 # wherever it would start Redis.
-# Usage: tests/redis-suite/run.sh [--list FILE] [unit ...] [-- extra runtest args]
+# Usage: tests/redis-suite/run.sh [--list FILE] [--jobs N] [--external] [unit ...] [-- extra runtest args]
 #   tests/redis-suite/run.sh unit/type/incr unit/type/hash
-#   tests/redis-suite/run.sh --list tests/redis-suite/passing.txt
+#   tests/redis-suite/run.sh --list tests/redis-suite/ci-units.txt --jobs 2
+#   --jobs N     runs units in N parallel lanes, each in its own port range
+#   --external   starts ONE Cinnabar server and runs every unit against it (the harness's
+#                --host/--port mode, as Redis's CI tests an external server), instead of the
+#                harness starting servers of its own
 # Prints one summary line per unit and "N passed, N failed" (test cases) at the end.
 set -uo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -20,25 +24,45 @@ if [ ! -f "$suite/tests/test_helper.tcl" ]; then
   tar xzf "$cache/redis.tgz" -C "$cache" && rm -f "$cache/redis.tgz"
 fi
 command -v tclsh >/dev/null || { echo "tclsh is required (apt-get install tcl)"; exit 2; }
-# Each checkout runs its own copy of the suite: the copy's src/redis-server points at this
-# checkout's server, and its tests/tmp is its own, so runs from several checkouts never mix.
+# Each checkout, and each parallel lane of it, runs its own copy of the suite: the copy's
+# src/redis-server points at this checkout's server, and its tests/tmp is its own (the harness
+# empties tests/tmp when it starts), so concurrent runs never see each other's files.
 pristine="$suite"
-suite="$cache/run-$(printf '%s' "$root" | md5sum | cut -c1-12)"
-if [ ! -f "$suite/tests/test_helper.tcl" ]; then
-  rm -rf "$suite.tmp" && cp -a "$pristine" "$suite.tmp" && rm -rf "$suite.tmp/tests/tmp" "$suite.tmp/src/redis-server" && mv "$suite.tmp" "$suite"
-fi
-mkdir -p "$suite/src"
-rm -f "$suite/src/redis-server"
-printf '#!/bin/sh\nexec "%s/bin/cinnabar-server" "$@"\n' "$root" >"$suite/src/redis-server"
-chmod +x "$suite/src/redis-server"
-for t in redis-cli redis-benchmark redis-check-aof redis-check-rdb; do ln -sf "$(command -v $t)" "$suite/src/$t"; done
+# take_suite_copy: sets SUITE_DIR to a copy of the suite nobody else uses (the first free slot,
+# held by a lock for this shell's lifetime), making it when missing.
+take_suite_copy() {
+  local slot dir
+  for slot in $(seq 0 63); do
+    dir="$cache/run-$(printf '%s' "$root" | md5sum | cut -c1-12)-$slot"
+    exec {lockfd}>"$dir.lock"
+    if flock -n "$lockfd"; then
+      if [ ! -f "$dir/tests/test_helper.tcl" ]; then
+        rm -rf "$dir.tmp" && cp -a "$pristine" "$dir.tmp" && rm -rf "$dir.tmp/tests/tmp" "$dir.tmp/src/redis-server" && mv "$dir.tmp" "$dir"
+      fi
+      mkdir -p "$dir/src" "$dir/tests/tmp"
+      rm -f "$dir/src/redis-server"
+      printf '#!/bin/sh\nexec "%s/bin/cinnabar-server" "$@"\n' "$root" >"$dir/src/redis-server"
+      chmod +x "$dir/src/redis-server"
+      for t in redis-cli redis-benchmark redis-check-aof redis-check-rdb; do ln -sf "$(command -v $t)" "$dir/src/$t"; done
+      SUITE_DIR="$dir"
+      return 0
+    fi
+    exec {lockfd}>&-
+  done
+  echo "no free suite copy" >&2
+  return 1
+}
 "$root/bin/cinnabar-server" --version >/dev/null
 
 units=()
 extra=()
+jobs=1
+external=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --list) while read -r line; do line="${line%%#*}"; [ -n "${line// }" ] && units+=($line); done <"$2"; shift 2 ;;
+    --jobs) jobs="$2"; shift 2 ;;
+    --external) external=1; shift ;;
     --) shift; extra=("$@"); break ;;
     *) units+=("$1"); shift ;;
   esac
@@ -46,35 +70,85 @@ done
 
 logs="${SUITE_LOGS:-$root/TestResults/redis-suite}"
 mkdir -p "$logs"
-passed=0 failed=0
-cd "$suite"
+ext_pid=""
+[ "$external" = 1 ] && jobs=1   # one shared server: units run one after another
+ext_port=""
+if [ "$external" = 1 ]; then
+  # One long-running server, configured as Redis's CI configures its external server.
+  ext_port=$((45000 + RANDOM % 5000))
+  ext_dir="$(mktemp -d /tmp/cinnabar-suite-ext.XXXXXX)"
+  "$root/bin/cinnabar-server" --port "$ext_port" --bind 127.0.0.1 --dir "$ext_dir" --save "" \
+    --enable-debug-command yes --enable-protected-configs yes --enable-module-command yes \
+    >"$logs/external-server.log" 2>&1 &
+  ext_pid=$!
+  trap 'kill "$ext_pid" 2>/dev/null; wait "$ext_pid" 2>/dev/null; rm -rf "$ext_dir"' EXIT
+  for _ in $(seq 600); do
+    redis-cli -p "$ext_port" ping 2>/dev/null | grep -q PONG && break
+    sleep 0.2
+  done
+fi
+
+# run_unit UNIT LOG LANE: one unit, in the lane's own port range (lanes never collide; the
+# random offset keeps concurrent runs from other checkouts apart too).
 run_unit() {
-  # A random port range per run, so that concurrent runs (and their +10000 bus ports) don't collide.
-  base=$((21000 + (RANDOM % 16) * 500))
+  local base=$((21000 + $3 * 4000 + (RANDOM % 8) * 500))
+  local target=()
+  [ "$external" = 1 ] && target=(--host 127.0.0.1 --port "$ext_port")
   # skip.txt: tests that need Redis internals Cinnabar has no equivalent for (see the file).
+  cd "$SUITE_DIR" || return 1
   timeout 900 ./runtest --single "$1" --clients 1 --timeout 120 --baseport $base --portcount 500 \
-    --skipfile "$root/tests/redis-suite/skip.txt" "${extra[@]}" >"$2" 2>&1
+    "${target[@]}" --skipfile "$root/tests/redis-suite/skip.txt" "${extra[@]}" >"$2" 2>&1
 }
-for u in "${units[@]}"; do
-  log="$logs/$(echo "$u" | tr / _).log"
-  run_unit "$u" "$log"
-  rc=$?
+
+# run_and_score UNIT LANE: writes "ok err exc rc" to the unit's .score file.
+run_and_score() {
+  local u="$1" lane="$2" prefix=""
+  [ "$external" = 1 ] && prefix="external_"
+  local log="$logs/$prefix$(echo "$u" | tr / _).log"
+  run_unit "$u" "$log" "$lane"
+  local rc=$?
   if [ "$rc" -ne 0 ] && [ "${SUITE_RETRY:-0}" = 1 ]; then
     # One more run of a failing unit; its first log is kept next to it.
     mv "$log" "$log.first"
-    echo "$u failed; running it once more (first log: $log.first)"
-    run_unit "$u" "$log"
+    run_unit "$u" "$log" "$lane"
     rc=$?
   fi
   # Result lines start with "[" and a colour code: [ok]: name, [err]: name, [exception]: ...
+  local ok err exc
   ok=$(grep -acE '^\[.{0,12}ok.{0,5}\]: ' "$log" || true)
   err=$(grep -acE '^\[.{0,12}(err|TIMEOUT).{0,5}\]' "$log" || true)
   exc=$(grep -acE '^\[.{0,12}exception.{0,5}\]' "$log" || true)
+  echo "$ok $err $exc $rc" >"$log.score"
+}
+
+for lane in $(seq 0 $((jobs - 1))); do
+  (
+    take_suite_copy || exit 1
+    i=0
+    for u in "${units[@]}"; do
+      [ $((i % jobs)) -eq "$lane" ] && run_and_score "$u" "$lane"
+      i=$((i + 1))
+    done
+  ) &
+done
+wait $(jobs -p | grep -v "^${ext_pid}$")
+
+passed=0 failed=0
+for u in "${units[@]}"; do
+  prefix=""
+  [ "$external" = 1 ] && prefix="external_"
+  log="$logs/$prefix$(echo "$u" | tr / _).log"
+  read -r ok err exc rc <"$log.score" 2>/dev/null || { ok=0; err=0; exc=0; rc=1; }
   err=$((err + exc))
   [ "$rc" -ne 0 ] && [ "$err" -eq 0 ] && err=1   # an exception or a timeout
   passed=$((passed + ok)); failed=$((failed + err))
+  [ -f "$log.first" ] && echo "$u failed once; ran it again (first log: $log.first)"
   printf '%-40s ok=%-4s err=%-3s exception=%s rc=%s\n' "$u" "$ok" "$err" "$exc" "$rc"
   grep -aE '^\[.{0,12}(err|exception|TIMEOUT).{0,5}\]' "$log" | head -20 | sed 's/^/    /'
 done
+if [ -n "$ext_pid" ] && ! kill -0 "$ext_pid" 2>/dev/null; then
+  echo "the external server died during the run (see $logs/external-server.log)"
+  failed=$((failed + 1))
+fi
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
