@@ -260,6 +260,7 @@ public static class RdbFile
         ulong computed = r.ConsumedCrc();
         ulong expected = r.ReadUInt64LE();
         if (expected != 0 && expected != computed)
-            throw new InvalidDataException("Wrong RDB checksum. Aborting now.");
+            // rdbLoad: "Wrong RDB checksum expected: ... Aborting now." then rdbReportCorruptRDB("RDB CRC error").
+            throw RdbCorrupt.Error($"RDB CRC error (wrong RDB checksum expected: ({expected:x}) got ({computed:x}))");
     }
 }

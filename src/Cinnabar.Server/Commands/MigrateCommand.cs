@@ -128,13 +128,14 @@ public sealed class MigrateCommands : ICommandFamily
         try
         {
             int.TryParse(port, NumberStyles.Integer, CultureInfo.InvariantCulture, out int portNumber);
-            socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-            using var cts = new CancellationTokenSource(timeoutMs);
-            socket.ConnectAsync(host, portNumber, cts.Token).AsTask().GetAwaiter().GetResult();
+            var address = System.Net.IPAddress.TryParse(host, out var ip) ? ip : System.Net.Dns.GetHostAddresses(host)[0];
+            socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            BlockingConnect(socket, new System.Net.IPEndPoint(address, portNumber), timeoutMs);
         }
-        catch (Exception e) when (e is SocketException or OperationCanceledException or ArgumentException or IOException)
+        catch (Exception e) when (e is SocketException or TimeoutException or AggregateException or ArgumentException or IOException or IndexOutOfRangeException)
         {
             socket?.Dispose();
+            ctx.Server.Log.Verbose($"MIGRATE: cannot connect to {host}:{port}: {e.Message}");
             ctx.Error("IOERR error or timeout connecting to the client");
             return null;
         }
@@ -143,6 +144,17 @@ public sealed class MigrateCommands : ICommandFamily
         cs = new CachedSocket(socket) { LastUseMs = Environment.TickCount64 };
         cache.Sockets[name] = cs;
         return cs;
+    }
+
+    /// <summary>
+    /// connBlockingConnect: a blocking connect bounded by the timeout. It runs on a pool thread
+    /// with the synchronous API, never the async one: MIGRATE may itself run on a socket engine
+    /// thread (inline completions), and an async connect completing there would wait on itself.
+    /// </summary>
+    private static void BlockingConnect(Socket socket, System.Net.IPEndPoint endPoint, int timeoutMs)
+    {
+        var connecting = Task.Run(() => socket.Connect(endPoint));
+        if (!connecting.Wait(timeoutMs)) throw new TimeoutException("connect timeout");
     }
 
     private sealed class Options
