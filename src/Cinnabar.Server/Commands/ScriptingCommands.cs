@@ -355,7 +355,7 @@ public sealed class ScriptingCommands : ICommandFamily
         }
         else if (ctx.ArgCount > 4)
         {
-            ctx.Error(Errors.WrongSubcommandArity("function", "restore"));
+            ctx.Error(Errors.SubcommandSyntax(ctx.ArgString(1), "FUNCTION"));
             return;
         }
         var codes = FunctionPayload.Parse(ctx.Arg(2));
