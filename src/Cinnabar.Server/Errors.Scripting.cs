@@ -26,7 +26,4 @@ public static partial class Errors
     public const string BadRestorePolicy = "ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.";
     public const string LibraryNameInvalid = "ERR Library names can only contain letters, numbers, or underscores(_) and must be at least one character long";
 
-    /// <summary>Redis's addReplySubcommandSyntaxError (FUNCTION RESTORE with too many arguments).</summary>
-    public static string SubcommandSyntax(string sub, string container) =>
-        $"ERR unknown subcommand or wrong number of arguments for '{sub}'. Try {container} HELP.";
 }
