@@ -103,6 +103,7 @@ public sealed partial class RedisServer
     /// <summary>Called under the exec lock when a script ends.</summary>
     internal void DrainAcceptedWhileBusy()
     {
+        CleanUpClosedClients();
         while (_acceptedWhileBusy.TryDequeue(out var c))
         {
             Stats.TotalConnections++;

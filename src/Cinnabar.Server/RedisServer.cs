@@ -255,9 +255,39 @@ public sealed partial class RedisServer : IKeyspaceEvents
     private static readonly string ProtectedModeMessage = "-" + Errors.ProtectedMode + "\r\n";
 
     /// <summary>Forgets a closed client (idempotent: CLIENT KILL runs it at once, the client loop again on exit).</summary>
+    private readonly System.Collections.Concurrent.ConcurrentQueue<Client> _closedWhileLocked = new();
+
+    /// <summary>
+    /// Runs on the socket engine thread, which must never wait for the lock: a busy script holds
+    /// it, and waiting would stall every connection (no -BUSY, no SCRIPT KILL). When the lock is
+    /// taken, the cleanup is queued for the next holder (<see cref="CleanUpClosedClients"/>).
+    /// </summary>
     internal void OnClientClosed(Client c)
     {
-        lock (ExecLock)
+        if (!Monitor.TryEnter(ExecLock))
+        {
+            _closedWhileLocked.Enqueue(c);
+            return;
+        }
+        try
+        {
+            CleanUpClosedClients();
+            CleanUpClient(c);
+        }
+        finally
+        {
+            Monitor.Exit(ExecLock);
+        }
+    }
+
+    /// <summary>Lock held: finishes the cleanup of clients that closed while the lock was taken.</summary>
+    internal void CleanUpClosedClients()
+    {
+        while (_closedWhileLocked.TryDequeue(out var c)) CleanUpClient(c);
+    }
+
+    private void CleanUpClient(Client c)
+    {
         {
             if (c.CleanedUp) return;
             c.CleanedUp = true;
@@ -706,6 +736,7 @@ public sealed partial class RedisServer : IKeyspaceEvents
     /// <summary>Runs after each batch (lock held): serves clients blocked on keys that became ready.</summary>
     public void AfterBatch()
     {
+        if (!_closedWhileLocked.IsEmpty) CleanUpClosedClients();
         ServeReadyKeys();
         // beforeSleep: BCAST clients hear of the keys modified under their prefixes.
         Tracking.BroadcastPending();
@@ -816,6 +847,7 @@ public sealed partial class RedisServer : IKeyspaceEvents
         {
             lock (ExecLock)
             {
+                CleanUpClosedClients();
                 UpdateCachedTime();
                 Stats.Sample(Environment.TickCount64);
                 // Like Redis, no active expiry while clients are paused (the dataset must not change).
