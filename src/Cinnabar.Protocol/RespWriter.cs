@@ -39,6 +39,16 @@ public sealed class RespWriter
         (_length, other._length) = (other._length, _length);
     }
 
+    /// <summary>Gives the writer a buffer of <paramref name="capacity"/> bytes, keeping what is written (at least that much room).</summary>
+    public void Reallocate(int capacity)
+    {
+        capacity = Math.Max(capacity, _length);
+        if (capacity == _buffer.Length) return;
+        var next = new byte[capacity];
+        _buffer.AsSpan(0, _length).CopyTo(next);
+        _buffer = next;
+    }
+
     /// <summary>Shrinks an oversized idle buffer back to its initial size.</summary>
     public void TrimIfIdle(int maxIdleCapacity)
     {

@@ -48,6 +48,7 @@ public sealed partial class RedisServer : IKeyspaceEvents
         for (int i = 0; i < _watched.Length; i++) _watched[i] = new ByteTable<List<Client>>();
         RunId = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(20)).ToLowerInvariant();
         config.Changed += OnConfigChanged;
+        OomScoreAdjuster.IsReplica = () => IsReplica;
         ApplyLfuSettings();
         // Redis's processCommand order: MISCONF, NOREPLICAS/READONLY, MASTERDOWN, LOADING, async LOADING.
         PreconditionChecks.Add(MisconfCheck);
@@ -64,6 +65,8 @@ public sealed partial class RedisServer : IKeyspaceEvents
     public Keyspace Keyspace { get; }
     public CommandTable Commands { get; }
     public PubSub PubSub { get; }
+    /// <summary>Background reclaiming of large deleted values (UNLINK, FLUSHDB ASYNC).</summary>
+    public LazyFree LazyFree { get; } = new();
     public Notifications Notifications { get; }
     public Stats Stats { get; } = new();
     public string RunId { get; }
@@ -773,6 +776,12 @@ public sealed partial class RedisServer : IKeyspaceEvents
                 if (Config.ActiveExpireEnabled && !IsPaused) ActiveExpireCycle();
                 if (Config.ActiveExpireEnabled && !IsPaused) ExpireReplicaKeys();
                 CloseTimedOutClients();
+                foreach (var c in _clients.Values.ToArray())
+                {
+                    c.CronResizeBuffers(Environment.TickCount64);
+                    // A soft output limit expires even when no new reply arrives.
+                    if (c.PendingOutputBytes > 0) EnforceOutputLimit(c);
+                }
                 // No save or rewrite while a replica's diskless load fills the keyspace outside the lock.
                 if (!Rdb.Loading)
                 {

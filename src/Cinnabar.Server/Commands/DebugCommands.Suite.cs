@@ -15,6 +15,7 @@ public sealed partial class DebugCommands
         Subcommands["QUICKLIST-PACKED-THRESHOLD"] = (3, QuicklistPackedThreshold);
         Subcommands["HTSTATS-KEY"] = (3, HtStatsKey);
         Subcommands["LOADAOF"] = (2, LoadAof);
+        Subcommands["REPLYBUFFER"] = (4, ReplyBuffer);
     }
 
     /// <summary>
