@@ -1,3 +1,5 @@
+using Cinnabar.Protocol;
+
 namespace Cinnabar.Server;
 
 /// <summary>
@@ -78,9 +80,16 @@ public sealed partial class Client
             // parser owns it.
             if (_idleWait && _inStart == _inEnd && _in.Length > 4 * 1024)
             {
-                if (nowMs - LastInteractionMs > 2000) _in = [];
+                if (nowMs - LastInteractionMs > 2000)
+                {
+                    RespWriter.NoteReleased(_in.Length);
+                    _in = [];
+                }
                 else if (_in.Length > ResizeThreshold && _in.Length / 2 > _queryPeak)
+                {
+                    RespWriter.NoteReleased(_in.Length);
                     _in = new byte[Math.Max(_queryPeak, InitialInputBytes)];
+                }
                 _inStart = _inEnd = 0;
             }
             _queryPeak = _inEnd - _inStart;

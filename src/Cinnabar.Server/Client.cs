@@ -250,6 +250,7 @@ public sealed partial class Client
         newSize = Math.Min(newSize, Array.MaxLength);
         var bigger = new byte[newSize];
         Buffer.BlockCopy(_in, _inStart, bigger, 0, live);
+        RespWriter.NoteReleased(_in.Length);
         _in = bigger;
         _inEnd = live;
         _inStart = 0;
@@ -318,6 +319,8 @@ public sealed partial class Client
         finally
         {
             _batchStart = -1;
+            // Only between commands: a partly received command keeps its parsed arguments.
+            if (_inStart == _inEnd) _args.TrimAfterBatch();
         }
     }
 
@@ -479,6 +482,10 @@ public sealed partial class Client
     public void Close()
     {
         if (Interlocked.Exchange(ref _closed, 1) != 0) return;
+        // The closed client's buffers are garbage from now on (see RedisServer.UsedMemory).
+        RespWriter.NoteReleased(_in.Length);
+        RespWriter.NoteReleased(Reply.Buffer.Length);
+        RespWriter.NoteReleased(_sendBuffer.Buffer.Length);
         try { _socket?.Dispose(); } catch (SocketException) { }
         _unblock?.TrySetResult();
     }

@@ -10,6 +10,7 @@ public sealed partial class RedisServer
 {
     private static long _freedSinceFullGc;
     private static int _fullGcCount;
+    private static long _largeReleasedAtFullGc;
 
     /// <summary>
     /// used_memory: the managed heap's allocated bytes, minus what evictions released since the
@@ -19,12 +20,16 @@ public sealed partial class RedisServer
     {
         long total = GC.GetTotalMemory(false);
         int gen2 = GC.CollectionCount(2);
+        long large = Cinnabar.Protocol.RespWriter.ReleasedLargeBytes;
         if (gen2 != _fullGcCount)
         {
             _fullGcCount = gen2;
             _freedSinceFullGc = 0;
+            _largeReleasedAtFullGc = large;
         }
-        return Math.Max(0, total - _freedSinceFullGc);
+        // Dropped large buffers (client query/reply buffers) stay on the large object heap until
+        // the next full collection: they are no longer used memory.
+        return Math.Max(0, total - _freedSinceFullGc - (large - _largeReleasedAtFullGc));
     }
 
     /// <summary>Records memory released by eviction; forces a full GC once that is a large share of maxmemory.</summary>
@@ -36,6 +41,7 @@ public sealed partial class RedisServer
             GC.Collect(2, GCCollectionMode.Forced, blocking: true);
             _fullGcCount = GC.CollectionCount(2);
             _freedSinceFullGc = 0;
+            _largeReleasedAtFullGc = Cinnabar.Protocol.RespWriter.ReleasedLargeBytes;
         }
     }
 

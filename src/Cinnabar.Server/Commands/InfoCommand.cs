@@ -206,6 +206,9 @@ public sealed class InfoCommand : ICommandFamily
 
     private static void MemorySection(RedisServer s, InfoWriter w)
     {
+        // An ephemeral (gen0/gen1) collection first, cheap next to INFO itself: short-lived
+        // garbage (finished replies, closed clients' small buffers) is then not reported as used.
+        GC.Collect(1, GCCollectionMode.Forced, blocking: true);
         long used = RedisServer.UsedMemory();
         s.UsedMemoryPeak = Math.Max(s.UsedMemoryPeak, used);
         long rss = Rss();
