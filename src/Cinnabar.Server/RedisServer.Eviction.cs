@@ -45,6 +45,16 @@ public sealed partial class RedisServer
         }
     }
 
+    /// <summary>CONFIG SET maxmemory (Redis's updateMaxmemory): warns when below the current usage, and evicts at once.</summary>
+    private void OnMaxMemoryChanged()
+    {
+        if (Config.MaxMemory <= 0) return;
+        long used = UsedMemory();
+        if (Config.MaxMemory < used)
+            Log.Warning($"WARNING: the new maxmemory value set via CONFIG SET ({Config.MaxMemory}) is smaller than the current memory usage ({used}). This will result in key eviction and/or the inability to accept new write commands depending on the maxmemory-policy.");
+        PerformEvictions();
+    }
+
     /// <summary>Returns false when memory is still above maxmemory (the OOM case).</summary>
     public bool PerformEvictions()
     {

@@ -103,6 +103,7 @@ public sealed partial class RedisServer : IKeyspaceEvents
             case "maxmemory-policy" or "lfu-log-factor" or "lfu-decay-time": ApplyLfuSettings(); break;
             case "appendonly": SetAppendOnly(value == "yes"); break;
             case "client-output-buffer-limit": OnOutputLimitConfigChanged(); break;
+            case "maxmemory": OnMaxMemoryChanged(); break;
         }
     }
 
