@@ -139,4 +139,30 @@ public sealed class ClientMemoryTests
         Assert.Equal(original, Score());
         Assert.True(c.Call("CONFIG", "SET", "oom-score-adj-values", "-2001 0 0").IsError);
     }
+
+    [Fact]
+    public void Config_set_maxmemory_below_usage_evicts_at_once()
+    {
+        using var server = ServerProcess.StartCinnabar("--maxmemory-policy", "allkeys-lru");
+        using var c = server.Connect();
+        c.Call("SET", "foo", "bar");
+        Assert.Equal("OK", c.Call("CONFIG", "SET", "maxmemory", "1").ToString());
+        Assert.Equal(0, c.Call("DBSIZE").Integer);
+        c.Call("CONFIG", "SET", "maxmemory", "0");
+    }
+
+    [Fact]
+    public void Replica_gives_back_the_buffer_of_a_big_replicated_command()
+    {
+        using var master = ServerProcess.StartCinnabar();
+        using var replica = ServerProcess.StartCinnabar();
+        using var m = master.Connect();
+        using var r = replica.Connect();
+        r.Call("REPLICAOF", "127.0.0.1", master.Port.ToString());
+        WaitFor(() => r.Call("INFO", "replication").ToString().Contains("master_link_status:up"), TimeSpan.FromSeconds(20), "the link");
+        m.Call("SET", "key", new string('v', 32 * 1024 * 1024));
+        WaitFor(() => r.Call("STRLEN", "key").Integer == 32 * 1024 * 1024, TimeSpan.FromSeconds(20), "the value to replicate");
+        WaitFor(() => Info(r, "used_memory") <= Info(m, "used_memory") + 10 * 1024 * 1024, TimeSpan.FromSeconds(10),
+            "the replica's memory to come back near the master's");
+    }
 }
