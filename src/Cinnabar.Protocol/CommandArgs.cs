@@ -51,6 +51,20 @@ public sealed class CommandArgs
         Count = 0;
     }
 
+    /// <summary>
+    /// After a batch: drops the reference to the query buffer, and a slice table grown by a
+    /// command with very many arguments (Redis frees each command's argv once it ran).
+    /// </summary>
+    public void TrimAfterBatch()
+    {
+        if (_owned == null) _buffer = [];
+        if (_slices.Length > 1024)
+        {
+            RespWriter.NoteReleased(_slices.Length * 8);
+            _slices = new (int, int)[16];
+        }
+    }
+
     internal void Rebase(byte[] buffer, int commandStart)
     {
         _buffer = buffer;

@@ -39,10 +39,25 @@ public sealed class RespWriter
         (_length, other._length) = (other._length, _length);
     }
 
+    /// <summary>Gives the writer a buffer of <paramref name="capacity"/> bytes, keeping what is written (at least that much room).</summary>
+    public void Reallocate(int capacity)
+    {
+        capacity = Math.Max(capacity, _length);
+        if (capacity == _buffer.Length) return;
+        var next = new byte[capacity];
+        _buffer.AsSpan(0, _length).CopyTo(next);
+        NoteReleased(_buffer.Length);
+        _buffer = next;
+    }
+
     /// <summary>Shrinks an oversized idle buffer back to its initial size.</summary>
     public void TrimIfIdle(int maxIdleCapacity)
     {
-        if (_length == 0 && _buffer.Length > maxIdleCapacity) _buffer = new byte[maxIdleCapacity];
+        if (_length == 0 && _buffer.Length > maxIdleCapacity)
+        {
+            NoteReleased(_buffer.Length);
+            _buffer = new byte[maxIdleCapacity];
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -59,7 +74,19 @@ public sealed class RespWriter
     {
         long newSize = Math.Max((long)_buffer.Length * 2, (long)_length + size);
         if (newSize > Array.MaxLength) newSize = Array.MaxLength;
+        NoteReleased(_buffer.Length);
         Array.Resize(ref _buffer, (int)newSize);
+    }
+
+    /// <summary>Bytes of large-object-heap buffers (85,000 bytes and more) dropped so far, which only
+    /// a full collection reclaims; the server's memory accounting subtracts those not yet collected.</summary>
+    public static long ReleasedLargeBytes => Interlocked.Read(ref _releasedLarge);
+    private static long _releasedLarge;
+
+    /// <summary>Records a dropped buffer of <paramref name="bytes"/> bytes (counted when on the large object heap).</summary>
+    public static void NoteReleased(int bytes)
+    {
+        if (bytes >= 85_000) Interlocked.Add(ref _releasedLarge, bytes);
     }
 
     public void WriteRaw(ReadOnlySpan<byte> bytes)

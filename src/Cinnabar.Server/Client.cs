@@ -38,7 +38,7 @@ public enum ReplyMode { On, Off, Skip }
 /// lock is never held during I/O. A blocked client keeps reading (to notice a disconnect) but
 /// does not execute until it is unblocked.
 /// </summary>
-public sealed class Client
+public sealed partial class Client
 {
     private const int InitialInputBytes = 16 * 1024;
     private const int FlushThresholdBytes = 64 * 1024;
@@ -187,8 +187,23 @@ public sealed class Client
                 }
                 else
                 {
+                    if (_inStart == _inEnd)
+                    {
+                        // Nothing buffered: wait for data without lending the query buffer to the
+                        // socket, so the cron may shrink or release it meanwhile (Client.Buffers.cs).
+                        EnterIdleWait();
+                        try
+                        {
+                            await _socket!.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None).ConfigureAwait(false);
+                        }
+                        finally
+                        {
+                            LeaveIdleWait();
+                        }
+                    }
                     if (!EnsureInputSpace()) break;
                     n = await _socket!.ReceiveAsync(_in.AsMemory(_inEnd), SocketFlags.None).ConfigureAwait(false);
+                    NoteQueryPeak(n);
                 }
                 if (n <= 0) break;
                 OnReceived(n);
@@ -217,11 +232,8 @@ public sealed class Client
     /// <summary>Makes room to receive; false when the query buffer limit is hit (the client is closed).</summary>
     private bool EnsureInputSpace()
     {
-        if (_inStart == _inEnd)
-        {
-            _inStart = _inEnd = 0;
-            if (_in.Length > 256 * 1024) _in = new byte[InitialInputBytes];
-        }
+        if (_inStart == _inEnd) _inStart = _inEnd = 0;
+        if (_in.Length == 0) _in = new byte[InitialInputBytes];
         if (_inEnd < _in.Length) return true;
         int live = _inEnd - _inStart;
         long needed = Math.Max(_parser.BytesNeeded, live + 1);
@@ -243,6 +255,7 @@ public sealed class Client
         newSize = Math.Min(newSize, Array.MaxLength);
         var bigger = new byte[newSize];
         Buffer.BlockCopy(_in, _inStart, bigger, 0, live);
+        RespWriter.NoteReleased(_in.Length);
         _in = bigger;
         _inEnd = live;
         _inStart = 0;
@@ -289,6 +302,7 @@ public sealed class Client
                     more = ProcessBatch();
                 }
                 _server.AfterBatch();
+                NoteReplyPeak();
                 if (Reply.Length > 0) _server.EnforceOutputLimit(this);
             }
             finally
@@ -310,6 +324,8 @@ public sealed class Client
         finally
         {
             _batchStart = -1;
+            // Only between commands: a partly received command keeps its parsed arguments.
+            if (_inStart == _inEnd) _args.TrimAfterBatch();
         }
     }
 
@@ -355,7 +371,17 @@ public sealed class Client
             // Redis serves clients blocked on keys made ready after each command, not after the
             // batch: a pipelined "LPUSH k x; LPOP k" must let a blocked BLPOP take x first.
             if (_server.HasReadyKeys) _server.ServeReadyKeys();
-            if (Reply.Length > FlushThresholdBytes)
+            // Redis checks the output buffer limits as replies are added and stops serving a
+            // client that passed them: nothing more runs, nothing pending is sent.
+            if (Reply.Length > InitialInputBytes && _server.EnforceOutputLimit(this))
+            {
+                _inStart = _inEnd;
+                _inputPending = false;
+                return false;
+            }
+            // Like Redis, the commands of one 16 KiB read all run before their replies are
+            // written; past that, a big batch flushes early to keep the buffer bounded.
+            if (Reply.Length > FlushThresholdBytes && _inStart - _batchStart >= InitialInputBytes)
             {
                 if (_inStart == _inEnd && !_receiveInFlight) _inStart = _inEnd = 0;
                 _inputPending = _inStart < _inEnd;
@@ -463,6 +489,10 @@ public sealed class Client
     public void Close()
     {
         if (Interlocked.Exchange(ref _closed, 1) != 0) return;
+        // The closed client's buffers are garbage from now on (see RedisServer.UsedMemory).
+        RespWriter.NoteReleased(_in.Length);
+        RespWriter.NoteReleased(Reply.Buffer.Length);
+        RespWriter.NoteReleased(_sendBuffer.Buffer.Length);
         try { _socket?.Dispose(); } catch (SocketException) { }
         _unblock?.TrySetResult();
     }

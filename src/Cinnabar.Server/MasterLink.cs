@@ -139,12 +139,24 @@ public sealed class MasterLink
         public byte[] Buf = new byte[1 << 16];
         public int Start, End;
 
+        public void ShrinkIfEmpty()
+        {
+            if (Start != End || Buf.Length <= 1 << 16) return;
+            RespWriter.NoteReleased(Buf.Length);
+            Buf = new byte[1 << 16];
+            Start = End = 0;
+        }
+
         public async Task<bool> FillAsync()
         {
             if (Start > 0 && Start == End) Start = End = 0;
             if (End == Buf.Length)
             {
-                if (Start == 0) Array.Resize(ref Buf, Buf.Length * 2);
+                if (Start == 0)
+                {
+                    RespWriter.NoteReleased(Buf.Length);
+                    Array.Resize(ref Buf, Buf.Length * 2);
+                }
                 else
                 {
                     Buffer.BlockCopy(Buf, Start, Buf, 0, End - Start);
@@ -559,6 +571,13 @@ public sealed class MasterLink
                     progressed = true;
                 }
                 if (progressed) _server.AfterBatch();
+            }
+            if (r.Start == r.End)
+            {
+                // Everything applied: a buffer grown for a big command goes back to its usual
+                // size (Redis trims the master client's query buffer the same way).
+                args.TrimAfterBatch();
+                r.ShrinkIfEmpty();
             }
             if (_ackRequested) SendAck();
             if (!await r.FillAsync().ConfigureAwait(false)) throw new IOException("Connection with master lost.");

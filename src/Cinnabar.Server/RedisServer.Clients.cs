@@ -182,6 +182,7 @@ public sealed partial class RedisServer
     /// </summary>
     internal bool EnforceOutputLimit(Client c)
     {
+        if (c.IsClosed) return true;
         var type = TypeOf(c);
         if (type == ClientType.Master) return false;
         var limit = OutputLimit(type);
@@ -215,14 +216,17 @@ public sealed partial class RedisServer
         long now = Environment.TickCount64;
         int multi = (c.Flags & ClientFlags.Multi) != 0 ? c.MultiQueue?.Count ?? 0 : -1;
         int qbuf = c.QueryBufferLength;
-        int rbs = c.Reply.Buffer.Length;
-        long obl = c.PendingOutputBytes;
-        long totMem = c.QueryBufferCapacity + rbs + obl + 1024;
-        string events = obl > 0 ? "rw" : "r";
+        int rbs = c.ReplyBufferSize;
+        long pending = c.PendingOutputBytes;
+        // Redis keeps up to rbs bytes in the client's buffer (obl) and the rest in a list of
+        // 16 KiB blocks (oll blocks, omem bytes).
+        long obl = Math.Min(pending, rbs), omem = pending - obl, oll = (omem + 16383) / 16384;
+        long totMem = c.QueryBufferCapacity + rbs + omem + 1024;
+        string events = pending > 0 ? "rw" : "r";
         return string.Create(CultureInfo.InvariantCulture,
             $"id={c.Id} addr={c.Address} laddr={c.LocalAddress} fd={c.Fd} name={c.Name ?? ""} age={(now - c.CreatedMs) / 1000} idle={(now - c.LastInteractionMs) / 1000} " +
             $"flags={c.FlagString()} db={c.DbIndex} sub={c.Channels?.Count ?? 0} psub={c.Patterns?.Count ?? 0} ssub={c.ShardChannels?.Count ?? 0} multi={multi} " +
-            $"qbuf={qbuf} qbuf-free={c.QueryBufferCapacity - qbuf} argv-mem=0 multi-mem=0 rbs={rbs} rbp={c.Reply.Length} obl={obl} oll=0 omem=0 " +
+            $"qbuf={qbuf} qbuf-free={c.QueryBufferCapacity - qbuf} argv-mem=0 multi-mem=0 rbs={rbs} rbp={c.ReplyBufferPeak} obl={obl} oll={oll} omem={omem} " +
             $"tot-mem={totMem} events={events} cmd={c.LastCommand} user={c.User} redir={c.Tracking?.RedirectId ?? -1} resp={c.Reply.Protocol}");
     }
 }

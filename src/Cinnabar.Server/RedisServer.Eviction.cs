@@ -10,6 +10,7 @@ public sealed partial class RedisServer
 {
     private static long _freedSinceFullGc;
     private static int _fullGcCount;
+    private static long _largeReleasedAtFullGc;
 
     /// <summary>
     /// used_memory: the managed heap's allocated bytes, minus what evictions released since the
@@ -19,12 +20,16 @@ public sealed partial class RedisServer
     {
         long total = GC.GetTotalMemory(false);
         int gen2 = GC.CollectionCount(2);
+        long large = Cinnabar.Protocol.RespWriter.ReleasedLargeBytes;
         if (gen2 != _fullGcCount)
         {
             _fullGcCount = gen2;
             _freedSinceFullGc = 0;
+            _largeReleasedAtFullGc = large;
         }
-        return Math.Max(0, total - _freedSinceFullGc);
+        // Dropped large buffers (client query/reply buffers) stay on the large object heap until
+        // the next full collection: they are no longer used memory.
+        return Math.Max(0, total - _freedSinceFullGc - (large - _largeReleasedAtFullGc));
     }
 
     /// <summary>used_memory without the garbage of the young generations (INFO, maxmemory decisions).</summary>
@@ -43,7 +48,18 @@ public sealed partial class RedisServer
             GC.Collect(2, GCCollectionMode.Forced, blocking: true);
             _fullGcCount = GC.CollectionCount(2);
             _freedSinceFullGc = 0;
+            _largeReleasedAtFullGc = Cinnabar.Protocol.RespWriter.ReleasedLargeBytes;
         }
+    }
+
+    /// <summary>CONFIG SET maxmemory (Redis's updateMaxmemory): warns when below the current usage, and evicts at once.</summary>
+    private void OnMaxMemoryChanged()
+    {
+        if (Config.MaxMemory <= 0) return;
+        long used = UsedMemory();
+        if (Config.MaxMemory < used)
+            Log.Warning($"WARNING: the new maxmemory value set via CONFIG SET ({Config.MaxMemory}) is smaller than the current memory usage ({used}). This will result in key eviction and/or the inability to accept new write commands depending on the maxmemory-policy.");
+        PerformEvictions();
     }
 
     /// <summary>Returns false when memory is still above maxmemory (the OOM case).</summary>

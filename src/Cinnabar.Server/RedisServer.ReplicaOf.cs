@@ -47,6 +47,7 @@ public sealed partial class RedisServer
         Log.Notice($"Connecting to MASTER {host}:{port}");
         Repl.Link = new MasterLink(this, host, port);
         Repl.Link.Start();
+        OomScoreAdjuster.Apply(Config, Log);
     }
 
     /// <summary>
@@ -73,6 +74,7 @@ public sealed partial class RedisServer
         Log.Warning($"Setting secondary replication ID to {Repl.ReplId2}, valid up to offset: {Repl.SecondReplOffset}. New replication ID is {Repl.ReplId}");
         DisconnectSubReplicas();
         if (_replFeed != null) ResetSelectedDb(_replFeed);
+        OomScoreAdjuster.Apply(Config, Log);
     }
 
     /// <summary>Redis's disconnectAllBlockedClients (becoming a replica): -UNBLOCKED, then close after the reply.</summary>

@@ -50,6 +50,7 @@ public sealed partial class RedisServer : IKeyspaceEvents
         for (int i = 0; i < _watched.Length; i++) _watched[i] = new ByteTable<List<Client>>();
         RunId = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(20)).ToLowerInvariant();
         config.Changed += OnConfigChanged;
+        OomScoreAdjuster.IsReplica = () => IsReplica;
         ApplyLfuSettings();
         // Redis's processCommand order: MISCONF, NOREPLICAS/READONLY, MASTERDOWN, LOADING, async LOADING.
         PreconditionChecks.Add(MisconfCheck);
@@ -67,6 +68,8 @@ public sealed partial class RedisServer : IKeyspaceEvents
     public CommandTable Commands { get; }
     public Acl.AclManager Acl { get; }
     public PubSub PubSub { get; }
+    /// <summary>Background reclaiming of large deleted values (UNLINK, FLUSHDB ASYNC).</summary>
+    public LazyFree LazyFree { get; } = new();
     public Notifications Notifications { get; }
     /// <summary>CLIENT TRACKING: who may cache which keys, and their invalidations.</summary>
     public Tracking.ClientTracking Tracking { get; }
@@ -107,6 +110,7 @@ public sealed partial class RedisServer : IKeyspaceEvents
             case "maxmemory-policy" or "lfu-log-factor" or "lfu-decay-time": ApplyLfuSettings(); break;
             case "appendonly": SetAppendOnly(value == "yes"); break;
             case "client-output-buffer-limit": OnOutputLimitConfigChanged(); break;
+            case "maxmemory": OnMaxMemoryChanged(); break;
         }
     }
 
@@ -854,6 +858,12 @@ public sealed partial class RedisServer : IKeyspaceEvents
                 if (Config.ActiveExpireEnabled && !IsPaused) ActiveExpireCycle();
                 if (Config.ActiveExpireEnabled && !IsPaused) ExpireReplicaKeys();
                 CloseTimedOutClients();
+                foreach (var c in _clients.Values.ToArray())
+                {
+                    c.CronResizeBuffers(Environment.TickCount64);
+                    // A soft output limit expires even when no new reply arrives.
+                    if (c.PendingOutputBytes > 0) EnforceOutputLimit(c);
+                }
                 // No save or rewrite while a replica's diskless load fills the keyspace outside the lock.
                 if (!Rdb.Loading)
                 {

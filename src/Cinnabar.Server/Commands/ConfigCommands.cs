@@ -115,6 +115,7 @@ public sealed class ConfigCommands : ICommandFamily
         server.Stats.TotalReadsProcessed = server.Stats.TotalWritesProcessed = 0;
         Keyspace ks = server.Keyspace;
         ks.Hits = ks.Misses = ks.ExpiredKeys = ks.EvictedKeys = 0;
+        server.LazyFree.ResetStats();
         foreach (var cmd in server.Commands.All) ResetCommandStats(cmd);
         StatsReset?.Invoke(server);
         ctx.Reply.WriteOk();

@@ -17,6 +17,7 @@ public sealed partial class DebugCommands
         Subcommands["HTSTATS-KEY"] = (3, HtStatsKey);
         Subcommands["LOADAOF"] = (2, LoadAof);
         Subcommands["SET-SKIP-CHECKSUM-VALIDATION"] = (3, SetSkipChecksumValidation);
+        Subcommands["REPLYBUFFER"] = (4, ReplyBuffer);
     }
 
     /// <summary>DEBUG SET-SKIP-CHECKSUM-VALIDATION 0|1: RESTORE stops checking DUMP payloads' CRC (atoi semantics).</summary>

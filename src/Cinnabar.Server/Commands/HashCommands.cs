@@ -297,6 +297,8 @@ public sealed class HashCommands : ICommandFamily
             w.WriteArrayHeader(withValues && !pairs ? n * 2 : n);
             for (long k = 0; k < n; k++)
             {
+                // A huge count stops once the output passed the client's limit (the client is closed).
+                if ((k & 1023) == 1023 && ctx.Server.EnforceOutputLimit(ctx.Client)) return;
                 h.TryGetAt(h.RandomPosition(rnd), out var f, out var v);
                 WriteFieldValue(w, f, v, withValues, pairs);
             }

@@ -266,8 +266,8 @@ public sealed class InfoCommand : ICommandFamily
         w.Line("mem_aof_buffer", 0);
         w.Line("mem_allocator", "dotnet-gc");
         w.Line("active_defrag_running", 0);
-        w.Line("lazyfree_pending_objects", 0);
-        w.Line("lazyfreed_objects", 0);
+        w.Line("lazyfree_pending_objects", s.LazyFree.PendingObjects);
+        w.Line("lazyfreed_objects", s.LazyFree.FreedObjects);
     }
 
     private static string Percent(long part, long whole) =>
@@ -383,8 +383,8 @@ public sealed class InfoCommand : ICommandFamily
         w.Line("total_writes_processed", st.TotalWritesProcessed);
         w.Line("io_threaded_reads_processed", 0);
         w.Line("io_threaded_writes_processed", 0);
-        w.Line("reply_buffer_shrinks", 0);
-        w.Line("reply_buffer_expands", 0);
+        w.Line("reply_buffer_shrinks", Client.ReplyBufferShrinks);
+        w.Line("reply_buffer_expands", Client.ReplyBufferExpands);
     }
 
     private static void ReplicationSection(RedisServer s, InfoWriter w)

@@ -200,6 +200,9 @@ public sealed partial class KeyCommands
         long n = db.Count;
         ctx.Server.TouchWatchedKeysOnFlush(db.Index, null);
         db.Clear();
+        // FLUSHDB/FLUSHALL ASYNC, or lazyfree-lazy-user-flush without an explicit SYNC.
+        if (ctx.ArgCount == 2 ? ctx.ArgIs(1, "ASYNC") : ctx.Server.Config.LazyfreeLazyUserFlush)
+            ctx.Server.LazyFree.ReleaseDatabase(n);
         ctx.Server.SignalBlockedKeysOfFlushedDb(db.Index);
         return n;
     }

@@ -34,13 +34,15 @@ public sealed partial class KeyCommands : ICommandFamily
     {
         long deleted = 0;
         var db = ctx.Db;
+        bool lazy = ctx.ArgIs(0, "UNLINK") || ctx.Server.Config.LazyfreeLazyUserDel;
         for (int i = 1; i < ctx.ArgCount; i++)
         {
             var key = ctx.Arg(i);
             // A logically expired key is expired first, so it does not count as deleted.
             db.ExpireIfNeeded(key);
-            if (db.Delete(key))
+            if (db.Delete(key, out var removed))
             {
+                if (lazy) ctx.Server.LazyFree.Release(removed!);
                 ctx.KeyChanged(key, 'g', "del");
                 deleted++;
             }

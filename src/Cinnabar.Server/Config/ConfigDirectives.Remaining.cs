@@ -114,6 +114,8 @@ public sealed partial class ServerConfig
     public bool LatencyTracking = true;
     public double[] LatencyTrackingInfoPercentiles = [50, 99, 99.9];
     public int[] OomScoreAdjValues = [0, 200, 800];
+    /// <summary>oom-score-adj: "no", "relative" (also "yes") or "absolute".</summary>
+    public string OomScoreAdj = "no";
     public int IoThreads = 1;
     public string BindSourceAddr = "";
 
@@ -294,11 +296,18 @@ public sealed partial class ServerConfig
                 .Select(p => double.Parse(p, CultureInfo.InvariantCulture)).ToArray();
             return null;
         });
-        Enum("oom-score-adj", "no", ["no", "yes", "relative", "absolute"]);
+        Special("oom-score-adj", "no", ParseOomScoreAdjMode, (c, v) =>
+        {
+            c.OomScoreAdj = v;
+            return OomScoreAdjuster.Apply(c) ? null : "Failed to set current oom_score_adj. Check server logs.";
+        });
         Special("oom-score-adj-values", "0 200 800", ParseOomScoreAdjValues, (c, v) =>
         {
+            var old = c.OomScoreAdjValues;
             c.OomScoreAdjValues = v.Split(' ').Select(p => int.Parse(p, CultureInfo.InvariantCulture)).ToArray();
-            return null;
+            if (OomScoreAdjuster.Apply(c)) return null;
+            c.OomScoreAdjValues = old;
+            return "Failed to apply oom-score-adj-values configuration, check server logs.";
         });
         Int("io-threads", 1, 1, 128, (c, v) => c.IoThreads = (int)v, mutable: false);
         Bool("io-threads-do-reads", false, mutable: false);
@@ -468,6 +477,13 @@ public sealed partial class ServerConfig
             shown.Add(d.ToString("0.################", CultureInfo.InvariantCulture));
         }
         return (string.Join(' ', shown), null);
+    }
+
+    private static (string?, string?) ParseOomScoreAdjMode(string v)
+    {
+        foreach (var name in (string[])["no", "yes", "relative", "absolute"])
+            if (v.Equals(name, StringComparison.OrdinalIgnoreCase)) return (name, null);
+        return (null, "argument(s) must be one of the following: no, yes, relative, absolute");
     }
 
     private static (string?, string?) ParseOomScoreAdjValues(string v)

@@ -1,0 +1,134 @@
+using Cinnabar.Protocol;
+
+namespace Cinnabar.Server;
+
+/// <summary>
+/// Query and reply buffer sizing, as Redis 7.0's clientsCron does it (clientsCronResizeQueryBuffer,
+/// clientsCronResizeOutputBuffer): buffers follow each client's recent peak, so idle clients and
+/// clients whose big request or reply is over give the memory back.
+/// Query buffer: a client waiting for input with nothing buffered waits with a zero-byte receive
+/// (no buffer lent to the socket); then the cron may release its buffer after 2 s idle, or shrink
+/// it to the recent peak when it is more than twice as big. Reply buffer: its target size halves
+/// (down to 1 KiB) while the peak stays under half of it, and doubles (up to 16 KiB) when a batch
+/// of replies filled it; the peak is reset every reply-buffer peak-reset-time.
+/// </summary>
+public sealed partial class Client
+{
+    private const int ReplyMinBytes = 1024;          // PROTO_REPLY_MIN_BYTES
+    private const int ReplyChunkBytes = 16 * 1024;   // PROTO_REPLY_CHUNK_BYTES
+    private const int ResizeThreshold = 32 * 1024;   // PROTO_RESIZE_THRESHOLD
+
+    /// <summary>DEBUG REPLYBUFFER peak-reset-time (ms, -1 = never).</summary>
+    internal static long ReplyBufferPeakResetTimeMs = DefaultReplyPeakResetTimeMs;
+    internal const long DefaultReplyPeakResetTimeMs = 5000;
+    /// <summary>DEBUG REPLYBUFFER resizing.</summary>
+    internal static bool ReplyBufferResizing = true;
+    /// <summary>INFO reply_buffer_shrinks / reply_buffer_expands.</summary>
+    internal static long ReplyBufferShrinks, ReplyBufferExpands;
+
+    private readonly object _inGate = new();
+    private bool _idleWait;
+    private int _queryPeak;
+    private int _replyBufferSize = ReplyChunkBytes;
+    private int _replyPeak;
+    private long _replyPeakResetMs = Environment.TickCount64;
+
+    /// <summary>CLIENT LIST rbs: the reply buffer's size.</summary>
+    public int ReplyBufferSize => _replyBufferSize;
+    /// <summary>CLIENT LIST rbp: the most reply bytes buffered at once since the last peak reset.</summary>
+    public int ReplyBufferPeak => _replyPeak;
+
+    private void EnterIdleWait()
+    {
+        lock (_inGate) _idleWait = true;
+    }
+
+    private void LeaveIdleWait()
+    {
+        lock (_inGate)
+        {
+            _idleWait = false;
+            if (_in.Length == 0) _in = new byte[InitialInputBytes];
+        }
+    }
+
+    private void NoteQueryPeak(int received)
+    {
+        int before = _inEnd - _inStart;
+        int peak = before + Math.Max(received, InitialInputBytes);
+        if (peak > _queryPeak) _queryPeak = peak;
+    }
+
+    private void NoteReplyPeak()
+    {
+        int used = Math.Min(Reply.Length, _replyBufferSize);
+        if (used > _replyPeak) _replyPeak = used;
+    }
+
+    /// <summary>Called by the server cron under the execution lock.</summary>
+    internal void CronResizeBuffers(long nowMs)
+    {
+        ResizeQueryBuffer(nowMs);
+        ResizeReplyBuffer(nowMs);
+    }
+
+    private void ResizeQueryBuffer(long nowMs)
+    {
+        lock (_inGate)
+        {
+            // Only while the run loop waits with an empty buffer: otherwise the socket or the
+            // parser owns it.
+            if (_idleWait && _inStart == _inEnd && _in.Length > 4 * 1024)
+            {
+                if (nowMs - LastInteractionMs > 2000)
+                {
+                    RespWriter.NoteReleased(_in.Length);
+                    _in = [];
+                }
+                else if (_in.Length > ResizeThreshold && _in.Length / 2 > _queryPeak)
+                {
+                    RespWriter.NoteReleased(_in.Length);
+                    _in = new byte[Math.Max(_queryPeak, InitialInputBytes)];
+                }
+                _inStart = _inEnd = 0;
+            }
+            _queryPeak = _inEnd - _inStart;
+        }
+    }
+
+    private void ResizeReplyBuffer(long nowMs)
+    {
+        if (ReplyBufferResizing)
+        {
+            int size = _replyBufferSize, next = 0;
+            if (size / 2 >= ReplyMinBytes && _replyPeak < size / 2)
+            {
+                next = Math.Max(ReplyMinBytes, _replyPeak + 1);
+                ReplyBufferShrinks++;
+            }
+            else if (size * 2 < ReplyChunkBytes * 2 && _replyPeak == size)
+            {
+                next = Math.Min(ReplyChunkBytes, size * 2);
+                ReplyBufferExpands++;
+            }
+            if (next != 0)
+            {
+                _replyBufferSize = next;
+                lock (OutputLock)
+                {
+                    // The buffers themselves follow when nothing is pending in them.
+                    if (!_sending && Reply.Length == 0)
+                    {
+                        Reply.Reallocate(next);
+                        _sendBuffer.Reallocate(next);
+                    }
+                }
+            }
+        }
+        if (ReplyBufferPeakResetTimeMs >= 0 && nowMs - _replyPeakResetMs >= ReplyBufferPeakResetTimeMs)
+        {
+            _replyPeak = Math.Min(Reply.Length, _replyBufferSize);
+            _replyPeakResetMs = nowMs;
+        }
+    }
+}
