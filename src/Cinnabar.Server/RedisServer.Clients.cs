@@ -51,6 +51,12 @@ public sealed partial class RedisServer
         PulseUnpaused();
     }
 
+    /// <summary>Cron: a CLIENT PAUSE whose deadline passed ends even when no command arrives to notice it.</summary>
+    private void EndExpiredPause()
+    {
+        if (_pauseEndMs != 0 && !ClientPauseActive) UnpauseClients();
+    }
+
     /// <summary>FAILOVER's write pause (no deadline): on while waiting for the replica and during the handshake.</summary>
     private void SetFailoverPause(bool on)
     {
@@ -73,7 +79,7 @@ public sealed partial class RedisServer
     /// master's DEL, and a paused master keeps the dataset (and so its replication offset)
     /// constant, as Redis's expireIfNeeded does while clients are paused.
     /// </summary>
-    private void UpdateExpireOnAccess() => Keyspace.ExpireOnAccess = !IsReplica && !_failoverPause;
+    private void UpdateExpireOnAccess() => Keyspace.ExpireOnAccess = !IsReplica && !IsPaused;
 
     /// <summary>
     /// True when this command must wait for the pause to end: every command in ALL mode; in WRITE

@@ -28,18 +28,29 @@ command -v tclsh >/dev/null || { echo "tclsh is required (apt-get install tcl)";
 # src/redis-server points at this checkout's server, and its tests/tmp is its own (the harness
 # empties tests/tmp when it starts), so concurrent runs never see each other's files.
 pristine="$suite"
-# suite_copy LANE: prints the lane's copy, making it when missing.
-suite_copy() {
-  local dir="$cache/run-$(printf '%s' "$root" | md5sum | cut -c1-12)-$1"
-  if [ ! -f "$dir/tests/test_helper.tcl" ]; then
-    rm -rf "$dir.tmp" && cp -a "$pristine" "$dir.tmp" && rm -rf "$dir.tmp/tests/tmp" "$dir.tmp/src/redis-server" && mv "$dir.tmp" "$dir"
-  fi
-  mkdir -p "$dir/src" "$dir/tests/tmp"
-  rm -f "$dir/src/redis-server"
-  printf '#!/bin/sh\nexec "%s/bin/cinnabar-server" "$@"\n' "$root" >"$dir/src/redis-server"
-  chmod +x "$dir/src/redis-server"
-  for t in redis-cli redis-benchmark redis-check-aof redis-check-rdb; do ln -sf "$(command -v $t)" "$dir/src/$t"; done
-  echo "$dir"
+# take_suite_copy: sets SUITE_DIR to a copy of the suite nobody else uses (the first free slot,
+# held by a lock for this shell's lifetime), making it when missing.
+take_suite_copy() {
+  local slot dir
+  for slot in $(seq 0 63); do
+    dir="$cache/run-$(printf '%s' "$root" | md5sum | cut -c1-12)-$slot"
+    exec {lockfd}>"$dir.lock"
+    if flock -n "$lockfd"; then
+      if [ ! -f "$dir/tests/test_helper.tcl" ]; then
+        rm -rf "$dir.tmp" && cp -a "$pristine" "$dir.tmp" && rm -rf "$dir.tmp/tests/tmp" "$dir.tmp/src/redis-server" && mv "$dir.tmp" "$dir"
+      fi
+      mkdir -p "$dir/src" "$dir/tests/tmp"
+      rm -f "$dir/src/redis-server"
+      printf '#!/bin/sh\nexec "%s/bin/cinnabar-server" "$@"\n' "$root" >"$dir/src/redis-server"
+      chmod +x "$dir/src/redis-server"
+      for t in redis-cli redis-benchmark redis-check-aof redis-check-rdb; do ln -sf "$(command -v $t)" "$dir/src/$t"; done
+      SUITE_DIR="$dir"
+      return 0
+    fi
+    exec {lockfd}>&-
+  done
+  echo "no free suite copy" >&2
+  return 1
 }
 "$root/bin/cinnabar-server" --version >/dev/null
 
@@ -80,13 +91,20 @@ fi
 # run_unit UNIT LOG LANE: one unit, in the lane's own port range (lanes never collide; the
 # random offset keeps concurrent runs from other checkouts apart too).
 run_unit() {
-  local base=$((21000 + $3 * 4000 + (RANDOM % 8) * 500))
-  local target=()
+  local target=() rc attempt
   [ "$external" = 1 ] && target=(--host 127.0.0.1 --port "$ext_port")
   # skip.txt: tests that need Redis internals Cinnabar has no equivalent for (see the file).
-  cd "$(suite_copy "$3")" || return 1
-  timeout 900 ./runtest --single "$1" --clients 1 --timeout 120 --baseport $base --portcount 500 \
-    "${target[@]}" --skipfile "$root/tests/redis-suite/skip.txt" "${extra[@]}" >"$2" 2>&1
+  cd "$SUITE_DIR" || return 1
+  # The harness's own listening port can be taken by a concurrent run between its check and its
+  # bind ("couldn't open socket"): that run never started, so try again in another range.
+  for attempt in 1 2 3; do
+    local base=$((21000 + $3 * 4000 + (RANDOM % 8) * 500))
+    timeout 900 ./runtest --single "$1" --clients 1 --timeout 120 --baseport $base --portcount 500 \
+      "${target[@]}" --skipfile "$root/tests/redis-suite/skip.txt" "${extra[@]}" >"$2" 2>&1
+    rc=$?
+    grep -aq "^couldn't open socket" "$2" || break
+  done
+  return $rc
 }
 
 # run_and_score UNIT LANE: writes "ok err exc rc" to the unit's .score file.
@@ -112,6 +130,7 @@ run_and_score() {
 
 for lane in $(seq 0 $((jobs - 1))); do
   (
+    take_suite_copy || exit 1
     i=0
     for u in "${units[@]}"; do
       [ $((i % jobs)) -eq "$lane" ] && run_and_score "$u" "$lane"

@@ -383,21 +383,38 @@ public sealed partial class ServerConfig
             path = args[0];
             i = 1;
         }
+        // Redis's main(): a "--name" starts a new line only once the previous directive got at
+        // least one value, so "--port --loglevel verbose" gives port the values "--loglevel" and
+        // "verbose". "--save" and "--sentinel" followed by another option (or last) take no value.
         var sb = new StringBuilder();
-        bool first = true;
+        bool lastHasValue = true;
         for (; i < args.Length; i++)
         {
             string a = args[i];
-            if (a.StartsWith("--", StringComparison.Ordinal) && a.Length > 2)
+            if (lastHasValue && a.StartsWith("--", StringComparison.Ordinal))
             {
-                if (!first) sb.Append('\n');
-                first = false;
-                sb.Append(a[2..]);
+                if (sb.Length > 0) sb.Append('\n');
+                sb.Append(a[2..]).Append(' ');
+                if (ArgSplitter.SplitToStrings(a)?.Count != 1)
+                {
+                    lastHasValue = true; // "--port 6380" in one argument
+                    continue;
+                }
+                lastHasValue = false;
+                bool nextIsOption = i + 1 < args.Length && args[i + 1].StartsWith("--", StringComparison.Ordinal);
+                bool isLast = i == args.Length - 1;
+                if (a.Equals("--save", StringComparison.OrdinalIgnoreCase) && (nextIsOption || isLast))
+                {
+                    sb.Append("\"\"");
+                    lastHasValue = nextIsOption;
+                }
+                else if (a.Equals("--sentinel", StringComparison.OrdinalIgnoreCase) && nextIsOption) lastHasValue = true;
             }
             else
             {
                 // Values are quoted so that spaces survive the line splitter (redis-server does sdscatrepr).
-                sb.Append(' ').Append(ArgSplitter.Repr(Encoding.UTF8.GetBytes(a)));
+                sb.Append(ArgSplitter.Repr(Encoding.UTF8.GetBytes(a))).Append(' ');
+                lastHasValue = true;
             }
         }
         return (path, sb.ToString());
