@@ -191,7 +191,7 @@ internal sealed class ScriptHost : IScriptHost
             scriptError = Errors.ScriptStaleReplica;
             return default;
         }
-        if (readOnlyScript && cmd.Is(CommandFlags.Write))
+        if (readOnlyScript && cmd.Is(CommandFlags.Write | CommandFlags.MayReplicate))
         {
             scriptError = Errors.ScriptWriteInReadOnly;
             return default;

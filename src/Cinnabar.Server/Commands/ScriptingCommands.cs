@@ -15,7 +15,7 @@ namespace Cinnabar.Server.Commands;
 public sealed class ScriptingCommands : ICommandFamily
 {
     private const string G = "scripting";
-    private const string EvalFlags = "noscript stale skip_monitor no_mandatory_keys";
+    private const string EvalFlags = "noscript stale skip_monitor may_replicate no_mandatory_keys";
 
     public void Register(CommandTable t)
     {
