@@ -127,4 +127,36 @@ public sealed class IntrospectionDetailsTests
             Directory.Delete(dir, recursive: true);
         }
     }
+
+    [Fact]
+    public void Client_pause_write_holds_may_replicate_commands_and_scripts_that_may_write()
+    {
+        var (s, c) = NewServer();
+        Run(s, c, "CLIENT", "PAUSE", "100000", "WRITE");
+        Assert.True(s.MustPause(c, CommandArgs.FromStrings("PFCOUNT", "h")));
+        Assert.True(s.MustPause(c, CommandArgs.FromStrings("PUBLISH", "ch", "m")));
+        Assert.True(s.MustPause(c, CommandArgs.FromStrings("EVAL", "return 1", "0")));
+        Assert.True(s.MustPause(c, CommandArgs.FromStrings("EVAL", "#!lua\nreturn 1", "0")));
+        Assert.False(s.MustPause(c, CommandArgs.FromStrings("EVAL", "#!lua flags=no-writes\nreturn 1", "0")));
+        Assert.False(s.MustPause(c, CommandArgs.FromStrings("EVAL_RO", "return 1", "0")));
+        Run(s, c, "CLIENT", "UNPAUSE");
+    }
+
+    [Fact]
+    public void Command_info_hides_may_replicate()
+    {
+        var (s, c) = NewServer();
+        Assert.DoesNotContain("may_replicate", Run(s, c, "COMMAND", "INFO", "publish", "eval"));
+    }
+
+    [Theory]
+    [InlineData(new[] { "--port", "--loglevel", "verbose" }, "port \"--loglevel\" \"verbose\"")]
+    [InlineData(new[] { "--port", "6379", "6380" }, "port \"6379\" \"6380\"")]
+    [InlineData(new[] { "--save", "--loglevel", "verbose" }, "save \"\"\nloglevel \"verbose\"")]
+    [InlineData(new[] { "--maxmemory 700mb", "--maxmemory-policy volatile-lru" }, "maxmemory 700mb\nmaxmemory-policy volatile-lru")]
+    public void Command_line_options_take_values_as_redis_server_does(string[] args, string expected)
+    {
+        var (_, text) = ServerConfig.ArgsToConfigText(args);
+        Assert.Equal(expected, string.Join('\n', text.Split('\n').Select(l => l.TrimEnd())));
+    }
 }

@@ -294,6 +294,9 @@ public sealed partial class ServerConfig
         // defaults, so a lone bare "save" means none (setConfigSaveOption with no arguments).
         if (argv.Count < 2 && d.Name == "save")
             return seenAccumulating.Add(d.Name) ? Set(d.Name, "", startup: true) : null;
+        // Multi-argument enums (shutdown-on-sigint...) check their own argument count: none is
+        // an invalid value, not a wrong number of arguments.
+        if (argv.Count < 2 && d.Kind is ConfigKind.Enum && d.MultiArg) return Set(d.Name, "", startup: true);
         if (argv.Count < 2)
             return d.Accumulates ? null : "wrong number of arguments";
         string value;
