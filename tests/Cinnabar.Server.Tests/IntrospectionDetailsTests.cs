@@ -159,4 +159,12 @@ public sealed class IntrospectionDetailsTests
         var (_, text) = ServerConfig.ArgsToConfigText(args);
         Assert.Equal(expected, string.Join('\n', text.Split('\n').Select(l => l.TrimEnd())));
     }
+
+    [Fact]
+    public void Shutdown_on_signal_flags_read_back_in_declaration_order()
+    {
+        var c = new ServerConfig();
+        Assert.Null(c.Set("shutdown-on-sigint", "nosave force now"));
+        Assert.Equal("nosave now force", c.Get("shutdown-on-sigint"));
+    }
 }

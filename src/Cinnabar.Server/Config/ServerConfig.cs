@@ -212,6 +212,8 @@ public sealed partial class ServerConfig
                     if (match == null) return (null, "argument(s) must be one of the following: " + string.Join(", ", d.EnumValues));
                     chosen.Add(match);
                 }
+                // Flag enums (shutdown-on-sigint...) read back in their declaration order, as Redis's bit flags do.
+                if (d.MultiArg) chosen = chosen.Distinct().OrderBy(c => Array.IndexOf(d.EnumValues, c)).ToList();
                 return (string.Join(' ', chosen), null);
             }
             case ConfigKind.Special:
