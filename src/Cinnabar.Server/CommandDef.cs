@@ -121,7 +121,7 @@ public sealed class CommandDef
         Add(CommandFlags.SkipSlowlog, "skip_slowlog");
         Add(CommandFlags.Fast, "fast");
         Add(CommandFlags.NoAuth, "no_auth");
-        Add(CommandFlags.MayReplicate, "may_replicate");
+        // may_replicate is hidden from COMMAND INFO, as in Redis 7.0.
         Add(CommandFlags.NoMandatoryKeys, "no_mandatory_keys");
         Add(CommandFlags.NoAsyncLoading, "no_async_loading");
         Add(CommandFlags.NoMulti, "no_multi");

@@ -13,6 +13,7 @@ public static partial class Errors
         "NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.";
 
     public const string UnblockedByClientUnblock = "UNBLOCKED client unblocked via CLIENT UNBLOCK";
+    public const string ClusterSupportDisabled = "ERR This instance has cluster support disabled";
     public const string NoShutdownInProgress = "ERR No shutdown in progress.";
     public const string DebugNotAllowed = "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.";
     public const string AofRewriteFailed = "ERR Can't execute an AOF background rewriting. Please check the server logs for more information.";

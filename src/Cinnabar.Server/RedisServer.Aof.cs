@@ -258,6 +258,7 @@ public sealed partial class RedisServer : ICommandStreamConsumer
         if (on == Aof.Enabled && !Aof.RewriteInProgress) return null;
         if (!on)
         {
+            _aofEnablePending = false;
             FlushAofBuffer();
             RemoveStreamConsumer(this);
             lock (_aofFileLock)
@@ -272,8 +273,20 @@ public sealed partial class RedisServer : ICommandStreamConsumer
             Aof.Enabled = false;
             return null;
         }
+        if (_atomicDepth > 0)
+        {
+            // Redis's startAppendOnly inside EXEC (server.in_exec): the rewrite that turns the AOF
+            // on is only scheduled; the cron starts it after the transaction.
+            _aofEnablePending = true;
+            Aof.RewriteScheduled = true;
+            Log.Warning("AOF was enabled during a transaction. An AOF background was scheduled to start when possible.");
+            return null;
+        }
         return StartAofRewrite(enabling: true);
     }
+
+    /// <summary>CONFIG SET appendonly yes ran inside EXEC: the scheduled rewrite also turns the AOF on.</summary>
+    private bool _aofEnablePending;
 
     /// <summary>BGREWRITEAOF (lock held). Returns an error, or null when started/scheduled.</summary>
     public string? StartAofRewrite(bool enabling = false, bool schedule = false)
@@ -398,7 +411,9 @@ public sealed partial class RedisServer : ICommandStreamConsumer
         if (Aof.RewriteScheduled)
         {
             Aof.RewriteScheduled = false;
-            StartAofRewrite();
+            bool enabling = _aofEnablePending;
+            _aofEnablePending = false;
+            StartAofRewrite(enabling);
             return;
         }
         if (!Aof.Enabled) return;

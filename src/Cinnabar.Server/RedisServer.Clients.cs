@@ -51,6 +51,12 @@ public sealed partial class RedisServer
         PulseUnpaused();
     }
 
+    /// <summary>Cron: a CLIENT PAUSE whose deadline passed ends even when no command arrives to notice it.</summary>
+    private void EndExpiredPause()
+    {
+        if (_pauseEndMs != 0 && !ClientPauseActive) UnpauseClients();
+    }
+
     /// <summary>FAILOVER's write pause (no deadline): on while waiting for the replica and during the handshake.</summary>
     private void SetFailoverPause(bool on)
     {
@@ -73,7 +79,7 @@ public sealed partial class RedisServer
     /// master's DEL, and a paused master keeps the dataset (and so its replication offset)
     /// constant, as Redis's expireIfNeeded does while clients are paused.
     /// </summary>
-    private void UpdateExpireOnAccess() => Keyspace.ExpireOnAccess = !IsReplica && !_failoverPause;
+    private void UpdateExpireOnAccess() => Keyspace.ExpireOnAccess = !IsReplica && !IsPaused;
 
     /// <summary>
     /// True when this command must wait for the pause to end: every command in ALL mode; in WRITE
@@ -93,16 +99,51 @@ public sealed partial class RedisServer
         var cmd = Commands.Lookup(args[0]);
         if (cmd == null) return false;
         if ((c.Flags & ClientFlags.Multi) != 0 && cmd.Name != "exec") return false;
-        if (cmd.Is(CommandFlags.Write | CommandFlags.MayReplicate)) return true;
+        if (MayReplicate(cmd, args)) return true;
         if (cmd.Name == "exec" && c.MultiQueue != null)
         {
             foreach (var queued in c.MultiQueue)
             {
                 var q = Commands.Lookup(queued[0]);
-                if (q != null && q.Is(CommandFlags.Write | CommandFlags.MayReplicate)) return true;
+                if (q == null) continue;
+                var qArgs = new Protocol.CommandArgs();
+                qArgs.SetOwned(queued);
+                if (MayReplicate(q, qArgs)) return true;
             }
         }
         return false;
+    }
+
+    /// <summary>
+    /// Write or may_replicate, with a script's own flags in place of EVAL's, EVALSHA's and FCALL's
+    /// (Redis's getCommandFlags): a script declaring no-writes is a read, a script with a shebang
+    /// and no no-writes flag a write, and one without shebang (or not found) may replicate.
+    /// </summary>
+    private bool MayReplicate(CommandDef cmd, Protocol.CommandArgs args)
+    {
+        if (cmd.Is(CommandFlags.Write)) return true;
+        if (!cmd.Is(CommandFlags.MayReplicate) || args.Count < 2) return cmd.Is(CommandFlags.MayReplicate);
+        switch (cmd.Name)
+        {
+            case "eval":
+            {
+                var body = args[1];
+                if (Scripting.Scripts.TryGetValue(Cinnabar.Scripting.LuaEngine.Sha1Hex(body), out var cached))
+                    return !cached.HasShebang || (cached.Flags & Cinnabar.Server.Commands.ScriptFlags.NoWrites) == 0;
+                if (body.Length < 2 || body[0] != '#' || body[1] != '!') return true;
+                int nl = body.IndexOf((byte)'\n');
+                string line = System.Text.Encoding.UTF8.GetString(nl < 0 ? body : body[..nl]);
+                foreach (var part in line.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+                    if (part.StartsWith("flags=", StringComparison.Ordinal) && Array.IndexOf(part[6..].Split(','), "no-writes") >= 0) return false;
+                return true;
+            }
+            case "evalsha":
+                return !Scripting.Scripts.TryGetValue(args.GetString(1).ToLowerInvariant(), out var info)
+                    || !info.HasShebang || (info.Flags & Cinnabar.Server.Commands.ScriptFlags.NoWrites) == 0;
+            case "fcall":
+                return !Scripting.Functions.TryGetValue(args.GetString(1), out var fn) || !fn.Flags.Contains("no-writes");
+        }
+        return true;
     }
 
     /// <summary>Completes when a pause ends or changes (UNPAUSE, timeout, end of a failover); callers re-check.</summary>

@@ -485,9 +485,10 @@ public sealed partial class RedisServer : IKeyspaceEvents
         long dirtyBefore = Dirty;
         long start = Stopwatch.GetTimestamp();
         // Scripts are flagged skip_monitor but show themselves before the commands they run
-        // (evalCommand/fcallCommandGeneric feed monitors explicitly).
-        if (Monitors.Count > 0 && (!cmd.Is(CommandFlags.SkipMonitor | CommandFlags.Admin) || ScriptCommands.Contains(cmd.Name)))
-            FeedMonitors(client, args);
+        // (evalCommand/fcallCommandGeneric feed monitors explicitly); other commands are shown
+        // after they ran, as Redis's call() does (EXEC after the commands of its transaction).
+        bool isScript = ScriptCommands.Contains(cmd.Name);
+        if (Monitors.Count > 0 && isScript) FeedMonitors(client, args);
         int replyStart = client.Reply.Length;
         client.LastCommand = cmd.FullName;
         var outerClient = Tracking.EnterCall(client);
@@ -503,6 +504,8 @@ public sealed partial class RedisServer : IKeyspaceEvents
             ctx.Error("ERR internal error executing '" + cmd.FullName + "': " + e.Message.Replace('\r', ' ').Replace('\n', ' '));
         }
         long micros = (long)Stopwatch.GetElapsedTime(start).TotalMicroseconds;
+        if (Monitors.Count > 0 && !isScript && !cmd.Is(CommandFlags.SkipMonitor | CommandFlags.Admin))
+            FeedMonitors(client, args);
         // CLIENT REPLY OFF|SKIP: drop this command's reply (SKIP only once); CLIENT REPLY itself
         // sets the mode and writes nothing (or +OK for ON).
         // Pub/sub confirmations are pushes and bypass CLIENT REPLY OFF/SKIP (CLIENT_PUSHING).
@@ -854,6 +857,7 @@ public sealed partial class RedisServer : IKeyspaceEvents
                 CleanUpClosedClients();
                 UpdateCachedTime();
                 Stats.Sample(Environment.TickCount64);
+                EndExpiredPause();
                 // Like Redis, no active expiry while clients are paused (the dataset must not change).
                 if (Config.ActiveExpireEnabled && !IsPaused) ActiveExpireCycle();
                 if (Config.ActiveExpireEnabled && !IsPaused) ExpireReplicaKeys();

@@ -91,13 +91,20 @@ fi
 # run_unit UNIT LOG LANE: one unit, in the lane's own port range (lanes never collide; the
 # random offset keeps concurrent runs from other checkouts apart too).
 run_unit() {
-  local base=$((21000 + $3 * 4000 + (RANDOM % 8) * 500))
-  local target=()
+  local target=() rc attempt
   [ "$external" = 1 ] && target=(--host 127.0.0.1 --port "$ext_port")
   # skip.txt: tests that need Redis internals Cinnabar has no equivalent for (see the file).
   cd "$SUITE_DIR" || return 1
-  timeout 900 ./runtest --single "$1" --clients 1 --timeout 120 --baseport $base --portcount 500 \
-    "${target[@]}" --skipfile "$root/tests/redis-suite/skip.txt" "${extra[@]}" >"$2" 2>&1
+  # The harness's own listening port can be taken by a concurrent run between its check and its
+  # bind ("couldn't open socket"): that run never started, so try again in another range.
+  for attempt in 1 2 3; do
+    local base=$((21000 + $3 * 4000 + (RANDOM % 8) * 500))
+    timeout 900 ./runtest --single "$1" --clients 1 --timeout 120 --baseport $base --portcount 500 \
+      "${target[@]}" --skipfile "$root/tests/redis-suite/skip.txt" "${extra[@]}" >"$2" 2>&1
+    rc=$?
+    grep -aq "^couldn't open socket" "$2" || break
+  done
+  return $rc
 }
 
 # run_and_score UNIT LANE: writes "ok err exc rc" to the unit's .score file.

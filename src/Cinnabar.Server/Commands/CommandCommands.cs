@@ -6,7 +6,7 @@ namespace Cinnabar.Server.Commands;
 
 /// <summary>
 /// COMMAND and its subcommands, served from the command table (Redis 7.0 reply shapes).
-/// Key specs are derived from first/last/step: one "index" begin_search plus a "range" find_keys.
+/// Key specs are Redis's declared ones (KeySpecs).
 /// </summary>
 public sealed class CommandCommands : ICommandFamily
 {
@@ -89,48 +89,7 @@ public sealed class CommandCommands : ICommandFamily
         }
     }
 
-    /// <summary>Access flags of a key spec, guessed from the command flags (Redis declares them per spec).</summary>
-    private static string[] SpecFlags(CommandDef c)
-    {
-        if (c.Is(CommandFlags.ReadOnly)) return ["RO", "access"];
-        if (c.Is(CommandFlags.Write)) return c.Is(CommandFlags.DenyOom) ? ["RW", "update"] : ["RW", "delete"];
-        return ["RO"];
-    }
-
-    private static void WriteKeySpecs(RespWriter w, CommandDef c)
-    {
-        if (c.FirstKey <= 0)
-        {
-            w.WriteSetHeader(0);
-            return;
-        }
-        w.WriteSetHeader(1);
-        w.WriteMapHeader(3);
-        w.WriteBulk("flags");
-        var flags = SpecFlags(c);
-        w.WriteSetHeader(flags.Length);
-        foreach (var f in flags) w.WriteSimpleString(f);
-        w.WriteBulk("begin_search");
-        w.WriteMapHeader(2);
-        w.WriteBulk("type");
-        w.WriteBulk("index");
-        w.WriteBulk("spec");
-        w.WriteMapHeader(1);
-        w.WriteBulk("index");
-        w.WriteInteger(c.FirstKey);
-        w.WriteBulk("find_keys");
-        w.WriteMapHeader(2);
-        w.WriteBulk("type");
-        w.WriteBulk("range");
-        w.WriteBulk("spec");
-        w.WriteMapHeader(3);
-        w.WriteBulk("lastkey");
-        w.WriteInteger(c.LastKey >= 0 ? c.LastKey - c.FirstKey : c.LastKey);
-        w.WriteBulk("keystep");
-        w.WriteInteger(c.Step);
-        w.WriteBulk("limit");
-        w.WriteInteger(0);
-    }
+    private static void WriteKeySpecs(RespWriter w, CommandDef c) => KeySpecs.Write(w, c);
 
     private static void Docs(CommandContext ctx)
     {
@@ -217,13 +176,12 @@ public sealed class CommandCommands : ICommandFamily
     {
         var (cmd, args) = ResolveForKeys(ctx);
         if (cmd == null) return;
-        var idx = cmd.GetKeyIndexes(args);
-        var flags = SpecFlags(cmd);
-        ctx.Reply.WriteArrayHeader(idx.Length);
-        foreach (int i in idx)
+        var keys = KeySpecs.KeysAndFlags(cmd, args);
+        ctx.Reply.WriteArrayHeader(keys.Count);
+        foreach (var (pos, flags) in keys)
         {
             ctx.Reply.WriteArrayHeader(2);
-            ctx.Reply.WriteBulk(args[i]);
+            ctx.Reply.WriteBulk(args[pos]);
             ctx.Reply.WriteSetHeader(flags.Length);
             foreach (var f in flags) ctx.Reply.WriteSimpleString(f);
         }

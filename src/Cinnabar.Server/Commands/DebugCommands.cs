@@ -29,7 +29,17 @@ public sealed partial class DebugCommands : ICommandFamily
         ["DIGEST"] = (2, Digest),
         ["PROTOCOL"] = (3, ProtocolSample),
         ["DIGEST-VALUE"] = (2, DigestValue),
+        ["CONFIG-REWRITE-FORCE-ALL"] = (2, ConfigRewriteForceAll),
     };
+
+    /// <summary>DEBUG CONFIG-REWRITE-FORCE-ALL: CONFIG REWRITE writing every directive, defaults included.</summary>
+    private static void ConfigRewriteForceAll(CommandContext ctx)
+    {
+        var config = ctx.Server.Config;
+        string? err = config.ConfigFile == null ? "No such file or directory" : Cinnabar.Server.Config.ConfigRewrite.Rewrite(config, config.ConfigFile, forceAll: true);
+        if (err != null) ctx.Error("ERR CONFIG-REWRITE-FORCE-ALL failed: " + err);
+        else ctx.Reply.WriteOk();
+    }
 
     /// <summary>DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]: save the RDB, flush, load it back (persistence round trip).</summary>
     private static void Reload(CommandContext ctx)

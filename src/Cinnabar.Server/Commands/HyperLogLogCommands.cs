@@ -14,7 +14,7 @@ public sealed class HyperLogLogCommands : ICommandFamily
     public void Register(CommandTable t)
     {
         t.Add("pfadd", -2, "write denyoom fast", 1, 1, 1, "@write @hyperloglog @fast", PfAdd, G, "Adds elements to a HyperLogLog key. Creates the key if it doesn't exist.", "2.8.9", "O(1) to add every element.");
-        t.Add("pfcount", -2, "readonly", 1, -1, 1, "@read @hyperloglog @slow", PfCount, G, "Returns the approximated cardinality of the set(s) observed by the HyperLogLog key(s).", "2.8.9", "O(1) with a very small average constant time when called with a single key. O(N) with N being the number of keys, and much bigger constant times, when called with multiple keys.");
+        t.Add("pfcount", -2, "readonly may_replicate", 1, -1, 1, "@read @hyperloglog @slow", PfCount, G, "Returns the approximated cardinality of the set(s) observed by the HyperLogLog key(s).", "2.8.9", "O(1) with a very small average constant time when called with a single key. O(N) with N being the number of keys, and much bigger constant times, when called with multiple keys.");
         t.Add("pfmerge", -2, "write denyoom", 1, -1, 1, "@write @hyperloglog @slow", PfMerge, G, "Merges one or more HyperLogLog values into a single key.", "2.8.9", "O(N) to merge N HyperLogLogs, but with high constant times.");
         t.Add("pfdebug", 3, "write denyoom admin", 2, 2, 1, "@write @hyperloglog @admin @slow @dangerous", PfDebug, G, "Internal commands for debugging HyperLogLog values.", "2.8.9", "N/A");
         t.Add("pfselftest", 1, "admin", 0, 0, 0, "@hyperloglog @admin @slow @dangerous", PfSelfTest, G, "An internal command for testing HyperLogLog values.", "2.8.9", "N/A");

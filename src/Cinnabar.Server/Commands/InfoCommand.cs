@@ -147,8 +147,11 @@ public sealed class InfoCommand : ICommandFamily
     private static void ClientsSection(RedisServer s, InfoWriter w)
     {
         long maxIn = 0, maxOut = 0;
+        int postponed = 0;
         foreach (var c in s.Clients)
         {
+            // Redis counts a client held by CLIENT PAUSE as blocked (BLOCKED_POSTPONE), with no timeout.
+            if (c.WaitingForUnpause) postponed++;
             maxIn = Math.Max(maxIn, c.QueryBufferCapacity);
             maxOut = Math.Max(maxOut, c.PendingOutputBytes);
         }
@@ -157,7 +160,7 @@ public sealed class InfoCommand : ICommandFamily
         w.Line("maxclients", s.Config.MaxClients);
         w.Line("client_recent_max_input_buffer", maxIn);
         w.Line("client_recent_max_output_buffer", maxOut);
-        w.Line("blocked_clients", s.BlockedClientCount);
+        w.Line("blocked_clients", s.BlockedClientCount + postponed);
         w.Line("tracking_clients", s.Tracking.TrackingClients);
         w.Line("clients_in_timeout_table", s.BlockedClientCount);
     }

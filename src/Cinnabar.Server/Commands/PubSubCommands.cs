@@ -18,10 +18,10 @@ public sealed class PubSubCommands : ICommandFamily
         t.Add("unsubscribe", -1, "pubsub noscript loading stale", 0, 0, 0, "@pubsub @slow", Unsubscribe, G, "Stops listening to messages posted to channels.", "2.0.0", "O(N) where N is the number of clients already subscribed to a channel.");
         t.Add("psubscribe", -2, "pubsub noscript loading stale", 0, 0, 0, "@pubsub @slow", PSubscribe, G, "Listens for messages published to channels that match one or more patterns.", "2.0.0", "O(N) where N is the number of patterns to subscribe to.");
         t.Add("punsubscribe", -1, "pubsub noscript loading stale", 0, 0, 0, "@pubsub @slow", PUnsubscribe, G, "Stops listening to messages published to channels that match one or more patterns.", "2.0.0", "O(N+M)");
-        t.Add("publish", 3, "pubsub loading stale fast", 0, 0, 0, "@pubsub @fast", Publish, G, "Posts a message to a channel.", "2.0.0", "O(N+M)");
+        t.Add("publish", 3, "pubsub loading stale fast may_replicate", 0, 0, 0, "@pubsub @fast", Publish, G, "Posts a message to a channel.", "2.0.0", "O(N+M)");
         t.Add("ssubscribe", -2, "pubsub noscript loading stale", 1, -1, 1, "@pubsub @slow", SSubscribe, G, "Listens for messages published to shard channels.", "7.0.0", "O(N) where N is the number of shard channels to subscribe to.");
         t.Add("sunsubscribe", -1, "pubsub noscript loading stale", 1, -1, 1, "@pubsub @slow", SUnsubscribe, G, "Stops listening to messages posted to shard channels.", "7.0.0", "O(N) where N is the number of clients already subscribed to a shard channel.");
-        t.Add("spublish", 3, "pubsub loading stale fast", 1, 1, 1, "@pubsub @fast", SPublish, G, "Post a message to a shard channel", "7.0.0", "O(N) where N is the number of clients subscribed to the receiving shard channel.");
+        t.Add("spublish", 3, "pubsub loading stale fast may_replicate", 1, 1, 1, "@pubsub @fast", SPublish, G, "Post a message to a shard channel", "7.0.0", "O(N) where N is the number of clients subscribed to the receiving shard channel.");
         var c = t.AddContainer("pubsub", -2, G, "A container for Pub/Sub commands.", "2.8.0");
         t.AddSub(c, "channels", -2, "pubsub loading stale", 0, 0, 0, "@pubsub @slow", Channels, "Returns the active channels.", "2.8.0", "O(N)");
         t.AddSub(c, "numsub", -2, "pubsub loading stale", 0, 0, 0, "@pubsub @slow", NumSub, "Returns a count of subscribers to channels.", "2.8.0", "O(N) for the NUMSUB subcommand, where N is the number of requested channels");

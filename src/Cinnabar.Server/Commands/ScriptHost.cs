@@ -203,7 +203,7 @@ internal sealed class ScriptHost : IScriptHost
             scriptError = aclError;
             return default;
         }
-        if (readOnlyScript && cmd.Is(CommandFlags.Write))
+        if (readOnlyScript && cmd.Is(CommandFlags.Write | CommandFlags.MayReplicate))
         {
             scriptError = Errors.ScriptWriteInReadOnly;
             return default;

@@ -16,18 +16,20 @@ public sealed class ScriptingCommands : ICommandFamily
 {
     private const string G = "scripting";
     private const string EvalFlags = "noscript stale skip_monitor no_mandatory_keys";
+    // EVAL, EVALSHA and FCALL may replicate (CLIENT PAUSE WRITE holds them); their _RO forms do not.
+    private const string EvalWriteFlags = EvalFlags + " may_replicate";
 
     public void Register(CommandTable t)
     {
-        t.Add("eval", -3, EvalFlags, 0, 0, 0, "@slow @scripting", ctx => Eval(ctx, bySha: false, ro: false), G,
+        t.Add("eval", -3, EvalWriteFlags, 0, 0, 0, "@slow @scripting", ctx => Eval(ctx, bySha: false, ro: false), G,
             "Executes a server-side Lua script.", "2.6.0", "Depends on the script that is executed.", keys: NumKeysAt2);
-        t.Add("evalsha", -3, EvalFlags, 0, 0, 0, "@slow @scripting", ctx => Eval(ctx, bySha: true, ro: false), G,
+        t.Add("evalsha", -3, EvalWriteFlags, 0, 0, 0, "@slow @scripting", ctx => Eval(ctx, bySha: true, ro: false), G,
             "Executes a server-side Lua script by SHA1 digest.", "2.6.0", "Depends on the script that is executed.", keys: NumKeysAt2);
         t.Add("eval_ro", -3, "readonly " + EvalFlags, 0, 0, 0, "@slow @scripting", ctx => Eval(ctx, bySha: false, ro: true), G,
             "Executes a read-only server-side Lua script.", "7.0.0", "Depends on the script that is executed.", keys: NumKeysAt2);
         t.Add("evalsha_ro", -3, "readonly " + EvalFlags, 0, 0, 0, "@slow @scripting", ctx => Eval(ctx, bySha: true, ro: true), G,
             "Executes a read-only server-side Lua script by SHA1 digest.", "7.0.0", "Depends on the script that is executed.", keys: NumKeysAt2);
-        t.Add("fcall", -3, EvalFlags, 0, 0, 0, "@slow @scripting", ctx => FCall(ctx, ro: false), G,
+        t.Add("fcall", -3, EvalWriteFlags, 0, 0, 0, "@slow @scripting", ctx => FCall(ctx, ro: false), G,
             "Invokes a function.", "7.0.0", "Depends on the function that is executed.", keys: NumKeysAt2);
         t.Add("fcall_ro", -3, "readonly " + EvalFlags, 0, 0, 0, "@slow @scripting", ctx => FCall(ctx, ro: true), G,
             "Invokes a read-only function.", "7.0.0", "Depends on the function that is executed.", keys: NumKeysAt2);

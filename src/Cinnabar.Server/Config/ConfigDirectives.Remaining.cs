@@ -512,7 +512,10 @@ public sealed partial class ServerConfig
             if (Array.IndexOf(ProcTitleVariables, v[i..(close + 1)]) < 0) return (null, bad);
             i = close + 1;
         }
-        // Redis also requires the template to keep the {title} placeholder.
-        return v.Contains("{title}", StringComparison.Ordinal) ? (v, null) : (null, bad);
+        // Redis's validateProcTitleTemplate: the template expanded with an empty title must not
+        // be empty once trimmed ({unixsocket} and {config-file} may expand to nothing too).
+        string rest = v.Replace("{title}", "", StringComparison.Ordinal).Replace("{unixsocket}", "", StringComparison.Ordinal)
+            .Replace("{config-file}", "", StringComparison.Ordinal).Trim(' ');
+        return rest.Length > 0 ? (v, null) : (null, bad);
     }
 }

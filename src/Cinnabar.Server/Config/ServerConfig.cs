@@ -212,6 +212,8 @@ public sealed partial class ServerConfig
                     if (match == null) return (null, "argument(s) must be one of the following: " + string.Join(", ", d.EnumValues));
                     chosen.Add(match);
                 }
+                // Flag enums (shutdown-on-sigint...) read back in their declaration order, as Redis's bit flags do.
+                if (d.MultiArg) chosen = chosen.Distinct().OrderBy(c => Array.IndexOf(d.EnumValues, c)).ToList();
                 return (string.Join(' ', chosen), null);
             }
             case ConfigKind.Special:
@@ -294,6 +296,9 @@ public sealed partial class ServerConfig
         // defaults, so a lone bare "save" means none (setConfigSaveOption with no arguments).
         if (argv.Count < 2 && d.Name == "save")
             return seenAccumulating.Add(d.Name) ? Set(d.Name, "", startup: true) : null;
+        // Multi-argument enums (shutdown-on-sigint...) check their own argument count: none is
+        // an invalid value, not a wrong number of arguments.
+        if (argv.Count < 2 && d.Kind is ConfigKind.Enum && d.MultiArg) return Set(d.Name, "", startup: true);
         if (argv.Count < 2)
             return d.Accumulates ? null : "wrong number of arguments";
         string value;
@@ -389,21 +394,38 @@ public sealed partial class ServerConfig
             path = args[0];
             i = 1;
         }
+        // Redis's main(): a "--name" starts a new line only once the previous directive got at
+        // least one value, so "--port --loglevel verbose" gives port the values "--loglevel" and
+        // "verbose". "--save" and "--sentinel" followed by another option (or last) take no value.
         var sb = new StringBuilder();
-        bool first = true;
+        bool lastHasValue = true;
         for (; i < args.Length; i++)
         {
             string a = args[i];
-            if (a.StartsWith("--", StringComparison.Ordinal) && a.Length > 2)
+            if (lastHasValue && a.StartsWith("--", StringComparison.Ordinal))
             {
-                if (!first) sb.Append('\n');
-                first = false;
-                sb.Append(a[2..]);
+                if (sb.Length > 0) sb.Append('\n');
+                sb.Append(a[2..]).Append(' ');
+                if (ArgSplitter.SplitToStrings(a)?.Count != 1)
+                {
+                    lastHasValue = true; // "--port 6380" in one argument
+                    continue;
+                }
+                lastHasValue = false;
+                bool nextIsOption = i + 1 < args.Length && args[i + 1].StartsWith("--", StringComparison.Ordinal);
+                bool isLast = i == args.Length - 1;
+                if (a.Equals("--save", StringComparison.OrdinalIgnoreCase) && (nextIsOption || isLast))
+                {
+                    sb.Append("\"\"");
+                    lastHasValue = nextIsOption;
+                }
+                else if (a.Equals("--sentinel", StringComparison.OrdinalIgnoreCase) && nextIsOption) lastHasValue = true;
             }
             else
             {
                 // Values are quoted so that spaces survive the line splitter (redis-server does sdscatrepr).
-                sb.Append(' ').Append(ArgSplitter.Repr(Encoding.UTF8.GetBytes(a)));
+                sb.Append(ArgSplitter.Repr(Encoding.UTF8.GetBytes(a))).Append(' ');
+                lastHasValue = true;
             }
         }
         return (path, sb.ToString());
