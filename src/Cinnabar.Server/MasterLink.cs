@@ -61,6 +61,39 @@ public sealed class MasterLink
     public void Cron(long nowMs)
     {
         if (Connected && (_ackRequested || nowMs - _lastAckMs >= 1000)) SendAck();
+        CheckTimeout(nowMs);
+    }
+
+    /// <summary>Set when the cron gave up on the link (repl-timeout): the link reconnects at once.</summary>
+    private volatile bool _timedOut;
+
+    /// <summary>
+    /// Redis's replicationCron timeouts (lock held): no byte from the master for repl-timeout
+    /// seconds while connecting or in the handshake, during the transfer, or once connected.
+    /// </summary>
+    private void CheckTimeout(long nowMs)
+    {
+        if (_cts.IsCancellationRequested || _timedOut) return;
+        long timeoutMs = Math.Max(1, _server.Config.ReplTimeout) * 1000L;
+        if (nowMs - LastIoMs <= timeoutMs) return;
+        switch (State)
+        {
+            case "connecting" or "handshake":
+                _server.Log.Warning("Timeout connecting to the MASTER...");
+                break;
+            case "sync":
+                // A diskless load reads the socket with its own timeout (repl-timeout).
+                if (_server.UseDisklessLoad()) return;
+                _server.Log.Warning("Timeout receiving bulk data from MASTER... If the problem persists try to set the 'repl-timeout' parameter in redis.conf to a larger value.");
+                break;
+            case "connected":
+                _server.Log.Warning("MASTER timeout: no data nor PING received...");
+                break;
+            default:
+                return;
+        }
+        _timedOut = State != "connected";
+        try { _socket?.Dispose(); } catch (SocketException) { }
     }
 
     private long _lastAckMs;
@@ -107,8 +140,10 @@ public sealed class MasterLink
             }
             catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or InvalidDataException or EndOfStreamException or OperationCanceledException or FormatException)
             {
-                if (!_cts.IsCancellationRequested && !Connected) _server.Log.Warning($"Error condition on socket for SYNC: {e.Message}");
+                if (_timedOut) reconnectNow = true; // already logged by the cron
+                else if (!_cts.IsCancellationRequested && !Connected) _server.Log.Warning($"Error condition on socket for SYNC: {e.Message}");
             }
+            _timedOut = false;
             bool wasStreaming = Connected;
             Connected = false;
             State = "connect";
@@ -134,7 +169,7 @@ public sealed class MasterLink
         }
     }
 
-    private sealed class LineReader(Socket socket, CancellationToken ct)
+    private sealed class LineReader(MasterLink link, Socket socket, CancellationToken ct)
     {
         public byte[] Buf = new byte[1 << 16];
         public int Start, End;
@@ -155,6 +190,7 @@ public sealed class MasterLink
             int n = await socket.ReceiveAsync(Buf.AsMemory(End), SocketFlags.None, ct).ConfigureAwait(false);
             if (n <= 0) return false;
             End += n;
+            link.LastIoMs = Environment.TickCount64;
             return true;
         }
 
@@ -166,6 +202,7 @@ public sealed class MasterLink
             int n = socket.Receive(Buf, End, Buf.Length - End, SocketFlags.None);
             if (n <= 0) return false;
             End += n;
+            link.LastIoMs = Environment.TickCount64;
             return true;
         }
 
@@ -195,12 +232,16 @@ public sealed class MasterLink
 
     private async Task SyncAndStreamAsync()
     {
+        LastIoMs = Environment.TickCount64;
         State = "connecting";
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         _socket = socket;
         await socket.ConnectAsync(Host, Port, _cts.Token).ConfigureAwait(false);
         _server.Log.Notice("MASTER <-> REPLICA sync started");
-        var r = new LineReader(socket, _cts.Token);
+        // ROLE says "handshake" from the connection until the PSYNC reply (slaveIsInHandshakeState).
+        LastIoMs = Environment.TickCount64;
+        State = "handshake";
+        var r = new LineReader(this, socket, _cts.Token);
         string pong = await CommandAsync(r, "PING").ConfigureAwait(false);
         if (pong.StartsWith('-') && !pong.StartsWith("-NOAUTH", StringComparison.Ordinal) && !pong.StartsWith("-NOPERM", StringComparison.Ordinal))
             throw new IOException("Error reply to PING from master: " + pong);

@@ -171,13 +171,26 @@ public sealed partial class RedisServer : ICommandStreamConsumer
     public void StartAofAtStartup()
     {
         var m = ReadManifest();
-        if (m != null) LoadAof(m);
+        if (m != null)
+        {
+            try
+            {
+                LoadAof(m);
+            }
+            catch (InvalidOperationException e)
+            {
+                // The reason is the last line of the log, as Redis exits right after it.
+                Log.Warning(e.Message);
+                throw;
+            }
+        }
         m ??= new AofManifest();
         lock (ExecLock)
         {
-            if (m.Base == null)
+            if (m.Base == null && m.Incrs.Count == 0)
             {
-                // Like Redis 7.0: create the base synchronously so the directory is complete at once.
+                // Like Redis 7.0: an empty start creates the base synchronously so the directory
+                // is complete at once (incr files without a base are kept as they are).
                 WriteAofBaseSync(m);
             }
             OpenNewIncrIfNeeded(m);

@@ -28,6 +28,7 @@ public sealed partial class DebugCommands : ICommandFamily
         ["DIGEST"] = (2, Digest),
         ["PROTOCOL"] = (3, ProtocolSample),
         ["DIGEST-VALUE"] = (2, DigestValue),
+        ["SEGFAULT"] = (2, CrashReport.DebugSegfault),
     };
 
     /// <summary>DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]: save the RDB, flush, load it back (persistence round trip).</summary>

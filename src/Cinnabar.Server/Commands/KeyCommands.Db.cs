@@ -175,6 +175,8 @@ public sealed partial class KeyCommands
     {
         if (!TryParseFlushFlags(ctx)) return;
         ctx.Dirty(FlushOne(ctx, ctx.Db));
+        // Replicated and written to the AOF even when the db was already empty.
+        ctx.ForcePropagation = true;
         ctx.Reply.WriteOk();
     }
 
