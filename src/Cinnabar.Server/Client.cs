@@ -456,6 +456,9 @@ public sealed class Client
     public void Close()
     {
         if (Interlocked.Exchange(ref _closed, 1) != 0) return;
+        // Shut down first: disposing a socket with a receive pending is an abortive close (RST),
+        // where Redis's close() ends the connection with a FIN ("Server closed the connection").
+        try { _socket?.Shutdown(SocketShutdown.Both); } catch (SocketException) { } catch (ObjectDisposedException) { }
         try { _socket?.Dispose(); } catch (SocketException) { }
         _unblock?.TrySetResult();
     }

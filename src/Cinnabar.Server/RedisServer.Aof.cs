@@ -50,9 +50,14 @@ public sealed partial class RedisServer : ICommandStreamConsumer
     void ICommandStreamConsumer.Append(ReadOnlySpan<byte> resp) => _aofBuffer.WriteRaw(resp);
 
     /// <summary>Writes buffered commands to the current incr file (lock held, before replies go out).</summary>
+    /// <summary>DEBUG AOF-FLUSH-SLEEP (microseconds; 0: off).</summary>
+    internal long AofFlushSleepMicros;
+
     private void FlushAofBuffer()
     {
         if (_aofBuffer.Length == 0 || _aofHandle == null) return;
+        // DEBUG AOF-FLUSH-SLEEP: a pause before each write, for tests of write/reply ordering.
+        if (AofFlushSleepMicros > 0) Thread.Sleep(TimeSpan.FromMicroseconds(AofFlushSleepMicros));
         try
         {
             lock (_aofFileLock)
@@ -433,6 +438,9 @@ public sealed partial class RedisServer : ICommandStreamConsumer
     {
         long start = Stopwatch.GetTimestamp();
         Rdb.Loading = true;
+        // While loading nothing expires: an EXPIRE in the past sets the TTL and later commands
+        // see the key (expireIfNeeded/checkAlreadyExpired during loading); it expires after.
+        Keyspace.ExpireOnAccess = false;
         using var gcMode = LoadingGcMode();
         try
         {
@@ -462,6 +470,7 @@ public sealed partial class RedisServer : ICommandStreamConsumer
         finally
         {
             Rdb.Loading = false;
+            UpdateExpireOnAccess();
         }
     }
 
@@ -490,14 +499,26 @@ public sealed partial class RedisServer : ICommandStreamConsumer
         bool inMulti = false;
         while (pos < data.Length)
         {
+            // Each entry is a multibulk; a line starting with '#' is an annotation, skipped.
+            if (data[pos] == (byte)'#')
+            {
+                int nl = Array.IndexOf(data, (byte)'\n', pos);
+                if (nl < 0) break;
+                pos = nl + 1;
+                if (!inMulti) lastGood = pos;
+                continue;
+            }
+            if (data[pos] != (byte)'*') throw new InvalidOperationException(BadAofFormat(path));
             var res = parser.Parse(data, pos, data.Length, args, out int consumed);
             if (res is ParseResult.Incomplete or ParseResult.Error)
             {
-                if (res == ParseResult.Error) throw new InvalidOperationException($"Bad file format reading the append only file {Path.GetFileName(path)}: make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>");
+                if (res == ParseResult.Error) throw new InvalidOperationException(BadAofFormat(path));
                 break;
             }
             pos += consumed;
             if (res == ParseResult.Empty) continue;
+            if (args.Count > 0 && Commands.Lookup(args[0]) == null)
+                throw new InvalidOperationException($"Unknown command '{args.GetString(0)}' reading the append only file {Path.GetFileName(path)}");
             lock (ExecLock)
             {
                 UpdateCachedTime();
@@ -524,6 +545,9 @@ public sealed partial class RedisServer : ICommandStreamConsumer
         }
         return commands;
     }
+
+    private static string BadAofFormat(string path) =>
+        $"Bad file format reading the append only file {Path.GetFileName(path)}: make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>";
 
     private static bool EqualsIgnoreCase(ReadOnlySpan<byte> a, string b)
     {

@@ -81,6 +81,9 @@ public sealed partial class RedisServer
         set => _functionLibrariesLoaded = value;
     }
 
+    /// <summary>emptyData without EMPTYDB_NOFUNCTIONS (DEBUG RELOAD): the loaded functions go too.</summary>
+    internal void FlushFunctionsForReload() => _scripting?.FlushFunctions();
+
     // Without scripting state there are no functions (creating it would start Lua for nothing).
     private List<byte[]> CurrentFunctionLibraries()
     {

@@ -21,6 +21,8 @@ public sealed class ReplicaInfo
     public bool RdbOnly;
     /// <summary>REPLCONF rdb-filter-only functions: the RDB carries no keys.</summary>
     public bool ExcludeData;
+    /// <summary>rdb-filter-only without "functions": the RDB carries no functions either.</summary>
+    public bool ExcludeFunctions;
     public long AckOffset;
     public long AckTimeMs = Environment.TickCount64;
     /// <summary>Stream written while the RDB is being produced and sent; bounded by the replica output limit.</summary>
@@ -188,6 +190,7 @@ public sealed partial class RedisServer
             else if (ctx.ArgIs(i, "RDB-FILTER-ONLY"))
             {
                 // Everything is filtered out except what the filters include (only "functions").
+                pending.ExcludeFunctions = true;
                 foreach (var filter in ctx.ArgString(i + 1).Split(' ', StringSplitOptions.RemoveEmptyEntries))
                 {
                     if (!filter.Equals("functions", StringComparison.OrdinalIgnoreCase))
@@ -195,6 +198,7 @@ public sealed partial class RedisServer
                         ctx.Error($"ERR Unsupported rdb-filter-only option: {filter}");
                         return;
                     }
+                    pending.ExcludeFunctions = false;
                 }
                 pending.ExcludeData = true;
             }
@@ -309,7 +313,7 @@ public sealed partial class RedisServer
             ReplId = Repl.ReplId,
             ReplOffset = offset,
             UsedMemory = UsedMemory(),
-            FunctionLibraries = FunctionLibrariesForRdb?.Invoke() ?? [],
+            FunctionLibraries = info.ExcludeFunctions ? [] : FunctionLibrariesForRdb?.Invoke() ?? [],
         };
         bool diskless = info.CapaEof && (info.ExcludeData || ConfigOr("repl-diskless-sync", "yes") == "yes");
         int delaySec = int.TryParse(ConfigOr("repl-diskless-sync-delay", "5"), out var d) ? d : 5;

@@ -29,6 +29,7 @@ public sealed partial class DebugCommands : ICommandFamily
         ["PROTOCOL"] = (3, ProtocolSample),
         ["DIGEST-VALUE"] = (2, DigestValue),
         ["SEGFAULT"] = (2, CrashReport.DebugSegfault),
+        ["AOF-FLUSH-SLEEP"] = (3, AofFlushSleep),
     };
 
     /// <summary>DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]: save the RDB, flush, load it back (persistence round trip).</summary>
@@ -56,7 +57,11 @@ public sealed partial class DebugCommands : ICommandFamily
                 return;
             }
         }
-        if (flush) s.Keyspace.FlushAll();
+        if (flush)
+        {
+            s.Keyspace.FlushAll();
+            s.FlushFunctionsForReload();
+        }
         var loadErr = s.ReloadRdb();
         if (loadErr != null)
         {
@@ -64,6 +69,14 @@ public sealed partial class DebugCommands : ICommandFamily
             return;
         }
         s.Log.Notice("DB reloaded by DEBUG RELOAD");
+        ctx.Reply.WriteOk();
+    }
+
+    /// <summary>DEBUG AOF-FLUSH-SLEEP &lt;microseconds&gt;: sleep before each AOF write (0 turns it off).</summary>
+    private static void AofFlushSleep(CommandContext ctx)
+    {
+        if (!ctx.TryGetLong(2, out long us)) return;
+        ctx.Server.AofFlushSleepMicros = Math.Max(0, us);
         ctx.Reply.WriteOk();
     }
 
