@@ -58,6 +58,17 @@ public sealed class MasterLink
 
     public void SendAckSoon() => _ackRequested = true;
 
+    /// <summary>The master's address as CLIENT LIST shows Redis's master client (ip:port), once connected.</summary>
+    public string? RemoteAddress { get; private set; }
+
+    /// <summary>CLIENT KILL of the master client: the streaming link drops and reconnects (PSYNC).</summary>
+    public bool Kill()
+    {
+        if (!Connected) return false;
+        try { _socket?.Shutdown(SocketShutdown.Both); } catch (Exception e) when (e is SocketException or ObjectDisposedException) { }
+        return true;
+    }
+
     public void Cron(long nowMs)
     {
         if (Connected && (_ackRequested || nowMs - _lastAckMs >= 1000)) SendAck();
@@ -238,6 +249,8 @@ public sealed class MasterLink
         _socket = socket;
         await socket.ConnectAsync(Host, Port, _cts.Token).ConfigureAwait(false);
         _server.Log.Notice("MASTER <-> REPLICA sync started");
+        RemoteAddress = socket.RemoteEndPoint is System.Net.IPEndPoint ep
+            ? $"{(ep.Address.IsIPv4MappedToIPv6 ? ep.Address.MapToIPv4() : ep.Address)}:{ep.Port}" : null;
         // ROLE says "handshake" from the connection until the PSYNC reply (slaveIsInHandshakeState).
         LastIoMs = Environment.TickCount64;
         State = "handshake";
