@@ -424,6 +424,7 @@ public sealed partial class RedisServer
         {
             using var fs = new FileStream(RdbPath, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
             LastLoadedRdb = RdbFile.Load(fs, Keyspace, skipExpired: Keyspace.ExpireOnAccess, Keyspace.NowMs);
+            if (LastLoadedRdb.FunctionLibraries.Count > 0) FunctionLibrariesLoaded?.Invoke(LastLoadedRdb.FunctionLibraries);
             return null;
         }
         catch (Exception e) when (e is InvalidDataException or EndOfStreamException or IOException)
