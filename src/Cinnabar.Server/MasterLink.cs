@@ -588,6 +588,7 @@ public sealed class MasterLink
         var parser = new RequestParser { IsMasterLink = true };
         var args = new CommandArgs();
         var master = _server.CreateMasterClient();
+        var pendingTx = new MemoryStream();
         while (!_cts.IsCancellationRequested)
         {
             bool progressed = false;
@@ -607,8 +608,18 @@ public sealed class MasterLink
                         _server.Execute(master, args);
                         master.Reply.Clear();
                     }
-                    // The exact bytes go to our backlog and sub-replicas, advancing our offset.
-                    _server.FeedReplicas(new ReadOnlySpan<byte>(r.Buf, start, consumed));
+                    // The exact bytes go to our backlog and sub-replicas, advancing our offset;
+                    // a transaction only once applied (EXEC), as Redis counts the master's
+                    // offset outside MULTI only: a link lost mid-transaction resumes at MULTI.
+                    var bytes = new ReadOnlySpan<byte>(r.Buf, start, consumed);
+                    if ((master.Flags & ClientFlags.Multi) != 0) pendingTx.Write(bytes);
+                    else if (pendingTx.Length > 0)
+                    {
+                        pendingTx.Write(bytes);
+                        _server.FeedReplicas(pendingTx.GetBuffer().AsSpan(0, (int)pendingTx.Length));
+                        pendingTx.SetLength(0);
+                    }
+                    else _server.FeedReplicas(bytes);
                     r.Start += consumed;
                     progressed = true;
                 }

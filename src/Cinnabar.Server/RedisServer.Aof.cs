@@ -47,12 +47,30 @@ public sealed partial class RedisServer : ICommandStreamConsumer
     private string AppendFsync => Config.AppendFsync;
     public bool AofConfigured => ConfigOr("appendonly", "no") == "yes";
 
-    void ICommandStreamConsumer.Append(ReadOnlySpan<byte> resp) => _aofBuffer.WriteRaw(resp);
+    void ICommandStreamConsumer.Append(ReadOnlySpan<byte> resp)
+    {
+        // aof-timestamp-enabled: a "#TS:<unix time>" annotation whenever the second changed.
+        if (Config.AofTimestampEnabled)
+        {
+            long now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+            if (now > _aofCurrentTimestamp)
+            {
+                _aofCurrentTimestamp = now;
+                _aofBuffer.WriteRaw(TimestampAnnotation(now));
+            }
+        }
+        _aofBuffer.WriteRaw(resp);
+    }
 
-    /// <summary>Writes buffered commands to the current incr file (lock held, before replies go out).</summary>
+    private long _aofCurrentTimestamp;
+
+    private static byte[] TimestampAnnotation(long unixSeconds) =>
+        System.Text.Encoding.ASCII.GetBytes($"#TS:{unixSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture)}\r\n");
+
     /// <summary>DEBUG AOF-FLUSH-SLEEP (microseconds; 0: off).</summary>
     internal long AofFlushSleepMicros;
 
+    /// <summary>Writes buffered commands to the current incr file (lock held, before replies go out).</summary>
     private void FlushAofBuffer()
     {
         if (_aofBuffer.Length == 0 || _aofHandle == null) return;
@@ -267,7 +285,12 @@ public sealed partial class RedisServer : ICommandStreamConsumer
     private void WriteAofBase(Stream output, List<DbSnapshot> snaps, RdbSaveOptions? rdbOptions)
     {
         if (rdbOptions != null) RdbFile.Write(output, snaps, ExecLock, rdbOptions);
-        else AofRewriter.Write(output, snaps, ExecLock, CurrentFunctionLibraries(), YieldToClients);
+        else
+        {
+            // A rewritten AOF starts with a timestamp annotation when they are enabled.
+            if (Config.AofTimestampEnabled) output.Write(TimestampAnnotation(DateTimeOffset.UtcNow.ToUnixTimeSeconds()));
+            AofRewriter.Write(output, snaps, ExecLock, CurrentFunctionLibraries(), YieldToClients);
+        }
     }
 
     /// <summary>CONFIG SET appendonly yes|no at runtime (lock held).</summary>
@@ -336,6 +359,7 @@ public sealed partial class RedisServer : ICommandStreamConsumer
         long baseSeq = m.CurrentBaseSeq + 1;
         Log.Notice($"Background append only file rewriting started by pid {Environment.ProcessId}");
         string tmp = Path.Combine(AofDir, $"temp-rewriteaof-bg-{Environment.ProcessId}.aof");
+        bool timestamps = Config.AofTimestampEnabled;
         BackgroundJobs.Run("aofrewrite", () =>
         {
             bool ok = true;
@@ -343,7 +367,11 @@ public sealed partial class RedisServer : ICommandStreamConsumer
             {
                 using var fs = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16);
                 if (options != null) RdbFile.Write(fs, snaps, ExecLock, options);
-                else AofRewriter.Write(fs, snaps, ExecLock, libraries, YieldToClients);
+                else
+                {
+                    if (timestamps) fs.Write(TimestampAnnotation(DateTimeOffset.UtcNow.ToUnixTimeSeconds()));
+                    AofRewriter.Write(fs, snaps, ExecLock, libraries, YieldToClients);
+                }
                 fs.Flush(flushToDisk: true);
                 Log.Notice($"Successfully created the temporary AOF base file {Path.GetFileName(tmp)}");
             }
