@@ -54,6 +54,27 @@ public sealed class ReplicationHandshakeTests
         Assert.True(MasterOffset(m) - before >= 34, "FLUSHDB on an empty db reached the replication stream");
     }
 
+    [Fact]
+    public void Client_kill_of_the_master_on_a_replica_drops_the_link_and_resyncs_partially()
+    {
+        using var master = ServerProcess.StartCinnabar("--repl-diskless-sync-delay", "0");
+        using var replica = ServerProcess.StartCinnabar();
+        using var m = master.Connect();
+        using var r = replica.Connect();
+        r.Call("REPLICAOF", "127.0.0.1", master.Port);
+        Tools.WaitUntil(() => r.Call("ROLE").Items![3].ToString() == "connected", Deadline, "replica link up");
+        m.Call("SET", "a", "1");
+        Tools.WaitUntil(() => r.Call("GET", "a").ToString() == "1", Deadline, "a on the replica");
+        Assert.Equal(1, r.Call("CLIENT", "KILL", "TYPE", "master").Integer);
+        // A transaction written while the link is down arrives whole after the partial resync.
+        m.Call("MULTI");
+        m.Call("SET", "b", "2");
+        m.Call("INCR", "a");
+        m.Call("EXEC");
+        Tools.WaitUntil(() => r.Call("GET", "b").ToString() == "2" && r.Call("GET", "a").ToString() == "2", Deadline, "transaction on the replica");
+        Assert.Contains("sync_partial_ok:1", m.Call("INFO", "stats").ToString());
+    }
+
     private static long MasterOffset(RespConnection c)
     {
         foreach (var line in c.Call("INFO", "replication").ToString().Split("\r\n"))
