@@ -58,6 +58,9 @@ public sealed class MasterLink
 
     public void SendAckSoon() => _ackRequested = true;
 
+    /// <summary>The db the master's stream had selected at our offset (0 after a full sync).</summary>
+    private int _streamDb;
+
     /// <summary>The master's address as CLIENT LIST shows Redis's master client (ip:port), once connected.</summary>
     public string? RemoteAddress { get; private set; }
 
@@ -288,6 +291,7 @@ public sealed class MasterLink
             string newId = parts[1];
             long newOffset = long.Parse(parts[2], CultureInfo.InvariantCulture);
             _server.Log.Notice($"Full resync from master: {newId}:{newOffset}");
+            _streamDb = 0;
             await ReceiveRdbAsync(r, newId, newOffset).ConfigureAwait(false);
         }
         else if (reply.StartsWith("+CONTINUE", StringComparison.Ordinal))
@@ -588,6 +592,9 @@ public sealed class MasterLink
         var parser = new RequestParser { IsMasterLink = true };
         var args = new CommandArgs();
         var master = _server.CreateMasterClient();
+        // A partial resync continues the stream where it stopped, in the db it had selected
+        // (Redis keeps the cached master client, its db included).
+        master.DbIndex = _streamDb;
         var pendingTx = new MemoryStream();
         while (!_cts.IsCancellationRequested)
         {
@@ -620,6 +627,7 @@ public sealed class MasterLink
                         pendingTx.SetLength(0);
                     }
                     else _server.FeedReplicas(bytes);
+                    if ((master.Flags & ClientFlags.Multi) == 0) _streamDb = master.DbIndex;
                     r.Start += consumed;
                     progressed = true;
                 }
