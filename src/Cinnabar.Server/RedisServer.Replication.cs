@@ -416,6 +416,7 @@ public sealed partial class RedisServer
     private void DropReplica(ReplicaInfo r)
     {
         if (!Repl.Replicas.Remove(r)) return;
+        if (Repl.Replicas.Count == 0) _noReplicasSinceMs = Environment.TickCount64;
         Log.Warning($"Connection with replica {r.Ip}:{r.ListeningPort} lost.");
     }
 
@@ -550,10 +551,30 @@ public sealed partial class RedisServer
                 r.Client.Close();
             }
         }
+        FreeIdleBacklog(now);
         if (_getAckPending && !IsPaused && !IsReplica) RequestAcks();
         if (_waiters.Count > 0) CheckWaiters();
         UpdateFailoverStatus();
         Repl.Link?.Cron(now);
+    }
+
+    private long _noReplicasSinceMs = Environment.TickCount64;
+
+    /// <summary>
+    /// repl-backlog-ttl: a master without replicas for that long frees its backlog, with a new
+    /// replication ID and no secondary one (no partial resync is possible any more).
+    /// </summary>
+    private void FreeIdleBacklog(long now)
+    {
+        if (Repl.Replicas.Count > 0 || Repl.Backlog == null || IsReplica) return;
+        long ttl = long.TryParse(ConfigOr("repl-backlog-ttl", "3600"), out var v) ? v : 3600;
+        if (ttl <= 0 || now - _noReplicasSinceMs <= ttl * 1000) return;
+        Repl.Offset = Repl.MasterReplOffset;
+        Repl.Backlog = null;
+        Repl.ReplId = ReplicationState.NewReplId();
+        Repl.ReplId2 = new string('0', 40);
+        Repl.SecondReplOffset = -1;
+        Log.Notice($"Replication backlog freed after {ttl} seconds without connected replicas.");
     }
 
     // Pings go out every period counted from startup (Redis: cron loops % period == 0), not as
