@@ -493,6 +493,9 @@ public sealed partial class Client
         RespWriter.NoteReleased(_in.Length);
         RespWriter.NoteReleased(Reply.Buffer.Length);
         RespWriter.NoteReleased(_sendBuffer.Buffer.Length);
+        // Shut down first: disposing a socket with a receive pending is an abortive close (RST),
+        // where Redis's close() ends the connection with a FIN ("Server closed the connection").
+        try { _socket?.Shutdown(SocketShutdown.Both); } catch (SocketException) { } catch (ObjectDisposedException) { }
         try { _socket?.Dispose(); } catch (SocketException) { }
         _unblock?.TrySetResult();
     }

@@ -30,6 +30,8 @@ public sealed class CommandContext
 
     /// <summary>Set by handlers that propagate something other than their own argv (SET EX -> SET PXAT ...).</summary>
     internal List<byte[][]>? PropagateOverride;
+    /// <summary>Redis's forceCommandPropagation: the command reaches replicas and the AOF even when it changed nothing.</summary>
+    internal bool ForcePropagation;
 
     /// <summary>True while a blocked command is re-executed because a key it waits on became ready.</summary>
     public bool RetryingBlocked { get; internal set; }

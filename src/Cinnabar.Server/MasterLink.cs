@@ -58,9 +58,56 @@ public sealed class MasterLink
 
     public void SendAckSoon() => _ackRequested = true;
 
+    /// <summary>The db the master's stream had selected at our offset (0 after a full sync).</summary>
+    private int _streamDb;
+
+    /// <summary>The master's address as CLIENT LIST shows Redis's master client (ip:port), once connected.</summary>
+    public string? RemoteAddress { get; private set; }
+
+    /// <summary>CLIENT KILL of the master client: the streaming link drops and reconnects (PSYNC).</summary>
+    public bool Kill()
+    {
+        if (!Connected) return false;
+        try { _socket?.Shutdown(SocketShutdown.Both); } catch (Exception e) when (e is SocketException or ObjectDisposedException) { }
+        return true;
+    }
+
     public void Cron(long nowMs)
     {
         if (Connected && (_ackRequested || nowMs - _lastAckMs >= 1000)) SendAck();
+        CheckTimeout(nowMs);
+    }
+
+    /// <summary>Set when the cron gave up on the link (repl-timeout): the link reconnects at once.</summary>
+    private volatile bool _timedOut;
+
+    /// <summary>
+    /// Redis's replicationCron timeouts (lock held): no byte from the master for repl-timeout
+    /// seconds while connecting or in the handshake, during the transfer, or once connected.
+    /// </summary>
+    private void CheckTimeout(long nowMs)
+    {
+        if (_cts.IsCancellationRequested || _timedOut) return;
+        long timeoutMs = Math.Max(1, _server.Config.ReplTimeout) * 1000L;
+        if (nowMs - LastIoMs <= timeoutMs) return;
+        switch (State)
+        {
+            case "connecting" or "handshake":
+                _server.Log.Warning("Timeout connecting to the MASTER...");
+                break;
+            case "sync":
+                // A diskless load reads the socket with its own timeout (repl-timeout).
+                if (_server.UseDisklessLoad()) return;
+                _server.Log.Warning("Timeout receiving bulk data from MASTER... If the problem persists try to set the 'repl-timeout' parameter in redis.conf to a larger value.");
+                break;
+            case "connected":
+                _server.Log.Warning("MASTER timeout: no data nor PING received...");
+                break;
+            default:
+                return;
+        }
+        _timedOut = State != "connected";
+        try { _socket?.Dispose(); } catch (SocketException) { }
     }
 
     private long _lastAckMs;
@@ -107,8 +154,10 @@ public sealed class MasterLink
             }
             catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or InvalidDataException or EndOfStreamException or OperationCanceledException or FormatException)
             {
-                if (!_cts.IsCancellationRequested && !Connected) _server.Log.Warning($"Error condition on socket for SYNC: {e.Message}");
+                if (_timedOut) reconnectNow = true; // already logged by the cron
+                else if (!_cts.IsCancellationRequested && !Connected) _server.Log.Warning($"Error condition on socket for SYNC: {e.Message}");
             }
+            _timedOut = false;
             bool wasStreaming = Connected;
             Connected = false;
             State = "connect";
@@ -134,7 +183,7 @@ public sealed class MasterLink
         }
     }
 
-    private sealed class LineReader(Socket socket, CancellationToken ct)
+    private sealed class LineReader(MasterLink link, Socket socket, CancellationToken ct)
     {
         public byte[] Buf = new byte[1 << 16];
         public int Start, End;
@@ -167,6 +216,7 @@ public sealed class MasterLink
             int n = await socket.ReceiveAsync(Buf.AsMemory(End), SocketFlags.None, ct).ConfigureAwait(false);
             if (n <= 0) return false;
             End += n;
+            link.LastIoMs = Environment.TickCount64;
             return true;
         }
 
@@ -178,6 +228,7 @@ public sealed class MasterLink
             int n = socket.Receive(Buf, End, Buf.Length - End, SocketFlags.None);
             if (n <= 0) return false;
             End += n;
+            link.LastIoMs = Environment.TickCount64;
             return true;
         }
 
@@ -207,12 +258,18 @@ public sealed class MasterLink
 
     private async Task SyncAndStreamAsync()
     {
+        LastIoMs = Environment.TickCount64;
         State = "connecting";
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         _socket = socket;
         await socket.ConnectAsync(Host, Port, _cts.Token).ConfigureAwait(false);
         _server.Log.Notice("MASTER <-> REPLICA sync started");
-        var r = new LineReader(socket, _cts.Token);
+        RemoteAddress = socket.RemoteEndPoint is System.Net.IPEndPoint ep
+            ? $"{(ep.Address.IsIPv4MappedToIPv6 ? ep.Address.MapToIPv4() : ep.Address)}:{ep.Port}" : null;
+        // ROLE says "handshake" from the connection until the PSYNC reply (slaveIsInHandshakeState).
+        LastIoMs = Environment.TickCount64;
+        State = "handshake";
+        var r = new LineReader(this, socket, _cts.Token);
         string pong = await CommandAsync(r, "PING").ConfigureAwait(false);
         if (pong.StartsWith('-') && !pong.StartsWith("-NOAUTH", StringComparison.Ordinal) && !pong.StartsWith("-NOPERM", StringComparison.Ordinal))
             throw new IOException("Error reply to PING from master: " + pong);
@@ -246,6 +303,7 @@ public sealed class MasterLink
             string newId = parts[1];
             long newOffset = long.Parse(parts[2], CultureInfo.InvariantCulture);
             _server.Log.Notice($"Full resync from master: {newId}:{newOffset}");
+            _streamDb = 0;
             await ReceiveRdbAsync(r, newId, newOffset).ConfigureAwait(false);
         }
         else if (reply.StartsWith("+CONTINUE", StringComparison.Ordinal))
@@ -546,6 +604,10 @@ public sealed class MasterLink
         var parser = new RequestParser { IsMasterLink = true };
         var args = new CommandArgs();
         var master = _server.CreateMasterClient();
+        // A partial resync continues the stream where it stopped, in the db it had selected
+        // (Redis keeps the cached master client, its db included).
+        master.DbIndex = _streamDb;
+        var pendingTx = new MemoryStream();
         while (!_cts.IsCancellationRequested)
         {
             bool progressed = false;
@@ -565,8 +627,19 @@ public sealed class MasterLink
                         _server.Execute(master, args);
                         master.Reply.Clear();
                     }
-                    // The exact bytes go to our backlog and sub-replicas, advancing our offset.
-                    _server.FeedReplicas(new ReadOnlySpan<byte>(r.Buf, start, consumed));
+                    // The exact bytes go to our backlog and sub-replicas, advancing our offset;
+                    // a transaction only once applied (EXEC), as Redis counts the master's
+                    // offset outside MULTI only: a link lost mid-transaction resumes at MULTI.
+                    var bytes = new ReadOnlySpan<byte>(r.Buf, start, consumed);
+                    if ((master.Flags & ClientFlags.Multi) != 0) pendingTx.Write(bytes);
+                    else if (pendingTx.Length > 0)
+                    {
+                        pendingTx.Write(bytes);
+                        _server.FeedReplicas(pendingTx.GetBuffer().AsSpan(0, (int)pendingTx.Length));
+                        pendingTx.SetLength(0);
+                    }
+                    else _server.FeedReplicas(bytes);
+                    if ((master.Flags & ClientFlags.Multi) == 0) _streamDb = master.DbIndex;
                     r.Start += consumed;
                     progressed = true;
                 }

@@ -124,6 +124,7 @@ namespace Cinnabar.Server
                 ctx.Cancel = true;
                 OnSignal(server, "SIGINT");
             });
+            using var abort = CrashReport.InstallAbortHandler(server);
             server.Stopped.Wait();
             return 0;
         }

@@ -47,12 +47,35 @@ public sealed partial class RedisServer : ICommandStreamConsumer
     private string AppendFsync => Config.AppendFsync;
     public bool AofConfigured => ConfigOr("appendonly", "no") == "yes";
 
-    void ICommandStreamConsumer.Append(ReadOnlySpan<byte> resp) => _aofBuffer.WriteRaw(resp);
+    void ICommandStreamConsumer.Append(ReadOnlySpan<byte> resp)
+    {
+        // aof-timestamp-enabled: a "#TS:<unix time>" annotation whenever the second changed.
+        if (Config.AofTimestampEnabled)
+        {
+            long now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+            if (now > _aofCurrentTimestamp)
+            {
+                _aofCurrentTimestamp = now;
+                _aofBuffer.WriteRaw(TimestampAnnotation(now));
+            }
+        }
+        _aofBuffer.WriteRaw(resp);
+    }
+
+    private long _aofCurrentTimestamp;
+
+    private static byte[] TimestampAnnotation(long unixSeconds) =>
+        System.Text.Encoding.ASCII.GetBytes($"#TS:{unixSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture)}\r\n");
+
+    /// <summary>DEBUG AOF-FLUSH-SLEEP (microseconds; 0: off).</summary>
+    internal long AofFlushSleepMicros;
 
     /// <summary>Writes buffered commands to the current incr file (lock held, before replies go out).</summary>
     private void FlushAofBuffer()
     {
         if (_aofBuffer.Length == 0 || _aofHandle == null) return;
+        // DEBUG AOF-FLUSH-SLEEP: a pause before each write, for tests of write/reply ordering.
+        if (AofFlushSleepMicros > 0) Thread.Sleep(TimeSpan.FromMicroseconds(AofFlushSleepMicros));
         try
         {
             lock (_aofFileLock)
@@ -171,13 +194,26 @@ public sealed partial class RedisServer : ICommandStreamConsumer
     public void StartAofAtStartup()
     {
         var m = ReadManifest();
-        if (m != null) LoadAof(m);
+        if (m != null)
+        {
+            try
+            {
+                LoadAof(m);
+            }
+            catch (InvalidOperationException e)
+            {
+                // The reason is the last line of the log, as Redis exits right after it.
+                Log.Warning(e.Message);
+                throw;
+            }
+        }
         m ??= new AofManifest();
         lock (ExecLock)
         {
-            if (m.Base == null)
+            if (m.Base == null && m.Incrs.Count == 0)
             {
-                // Like Redis 7.0: create the base synchronously so the directory is complete at once.
+                // Like Redis 7.0: an empty start creates the base synchronously so the directory
+                // is complete at once (incr files without a base are kept as they are).
                 WriteAofBaseSync(m);
             }
             OpenNewIncrIfNeeded(m);
@@ -249,7 +285,12 @@ public sealed partial class RedisServer : ICommandStreamConsumer
     private void WriteAofBase(Stream output, List<DbSnapshot> snaps, RdbSaveOptions? rdbOptions)
     {
         if (rdbOptions != null) RdbFile.Write(output, snaps, ExecLock, rdbOptions);
-        else AofRewriter.Write(output, snaps, ExecLock, CurrentFunctionLibraries(), YieldToClients);
+        else
+        {
+            // A rewritten AOF starts with a timestamp annotation when they are enabled.
+            if (Config.AofTimestampEnabled) output.Write(TimestampAnnotation(DateTimeOffset.UtcNow.ToUnixTimeSeconds()));
+            AofRewriter.Write(output, snaps, ExecLock, CurrentFunctionLibraries(), YieldToClients);
+        }
     }
 
     /// <summary>CONFIG SET appendonly yes|no at runtime (lock held).</summary>
@@ -331,6 +372,7 @@ public sealed partial class RedisServer : ICommandStreamConsumer
         long baseSeq = m.CurrentBaseSeq + 1;
         Log.Notice($"Background append only file rewriting started by pid {Environment.ProcessId}");
         string tmp = Path.Combine(AofDir, $"temp-rewriteaof-bg-{Environment.ProcessId}.aof");
+        bool timestamps = Config.AofTimestampEnabled;
         BackgroundJobs.Run("aofrewrite", () =>
         {
             bool ok = true;
@@ -338,7 +380,11 @@ public sealed partial class RedisServer : ICommandStreamConsumer
             {
                 using var fs = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16);
                 if (options != null) RdbFile.Write(fs, snaps, ExecLock, options);
-                else AofRewriter.Write(fs, snaps, ExecLock, libraries, YieldToClients);
+                else
+                {
+                    if (timestamps) fs.Write(TimestampAnnotation(DateTimeOffset.UtcNow.ToUnixTimeSeconds()));
+                    AofRewriter.Write(fs, snaps, ExecLock, libraries, YieldToClients);
+                }
                 fs.Flush(flushToDisk: true);
                 Log.Notice($"Successfully created the temporary AOF base file {Path.GetFileName(tmp)}");
             }
@@ -435,6 +481,9 @@ public sealed partial class RedisServer : ICommandStreamConsumer
     {
         long start = Stopwatch.GetTimestamp();
         Rdb.Loading = true;
+        // While loading nothing expires: an EXPIRE in the past sets the TTL and later commands
+        // see the key (expireIfNeeded/checkAlreadyExpired during loading); it expires after.
+        Keyspace.ExpireOnAccess = false;
         using var gcMode = LoadingGcMode();
         try
         {
@@ -464,6 +513,7 @@ public sealed partial class RedisServer : ICommandStreamConsumer
         finally
         {
             Rdb.Loading = false;
+            UpdateExpireOnAccess();
         }
     }
 
@@ -492,14 +542,26 @@ public sealed partial class RedisServer : ICommandStreamConsumer
         bool inMulti = false;
         while (pos < data.Length)
         {
+            // Each entry is a multibulk; a line starting with '#' is an annotation, skipped.
+            if (data[pos] == (byte)'#')
+            {
+                int nl = Array.IndexOf(data, (byte)'\n', pos);
+                if (nl < 0) break;
+                pos = nl + 1;
+                if (!inMulti) lastGood = pos;
+                continue;
+            }
+            if (data[pos] != (byte)'*') throw new InvalidOperationException(BadAofFormat(path));
             var res = parser.Parse(data, pos, data.Length, args, out int consumed);
             if (res is ParseResult.Incomplete or ParseResult.Error)
             {
-                if (res == ParseResult.Error) throw new InvalidOperationException($"Bad file format reading the append only file {Path.GetFileName(path)}: make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>");
+                if (res == ParseResult.Error) throw new InvalidOperationException(BadAofFormat(path));
                 break;
             }
             pos += consumed;
             if (res == ParseResult.Empty) continue;
+            if (args.Count > 0 && Commands.Lookup(args[0]) == null)
+                throw new InvalidOperationException($"Unknown command '{args.GetString(0)}' reading the append only file {Path.GetFileName(path)}");
             lock (ExecLock)
             {
                 UpdateCachedTime();
@@ -526,6 +588,9 @@ public sealed partial class RedisServer : ICommandStreamConsumer
         }
         return commands;
     }
+
+    private static string BadAofFormat(string path) =>
+        $"Bad file format reading the append only file {Path.GetFileName(path)}: make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>";
 
     private static bool EqualsIgnoreCase(ReadOnlySpan<byte> a, string b)
     {

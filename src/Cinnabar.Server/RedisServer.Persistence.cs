@@ -40,7 +40,9 @@ public sealed partial class RedisServer
         Checksum = ConfigOr("rdbchecksum", "yes") == "yes",
         UsedMemory = UsedMemory(),
         AofBase = aofBase,
-        ReplId = Repl.ReplId,
+        // rdbPopulateSaveInfo: a master stores its replication position only once it has a
+        // backlog (it is part of a replication chain); a replica always.
+        ReplId = IsReplica || Repl.Backlog != null ? Repl.ReplId : null,
         ReplOffset = Repl.MasterReplOffset,
         EvictionInfo = Config.MaxMemoryPolicy.Contains("lru", StringComparison.Ordinal) ? "lru"
             : Config.MaxMemoryPolicy.Contains("lfu", StringComparison.Ordinal) ? "lfu" : null,
@@ -79,6 +81,9 @@ public sealed partial class RedisServer
         get => _functionLibrariesLoaded ?? LoadFunctionLibraries;
         set => _functionLibrariesLoaded = value;
     }
+
+    /// <summary>emptyData without EMPTYDB_NOFUNCTIONS (DEBUG RELOAD): the loaded functions go too.</summary>
+    internal void FlushFunctionsForReload() => _scripting?.FlushFunctions();
 
     // Without scripting state there are no functions (creating it would start Lua for nothing).
     private List<byte[]> CurrentFunctionLibraries()
@@ -347,14 +352,10 @@ public sealed partial class RedisServer
             using (var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16))
                 result = RdbFile.Load(fs, Keyspace, skipExpired: Keyspace.ExpireOnAccess, Keyspace.NowMs, DeepSanitizeLoads);
             LogRdbLoaded(result, start);
-            // A restarted replica resumes from the replication position stored in its RDB.
             if (result.Aux.TryGetValue("repl-id", out var rid) && rid.Length == 40 &&
-                result.Aux.TryGetValue("repl-offset", out var roff) && long.TryParse(roff, NumberStyles.Integer, CultureInfo.InvariantCulture, out long ro))
-            {
-                Repl.ReplId = rid;
-                Repl.Offset = ro;
-                Repl.HasHistory = true;
-            }
+                result.Aux.TryGetValue("repl-offset", out var roff) && long.TryParse(roff, NumberStyles.Integer, CultureInfo.InvariantCulture, out long ro) &&
+                !(result.Aux.TryGetValue("repl-stream-db", out var sdb) && sdb == "-1"))
+                RestoreReplicationInfo(rid, ro);
             if (result.FunctionLibraries.Count > 0) FunctionLibrariesLoaded?.Invoke(result.FunctionLibraries);
             LastLoadedRdb = result;
         }
@@ -373,6 +374,31 @@ public sealed partial class RedisServer
     }
 
     public RdbLoadResult? LastLoadedRdb { get; private set; }
+
+    /// <summary>
+    /// The replication position stored in the RDB loaded at startup. A replica (replicaof
+    /// configured) resumes from it with PSYNC. A master keeps it as its secondary ID, valid up to
+    /// the stored offset, with an empty backlog starting there: its former replicas continue
+    /// partially after its restart (Redis's loadDataFromDisk).
+    /// </summary>
+    private void RestoreReplicationInfo(string replId, long offset)
+    {
+        if (ConfigOr("replicaof", "").Trim().Length > 0)
+        {
+            Repl.ReplId = replId;
+            Repl.Offset = offset;
+            Repl.HasHistory = true;
+            return;
+        }
+        lock (ExecLock)
+        {
+            Repl.ReplId2 = replId;
+            Repl.SecondReplOffset = offset + 1;
+            Repl.Offset = offset;
+            Repl.Backlog = null;
+            EnsureBacklog();
+        }
+    }
 
     /// <summary>
     /// GC latency mode for a load at startup: nearly everything allocated survives, so full
@@ -403,6 +429,7 @@ public sealed partial class RedisServer
             using var fs = new FileStream(RdbPath, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
             LastLoadedRdb = RdbFile.Load(fs, Keyspace, skipExpired: Keyspace.ExpireOnAccess, Keyspace.NowMs, DeepSanitizeLoads);
             LogEmptyKeysSkipped(LastLoadedRdb);
+            if (LastLoadedRdb.FunctionLibraries.Count > 0) FunctionLibrariesLoaded?.Invoke(LastLoadedRdb.FunctionLibraries);
             return null;
         }
         catch (Exception e) when (e is InvalidDataException or EndOfStreamException or IOException)

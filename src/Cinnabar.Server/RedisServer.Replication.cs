@@ -17,6 +17,12 @@ public sealed class ReplicaInfo
     public string? AnnouncedIp;
     public bool CapaEof;
     public bool CapaPsync2;
+    /// <summary>REPLCONF rdb-only 1 (redis-cli --rdb): the RDB alone, then the connection is closed.</summary>
+    public bool RdbOnly;
+    /// <summary>REPLCONF rdb-filter-only functions: the RDB carries no keys.</summary>
+    public bool ExcludeData;
+    /// <summary>rdb-filter-only without "functions": the RDB carries no functions either.</summary>
+    public bool ExcludeFunctions;
     public long AckOffset;
     public long AckTimeMs = Environment.TickCount64;
     /// <summary>Stream written while the RDB is being produced and sent; bounded by the replica output limit.</summary>
@@ -29,6 +35,8 @@ public sealed class ReplicaInfo
     /// it until the replica has loaded the RDB (replicaStartCommandStream in Redis 7).
     /// </summary>
     public bool AwaitingFirstAck;
+    /// <summary>When the last keepalive newline went out while waiting for the RDB to start.</summary>
+    public long LastNewlineMs = Environment.TickCount64;
     public string Ip => AnnouncedIp ?? (Client.Address.Contains(':') ? Client.Address[..Client.Address.LastIndexOf(':')] : Client.Address);
 }
 
@@ -169,7 +177,31 @@ public sealed partial class RedisServer
                 if (ctx.ArgIs(i + 1, "EOF")) pending.CapaEof = true;
                 else if (ctx.ArgIs(i + 1, "PSYNC2")) pending.CapaPsync2 = true;
             }
-            else if (ctx.ArgIs(i, "RDB-ONLY") || ctx.ArgIs(i, "RDB-FILTER-ONLY")) { }
+            else if (ctx.ArgIs(i, "RDB-ONLY"))
+            {
+                if (!ctx.TryGetLong(i + 1, out long rdbOnly)) return;
+                if (rdbOnly is < 0 or > 1)
+                {
+                    ctx.Error("ERR value is out of range, value must between 0 and 1");
+                    return;
+                }
+                pending.RdbOnly = rdbOnly == 1;
+            }
+            else if (ctx.ArgIs(i, "RDB-FILTER-ONLY"))
+            {
+                // Everything is filtered out except what the filters include (only "functions").
+                pending.ExcludeFunctions = true;
+                foreach (var filter in ctx.ArgString(i + 1).Split(' ', StringSplitOptions.RemoveEmptyEntries))
+                {
+                    if (!filter.Equals("functions", StringComparison.OrdinalIgnoreCase))
+                    {
+                        ctx.Error($"ERR Unsupported rdb-filter-only option: {filter}");
+                        return;
+                    }
+                    pending.ExcludeFunctions = false;
+                }
+                pending.ExcludeData = true;
+            }
             else
             {
                 ctx.Error($"ERR Unrecognized REPLCONF option: {ctx.ArgString(i)}");
@@ -199,6 +231,12 @@ public sealed partial class RedisServer
             return;
         }
         var info = _pendingReplicaInfo.GetValueOrDefault(c.Id) ?? new ReplicaInfo { Client = c };
+        // A filtered RDB is always produced for the socket, which needs the EOF capability.
+        if (info.ExcludeData && !info.CapaEof)
+        {
+            ctx.Error("ERR Filtered replica requires EOF capability");
+            return;
+        }
         _pendingReplicaInfo.Remove(c.Id);
         c.Flags |= ClientFlags.Replica;
         Log.Notice($"Replica {info.Ip}:{info.ListeningPort} asks for synchronization");
@@ -267,7 +305,7 @@ public sealed partial class RedisServer
         Repl.Replicas.Add(info);
         // The stream after this point must start with SELECT for the replica.
         ResetSelectedDb(_replFeed!);
-        var snaps = RdbFile.BeginSnapshots(Keyspace);
+        List<Cinnabar.Storage.DbSnapshot> snaps = info.ExcludeData ? [] : RdbFile.BeginSnapshots(Keyspace);
         var options = new RdbSaveOptions
         {
             Compress = ConfigOr("rdbcompression", "yes") == "yes",
@@ -275,9 +313,9 @@ public sealed partial class RedisServer
             ReplId = Repl.ReplId,
             ReplOffset = offset,
             UsedMemory = UsedMemory(),
-            FunctionLibraries = FunctionLibrariesForRdb?.Invoke() ?? [],
+            FunctionLibraries = info.ExcludeFunctions ? [] : FunctionLibrariesForRdb?.Invoke() ?? [],
         };
-        bool diskless = info.CapaEof && ConfigOr("repl-diskless-sync", "yes") == "yes";
+        bool diskless = info.CapaEof && (info.ExcludeData || ConfigOr("repl-diskless-sync", "yes") == "yes");
         int delaySec = int.TryParse(ConfigOr("repl-diskless-sync-delay", "5"), out var d) ? d : 5;
         string header = legacySync ? "" : $"+FULLRESYNC {Repl.ReplId} {offset}\r\n";
         Log.Notice($"Full resync requested by replica {info.Ip}:{info.ListeningPort}");
@@ -303,6 +341,14 @@ public sealed partial class RedisServer
                 if (!ok)
                 {
                     foreach (var s in snaps) s.Db.EndSnapshot(s);
+                    c.Close();
+                    return;
+                }
+                if (info.RdbOnly)
+                {
+                    // replicaPutOnline: no command stream for it; close once the RDB is out.
+                    Log.Notice($"RDB transfer completed, rdb only replica ({info.Ip}:{info.ListeningPort}) should be disconnected asap");
+                    info.Pending = null;
                     c.Close();
                     return;
                 }
@@ -370,6 +416,7 @@ public sealed partial class RedisServer
     private void DropReplica(ReplicaInfo r)
     {
         if (!Repl.Replicas.Remove(r)) return;
+        if (Repl.Replicas.Count == 0) _noReplicasSinceMs = Environment.TickCount64;
         Log.Warning($"Connection with replica {r.Ip}:{r.ListeningPort} lost.");
     }
 
@@ -490,16 +537,44 @@ public sealed partial class RedisServer
         long timeoutMs = (long.TryParse(ConfigOr("repl-timeout", "60"), out var t) ? t : 60) * 1000;
         foreach (var r in Repl.Replicas.ToArray())
         {
+            // A replica waiting for its RDB to start gets a newline every second, so its
+            // handshake timeout sees a live master (nothing else is on that socket yet).
+            if (r.State == ReplicaState.WaitBgsave && now - r.LastNewlineMs >= 1000)
+            {
+                r.LastNewlineMs = now;
+                try { r.Client.Socket?.Send("\n"u8); }
+                catch (Exception e) when (e is SocketException or ObjectDisposedException) { }
+            }
             if (r.State == ReplicaState.Online && now - r.AckTimeMs > timeoutMs)
             {
                 Log.Warning($"Disconnecting timedout replica (streaming sync): {r.Ip}:{r.ListeningPort}");
                 r.Client.Close();
             }
         }
+        FreeIdleBacklog(now);
         if (_getAckPending && !IsPaused && !IsReplica) RequestAcks();
         if (_waiters.Count > 0) CheckWaiters();
         UpdateFailoverStatus();
         Repl.Link?.Cron(now);
+    }
+
+    private long _noReplicasSinceMs = Environment.TickCount64;
+
+    /// <summary>
+    /// repl-backlog-ttl: a master without replicas for that long frees its backlog, with a new
+    /// replication ID and no secondary one (no partial resync is possible any more).
+    /// </summary>
+    private void FreeIdleBacklog(long now)
+    {
+        if (Repl.Replicas.Count > 0 || Repl.Backlog == null || IsReplica) return;
+        long ttl = long.TryParse(ConfigOr("repl-backlog-ttl", "3600"), out var v) ? v : 3600;
+        if (ttl <= 0 || now - _noReplicasSinceMs <= ttl * 1000) return;
+        Repl.Offset = Repl.MasterReplOffset;
+        Repl.Backlog = null;
+        Repl.ReplId = ReplicationState.NewReplId();
+        Repl.ReplId2 = new string('0', 40);
+        Repl.SecondReplOffset = -1;
+        Log.Notice($"Replication backlog freed after {ttl} seconds without connected replicas.");
     }
 
     // Pings go out every period counted from startup (Redis: cron loops % period == 0), not as

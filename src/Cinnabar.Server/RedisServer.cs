@@ -482,6 +482,7 @@ public sealed partial class RedisServer : IKeyspaceEvents
         ctx.Command = cmd;
         ctx.Failed = false;
         ctx.PropagateOverride = null;
+        ctx.ForcePropagation = false;
         long dirtyBefore = Dirty;
         long start = Stopwatch.GetTimestamp();
         // Scripts are flagged skip_monitor but show themselves before the commands they run
@@ -533,7 +534,7 @@ public sealed partial class RedisServer : IKeyspaceEvents
             LatencyAdd(cmd.Is(CommandFlags.Fast) ? "fast-command" : "command", micros / 1000);
         if (Dirty != dirtyBefore && IsReplica && (client.Flags & ClientFlags.Master) == 0 && cmd.Is(CommandFlags.Write))
             RememberReplicaKeysWithExpire(client, cmd, args);
-        if (Dirty != dirtyBefore && Propagator != null && (client.Flags & ClientFlags.Lua) == 0)
+        if ((Dirty != dirtyBefore || ctx.ForcePropagation) && Propagator != null && (client.Flags & ClientFlags.Lua) == 0)
         {
             _propagatingFromMaster = (client.Flags & ClientFlags.Master) != 0;
             PropagateCommand(client.DbIndex, ctx, args);

@@ -96,6 +96,12 @@ public sealed partial class ClientCommands
             // Old form: CLIENT KILL addr:port -> +OK or an error.
             string addr = ctx.ArgString(2);
             var target = server.Clients.FirstOrDefault(c => c.Address == addr);
+            // The master link (Redis's master client) is not among the clients.
+            if (target == null && server.Repl.Link is { } link && link.RemoteAddress == addr && link.Kill())
+            {
+                ctx.Reply.WriteOk();
+                return;
+            }
             if (target == null)
             {
                 ctx.Error("ERR No such client");
@@ -184,6 +190,9 @@ public sealed partial class ClientCommands
             KillClient(ctx, c);
             killed++;
         }
+        if (server.Repl.Link is { } masterLink && id == 0 && (type == null || type == ClientType.Master) && laddrFilter == null && user == null
+            && maxAgeSeconds == 0 && (addrFilter == null || addrFilter == masterLink.RemoteAddress) && (type != null || addrFilter != null) && masterLink.Kill())
+            killed++;
         ctx.Reply.WriteInteger(killed);
     }
 

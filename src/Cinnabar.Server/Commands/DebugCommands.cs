@@ -30,6 +30,8 @@ public sealed partial class DebugCommands : ICommandFamily
         ["PROTOCOL"] = (3, ProtocolSample),
         ["DIGEST-VALUE"] = (2, DigestValue),
         ["CONFIG-REWRITE-FORCE-ALL"] = (2, ConfigRewriteForceAll),
+        ["SEGFAULT"] = (2, CrashReport.DebugSegfault),
+        ["AOF-FLUSH-SLEEP"] = (3, AofFlushSleep),
     };
 
     /// <summary>DEBUG CONFIG-REWRITE-FORCE-ALL: CONFIG REWRITE writing every directive, defaults included.</summary>
@@ -70,6 +72,7 @@ public sealed partial class DebugCommands : ICommandFamily
         {
             s.Keyspace.FlushAll();
             s.Tracking.InvalidateAllOnFlush();
+            s.FlushFunctionsForReload();
         }
         var loadErr = s.ReloadRdb();
         if (loadErr != null)
@@ -78,6 +81,14 @@ public sealed partial class DebugCommands : ICommandFamily
             return;
         }
         s.Log.Notice("DB reloaded by DEBUG RELOAD");
+        ctx.Reply.WriteOk();
+    }
+
+    /// <summary>DEBUG AOF-FLUSH-SLEEP &lt;microseconds&gt;: sleep before each AOF write (0 turns it off).</summary>
+    private static void AofFlushSleep(CommandContext ctx)
+    {
+        if (!ctx.TryGetLong(2, out long us)) return;
+        ctx.Server.AofFlushSleepMicros = Math.Max(0, us);
         ctx.Reply.WriteOk();
     }
 

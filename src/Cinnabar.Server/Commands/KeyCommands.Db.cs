@@ -177,6 +177,8 @@ public sealed partial class KeyCommands
         ctx.Dirty(FlushOne(ctx, ctx.Db));
         // Caches are not per database: every tracking client hears "all keys" (emptyData).
         ctx.Server.Tracking.InvalidateAllOnFlush();
+        // Replicated and written to the AOF even when the db was already empty.
+        ctx.ForcePropagation = true;
         ctx.Reply.WriteOk();
     }
 

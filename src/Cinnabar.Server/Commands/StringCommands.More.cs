@@ -116,6 +116,8 @@ public sealed partial class StringCommands
         if (old == null) ctx.Reply.WriteNull();
         else ctx.Reply.WriteString(old);
         ctx.Db.Set(key, StringObject.Create(ctx.Arg(2)));
+        // Replicas and the AOF see a plain SET (getsetCommand rewrites its argv).
+        if (ctx.Server.Propagator != null) ctx.PropagateAs("SET"u8.ToArray(), ctx.ArgBytes(1), ctx.ArgBytes(2));
         ctx.KeyChanged(key, '$', "set");
     }
 

@@ -134,9 +134,20 @@ public sealed partial class StringCommands : ICommandFamily
             if (ctx.Server.Propagator != null)
                 ctx.PropagateAs(RewriteSetWithPxat(ctx, whenMs));
         }
+        else if ((flags & SetFlags.Get) != 0 && ctx.Server.Propagator != null)
+            ctx.PropagateAs(SetWithoutGet(ctx));
         ctx.KeyChanged(key, '$', "set");
         if (expireIdx != 0) ctx.Notify('g', "expire", key);
         if ((flags & SetFlags.Get) == 0) ctx.Reply.WriteOk();
+    }
+
+    /// <summary>SET ... GET propagates without its GET arguments (the reply is the client's business).</summary>
+    private static byte[][] SetWithoutGet(CommandContext ctx)
+    {
+        var list = new List<byte[]>(ctx.ArgCount);
+        for (int i = 0; i < ctx.ArgCount; i++)
+            if (i < 3 || !ctx.ArgIs(i, "GET")) list.Add(ctx.ArgBytes(i));
+        return list.ToArray();
     }
 
     private static byte[][] RewriteSetWithPxat(CommandContext ctx, long whenMs)
