@@ -6,8 +6,6 @@ public static partial class Errors
     public const string AclUsernameSpaces = "ERR Usernames can't contain spaces or null characters";
     public const string AclDefaultUserDelete = "ERR The 'default' user cannot be removed";
     public const string AclNoFile = "ERR This Redis instance is not configured to use an ACL file. You may want to specify users via the ACL SETUSER command and then issue a CONFIG REWRITE (assuming you have a Redis configuration file set) in order to store users in the Redis configuration.";
-    /// <summary>READONLY / READWRITE without cluster mode.</summary>
-    public const string ClusterSupportDisabled = "ERR This instance has cluster support disabled";
     public const string SortByAcl = "ERR BY option of SORT denied due to insufficient ACL permissions.";
     public const string SortGetAcl = "ERR GET option of SORT denied due to insufficient ACL permissions.";
     public const string AclSaveFailed = "ERR There was an error trying to save the ACLs. Please check the server logs for more information";
