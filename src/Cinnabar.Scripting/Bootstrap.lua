@@ -215,12 +215,9 @@ if functions_mode then
     end
     registered[#registered + 1] = {name = name, callback = callback, flags = fl, description = description}
   end
-  load_env = {redis = readonly(fredis, true), string = safe.string, math = safe.math, table = safe.table,
-    cjson = safe.cjson, bit = safe.bit, cmsgpack = safe.cmsgpack, struct = safe.struct, coroutine = safe.coroutine,
-    pairs = safe.pairs, ipairs = safe.ipairs, type = type, tostring = tostring, tonumber = tonumber, select = select,
-    next = safe.next, unpack = unpack, setmetatable = safe.setmetatable, getmetatable = getmetatable,
-    rawget = safe.rawget, rawset = safe.rawset, rawequal = rawequal, assert = assert, error = error,
-    pcall = pcall, xpcall = xpcall, loadstring = safe.loadstring, _G = proxy, _VERSION = _VERSION}
+  -- Redis 7.0.15 runs a library's body with nothing but the redis API in its globals (string,
+  -- pairs, error, tostring... are all "nonexistent global variable" there: checked live).
+  load_env = {redis = readonly(fredis, true)}
 end
 
 -- Turns any error into Redis's error table {err=..., source=..., line=...}: the source and
