@@ -12,4 +12,11 @@ public static class ReplyExtensions
         if (raw != null) w.WriteBulk(raw);
         else w.WriteBulkInteger(s.IntValue);
     }
+
+    /// <summary>A container command's HELP reply: one status line per entry (addReplyHelp).</summary>
+    public static void WriteHelpLines(this RespWriter w, string[] lines)
+    {
+        w.WriteArrayHeader(lines.Length);
+        foreach (var l in lines) w.WriteSimpleString(l);
+    }
 }

@@ -281,9 +281,5 @@ public sealed class AclCommands : ICommandFamily
         "    Prints this help.",
     ];
 
-    private static void Help(CommandContext ctx)
-    {
-        ctx.Reply.WriteArrayHeader(HelpLines.Length);
-        foreach (var l in HelpLines) ctx.Reply.WriteSimpleString(Encoding.ASCII.GetBytes(l));
-    }
+    private static void Help(CommandContext ctx) => ctx.Reply.WriteHelpLines(HelpLines);
 }

@@ -200,9 +200,5 @@ public sealed class PubSubCommands : ICommandFamily
         "    Prints this help.",
     ];
 
-    private static void Help(CommandContext ctx)
-    {
-        ctx.Reply.WriteArrayHeader(HelpLines.Length);
-        foreach (var l in HelpLines) ctx.Reply.WriteSimpleString(l);
-    }
+    private static void Help(CommandContext ctx) => ctx.Reply.WriteHelpLines(HelpLines);
 }

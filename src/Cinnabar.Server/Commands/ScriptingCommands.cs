@@ -202,11 +202,7 @@ public sealed class ScriptingCommands : ICommandFamily
         "    Prints this help.",
     ];
 
-    private static void WriteHelp(CommandContext ctx, string[] lines)
-    {
-        ctx.Reply.WriteArrayHeader(lines.Length);
-        foreach (var l in lines) ctx.Reply.WriteSimpleString(l);
-    }
+    private static void WriteHelp(CommandContext ctx, string[] lines) => ctx.Reply.WriteHelpLines(lines);
 
     // ------------------------------------------------------------------ FUNCTION / FCALL
 
