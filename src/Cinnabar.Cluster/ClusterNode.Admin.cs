@@ -225,3 +225,32 @@ public sealed partial class ClusterNode
         _todo |= Todo.SaveConfig;
     }
 }
+
+public sealed partial class ClusterNode
+{
+    /// <summary>verifyClusterConfigWithData, after the dataset loaded: a master claims unassigned
+    /// slots it holds keys for and marks slots owned elsewhere as importing.</summary>
+    public void VerifyConfigWithData()
+    {
+        if (Myself.IsReplica) return;
+        bool changed = false;
+        for (int j = 0; j < SlotCount; j++)
+        {
+            if (_env.CountKeysInSlot(j) == 0) continue;
+            if (_slots[j] == Myself || _importingFrom[j] != null) continue;
+            changed = true;
+            if (_slots[j] == null)
+            {
+                _env.Log(ClusterLogLevel.Warning, $"I have keys for unassigned slot {j}. Taking responsibility for it.");
+                AddSlot(Myself, j);
+            }
+            else
+            {
+                _env.Log(ClusterLogLevel.Warning, $"I have keys for slot {j}, but the slot is assigned to another node. Setting it to importing state.");
+                _importingFrom[j] = _slots[j];
+                SlotMapVersion++;
+            }
+        }
+        if (changed) SaveConfig(fsync: true);
+    }
+}

@@ -26,9 +26,11 @@ public sealed partial class ClusterNode
         if (_iteration % 10 == 0) PingOldestOfFiveRandom(nowMs);
 
         bool updateState = false;
+        _orphanedMasters = _maxReplicas = _myMasterReplicas = 0;
         foreach (var node in _nodes.Values.ToArray())
         {
             if ((node.Flags & (NodeFlags.Myself | NodeFlags.NoAddr | NodeFlags.Handshake)) != 0) continue;
+            CountReplicasForMigration(node);
             long pingDelay = nowMs - node.PingSentMs;
             long dataDelay = nowMs - node.DataReceivedMs;
             long halfTimeout = Options.NodeTimeoutMs / 2;
@@ -62,6 +64,12 @@ public sealed partial class ClusterNode
             _env.ReplicateFrom(Myself.Master.Ip, Myself.Master.Port);
 
         ManualFailoverCheckTimeout(nowMs);
+        if (Myself.IsReplica)
+        {
+            HandleManualFailover();
+            HandleReplicaFailover(nowMs);
+            HandleReplicaMigration(nowMs);
+        }
 
         if (updateState || !StateOk) UpdateState(nowMs);
     }
@@ -102,6 +110,17 @@ public sealed partial class ClusterNode
     {
         var todo = _todo;
         _todo = Todo.None;
+        if ((todo & Todo.HandleManualFailover) != 0 && Myself.IsReplica)
+        {
+            HandleManualFailover();
+            HandleReplicaFailover(nowMs);
+        }
+        else if ((todo & Todo.HandleFailover) != 0)
+        {
+            HandleReplicaFailover(nowMs);
+        }
+        todo |= _todo & (Todo.UpdateState | Todo.SaveConfig | Todo.FsyncConfig);
+        _todo &= ~(Todo.UpdateState | Todo.SaveConfig | Todo.FsyncConfig);
         if ((todo & Todo.UpdateState) != 0) UpdateState(nowMs);
         if ((todo & Todo.SaveConfig) != 0) SaveConfig((todo & Todo.FsyncConfig) != 0);
     }

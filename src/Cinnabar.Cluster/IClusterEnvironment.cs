@@ -37,6 +37,10 @@ public interface IClusterEnvironment
     /// <summary>Stops replicating and becomes a master (replicationUnsetMaster).</summary>
     void StopReplicating();
 
+    /// <summary>Milliseconds since the last interaction with our master (link up) or since the link
+    /// went down: the data age a replica's election checks.</summary>
+    long MasterDataAgeMs { get; }
+
     /// <summary>True when the server currently has a configured master (server.masterhost != NULL).</summary>
     bool IsReplicating { get; }
 
@@ -47,6 +51,9 @@ public interface IClusterEnvironment
 
     /// <summary>Pauses client writes until the given unix ms (manual failover on a master).</summary>
     void PauseWrites(long untilMs);
+
+    /// <summary>Ends a pause started by <see cref="PauseWrites"/>.</summary>
+    void UnpauseWrites();
 
     /// <summary>Deletes every key (CLUSTER RESET on a master).</summary>
     void FlushAll();
