@@ -5,7 +5,8 @@ namespace Cinnabar.Cluster;
 
 // Cluster bus codec: BusMessage <-> the bytes of Redis 7.0's clusterMsg (src/cluster.h).
 //
-// Layout (all integers big-endian, see docs/reference "Cluster bus wire format"): a fixed
+// Layout (all integers big-endian; src/cluster.h of 7.0.15, summarised in the shared
+// redis-internals reference, section 1 "Cluster bus wire format"): a fixed
 // 2256-byte header followed by the type's payload. Framing is two-step, as clusterReadHandler
 // does: the first 8 bytes (sig + totlen) decide whether the link is sane, then exactly totlen
 // bytes make one packet. PeekFrame implements the first step, Decode the checks of

@@ -106,6 +106,17 @@ public sealed class BusCodecGoldenTests
     }
 
     [Fact]
+    public void Publish_longer_than_the_full_header_is_one_packet()
+    {
+        var m = Decode("publish-large");
+        Assert.Equal(BusMessageType.Publish, m.Type);
+        AssertMasterA(m);
+        Assert.Equal("news"u8.ToArray(), m.Channel);
+        Assert.Equal(Enumerable.Range(0, 5000).Select(i => (byte)(i % 251)), m.Payload);
+        Assert.Equal(2264 + 4 + 5000, Golden.Read("publish-large").Length);
+    }
+
+    [Fact]
     public void Publishshard_goes_to_the_shard_replica()
     {
         var m = Decode("publishshard");

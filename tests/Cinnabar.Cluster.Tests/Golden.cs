@@ -10,7 +10,7 @@ internal static class Golden
 {
     public static readonly string[] CaptureNames =
     [
-        "meet", "ping", "pong", "ping-pfail", "publish", "publishshard", "update", "fail", "auth-ack",
+        "meet", "ping", "pong", "ping-pfail", "publish", "publish-large", "publishshard", "update", "fail", "auth-ack",
         "meet-nohostname", "ping-replica", "mfstart", "auth-req",
     ];
 

@@ -12,7 +12,7 @@ slots 0-5460, configEpoch 3):
           once B reports it
   fake D  replica of A (target of PUBLISHSHARD)
   fake E  replica of B (asks A for a failover vote: AUTH_ACK)
-  captures: meet, ping (gossip), pong (gossip), publish, publishshard, update, fail, ping-pfail,
+  captures: meet, ping (gossip), pong (gossip), publish, publish-large, publishshard, update, fail, ping-pfail,
             auth-ack
 Phase 2, node R (no hostname, no announce-ip): meets fake B2, CLUSTER REPLICATE B2, then
   CLUSTER FAILOVER (MFSTART) and CLUSTER FAILOVER FORCE (AUTH_REQUEST with FORCEACK).
@@ -347,6 +347,10 @@ def phase_master(redis, workdir, out, manifest):
         cap.want("publish", from_a_out(b, PUBLISH))
         a.call("PUBLISH", "news", b"hello\x00world\xff")
         cap.get("publish", 5)
+        # Larger than sizeof(clusterMsg): Redis builds it in a heap buffer instead of on the stack.
+        cap.want("publish-large", lambda fk, d_, mt, p: from_a_out(b, PUBLISH)(fk, d_, mt, p) and len(p) > 4352)
+        a.call("PUBLISH", "news", bytes(i % 251 for i in range(5000)))
+        cap.get("publish-large", 5)
 
         channel = next(ch for ch in ("shard-%d" % i for i in range(1000))
                        if a.call("CLUSTER", "KEYSLOT", ch) <= 5460)
