@@ -20,7 +20,7 @@ public sealed class ClusterTests : IDisposable
 
     private ServerProcess StartNode(bool redis, string? dir = null, int? port = null)
     {
-        var n = ServerProcess.Start(redis, ["--cluster-enabled", "yes", "--cluster-node-timeout", "3000", "--appendonly", "no"], dir: dir, port: port);
+        var n = ServerProcess.Start(redis, ["--cluster-enabled", "yes", "--cluster-node-timeout", "5000", "--appendonly", "no"], dir: dir, port: port);
         _nodes.Add(n);
         return n;
     }

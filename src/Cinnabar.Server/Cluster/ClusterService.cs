@@ -198,6 +198,25 @@ public sealed class ClusterService : IClusterEnvironment
         _server.AfterBatch();
     }
 
+    internal void OnConnected(BusConnection conn)
+    {
+        if (Monitor.TryEnter(_server.ExecLock))
+        {
+            try { ConnectedLocked(conn); }
+            finally { Monitor.Exit(_server.ExecLock); }
+            return;
+        }
+        _ = Task.Run(() => { lock (_server.ExecLock) ConnectedLocked(conn); });
+    }
+
+    private void ConnectedLocked(BusConnection conn)
+    {
+        if (conn.Closed) return;
+        long now = NowMs;
+        Node.LinkEstablished(conn.Id, now);
+        Node.BeforeSleep(now);
+    }
+
     internal void OnConnectionLost(BusConnection conn)
     {
         if (Monitor.TryEnter(_server.ExecLock))
