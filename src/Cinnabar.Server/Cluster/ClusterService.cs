@@ -244,6 +244,57 @@ public sealed class ClusterService : IClusterEnvironment
         EnforceSendBufferLimit();
         Node.Tick(now);
         Node.BeforeSleep(now);
+        RedirectBlockedClients();
+    }
+
+    /// <summary>clusterRedirectBlockedClientIfNeeded (clientsCron): a client blocked on a key whose
+    /// slot is no longer served here is released with -MOVED (or CLUSTERDOWN).</summary>
+    private void RedirectBlockedClients()
+    {
+        if (_server.BlockedClientCount == 0) return;
+        foreach (var c in _server.Clients.ToArray())
+        {
+            var st = c.BlockState;
+            if (st == null || st.Keys.Length == 0) continue;
+            string? error = null;
+            if (!Node.StateOk)
+            {
+                error = ClusterRouter.Down;
+            }
+            else
+            {
+                int slot = Cinnabar.Storage.HashSlot.Of(st.Keys[0]);
+                var owner = Node.SlotOwner(slot);
+                var cmd = _server.Commands.Lookup(st.Argv[0]);
+                if ((c.Flags & ClientFlags.ReadOnly) != 0 && cmd != null && !cmd.Is(CommandFlags.Write) &&
+                    Node.Myself.IsReplica && Node.Myself.Master == owner)
+                    owner = Node.Myself;
+                if (owner != Node.Myself && Node.ImportingFrom(slot) == null)
+                    error = owner == null ? ClusterRouter.Unbound : $"MOVED {slot} {Router.Endpoint(owner)}:{owner.Port}";
+            }
+            if (error == null) continue;
+            _server.Unblock(c, timedOut: false, write: true, error);
+            c.ScheduleFlush();
+        }
+    }
+
+    /// <summary>DEBUG CLUSTERLINK KILL to|from|all node-id: drops our links with that peer.</summary>
+    public string? KillLinks(string direction, string nodeName)
+    {
+        var n = Node.Lookup(nodeName);
+        if (n == null) return $"ERR Unknown node {nodeName}";
+        bool to = direction.Equals("to", StringComparison.OrdinalIgnoreCase) || direction.Equals("all", StringComparison.OrdinalIgnoreCase);
+        bool from = direction.Equals("from", StringComparison.OrdinalIgnoreCase) || direction.Equals("all", StringComparison.OrdinalIgnoreCase);
+        if (!to && !from) return "ERR Unknown direction " + direction;
+        if (to && n.LinkId >= 0) Drop(n.LinkId);
+        if (from && n.InboundLinkId >= 0) Drop(n.InboundLinkId);
+        return null;
+
+        void Drop(int id)
+        {
+            if (_conns.Remove(id, out var conn)) conn.Close();
+            Node.LinkClosed(id);
+        }
     }
 
     /// <summary>clusterNodeCronFreeLinkOnBufferLimitReached.</summary>

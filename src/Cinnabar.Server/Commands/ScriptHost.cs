@@ -63,6 +63,8 @@ internal sealed class ScriptHost : IScriptHost
 
     /// <summary>The running script declared allow-oom (shebang flag or function flag).</summary>
     public bool AllowOom { get; set; }
+    /// <summary>SCRIPT_ALLOW_CROSS_SLOT: eval scripts without a shebang, or the allow-cross-slot-keys flag.</summary>
+    public bool AllowCrossSlot { get; set; }
 
     // ------------------------------------------------------------------ EVAL scripts
 
@@ -218,8 +220,9 @@ internal sealed class ScriptHost : IScriptHost
             scriptError = Errors.Oom;
             return default;
         }
+        int ignoredSlot = -1;
         if (_server.Cluster != null && _caller != null &&
-            _server.Cluster.Router.CheckScriptCall(_caller, _fake, cmd, _args, ref _scriptSlot) is { } clusterError)
+            _server.Cluster.Router.CheckScriptCall(_caller, _fake, cmd, _args, ref AllowCrossSlot ? ref ignoredSlot : ref _scriptSlot) is { } clusterError)
         {
             scriptError = clusterError;
             return default;
