@@ -43,6 +43,14 @@ public sealed class ClusterCommands : ICommandFamily
     static ClusterCommands()
     {
         DebugCommands.Subcommands["CLUSTERLINK"] = (5, DebugClusterLink);
+        DebugCommands.Subcommands["DROP-CLUSTER-PACKET-FILTER"] = (3, DebugDropPacketFilter);
+    }
+
+    private static void DebugDropPacketFilter(CommandContext ctx)
+    {
+        if (!ctx.TryGetLong(2, out long type)) return;
+        if (ctx.Server.Cluster != null) ctx.Server.Cluster.Node.DropPacketFilter = (int)Math.Clamp(type, -1, int.MaxValue);
+        ctx.Reply.WriteOk();
     }
 
     private static void DebugClusterLink(CommandContext ctx)
