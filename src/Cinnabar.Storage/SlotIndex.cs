@@ -6,13 +6,13 @@ namespace Cinnabar.Storage;
 /// Design (docs/design/slot-index.md): an intrusive doubly linked list per slot threaded through
 /// the table's entry indexes, which never move while an entry lives. Per entry it adds one
 /// 8-byte link (next, prev) in an array parallel to the table's entry array; per slot a head
-/// and a count (two int[16384], allocated with the first key). New keys go to the head of their
+/// and a count (one 128 KB array of pairs, allocated with the first key). New keys go to the head of their
 /// slot's list, as Redis 7.0's slotToKeyAddEntry does, so GETKEYSINSLOT lists newest first.
 /// The table calls <see cref="Link"/> / <see cref="Unlink"/> from its own insert and remove, and
 /// <see cref="Resize"/> / <see cref="Reset"/> when its entry array changes, so every path that
 /// changes the table keeps the index exact by construction.
-/// Invariants: for each slot s, the list from _heads[s] holds exactly the live entries whose key
-/// hashes to s, and _counts[s] is its length; links are 1-based entry indexes, 0 = none (so a
+/// Invariants: for each slot s, the list from _slots[s].First holds exactly the live entries
+/// whose key hashes to s, and _slots[s].Count is its length; links are 1-based entry indexes, 0 = none (so a
 /// fresh array needs no fill).
 /// </summary>
 public sealed class SlotIndex
@@ -23,9 +23,15 @@ public sealed class SlotIndex
         public int Prev;  // 1-based entry index of the previous key, 0 = this is the head
     }
 
+    // Head and count side by side: one cache line per slot touched on insert and delete.
+    private struct SlotHead
+    {
+        public int First;  // 1-based entry index of the first key, 0 = empty
+        public int Count;
+    }
+
     private SlotLink[] _links;
-    private int[]? _heads;   // per slot: 1-based entry index of the first key, 0 = empty
-    private int[]? _counts;  // per slot: number of keys
+    private SlotHead[]? _slots;  // per slot
     private int _total;
 
     internal SlotIndex(int entryCapacity) => _links = new SlotLink[entryCapacity];
@@ -35,14 +41,14 @@ public sealed class SlotIndex
     public int CountInSlot(int slot)
     {
         ValidateSlot(slot);
-        return _counts == null ? 0 : _counts[slot];
+        return _slots == null ? 0 : _slots[slot].Count;
     }
 
     /// <summary>Entry index of the first (newest) key in <paramref name="slot"/>, or -1.</summary>
     public int First(int slot)
     {
         ValidateSlot(slot);
-        return _heads == null ? -1 : _heads[slot] - 1;
+        return _slots == null ? -1 : _slots[slot].First - 1;
     }
 
     /// <summary>Entry index of the key after <paramref name="entryIndex"/> in its slot, or -1.</summary>
@@ -56,27 +62,27 @@ public sealed class SlotIndex
     internal void Link(int entryIndex, ReadOnlySpan<byte> key)
     {
         int slot = HashSlot.Of(key);
-        var heads = _heads ??= new int[HashSlot.Count];
-        var counts = _counts ??= new int[HashSlot.Count];
-        int first = heads[slot];
+        ref SlotHead head = ref (_slots ??= new SlotHead[HashSlot.Count])[slot];
+        int first = head.First;
         ref SlotLink l = ref _links[entryIndex];
         l.Next = first;
         l.Prev = 0;
         if (first != 0) _links[first - 1].Prev = entryIndex + 1;
-        heads[slot] = entryIndex + 1;
-        counts[slot]++;
+        head.First = entryIndex + 1;
+        head.Count++;
         _total++;
     }
 
     internal void Unlink(int entryIndex, ReadOnlySpan<byte> key)
     {
         int slot = HashSlot.Of(key);
+        ref SlotHead head = ref _slots![slot];
         ref SlotLink l = ref _links[entryIndex];
         if (l.Prev != 0) _links[l.Prev - 1].Next = l.Next;
-        else _heads![slot] = l.Next;
+        else head.First = l.Next;
         if (l.Next != 0) _links[l.Next - 1].Prev = l.Prev;
         l = default;
-        _counts![slot]--;
+        head.Count--;
         _total--;
     }
 
@@ -88,8 +94,7 @@ public sealed class SlotIndex
     {
         _links = new SlotLink[entryCapacity];
         if (_total == 0) return;
-        Array.Clear(_heads!);
-        Array.Clear(_counts!);
+        Array.Clear(_slots!);
         _total = 0;
     }
 }
