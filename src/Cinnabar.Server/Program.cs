@@ -53,13 +53,6 @@ namespace Cinnabar.Server
                 Console.Error.WriteLine(err);
                 return 1;
             }
-            if (config.ClusterEnabled)
-            {
-                // Cluster mode (the bus, slots, CLUSTER commands) is not built yet: refuse to start rather
-                // than run a node that claims cluster mode and answers CLUSTER with "unknown command".
-                Console.Error.WriteLine("Fatal: cluster-enabled yes is not available in this build of Cinnabar yet; start without it.");
-                return 1;
-            }
             if (config.Daemonize && Environment.GetEnvironmentVariable("CINNABAR_DAEMON_CHILD") == null)
                 return Daemon.Spawn(args);
             var log = new Log();

@@ -123,7 +123,7 @@ public sealed partial class RedisServer
     }
 
     /// <summary>Redis's emptyData before a load: every db flushed, WATCHes on existing keys invalidated.</summary>
-    private void FlushForSync()
+    internal void FlushForSync()
     {
         for (int i = 0; i < Keyspace.Count; i++) TouchWatchedKeysOnFlush(i, null);
         Keyspace.FlushAll();

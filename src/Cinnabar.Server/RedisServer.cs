@@ -63,6 +63,8 @@ public sealed partial class RedisServer : IKeyspaceEvents
     }
 
     public ServerConfig Config { get; }
+    /// <summary>Cluster mode (cluster-enabled yes): the node's bus, state machine and routing; null otherwise.</summary>
+    public Cluster.ClusterService? Cluster { get; set; }
     public Log Log { get; }
     public Keyspace Keyspace { get; }
     public CommandTable Commands { get; }
@@ -100,6 +102,7 @@ public sealed partial class RedisServer : IKeyspaceEvents
 
     private void OnConfigChanged(string name, string value)
     {
+        Cluster?.OnConfigChanged(name);
         switch (name)
         {
             case "notify-keyspace-events": Notifications.Configure(value); break;
@@ -379,6 +382,20 @@ public sealed partial class RedisServer : IKeyspaceEvents
                 RejectCommand(client, aclDenial, cmd);
                 return;
             }
+        }
+        if (Cluster != null && Cluster.Router.Check(client, cmd, args) is { } redirect)
+        {
+            // A redirected EXEC discards the transaction and answers with the redirection itself.
+            if (cmd is { Name: "exec", Parent: null } && (client.Flags & ClientFlags.Multi) != 0)
+            {
+                Cinnabar.Server.Commands.TransactionCommands.ResetMulti(client);
+                UnwatchAll(client);
+                cmd.RejectedCalls++;
+                client.Context.Error(redirect);
+                return;
+            }
+            RejectCommand(client, redirect, cmd);
+            return;
         }
         if (client.SubscriptionCount > 0 && client.Reply.Protocol == 2 && !SubscribedAllowed.Contains(cmd.Name))
         {

@@ -1,9 +1,9 @@
 namespace Cinnabar.Server.Commands;
 
 /// <summary>
-/// CLUSTER while cluster mode is off (cluster-enabled no, the only mode until cluster support
-/// exists): the container and its subcommands are in the command table (COMMAND INFO/LIST/DOCS
-/// show them as Redis does) and every call answers that cluster support is disabled.
+/// CLUSTER subcommands (Redis 7.0 clusterCommand). With cluster-enabled no every call answers that
+/// cluster support is disabled; otherwise they query and drive the node's ClusterService. Reply
+/// shapes and error texts follow cluster.c.
 /// </summary>
 public sealed class ClusterCommands : ICommandFamily
 {
@@ -41,7 +41,16 @@ public sealed class ClusterCommands : ICommandFamily
 
     private static void Sub(CommandTable t, CommandDef c, string name, int arity, string flags, int firstKey, int lastKey, int step,
         string acl, string summary, string since, string complexity) =>
-        t.AddSub(c, name, arity, flags, firstKey, lastKey, step, acl, Disabled, summary, since, complexity);
+        t.AddSub(c, name, arity, flags, firstKey, lastKey, step, acl, ctx => Dispatch(ctx, name), summary, since, complexity);
 
-    private static void Disabled(CommandContext ctx) => ctx.Error(Errors.ClusterSupportDisabled);
+    private static void Dispatch(CommandContext ctx, string name)
+    {
+        var svc = ctx.Server.Cluster;
+        if (svc == null)
+        {
+            ctx.Error(Errors.ClusterSupportDisabled);
+            return;
+        }
+        ClusterCommandHandlers.Run(ctx, svc, name);
+    }
 }

@@ -130,14 +130,18 @@ public sealed class PubSubCommands : ICommandFamily
     {
         int receivers = ctx.Server.PubSub.Publish(ctx.Arg(1), ctx.Arg(2));
         ctx.Reply.WriteInteger(receivers);
-        // Replicas' subscribers get the message too (publishCommand forces replication).
-        if ((ctx.Client.Flags & ClientFlags.Master) == 0) ctx.Server.PropagateToReplicasOnly(ctx.Client.DbIndex, [ctx.ArgBytes(0), ctx.ArgBytes(1), ctx.ArgBytes(2)]);
+        // In cluster mode the bus carries it to every node; otherwise replicas' subscribers get
+        // it through replication (publishCommand forces propagation).
+        if (ctx.Server.Cluster != null) ctx.Server.Cluster.Node.PropagatePublish(ctx.ArgBytes(1), ctx.ArgBytes(2), shard: false);
+        else if ((ctx.Client.Flags & ClientFlags.Master) == 0) ctx.Server.PropagateToReplicasOnly(ctx.Client.DbIndex, [ctx.ArgBytes(0), ctx.ArgBytes(1), ctx.ArgBytes(2)]);
     }
 
     private static void SPublish(CommandContext ctx)
     {
         int receivers = ctx.Server.PubSub.Publish(ctx.Arg(1), ctx.Arg(2), shard: true);
         ctx.Reply.WriteInteger(receivers);
+        if (ctx.Server.Cluster != null) ctx.Server.Cluster.Node.PropagatePublish(ctx.ArgBytes(1), ctx.ArgBytes(2), shard: true);
+        else if ((ctx.Client.Flags & ClientFlags.Master) == 0) ctx.Server.PropagateToReplicasOnly(ctx.Client.DbIndex, [ctx.ArgBytes(0), ctx.ArgBytes(1), ctx.ArgBytes(2)]);
     }
 
     private static void Channels(CommandContext ctx) => ListChannels(ctx, ctx.Server.PubSub.Channels);

@@ -38,6 +38,8 @@ internal sealed class ScriptHost : IScriptHost
     private readonly CommandArgs _args = new();
     private readonly List<(int Db, byte[][] Argv)> _effects = new();
     private LuaEngine? _evalEngine;
+    /// <summary>The slot the running script's keys are confined to (original_c->slot), -1 until known.</summary>
+    private int _scriptSlot = -1;
     private LuaEngine? _functionEngine;
 
     public ScriptHost(RedisServer server)
@@ -123,6 +125,7 @@ internal sealed class ScriptHost : IScriptHost
         // redis.call runs as the caller's ACL user (scriptCall checks its permissions).
         Cinnabar.Server.Acl.AclManager.SetClientUser(_fake, ctx.Client.AclUser);
         _caller = ctx.Client;
+        _scriptSlot = _server.Cluster?.Router.CurrentSlot ?? -1;
         _effects.Clear();
         RunningName = name;
         _server.ScriptWrote = false;
@@ -213,6 +216,12 @@ internal sealed class ScriptHost : IScriptHost
         if (!AllowOom && _server.Config.MaxMemory > 0 && cmd.Is(CommandFlags.DenyOom) && !_server.PerformEvictions())
         {
             scriptError = Errors.Oom;
+            return default;
+        }
+        if (_server.Cluster != null && _caller != null &&
+            _server.Cluster.Router.CheckScriptCall(_caller, _fake, cmd, _args, ref _scriptSlot) is { } clusterError)
+        {
+            scriptError = clusterError;
             return default;
         }
         _fake.Reply.Clear();

@@ -1,0 +1,207 @@
+using Cinnabar.Cluster;
+
+namespace Cinnabar.Cluster.Tests.Simulation;
+
+/// <summary>
+/// A seeded, deterministic network of <see cref="ClusterNode"/>s. Time is simulated (ms); every
+/// event (cron tick, connect, frame delivery, link close) goes through one priority queue ordered by
+/// (time, sequence), and all randomness comes from the seed, so a seed replays the same run exactly.
+/// Frames go through BusCodec.Encode/Decode, so the state machines exchange real Redis 7.0 bytes.
+/// Links behave like TCP: ordered, no loss; a partition or a dead node stalls them (bytes are
+/// dropped) and connection attempts to an unreachable node fail.
+/// </summary>
+public sealed class SimCluster
+{
+    private readonly PriorityQueue<Action, (long Time, long Seq)> _events = new();
+    private long _seq;
+    private readonly Random _rng;
+    private int _nextLinkId = 1;
+    private readonly Dictionary<int, SimLink> _links = new();
+    private readonly HashSet<(int, int)> _cut = new();
+
+    public long Now { get; private set; } = 1_700_000_000_000;
+    public List<SimNode> Nodes { get; } = new();
+    public int Seed { get; }
+    public int MinDelayMs { get; set; } = 1;
+    public int MaxDelayMs { get; set; } = 5;
+    public long BytesSent { get; private set; }
+    public long FramesSent { get; private set; }
+
+    public SimCluster(int seed)
+    {
+        Seed = seed;
+        _rng = new Random(seed);
+    }
+
+    private sealed class SimLink
+    {
+        public int Id;
+        public SimNode Owner = null!;
+        public SimLink? Peer;
+        public bool Open = true;
+        public long LastDeliveryMs;
+    }
+
+    public SimNode AddNode(long nodeTimeoutMs = 15000, string hostname = "")
+    {
+        int index = Nodes.Count;
+        var node = new SimNode(this, index, new Random(_rng.Next()), nodeTimeoutMs, hostname);
+        Nodes.Add(node);
+        // Crons start at a random phase, as real processes do.
+        Schedule(_rng.Next(0, 100), () => CronLoop(node));
+        return node;
+    }
+
+    private void CronLoop(SimNode n)
+    {
+        if (n.Alive)
+        {
+            n.Node.Tick(Now);
+            n.Node.BeforeSleep(Now);
+        }
+        Schedule(ClusterNode.CronPeriodMs, () => CronLoop(n));
+    }
+
+    public void Schedule(long delayMs, Action a) => _events.Enqueue(a, (Now + delayMs, _seq++));
+
+    private int Delay() => _rng.Next(MinDelayMs, MaxDelayMs + 1);
+
+    public void RunFor(long ms) => RunUntil(() => false, ms);
+
+    /// <summary>Runs events until the condition holds (checked after each event) or the time budget ends.</summary>
+    public bool RunUntil(Func<bool> condition, long maxMs)
+    {
+        long end = Now + maxMs;
+        while (_events.TryPeek(out var action, out var when) && when.Time <= end)
+        {
+            _events.Dequeue();
+            Now = Math.Max(Now, when.Time);
+            action();
+            if (condition()) return true;
+        }
+        Now = end;
+        return condition();
+    }
+
+    private bool Reachable(SimNode a, SimNode b) =>
+        a.Alive && b.Alive && !_cut.Contains((a.Index, b.Index)) && !_cut.Contains((b.Index, a.Index));
+
+    /// <summary>Cuts every link between the two groups (both directions) until Heal.</summary>
+    public void Partition(IEnumerable<SimNode> side)
+    {
+        var set = side.Select(n => n.Index).ToHashSet();
+        foreach (var a in Nodes)
+            foreach (var b in Nodes)
+                if (set.Contains(a.Index) != set.Contains(b.Index)) _cut.Add((a.Index, b.Index));
+    }
+
+    public void Heal() => _cut.Clear();
+
+    // ---- transport used by SimNode's environment ----
+
+    internal int Connect(SimNode from, string ip, int cport)
+    {
+        var outLink = new SimLink { Id = _nextLinkId++, Owner = from };
+        _links[outLink.Id] = outLink;
+        var target = Nodes.FirstOrDefault(n => n.BusPort == cport && ip == "127.0.0.1");
+        Schedule(Delay(), () =>
+        {
+            if (!outLink.Open) return;
+            if (target == null || !Reachable(from, target))
+            {
+                // The connect fails (refused or timed out).
+                Schedule(target == null ? 1 : 1000, () => CloseFromNetwork(outLink));
+                return;
+            }
+            var inLink = new SimLink { Id = _nextLinkId++, Owner = target, Peer = outLink };
+            outLink.Peer = inLink;
+            _links[inLink.Id] = inLink;
+            target.Node.InboundLinkAccepted(inLink.Id, Now);
+            // Frames queued before the connection completed go first, then the connect handler's PING/MEET.
+            foreach (var f in from.TakeQueued(outLink.Id)) Transmit(outLink, f);
+            from.Node.LinkEstablished(outLink.Id, Now);
+            from.Node.BeforeSleep(Now);
+        });
+        return outLink.Id;
+    }
+
+    internal void Send(SimNode from, int linkId, BusMessage m)
+    {
+        if (!_links.TryGetValue(linkId, out var link) || !link.Open) return;
+        var bytes = BusCodec.Encode(m);
+        if (link.Peer == null)
+        {
+            from.Queue(linkId, bytes);
+            return;
+        }
+        Transmit(link, bytes);
+    }
+
+    private void Transmit(SimLink link, byte[] bytes)
+    {
+        BytesSent += bytes.Length;
+        FramesSent++;
+        var peer = link.Peer!;
+        long at = Math.Max(Now + Delay(), link.LastDeliveryMs);
+        link.LastDeliveryMs = at;
+        _events.Enqueue(() =>
+        {
+            if (!peer.Open || !link.Open) return;
+            if (!Reachable(link.Owner, peer.Owner)) return; // stalled: the bytes never arrive
+            var msg = BusCodec.Decode(bytes);
+            Assert.NotNull(msg);
+            string peerIp = "127.0.0.1", localIp = "127.0.0.1";
+            peer.Owner.Node.Handle(peer.Id, msg!, peerIp, localIp, Now);
+            peer.Owner.Node.BeforeSleep(Now);
+        }, (at, _seq++));
+    }
+
+    internal void Close(int linkId)
+    {
+        if (!_links.Remove(linkId, out var link)) return;
+        link.Open = false;
+        if (link.Peer is { Open: true } p) Schedule(Delay(), () => CloseFromNetwork(p));
+    }
+
+    private void CloseFromNetwork(SimLink link)
+    {
+        if (!link.Open) return;
+        link.Open = false;
+        _links.Remove(link.Id);
+        if (link.Owner.Alive) link.Owner.Node.LinkClosed(link.Id);
+        if (link.Peer is { Open: true } p) Schedule(Delay(), () => CloseFromNetwork(p));
+    }
+
+    /// <summary>Kills a node: its links close (the peers see resets), it stops ticking.</summary>
+    public void Kill(SimNode n)
+    {
+        n.Alive = false;
+        foreach (var l in _links.Values.Where(l => l.Owner == n).ToList())
+        {
+            l.Open = false;
+            _links.Remove(l.Id);
+            if (l.Peer is { Open: true } p) Schedule(Delay(), () => CloseFromNetwork(p));
+        }
+    }
+
+    // ---- queries for invariants ----
+
+    public bool AllKnowEachOther() =>
+        Nodes.Where(n => n.Alive).All(n =>
+            n.Node.Nodes.Count(p => !p.InHandshake) == Nodes.Count &&
+            n.Node.Nodes.All(p => !p.InHandshake));
+
+    public bool AgreeOnSlots()
+    {
+        var alive = Nodes.Where(n => n.Alive).ToList();
+        for (int s = 0; s < ClusterNode.SlotCount; s++)
+        {
+            string? owner = alive[0].Node.SlotOwner(s)?.Name;
+            foreach (var n in alive)
+                if (n.Node.SlotOwner(s)?.Name != owner) return false;
+        }
+        return true;
+    }
+
+    public bool AllStateOk() => Nodes.Where(n => n.Alive).All(n => n.Node.StateOk);
+}
