@@ -11,6 +11,8 @@ namespace Cinnabar.Storage;
 /// - O(1) random sampling (RANDOMKEY, eviction and active-expiry sampling, SRANDMEMBER).
 /// Chained buckets over an entry array, like the BCL Dictionary, hashed with seeded XxHash3.
 /// The table never shrinks on delete (that would move entries and break cursors); Clear resets it.
+/// The keyspace's main table may carry a <see cref="SlotIndex"/> (cluster mode): insert, remove,
+/// growth and reset keep it in step here, so no caller can bypass it; null (one branch) otherwise.
 /// </summary>
 public sealed class ByteTable<TValue>
 {
