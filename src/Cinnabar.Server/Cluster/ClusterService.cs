@@ -51,8 +51,18 @@ public sealed class ClusterService : IClusterEnvironment
         Router = new ClusterRouter(server, this);
     }
 
-    /// <summary>replicationGetSlaveOffset on a replica, master_repl_offset on a master.</summary>
-    public long ReplicaOffset => _server.Repl.MasterReplOffset;
+    /// <summary>replicationGetSlaveOffset on a replica (0 while no master stream exists, e.g. during
+    /// a full sync: peers then report the replica as "loading"), master_repl_offset on a master.</summary>
+    public long ReplicaOffset
+    {
+        get
+        {
+            if (!_server.IsReplica) return _server.Repl.MasterReplOffset;
+            var link = _server.Repl.Link;
+            bool streaming = link != null && link.Connected && !link.SyncInProgress;
+            return streaming || _server.Repl.CachedMaster ? Math.Max(0, _server.Repl.MasterReplOffset) : 0;
+        }
+    }
 
     private static long NowMs => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
 
@@ -396,7 +406,7 @@ public sealed class ClusterService : IClusterEnvironment
     bool IClusterEnvironment.HasSubscribers(bool shard) =>
         shard ? _server.PubSub.ShardChannels.Count > 0 : _server.PubSub.ChannelCount + _server.PubSub.PatternCount > 0;
 
-    long IClusterEnvironment.ReplicationOffset => _server.Repl.MasterReplOffset;
+    long IClusterEnvironment.ReplicationOffset => ReplicaOffset;
 
     void IClusterEnvironment.ReplicateFrom(string ip, int port) => _server.ReplicaOf(ip, port);
 
