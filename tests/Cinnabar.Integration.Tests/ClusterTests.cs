@@ -158,3 +158,120 @@ public sealed class ClusterTests : IDisposable
         foreach (var n in dirsToDelete) ServerProcess.DeleteDir(n.Dir);
     }
 }
+
+/// <summary>One cluster-enabled node of each kind, side by side: replies and errors compared.</summary>
+[Collection("cluster")]
+public sealed class ClusterNodeDifferentialTests : IDisposable
+{
+    private readonly ServerProcess _ours = ServerProcess.StartCinnabar("--cluster-enabled", "yes");
+    private readonly ServerProcess _redis = ServerProcess.StartRedis("--cluster-enabled", "yes");
+
+    public void Dispose()
+    {
+        _ours.Dispose();
+        _redis.Dispose();
+    }
+
+    private static readonly string[][] Commands =
+    [
+        ["CLUSTER", "KEYSLOT", "{user1000}.following"],
+        ["CLUSTER", "COUNTKEYSINSLOT", "16384"],
+        ["CLUSTER", "COUNTKEYSINSLOT", "abc"],
+        ["CLUSTER", "COUNTKEYSINSLOT", "5"],
+        ["CLUSTER", "GETKEYSINSLOT", "5", "-1"],
+        ["CLUSTER", "GETKEYSINSLOT", "5", "10"],
+        ["CLUSTER", "ADDSLOTS", "16384"],
+        ["CLUSTER", "ADDSLOTS", "1", "1"],
+        ["CLUSTER", "ADDSLOTSRANGE", "10", "5"],
+        ["CLUSTER", "ADDSLOTSRANGE", "10", "5", "7"],
+        ["CLUSTER", "DELSLOTS", "100"],
+        ["CLUSTER", "ADDSLOTSRANGE", "0", "99"],
+        ["CLUSTER", "ADDSLOTS", "50"],
+        ["CLUSTER", "SETSLOT", "200", "MIGRATING", "0000000000000000000000000000000000000000"],
+        ["CLUSTER", "SETSLOT", "50", "MIGRATING", "0000000000000000000000000000000000000000"],
+        ["CLUSTER", "SETSLOT", "50", "IMPORTING", "0000000000000000000000000000000000000000"],
+        ["CLUSTER", "SETSLOT", "50", "NODE", "0000000000000000000000000000000000000000"],
+        ["CLUSTER", "SETSLOT", "50", "BOGUS"],
+        ["CLUSTER", "SETSLOT", "x", "STABLE"],
+        ["CLUSTER", "FORGET", "0000000000000000000000000000000000000000"],
+        ["CLUSTER", "REPLICATE", "0000000000000000000000000000000000000000"],
+        ["CLUSTER", "REPLICAS", "0000000000000000000000000000000000000000"],
+        ["CLUSTER", "COUNT-FAILURE-REPORTS", "0000000000000000000000000000000000000000"],
+        ["CLUSTER", "FAILOVER"],
+        ["CLUSTER", "FAILOVER", "SOMETIMES"],
+        ["CLUSTER", "SET-CONFIG-EPOCH", "-1"],
+        ["CLUSTER", "SET-CONFIG-EPOCH", "5"],
+        ["CLUSTER", "SET-CONFIG-EPOCH", "6"],
+        ["CLUSTER", "BUMPEPOCH"],
+        ["CLUSTER", "MEET", "not-an-ip", "7000"],
+        ["CLUSTER", "MEET", "127.0.0.1", "abc"],
+        ["CLUSTER", "RESET", "MEDIUM"],
+        ["CLUSTER", "NOSUCH"],
+        ["CLUSTER", "INFO", "extra"],
+        ["SELECT", "1"],
+        ["SELECT", "0"],
+        ["SET", "foo", "bar"],
+        ["GET", "foo"],
+        ["MSET", "a", "1", "b", "2"],
+        ["ASKING"],
+        ["READONLY"],
+        ["READWRITE"],
+        ["CLUSTER", "FLUSHSLOTS"],
+        ["REPLICAOF", "127.0.0.1", "1"],
+    ];
+
+    [Fact]
+    public void Cluster_commands_and_errors_match_redis_on_a_fresh_node()
+    {
+        using var ours = _ours.Connect();
+        using var theirs = _redis.Connect();
+        foreach (var cmd in Commands)
+        {
+            string a = ours.Call(cmd).ToString(), b = theirs.Call(cmd).ToString();
+            // MOVED/CLUSTERDOWN texts carry the node's own port: compare without it.
+            a = a.Replace(_ours.Port.ToString(), "PORT");
+            b = b.Replace(_redis.Port.ToString(), "PORT");
+            Assert.True(a == b, $"{string.Join(' ', cmd)}: ours '{a}' vs redis '{b}'");
+        }
+    }
+
+    [Fact]
+    public void Info_reports_cluster_mode()
+    {
+        using var c = _ours.Connect();
+        string info = c.Call("INFO").ToString();
+        Assert.Contains("redis_mode:cluster", info);
+        Assert.Contains("cluster_enabled:1", info);
+        string ci = c.Call("CLUSTER", "INFO").ToString();
+        Assert.StartsWith("cluster_state:fail\r\ncluster_slots_assigned:0\r\n", ci);
+        Assert.Matches("^[0-9a-f]{40} :" + _ours.Port + "@" + (_ours.Port + 10000) + " myself,master - 0 0 0 connected\n$",
+            c.Call("CLUSTER", "NODES").ToString());
+    }
+
+    [Fact]
+    public void A_second_process_cannot_use_the_same_nodes_conf()
+    {
+        var r = Tools.Run(Path.Combine(ServerProcess.RepoRoot, "bin", "cinnabar-server"),
+            ["--port", ServerProcess.FreePort().ToString(), "--cluster-enabled", "yes", "--dir", _ours.Dir, "--bind", "127.0.0.1"], timeoutMs: 300_000);
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("Sorry, the cluster configuration file nodes.conf is already used by a different Redis Cluster node.", r.Stdout + r.Stderr);
+    }
+
+    [Fact]
+    public void A_corrupt_nodes_conf_stops_startup_with_redis_message()
+    {
+        var dir = Directory.CreateTempSubdirectory("cinnabar-corrupt-").FullName;
+        try
+        {
+            File.WriteAllText(Path.Combine(dir, "nodes.conf"), "this is not a nodes.conf\n");
+            var r = Tools.Run(Path.Combine(ServerProcess.RepoRoot, "bin", "cinnabar-server"),
+                ["--port", ServerProcess.FreePort().ToString(), "--cluster-enabled", "yes", "--dir", dir, "--bind", "127.0.0.1"], timeoutMs: 300_000);
+            Assert.Equal(1, r.ExitCode);
+            Assert.Contains("Unrecoverable error: corrupted cluster config file.", r.Stdout + r.Stderr);
+        }
+        finally
+        {
+            ServerProcess.DeleteDir(dir);
+        }
+    }
+}
