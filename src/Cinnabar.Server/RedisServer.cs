@@ -416,6 +416,11 @@ public sealed partial class RedisServer : IKeyspaceEvents
             client.MultiFlags |= cmd.Flags;
             return;
         }
+        if (Cluster is { SlotStatsEnabled: true } cluster)
+        {
+            cluster.CallCounted(client, cmd, args);
+            return;
+        }
         Call(client, cmd, args);
     }
 

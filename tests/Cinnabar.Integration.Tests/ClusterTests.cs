@@ -101,6 +101,39 @@ public sealed class ClusterTests : IDisposable
         }
         ReadWriteThroughRedisCli(_nodes[0], "cli");
         ReadWriteThroughStackExchange(_nodes, "se");
+        var ports = _nodes.Select(n => n.Port.ToString()).ToArray();
+        var py = Tools.Run("/usr/bin/python3", [Path.Combine(ServerProcess.RepoRoot, "tests", "python", "redispy_cluster.py"), .. ports], timeoutMs: 120_000);
+        Assert.True(py.ExitCode == 0, py.Stdout + py.Stderr);
+        Assert.Contains("redis-py cluster ok", py.Stdout);
+        var js = Tools.Run("node", [Path.Combine(ServerProcess.RepoRoot, "tests", "js", "ioredis-cluster.mjs"), .. ports], timeoutMs: 120_000);
+        Assert.True(js.ExitCode == 0, js.Stdout + js.Stderr);
+        Assert.Contains("ioredis cluster ok", js.Stdout);
+    }
+
+    [Fact]
+    public void Slot_stats_count_keys_time_and_bytes_per_slot()
+    {
+        var n = ServerProcess.Start(false, ["--cluster-enabled", "yes", "--cluster-slot-stats-enabled", "yes"]);
+        _nodes.Add(n);
+        using var c = n.Connect();
+        Assert.Equal("OK", c.Call("CLUSTER", "ADDSLOTSRANGE", "0", "16383").ToString());
+        Tools.WaitUntil(() => ClusterInfo(n).Contains("cluster_state:ok", StringComparison.Ordinal), TimeSpan.FromSeconds(30), "ok");
+        c.Call("SET", "foo", "bar");    // slot 12182: 31 bytes in, 5 out
+        c.Call("GET", "foo");           // 22 bytes in, 9 out
+        c.Call("SET", "{foo}2", "x");
+        string top = c.Call("CLUSTER", "SLOT-STATS", "ORDERBY", "key-count", "LIMIT", "1").ToString();
+        Assert.Contains("12182", top);
+        Assert.Contains("key-count", top);
+        string range = c.Call("CLUSTER", "SLOT-STATS", "SLOTSRANGE", "12182", "12182").ToString();
+        Assert.Contains("network-bytes-in", range);
+        var lines = range.Split(['\n', ' ', '[', ']', ',', '{', '}', ':'], StringSplitOptions.RemoveEmptyEntries);
+        int Value(string metric) => int.Parse(lines[Array.IndexOf(lines, metric) + 1]);
+        Assert.Equal(2, Value("key-count"));
+        Assert.Equal(31 + 22 + 32, Value("network-bytes-in"));
+        Assert.Equal(5 + 9 + 5, Value("network-bytes-out"));
+        Assert.Equal("ERR Unrecognized sort metric for ORDERBY.", c.Call("CLUSTER", "SLOT-STATS", "ORDERBY", "memory-bytes").ToString());
+        Assert.Equal("ERR Limit has to lie in between 1 and 16384 (maximum number of slots).", c.Call("CLUSTER", "SLOT-STATS", "ORDERBY", "key-count", "LIMIT", "0").ToString());
+        Assert.Equal("ERR Multiple filters of the same type are disallowed.", c.Call("CLUSTER", "SLOT-STATS", "ORDERBY", "key-count", "ASC", "DESC").ToString());
     }
 
     [Fact]

@@ -23,6 +23,9 @@ public sealed class ClusterService : IClusterEnvironment
 
     public ClusterNode Node { get; }
     public ClusterRouter Router { get; }
+    public SlotStats SlotStats { get; } = new();
+    /// <summary>cluster-slot-stats-enabled: cpu and network counters per slot.</summary>
+    public bool SlotStatsEnabled => _server.Config.ClusterSlotStatsEnabled;
     public ClusterOptions Options { get; }
     internal Log Log => _server.Log;
     public int BusPort { get; }
@@ -321,6 +324,30 @@ public sealed class ClusterService : IClusterEnvironment
             conn.Close();
             Node.LinkClosed(conn.Id);
         }
+    }
+
+    /// <summary>Runs a top-level command and charges its time and bytes to its slot.</summary>
+    internal void CallCounted(Client client, CommandDef cmd, Protocol.CommandArgs args)
+    {
+        int slot = Router.CurrentSlot;
+        long bytesIn = 0;
+        if (slot >= 0)
+        {
+            bytesIn = SlotStats.RequestBytes(args);
+            if (cmd.Name == "exec" && client.MultiQueue != null)
+            {
+                bytesIn += 15; // the MULTI that opened the transaction
+                foreach (var q in client.MultiQueue) bytesIn += SlotStats.RequestBytes(q);
+            }
+        }
+        long start = System.Diagnostics.Stopwatch.GetTimestamp();
+        int replyStart = client.Reply.Length;
+        _server.Call(client, cmd, args);
+        if (slot < 0) return;
+        long micros = (long)System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalMicroseconds;
+        long bytesOut = Math.Max(0, client.Reply.Length - replyStart);
+        SlotStats.Refresh(Node);
+        SlotStats.Record(slot, micros, bytesIn, bytesOut);
     }
 
     /// <summary>Runs deferred cluster work after a command changed cluster state.</summary>

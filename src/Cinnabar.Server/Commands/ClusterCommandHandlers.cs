@@ -133,6 +133,7 @@ internal static class ClusterCommandHandlers
                 break;
             case "reset" when argc is 2 or 3: Reset(ctx, svc); break;
             case "links" when argc == 2: Links(ctx, svc); return;
+            case "slot-stats": SlotStatsCommand(ctx, svc); return;
             default:
                 ctx.Error(Errors.SubcommandSyntax(ctx.ArgString(1), "cluster"));
                 return;
@@ -336,6 +337,101 @@ internal static class ClusterCommandHandlers
         }
         svc.Node.Reset(hard);
         ctx.Reply.WriteOk();
+    }
+
+    // ---- CLUSTER SLOT-STATS (Redis 8.2) ----------------------------------------------------------
+
+    private static readonly string[] SlotMetrics = ["key-count", "cpu-usec", "network-bytes-in", "network-bytes-out"];
+
+    private static void SlotStatsCommand(CommandContext ctx, ClusterService svc)
+    {
+        var node = svc.Node;
+        var shardOwner = node.Myself.IsReplica && node.Myself.Master != null ? node.Myself.Master : node.Myself;
+        bool full = svc.SlotStatsEnabled;
+        svc.SlotStats.Refresh(node);
+        var db = ctx.Server.Keyspace[0];
+        long Metric(int slot, int m) => m switch
+        {
+            0 => db.CountKeysInSlot(slot),
+            1 => svc.SlotStats.CpuUsec(slot),
+            2 => svc.SlotStats.BytesIn(slot),
+            _ => svc.SlotStats.BytesOut(slot),
+        };
+        var slots = new List<int>();
+        if (ctx.ArgCount == 5 && ctx.ArgIs(2, "SLOTSRANGE"))
+        {
+            if (!TryGetSlot(ctx, 3, out int start) || !TryGetSlot(ctx, 4, out int end)) return;
+            if (start > end)
+            {
+                ctx.Error($"ERR Start slot number {start} is greater than end slot number {end}");
+                return;
+            }
+            for (int s = start; s <= end; s++) if (node.SlotOwner(s) == shardOwner) slots.Add(s);
+        }
+        else if (ctx.ArgCount >= 4 && ctx.ArgIs(2, "ORDERBY"))
+        {
+            int metric = Array.FindIndex(SlotMetrics, m => m.Equals(ctx.ArgString(3), StringComparison.OrdinalIgnoreCase));
+            if (metric < 0 || (metric > 0 && !full))
+            {
+                ctx.Error("ERR Unrecognized sort metric for ORDERBY.");
+                return;
+            }
+            long limit = ClusterNode.SlotCount;
+            bool desc = true;
+            int limits = 0, orders = 0;
+            for (int i = 4; i < ctx.ArgCount; i++)
+            {
+                if (ctx.ArgIs(i, "LIMIT") && i + 1 < ctx.ArgCount)
+                {
+                    if (!RequestParser.TryParseLong(ctx.Arg(i + 1), out limit) || limit < 1 || limit > ClusterNode.SlotCount)
+                    {
+                        ctx.Error("ERR Limit has to lie in between 1 and 16384 (maximum number of slots).");
+                        return;
+                    }
+                    i++;
+                    limits++;
+                }
+                else if (ctx.ArgIs(i, "ASC")) { desc = false; orders++; }
+                else if (ctx.ArgIs(i, "DESC")) { desc = true; orders++; }
+                else
+                {
+                    ctx.SyntaxError();
+                    return;
+                }
+                if (limits > 1 || orders > 1)
+                {
+                    ctx.Error("ERR Multiple filters of the same type are disallowed.");
+                    return;
+                }
+            }
+            for (int s = 0; s < ClusterNode.SlotCount; s++) if (node.SlotOwner(s) == shardOwner) slots.Add(s);
+            var values = slots.ToDictionary(s => s, s => Metric(s, metric));
+            slots.Sort((a, b) =>
+            {
+                int c = values[a].CompareTo(values[b]);
+                if (desc) c = -c;
+                return c != 0 ? c : a.CompareTo(b);
+            });
+            if (slots.Count > limit) slots.RemoveRange((int)limit, slots.Count - (int)limit);
+        }
+        else
+        {
+            ctx.Error(Errors.SubcommandSyntax(ctx.ArgString(1), "cluster"));
+            return;
+        }
+        var w = ctx.Reply;
+        w.WriteArrayHeader(slots.Count);
+        foreach (int s in slots)
+        {
+            w.WriteArrayHeader(2);
+            w.WriteInteger(s);
+            w.WriteMapHeader(full ? 4 : 1);
+            for (int m = 0; m < (full ? 4 : 1); m++)
+            {
+                w.WriteBulk(SlotMetrics[m]);
+                w.WriteInteger(Metric(s, m));
+            }
+        }
     }
 
     // ---- CLUSTER SLOTS / SHARDS / LINKS ----------------------------------------------------------

@@ -70,6 +70,7 @@ public sealed partial class ServerConfig
     public bool ClusterReplicaNoFailover;
     public bool ClusterAllowReadsWhenDown;
     public bool ClusterAllowPubsubshardWhenDown = true;
+    public bool ClusterSlotStatsEnabled;
     public long ClusterLinkSendbufLimit;
     public string ClusterAnnounceIp = "";
     public string ClusterAnnounceHostname = "";
@@ -237,6 +238,8 @@ public sealed partial class ServerConfig
         Bool("cluster-replica-no-failover", false, (c, v) => c.ClusterReplicaNoFailover = v, aliases: ["cluster-slave-no-failover"]);
         Bool("cluster-allow-reads-when-down", false, (c, v) => c.ClusterAllowReadsWhenDown = v);
         Bool("cluster-allow-pubsubshard-when-down", true, (c, v) => c.ClusterAllowPubsubshardWhenDown = v);
+        // Redis 8.2 / Valkey 8.0: per-slot cpu and network counters for CLUSTER SLOT-STATS.
+        Bool("cluster-slot-stats-enabled", false, (c, v) => c.ClusterSlotStatsEnabled = v);
         Memory("cluster-link-sendbuf-limit", 0, 0, long.MaxValue, (c, v) => c.ClusterLinkSendbufLimit = v);
         Str("cluster-announce-ip", "", (c, v) => c.ClusterAnnounceIp = v);
         Add(new ConfigDirective
