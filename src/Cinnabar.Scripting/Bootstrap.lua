@@ -237,7 +237,9 @@ local function error_handler(e)
   if type(e) == 'table' then
     local msg = rawget(e, 'err')
     if type(msg) ~= 'string' then msg = 'ERR ' .. tostring(msg) end
-    return {err = msg, source = source, line = line}
+    -- The mark a redis.call error carries (its statistics are already counted) is kept, as
+    -- Redis's handler keeps the whole table.
+    return {err = msg, source = source, line = line, ignore_error_stats_update = rawget(e, 'ignore_error_stats_update')}
   end
   return {err = 'ERR ' .. tostring(e), source = source, line = line}
 end

@@ -25,6 +25,20 @@ public sealed partial class RedisServer
     public volatile bool ScriptWrote;
 
     /// <summary>
+    /// scriptVerifyWriteCommandAllow's server-state checks for a script's first write: a read-only
+    /// replica, a disk error (MISCONF), too few good replicas. caller is the client that ran the
+    /// script (its master link is obeyed, as in Redis).
+    /// </summary>
+    internal string? ScriptWriteDenial(Client caller, CommandDef cmd)
+    {
+        if (IsReplica && Config.ReplicaReadOnly && (caller.Flags & ClientFlags.Master) == 0) return Errors.ReadOnlyReplica;
+        return MisconfCheck(caller, cmd) ?? AofWriteCheck(caller, cmd) ?? ReplicationWriteCheck(caller, cmd);
+    }
+
+    /// <summary>The last command found the server out of memory (maxmemory) before it ran (pre_command_oom_state).</summary>
+    public bool PreCommandOom;
+
+    /// <summary>
     /// Runs on a connection's thread WITHOUT the exec lock while a script is busy (Redis's
     /// processEventsWhileBlocked): only SCRIPT KILL / FUNCTION KILL act; everything else gets -BUSY.
     /// </summary>
@@ -36,6 +50,7 @@ public sealed partial class RedisServer
             Shutdown(false, now: true, force: true);
             return;
         }
+        if (TryHelloWhileBusy(client, args)) return;
         bool kill = args.Count == 2 && (IsWord(args[0], "script") || IsWord(args[0], "function")) && IsWord(args[1], "kill");
         if (!kill)
         {
@@ -49,6 +64,27 @@ public sealed partial class RedisServer
         }
         ScriptKillRequested = true;
         client.Reply.WriteOk();
+    }
+
+    /// <summary>
+    /// HELLO is allowed while busy (CMD_ALLOW_BUSY): a client can still switch protocol and set
+    /// its name, which a script polling CLIENT LIST may be waiting for. Only client-local state
+    /// changes, so it runs without the lock; HELLO AUTH (the shared ACL state) and HELLO inside
+    /// MULTI (queued) are left to the -BUSY path.
+    /// </summary>
+    private bool TryHelloWhileBusy(Client client, Protocol.CommandArgs args)
+    {
+        if (!IsWord(args[0], "hello") || (client.Flags & ClientFlags.Multi) != 0) return false;
+        for (int i = 1; i < args.Count; i++)
+            if (IsWord(args[i], "auth")) return false;
+        var hello = Commands.Lookup(args[0]);
+        if (hello?.Handler == null) return false;
+        var ctx = client.Context;
+        ctx.Args = args;
+        ctx.Command = hello;
+        ctx.Failed = false;
+        hello.Handler(ctx);
+        return true;
     }
 
     /// <summary>

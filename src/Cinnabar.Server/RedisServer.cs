@@ -404,7 +404,9 @@ public sealed partial class RedisServer : IKeyspaceEvents
         }
         // As Redis's processCommand: a command inside MULTI passes the same checks (OOM,
         // READONLY, MASTERDOWN, LOADING...) before it is queued; a refusal aborts the EXEC.
-        string? denial = CheckPreconditions(client, cmd);
+        // A script's declared flags (shebang, function flags) stand in for the command's own here.
+        var checkedCmd = ScriptCommands.Contains(cmd.Name) ? Cinnabar.Server.Commands.ScriptCommandFlags.ForChecks(Scripting, cmd, args) : cmd;
+        string? denial = CheckPreconditions(client, checkedCmd);
         if (denial != null)
         {
             RejectCommand(client, denial, cmd);
@@ -413,7 +415,7 @@ public sealed partial class RedisServer : IKeyspaceEvents
         if (queue)
         {
             QueueMulti(client, args);
-            client.MultiFlags |= cmd.Flags;
+            client.MultiFlags |= checkedCmd.Flags;
             return;
         }
         Call(client, cmd, args);
@@ -432,7 +434,9 @@ public sealed partial class RedisServer : IKeyspaceEvents
         // processCommand evicts before any command once maxmemory is set (so a read can evict too,
         // and tracking clients hear of it before the reply); only deny-oom commands, and anything
         // but EXEC/DISCARD/QUIT/RESET queued inside MULTI, are refused when that fails.
-        if (Config.MaxMemory > 0 && (client.Flags & ClientFlags.Master) == 0 && !PerformEvictions())
+        // The outcome is kept for scripts (pre_command_oom_state): their first write is refused then.
+        PreCommandOom = Config.MaxMemory > 0 && (client.Flags & ClientFlags.Master) == 0 && !PerformEvictions();
+        if (PreCommandOom)
         {
             bool queueing = (client.Flags & ClientFlags.Multi) != 0 && cmd.Parent == null
                 && cmd.Name is not ("exec" or "discard" or "quit" or "reset");

@@ -130,7 +130,9 @@ public sealed partial class DebugCommands : ICommandFamily
         // Redis parses the seconds with strtod: garbage means 0. The whole server stalls, as in Redis.
         double.TryParse(ctx.ArgString(2), NumberStyles.Float, CultureInfo.InvariantCulture, out double seconds);
         if (seconds > 0) Thread.Sleep(TimeSpan.FromSeconds(Math.Min(seconds, int.MaxValue / 1000.0)));
-        ctx.Server.UpdateCachedTime();
+        // Inside a script the clock stays at the script's start (Redis's script time snapshot):
+        // keys do not expire in the middle of a script.
+        if ((ctx.Client.Flags & ClientFlags.Lua) == 0) ctx.Server.UpdateCachedTime();
         ctx.Reply.WriteOk();
     }
 
@@ -164,7 +166,9 @@ public sealed partial class DebugCommands : ICommandFamily
 
     private static void Object(CommandContext ctx)
     {
-        var o = ctx.Db.Lookup(ctx.Arg(2));
+        // debug.c finds the key in the dict directly: an expired key not yet deleted still answers.
+        int slot = ctx.Db.Dict.FindIndex(ctx.Arg(2));
+        var o = slot < 0 ? null : ctx.Db.Dict.ValueAt(slot);
         if (o == null)
         {
             ctx.Error(Errors.NoSuchKey);

@@ -36,7 +36,8 @@ internal sealed class ScriptHost : IScriptHost
     private readonly Client _fake;
     private Client? _caller;
     private readonly CommandArgs _args = new();
-    private readonly List<(int Db, byte[][] Argv)> _effects = new();
+    private readonly List<(int Db, byte[][] Argv, PropagationTargets Targets)> _effects = new();
+    private LuaEngine? _running;
     private LuaEngine? _evalEngine;
     /// <summary>The slot the running script's keys are confined to (original_c->slot), -1 until known.</summary>
     private int _scriptSlot = -1;
@@ -63,6 +64,9 @@ internal sealed class ScriptHost : IScriptHost
 
     /// <summary>The running script declared allow-oom (shebang flag or function flag).</summary>
     public bool AllowOom { get; set; }
+
+    /// <summary>DEBUG SET-DISABLE-DENY-SCRIPTS: scripts may call noscript commands (server.script_disable_deny_script).</summary>
+    public bool DisableDenyScripts { get; set; }
 
     // ------------------------------------------------------------------ EVAL scripts
 
@@ -128,6 +132,7 @@ internal sealed class ScriptHost : IScriptHost
         _scriptSlot = _server.Cluster?.Router.CurrentSlot ?? -1;
         _effects.Clear();
         RunningName = name;
+        _running = engine;
         _server.ScriptWrote = false;
         _server.ScriptKillRequested = false;
         engine.KillMessage = asFunction ? "ERR Script killed by user with FUNCTION KILL..." : "ERR Script killed by user with SCRIPT KILL...";
@@ -139,12 +144,18 @@ internal sealed class ScriptHost : IScriptHost
         finally
         {
             RunningName = null;
+            _running = null;
             AllowOom = false;
             _server.ScriptBusy = false;
             _server.ScriptKillRequested = false;
             _server.DrainAcceptedWhileBusy();
         }
-        if (error != null) ctx.Error(error);
+        if (error != null)
+        {
+            // A command's error the script passed on was counted when the command failed.
+            if (engine.LastErrorCounted) ctx.ErrorCountedAlready(error);
+            else ctx.Error(error);
+        }
         PropagateEffects(ctx);
     }
 
@@ -157,7 +168,7 @@ internal sealed class ScriptHost : IScriptHost
         _server.BeginAtomicPropagation();
         try
         {
-            foreach (var (d, argv) in _effects) _server.Propagate(d, argv);
+            foreach (var (d, argv, targets) in _effects) _server.PropagateTo(d, argv, targets);
         }
         finally
         {
@@ -167,6 +178,15 @@ internal sealed class ScriptHost : IScriptHost
     }
 
     public ReadOnlyMemory<byte> Call(byte[][] argv, int resp, bool readOnlyScript, out string? scriptError)
+    {
+        var reply = CallChecked(argv, resp, readOnlyScript, out scriptError);
+        // A refused call counts in the error statistics now (afterErrorReply in scriptCall); the
+        // script's final error reply then does not count it again.
+        if (scriptError != null) _server.Stats.CountError(scriptError);
+        return reply;
+    }
+
+    private ReadOnlyMemory<byte> CallChecked(byte[][] argv, int resp, bool readOnlyScript, out string? scriptError)
     {
         scriptError = null;
         var cmd = _server.Commands.Lookup(argv[0]);
@@ -186,43 +206,46 @@ internal sealed class ScriptHost : IScriptHost
         }
         if (!cmd.ArityOk(argv.Length))
         {
-            scriptError = Errors.ScriptWrongArity;
-            return default;
+            return Reject(cmd, Errors.ScriptWrongArity, out scriptError);
         }
-        if (cmd.Is(CommandFlags.NoScript) || (cmd.Parent?.Is(CommandFlags.NoScript) ?? false))
+        if (!DisableDenyScripts && (cmd.Is(CommandFlags.NoScript) || (cmd.Parent?.Is(CommandFlags.NoScript) ?? false)))
         {
-            scriptError = Errors.ScriptNotAllowed;
-            return default;
+            return Reject(cmd, Errors.ScriptNotAllowed, out scriptError);
         }
         // scriptVerifyAllowStale: an allow-stale script on a stale replica runs stale commands only.
         if (_server.RunningStale && !cmd.Is(CommandFlags.Stale))
         {
-            scriptError = Errors.ScriptStaleReplica;
-            return default;
+            return Reject(cmd, Errors.ScriptStaleReplica, out scriptError);
         }
         _args.SetOwned(argv);
         if (!_fake.AclUser.Unrestricted && _server.Acl.CheckScriptCall(_fake, _caller ?? _fake, cmd, _args) is { } aclError)
         {
-            scriptError = aclError;
-            return default;
+            return Reject(cmd, aclError, out scriptError);
         }
         if (readOnlyScript && cmd.Is(CommandFlags.Write | CommandFlags.MayReplicate))
         {
-            scriptError = Errors.ScriptWriteInReadOnly;
-            return default;
+            return Reject(cmd, Errors.ScriptWriteInReadOnly, out scriptError);
         }
-        // scriptCall's OOM check: deny-oom commands fail once maxmemory is reached unless the
-        // script declared allow-oom.
-        if (!AllowOom && _server.Config.MaxMemory > 0 && cmd.Is(CommandFlags.DenyOom) && !_server.PerformEvictions())
+        // Until the script has written, a write may still be refused on the server's state (it
+        // cannot be stopped half way once it wrote).
+        if (cmd.Is(CommandFlags.Write) && !_server.ScriptWrote && _server.ScriptWriteDenial(_caller ?? _fake, cmd) is { } writeError)
         {
-            scriptError = Errors.Oom;
-            return default;
+            return Reject(cmd, writeError, out scriptError);
         }
+        // scriptVerifyOOM: when the server was out of memory as the script started, its deny-oom
+        // commands fail until it has written something (it cannot stop half way), unless it
+        // declared allow-oom.
+        if (!AllowOom && _server.Config.MaxMemory > 0 && _server.PreCommandOom && !_server.ScriptWrote && cmd.Is(CommandFlags.DenyOom))
+        {
+            return Reject(cmd, Errors.Oom, out scriptError);
+        }
+        // From here on the script counts as having written (SCRIPT_WRITE_DIRTY): SCRIPT KILL
+        // answers UNKILLABLE and the OOM check above no longer stops it.
+        if (cmd.Is(CommandFlags.Write)) _server.ScriptWrote = true;
         if (_server.Cluster != null && _caller != null &&
             _server.Cluster.Router.CheckScriptCall(_caller, _fake, cmd, _args, ref _scriptSlot) is { } clusterError)
         {
-            scriptError = clusterError;
-            return default;
+            return Reject(cmd, clusterError, out scriptError);
         }
         _fake.Reply.Clear();
         _fake.Reply.Protocol = resp;
@@ -232,17 +255,27 @@ internal sealed class ScriptHost : IScriptHost
         if (_server.Dirty != dirtyBefore)
         {
             _server.ScriptWrote = true;
-            if (_server.Propagator != null)
+            // redis.set_repl(REPL_NONE) drops the effect; REPL_AOF / REPL_REPLICA send it to one side only.
+            var targets = (PropagationTargets)(_running?.ReplFlags ?? 3);
+            if (_server.Propagator != null && targets != PropagationTargets.None)
             {
                 var over = _fake.Context.PropagateOverride;
                 if (over != null)
                 {
-                    foreach (var a in over) _effects.Add((_fake.DbIndex, a));
+                    foreach (var a in over) _effects.Add((_fake.DbIndex, a, targets));
                 }
-                else _effects.Add((_fake.DbIndex, argv));
+                else _effects.Add((_fake.DbIndex, argv, targets));
             }
         }
         return _fake.Reply.Written;
+    }
+
+    /// <summary>A command the script may not run counts as rejected (incrCommandStatsOnError in scriptCall).</summary>
+    private static ReadOnlyMemory<byte> Reject(CommandDef cmd, string error, out string? scriptError)
+    {
+        cmd.RejectedCalls++;
+        scriptError = error;
+        return default;
     }
 
     public void Log(int level, string message) => _server.Log.Write(level, message);
