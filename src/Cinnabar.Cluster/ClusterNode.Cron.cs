@@ -81,8 +81,17 @@ public sealed partial class ClusterNode
         _links[id] = link;
         node.LinkId = id;
         node.LinkCreatedMs = nowMs;
-        // clusterLinkConnectHandler: queue a PING (MEET for a node we were told to meet) at once so
-        // failure detection starts; keep an older pending ping time.
+    }
+
+    /// <summary>
+    /// An outbound connection completed (clusterLinkConnectHandler): send a PING at once so failure
+    /// detection starts, or the MEET for a node we were told to meet. MEET is cleared only once it
+    /// went out on an established link, so a failed first attempt is retried as a MEET.
+    /// </summary>
+    public void LinkEstablished(int linkId, long nowMs)
+    {
+        if (!_links.TryGetValue(linkId, out var link) || link.Inbound || link.Node == null) return;
+        var node = link.Node;
         long oldPingSent = node.PingSentMs;
         SendPing(link, (node.Flags & NodeFlags.Meet) != 0 ? BusMessageType.Meet : BusMessageType.Ping, nowMs);
         if (oldPingSent != 0) node.PingSentMs = oldPingSent;

@@ -7,12 +7,20 @@ public sealed partial class ClusterNode
     /// Processes one decoded packet that arrived on a link. peerIp is the socket's remote address,
     /// localIp the address the peer reached us on. Returns false when the link was freed.
     /// </summary>
+    /// <summary>DEBUG DROP-CLUSTER-PACKET-FILTER: packets of this type are ignored (-1: none).</summary>
+    public int DropPacketFilter { get; set; } = -1;
+
     public bool Handle(int linkId, BusMessage hdr, string peerIp, string localIp, long nowMs)
     {
         if (!_links.TryGetValue(linkId, out var link)) return false;
         var type = hdr.Type;
         if ((int)type < MessagesReceived.Length) MessagesReceived[(int)type]++;
         if (hdr.Version != 1) return true;
+        if ((int)type == DropPacketFilter)
+        {
+            _env.Log(ClusterLogLevel.Warning, "Dropping packet that matches debug drop filter");
+            return true;
+        }
 
         var sender = NodeFromLinkAndMessage(link, hdr);
         if (sender != null) sender.DataReceivedMs = nowMs;

@@ -9,8 +9,8 @@ public enum ClusterLogLevel { Debug, Verbose, Notice, Warning }
 public interface IClusterEnvironment
 {
     /// <summary>Starts an outbound bus connection to ip:cport and returns its link id at once.
-    /// Messages sent before the connection completes are queued; a failure is reported back
-    /// through <see cref="ClusterNode.LinkClosed"/>.</summary>
+    /// Success is reported through <see cref="ClusterNode.LinkEstablished"/>, a failure through
+    /// <see cref="ClusterNode.LinkClosed"/>.</summary>
     int Connect(string ip, int cport);
 
     void Send(int linkId, BusMessage message);

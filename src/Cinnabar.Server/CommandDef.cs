@@ -28,6 +28,8 @@ public enum CommandFlags : uint
     NoMulti = 1 << 19,
     MovableKeys = 1 << 20,
     AllowBusy = 1 << 21,
+    /// <summary>Runs on an importing slot without ASKING (RESTORE-ASKING).</summary>
+    Asking = 1 << 22,
 }
 
 /// <summary>A command handler. It reads ctx.Args and writes exactly one reply to ctx.Reply.</summary>
@@ -119,6 +121,7 @@ public sealed class CommandDef
         Add(CommandFlags.Stale, "stale");
         Add(CommandFlags.SkipMonitor, "skip_monitor");
         Add(CommandFlags.SkipSlowlog, "skip_slowlog");
+        Add(CommandFlags.Asking, "asking");
         Add(CommandFlags.Fast, "fast");
         Add(CommandFlags.NoAuth, "no_auth");
         // may_replicate is hidden from COMMAND INFO, as in Redis 7.0.
@@ -159,6 +162,7 @@ public sealed class CommandDef
                 "no_multi" => CommandFlags.NoMulti,
                 "movablekeys" => CommandFlags.MovableKeys,
                 "allow_busy" => CommandFlags.AllowBusy,
+                "asking" => CommandFlags.Asking,
                 _ => throw new ArgumentException("unknown command flag " + word),
             };
         }

@@ -11,6 +11,8 @@ namespace Cinnabar.Storage;
 /// - O(1) random sampling (RANDOMKEY, eviction and active-expiry sampling, SRANDMEMBER).
 /// Chained buckets over an entry array, like the BCL Dictionary, hashed with seeded XxHash3.
 /// The table never shrinks on delete (that would move entries and break cursors); Clear resets it.
+/// The keyspace's main table may carry a <see cref="SlotIndex"/> (cluster mode): insert, remove,
+/// growth and reset keep it in step here, so no caller can bypass it; null (one branch) otherwise.
 /// </summary>
 public sealed class ByteTable<TValue>
 {
@@ -28,6 +30,7 @@ public sealed class ByteTable<TValue>
     private int _used;        // high-water mark of entries
     private int _freeList = -1;
     private int _freeCount;
+    private SlotIndex? _slots;  // keys by hash slot (cluster mode's main dict only), else null
 
     public ByteTable(int capacity = 4)
     {
@@ -37,6 +40,22 @@ public sealed class ByteTable<TValue>
     }
 
     public int Count => _used - _freeCount;
+
+    /// <summary>The per-slot key index when attached (cluster mode's keyspace), else null.</summary>
+    public SlotIndex? Slots => _slots;
+
+    /// <summary>
+    /// Starts indexing keys by hash slot; existing keys are indexed now (one pass). From then on
+    /// every insert, remove, resize and clear keeps the index exact.
+    /// </summary>
+    internal void AttachSlotIndex()
+    {
+        if (_slots != null) return;
+        var slots = new SlotIndex(_entries.Length);
+        for (int i = 0; i < _used; i++)
+            if (_entries[i].Key is { } key) slots.Link(i, key);
+        _slots = slots;
+    }
 
     /// <summary>Upper bound (exclusive) of entry indexes, for cursor iteration.</summary>
     public int Capacity => _used;
@@ -136,6 +155,7 @@ public sealed class ByteTable<TValue>
         n.Value = default!;
         n.Next = bucket - 1;
         bucket = index + 1;
+        if (_slots != null) _slots.Link(index, key);
         return ref n.Value;
     }
 
@@ -182,6 +202,7 @@ public sealed class ByteTable<TValue>
             b = i + 1;
         }
         _buckets = buckets;
+        _slots?.Resize(newSize);
     }
 
     public bool Remove(ReadOnlySpan<byte> key) => Remove(key, out _, out _);
@@ -206,6 +227,7 @@ public sealed class ByteTable<TValue>
                 e.Next = -3 - _freeList;
                 _freeList = i;
                 _freeCount++;
+                if (_slots != null) _slots.Unlink(i, key);
                 if (_freeCount == _used) Reset(_entries.Length);
                 return true;
             }
@@ -228,6 +250,7 @@ public sealed class ByteTable<TValue>
         _used = 0;
         _freeList = -1;
         _freeCount = 0;
+        _slots?.Reset(size);
     }
 
     /// <summary>Index of a random used entry, or -1 when empty.</summary>

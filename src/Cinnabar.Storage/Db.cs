@@ -138,7 +138,7 @@ public sealed class Db
         Expires.EnsureCapacity((int)Math.Clamp(expires, 0, cap));
     }
 
-    /// <summary>Adds a key known to be absent, storing the given key array.</summary>
+    /// <summary>Adds a key known to be absent, storing the given key array (an existing key's value is replaced).</summary>
     public void Add(byte[] key, RedisObject value)
     {
         if (_snapshot != null) BeforeWrite(key);
@@ -146,6 +146,36 @@ public sealed class Db
         Dict.Set(key, value);
         if (Owner.ReportNewKeys) Owner.Events?.KeyAdded(this, key);
     }
+
+    /// <summary>True in cluster mode: keys are indexed by hash slot (<see cref="Keyspace.EnableSlotIndex"/>).</summary>
+    public bool SlotIndexEnabled => Dict.Slots != null;
+
+    internal void EnableSlotIndex() => Dict.AttachSlotIndex();
+
+    /// <summary>Keys in <paramref name="slot"/>, logically expired ones included (countKeysInSlot). O(1).</summary>
+    public int CountKeysInSlot(int slot) => RequireSlotIndex().CountInSlot(slot);
+
+    /// <summary>
+    /// Appends up to <paramref name="maxCount"/> keys of <paramref name="slot"/> to
+    /// <paramref name="into"/> (newest first, expired ones included, as getKeysInSlot) and returns
+    /// how many; O(keys returned). The arrays are the stored keys: to drop a slot, collect first
+    /// and then delete each key, since deleting unlinks it from the list being walked.
+    /// </summary>
+    public int GetKeysInSlot(int slot, int maxCount, List<byte[]> into)
+    {
+        ArgumentNullException.ThrowIfNull(into);
+        var slots = RequireSlotIndex();
+        int n = 0;
+        for (int i = slots.First(slot); i >= 0 && n < maxCount; i = slots.Next(i))
+        {
+            into.Add(Dict.KeyAt(i));
+            n++;
+        }
+        return n;
+    }
+
+    private SlotIndex RequireSlotIndex() =>
+        Dict.Slots ?? throw new InvalidOperationException("the keyspace is not indexed by hash slot (cluster mode off)");
 
     public bool Delete(ReadOnlySpan<byte> key)
     {
@@ -195,8 +225,10 @@ public sealed class Db
             // The snapshots keep the old tables, frozen; the db continues with new ones.
             foreach (var s in _snapshot) s.Detached = true;
             _snapshot = null;
+            bool indexed = SlotIndexEnabled;
             Dict = new ByteTable<RedisObject>(16);
             Expires = new ByteTable<long>(16);
+            if (indexed) Dict.AttachSlotIndex();
         }
         else
         {

@@ -64,6 +64,20 @@ public sealed class Keyspace
     public long EvictedKeys;
     public long ExpiredStalePercLast;
 
+    /// <summary>Keys indexed by hash slot (cluster mode), see <see cref="EnableSlotIndex"/>.</summary>
+    public bool SlotIndexEnabled { get; private set; }
+
+    /// <summary>
+    /// Indexes every db's keys by hash slot from now on (cluster-enabled yes). Meant to be called
+    /// once at startup before keys exist; keys already present are indexed in one pass. There is
+    /// no way back: standalone mode never pays for the index.
+    /// </summary>
+    public void EnableSlotIndex()
+    {
+        SlotIndexEnabled = true;
+        foreach (var db in _dbs) db.EnableSlotIndex();
+    }
+
     public int Count => _dbs.Length;
     public Db this[int index] => _dbs[index];
 
@@ -95,9 +109,16 @@ public sealed class Keyspace
         {
             dbs[i].Index = i;
             dbs[i].Owner = this;
+            // A db loaded into a keyspace made without the index gets it here (one pass over its keys).
+            if (SlotIndexEnabled) dbs[i].EnableSlotIndex();
         }
         return old;
     }
 
-    public Db NewDetachedDb(int index) => new(this, index);
+    public Db NewDetachedDb(int index)
+    {
+        var db = new Db(this, index);
+        if (SlotIndexEnabled) db.EnableSlotIndex();
+        return db;
+    }
 }

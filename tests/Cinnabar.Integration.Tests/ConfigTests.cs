@@ -136,16 +136,6 @@ public sealed class ConfigTests : IClassFixture<SideBySideFixture>
     }
 
     [Fact]
-    public void Cluster_enabled_refuses_to_start_until_cluster_mode_exists()
-    {
-        // Never a node that logs "Running mode=cluster" and then answers CLUSTER with "unknown command".
-        var r = Tools.Run(ServerBin, ["--port", ServerProcess.FreePort().ToString(), "--cluster-enabled", "yes"], timeoutMs: 300_000);
-        Assert.Equal(1, r.ExitCode);
-        Assert.Contains("cluster-enabled yes is not available", r.Stderr);
-        Assert.DoesNotContain("Running mode=cluster", r.Stdout);
-    }
-
-    [Fact]
     public void Version_flag_prints_a_version_line()
     {
         var r = Tools.Run(ServerBin, ["--version"], timeoutMs: 300_000);

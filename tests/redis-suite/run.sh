@@ -5,6 +5,8 @@
 # redis-benchmark and redis-check-* at Debian's binaries, so the harness starts Cinnabar
 # wherever it would start Redis.
 # Usage: tests/redis-suite/run.sh [--list FILE] [--jobs N] [--external] [unit ...] [-- extra runtest args]
+#   A unit named cluster/NN-name is a file of the cluster runner (tests/cluster, runtest-cluster):
+#   those run together in one invocation (it spawns its 20 nodes once, from port 30000) after the others.
 #   tests/redis-suite/run.sh unit/type/incr unit/type/hash
 #   tests/redis-suite/run.sh --list tests/redis-suite/ci-units.txt --jobs 2
 #   --jobs N     runs units in N parallel lanes, each in its own port range
@@ -67,6 +69,13 @@ while [ $# -gt 0 ]; do
     *) units+=("$1"); shift ;;
   esac
 done
+
+cluster_units=()
+plain_units=()
+for u in "${units[@]}"; do
+  case "$u" in cluster/*) cluster_units+=("$u") ;; *) plain_units+=("$u") ;; esac
+done
+units=("${plain_units[@]}")
 
 logs="${SUITE_LOGS:-$root/TestResults/redis-suite}"
 mkdir -p "$logs"
@@ -140,8 +149,24 @@ for lane in $(seq 0 $((jobs - 1))); do
 done
 wait $(jobs -p | grep -v "^${ext_pid}$")
 
+# The cluster runner's files, in one run. Tests named in skip.txt are turned into no-ops in this
+# private copy (the runner has no skip list of its own).
+if [ ${#cluster_units[@]} -gt 0 ] && [ "$external" = 0 ]; then
+  (
+    take_suite_copy || exit 1
+    cd "$SUITE_DIR" || exit 1
+    rm -rf tests/cluster/tests tests/cluster/tmp && cp -a "$pristine/tests/cluster/tests" tests/cluster/ && mkdir -p tests/cluster/tmp
+    python3 "$root/tests/redis-suite/cluster-skip.py" "$root/tests/redis-suite/skip.txt" tests/cluster/tests
+    args=()
+    for u in "${cluster_units[@]}"; do args+=(--single "${u#cluster/}"); done
+    timeout 2400 tclsh tests/cluster/run.tcl "${args[@]}" >"$logs/cluster-runner.log" 2>&1
+    echo $? >"$logs/cluster-runner.rc"
+  )
+  python3 "$root/tests/redis-suite/cluster-skip.py" --score "$logs/cluster-runner.log" "${cluster_units[@]}"
+fi
+
 passed=0 failed=0
-for u in "${units[@]}"; do
+for u in "${units[@]}" "${cluster_units[@]}"; do
   prefix=""
   [ "$external" = 1 ] && prefix="external_"
   log="$logs/$prefix$(echo "$u" | tr / _).log"

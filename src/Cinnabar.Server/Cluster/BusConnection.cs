@@ -77,6 +77,7 @@ internal sealed class BusConnection
             Attach(s);
             StartReading();
             KickWriter();
+            _owner.OnConnected(this);
         }
         catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException)
         {

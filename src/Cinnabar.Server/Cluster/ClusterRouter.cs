@@ -86,7 +86,7 @@ public sealed class ClusterRouter
         bool multipleKeys = false, migrating = false, importing = false;
         int missing = 0, existing = 0;
         bool pubsubShard = cmd.Name is "ssubscribe" or "sunsubscribe" or "spublish";
-        bool anyWrite = cmd.Is(CommandFlags.Write);
+        bool anyWrite = _server.IsWriteWithScriptFlags(cmd, args);
 
         int count = isExec ? client.MultiQueue?.Count ?? 0 : 1;
         for (int c = 0; c < count; c++)

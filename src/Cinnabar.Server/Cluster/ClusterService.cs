@@ -51,8 +51,18 @@ public sealed class ClusterService : IClusterEnvironment
         Router = new ClusterRouter(server, this);
     }
 
-    /// <summary>replicationGetSlaveOffset on a replica, master_repl_offset on a master.</summary>
-    public long ReplicaOffset => _server.Repl.MasterReplOffset;
+    /// <summary>replicationGetSlaveOffset on a replica (0 while no master stream exists, e.g. during
+    /// a full sync: peers then report the replica as "loading"), master_repl_offset on a master.</summary>
+    public long ReplicaOffset
+    {
+        get
+        {
+            if (!_server.IsReplica) return _server.Repl.MasterReplOffset;
+            var link = _server.Repl.Link;
+            bool streaming = link != null && link.Connected && !link.SyncInProgress;
+            return streaming || _server.Repl.CachedMaster ? Math.Max(0, _server.Repl.MasterReplOffset) : 0;
+        }
+    }
 
     private static long NowMs => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
 
@@ -198,6 +208,25 @@ public sealed class ClusterService : IClusterEnvironment
         _server.AfterBatch();
     }
 
+    internal void OnConnected(BusConnection conn)
+    {
+        if (Monitor.TryEnter(_server.ExecLock))
+        {
+            try { ConnectedLocked(conn); }
+            finally { Monitor.Exit(_server.ExecLock); }
+            return;
+        }
+        _ = Task.Run(() => { lock (_server.ExecLock) ConnectedLocked(conn); });
+    }
+
+    private void ConnectedLocked(BusConnection conn)
+    {
+        if (conn.Closed) return;
+        long now = NowMs;
+        Node.LinkEstablished(conn.Id, now);
+        Node.BeforeSleep(now);
+    }
+
     internal void OnConnectionLost(BusConnection conn)
     {
         if (Monitor.TryEnter(_server.ExecLock))
@@ -225,6 +254,57 @@ public sealed class ClusterService : IClusterEnvironment
         EnforceSendBufferLimit();
         Node.Tick(now);
         Node.BeforeSleep(now);
+        RedirectBlockedClients();
+    }
+
+    /// <summary>clusterRedirectBlockedClientIfNeeded (clientsCron): a client blocked on a key whose
+    /// slot is no longer served here is released with -MOVED (or CLUSTERDOWN).</summary>
+    private void RedirectBlockedClients()
+    {
+        if (_server.BlockedClientCount == 0) return;
+        foreach (var c in _server.Clients.ToArray())
+        {
+            var st = c.BlockState;
+            if (st == null || st.Keys.Length == 0) continue;
+            string? error = null;
+            if (!Node.StateOk)
+            {
+                error = ClusterRouter.Down;
+            }
+            else
+            {
+                int slot = Cinnabar.Storage.HashSlot.Of(st.Keys[0]);
+                var owner = Node.SlotOwner(slot);
+                var cmd = _server.Commands.Lookup(st.Argv[0]);
+                if ((c.Flags & ClientFlags.ReadOnly) != 0 && cmd != null && !cmd.Is(CommandFlags.Write) &&
+                    Node.Myself.IsReplica && Node.Myself.Master == owner)
+                    owner = Node.Myself;
+                if (owner != Node.Myself && Node.ImportingFrom(slot) == null)
+                    error = owner == null ? ClusterRouter.Unbound : $"MOVED {slot} {Router.Endpoint(owner)}:{owner.Port}";
+            }
+            if (error == null) continue;
+            _server.Unblock(c, timedOut: false, write: true, error);
+            c.ScheduleFlush();
+        }
+    }
+
+    /// <summary>DEBUG CLUSTERLINK KILL to|from|all node-id: drops our links with that peer.</summary>
+    public string? KillLinks(string direction, string nodeName)
+    {
+        var n = Node.Lookup(nodeName);
+        if (n == null) return $"ERR Unknown node {nodeName}";
+        bool to = direction.Equals("to", StringComparison.OrdinalIgnoreCase) || direction.Equals("all", StringComparison.OrdinalIgnoreCase);
+        bool from = direction.Equals("from", StringComparison.OrdinalIgnoreCase) || direction.Equals("all", StringComparison.OrdinalIgnoreCase);
+        if (!to && !from) return "ERR Unknown direction " + direction;
+        if (to && n.LinkId >= 0) Drop(n.LinkId);
+        if (from && n.InboundLinkId >= 0) Drop(n.InboundLinkId);
+        return null;
+
+        void Drop(int id)
+        {
+            if (_conns.Remove(id, out var conn)) conn.Close();
+            Node.LinkClosed(id);
+        }
     }
 
     /// <summary>clusterNodeCronFreeLinkOnBufferLimitReached.</summary>
@@ -326,7 +406,7 @@ public sealed class ClusterService : IClusterEnvironment
     bool IClusterEnvironment.HasSubscribers(bool shard) =>
         shard ? _server.PubSub.ShardChannels.Count > 0 : _server.PubSub.ChannelCount + _server.PubSub.PatternCount > 0;
 
-    long IClusterEnvironment.ReplicationOffset => _server.Repl.MasterReplOffset;
+    long IClusterEnvironment.ReplicationOffset => ReplicaOffset;
 
     void IClusterEnvironment.ReplicateFrom(string ip, int port) => _server.ReplicaOf(ip, port);
 

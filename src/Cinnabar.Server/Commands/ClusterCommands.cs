@@ -39,6 +39,41 @@ public sealed class ClusterCommands : ICommandFamily
         Sub(t, c, "failover", -2, "admin stale no_async_loading", 0, 0, 0, "@admin @slow @dangerous", "Forces a replica to perform a manual failover of its master.", "3.0.0", "O(1)");
     }
 
+    // DEBUG CLUSTERLINK KILL to|from|all <node-id> (used by the links tests).
+    static ClusterCommands()
+    {
+        DebugCommands.Subcommands["CLUSTERLINK"] = (5, DebugClusterLink);
+        DebugCommands.Subcommands["DROP-CLUSTER-PACKET-FILTER"] = (3, DebugDropPacketFilter);
+    }
+
+    private static void DebugDropPacketFilter(CommandContext ctx)
+    {
+        if (!ctx.TryGetLong(2, out long type)) return;
+        if (ctx.Server.Cluster != null) ctx.Server.Cluster.Node.DropPacketFilter = (int)Math.Clamp(type, -1, int.MaxValue);
+        ctx.Reply.WriteOk();
+    }
+
+    private static void DebugClusterLink(CommandContext ctx)
+    {
+        if (ctx.ArgCount != 5 || !ctx.ArgIs(2, "KILL"))
+        {
+            ctx.Error(Errors.SubcommandSyntax(ctx.ArgString(1), "debug"));
+            return;
+        }
+        var svc = ctx.Server.Cluster;
+        if (svc == null)
+        {
+            ctx.Error("ERR Debug option only available for cluster mode enabled setup!");
+            return;
+        }
+        if (svc.KillLinks(ctx.ArgString(3), ctx.ArgString(4)) is { } err)
+        {
+            ctx.Error(err);
+            return;
+        }
+        ctx.Reply.WriteOk();
+    }
+
     private static void Sub(CommandTable t, CommandDef c, string name, int arity, string flags, int firstKey, int lastKey, int step,
         string acl, string summary, string since, string complexity) =>
         t.AddSub(c, name, arity, flags, firstKey, lastKey, step, acl, ctx => Dispatch(ctx, name), summary, since, complexity);

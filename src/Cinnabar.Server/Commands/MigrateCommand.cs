@@ -267,8 +267,10 @@ public sealed class MigrateCommands : ICommandFamily
             }
             sent.Add(keys[j]);
             var payload = PersistenceCommands.CreateDumpPayload(values[j], compress);
-            if (o.Replace) WriteCommand(cmd, "RESTORE"u8.ToArray(), keys[j], Num(ttl), payload, "REPLACE"u8.ToArray());
-            else WriteCommand(cmd, "RESTORE"u8.ToArray(), keys[j], Num(ttl), payload);
+            // In cluster mode the target is importing the slot: RESTORE-ASKING is served there without ASKING.
+            byte[] restore = ctx.Server.Cluster != null ? "RESTORE-ASKING"u8.ToArray() : "RESTORE"u8.ToArray();
+            if (o.Replace) WriteCommand(cmd, restore, keys[j], Num(ttl), payload, "REPLACE"u8.ToArray());
+            else WriteCommand(cmd, restore, keys[j], Num(ttl), payload);
         }
         try
         {

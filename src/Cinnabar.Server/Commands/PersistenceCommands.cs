@@ -16,6 +16,7 @@ public sealed class PersistenceCommands : ICommandFamily
         t.Add("bgrewriteaof", 1, "admin noscript no_async_loading", 0, 0, 0, "@admin @slow @dangerous", BgRewriteAof, "server", "Asynchronously rewrites the append-only file to disk.");
         t.Add("dump", 2, "readonly", 1, 1, 1, "@keyspace @read @slow", Dump, "generic", "Returns a serialized representation of the value stored at a key.", "2.6.0");
         t.Add("restore", -4, "write denyoom", 1, 1, 1, "@keyspace @write @slow @dangerous", Restore, "generic", "Creates a key from the serialized representation of a value.", "2.6.0");
+        t.Add("restore-asking", -4, "write denyoom asking", 1, 1, 1, "@keyspace @write @slow @dangerous", Restore, "server", "An internal command for migrating keys in a cluster", "3.0.0");
     }
 
     private static void Save(CommandContext ctx)

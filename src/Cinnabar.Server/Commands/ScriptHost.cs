@@ -64,6 +64,8 @@ internal sealed class ScriptHost : IScriptHost
 
     /// <summary>The running script declared allow-oom (shebang flag or function flag).</summary>
     public bool AllowOom { get; set; }
+    /// <summary>SCRIPT_ALLOW_CROSS_SLOT: eval scripts without a shebang, or the allow-cross-slot-keys flag.</summary>
+    public bool AllowCrossSlot { get; set; }
 
     /// <summary>DEBUG SET-DISABLE-DENY-SCRIPTS: scripts may call noscript commands (server.script_disable_deny_script).</summary>
     public bool DisableDenyScripts { get; set; }
@@ -242,8 +244,9 @@ internal sealed class ScriptHost : IScriptHost
         // From here on the script counts as having written (SCRIPT_WRITE_DIRTY): SCRIPT KILL
         // answers UNKILLABLE and the OOM check above no longer stops it.
         if (cmd.Is(CommandFlags.Write)) _server.ScriptWrote = true;
+        int ignoredSlot = -1;
         if (_server.Cluster != null && _caller != null &&
-            _server.Cluster.Router.CheckScriptCall(_caller, _fake, cmd, _args, ref _scriptSlot) is { } clusterError)
+            _server.Cluster.Router.CheckScriptCall(_caller, _fake, cmd, _args, ref AllowCrossSlot ? ref ignoredSlot : ref _scriptSlot) is { } clusterError)
         {
             return Reject(cmd, clusterError, out scriptError);
         }

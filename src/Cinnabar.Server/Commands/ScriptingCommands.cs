@@ -142,8 +142,14 @@ public sealed class ScriptingCommands : ICommandFamily
             ctx.Error(Errors.ScriptWriteFlagWithRo);
             return;
         }
+        if (ctx.Server.Cluster != null && (script.Flags & ScriptFlags.NoCluster) != 0)
+        {
+            ctx.Error("ERR Can not run script on cluster, 'no-cluster' flag is set.");
+            return;
+        }
         bool readOnly = ro || (script.Flags & ScriptFlags.NoWrites) != 0;
         host.AllowOom = (script.Flags & ScriptFlags.AllowOom) != 0;
+        host.AllowCrossSlot = !script.HasShebang || (script.Flags & ScriptFlags.AllowCrossSlotKeys) != 0;
         host.Run(ctx, host.EvalEngine, sha, keys, args, asFunction: false, readOnly, sha);
     }
 
@@ -227,7 +233,13 @@ public sealed class ScriptingCommands : ICommandFamily
             ctx.Error(Errors.ScriptWriteFlagWithRo);
             return;
         }
+        if (ctx.Server.Cluster != null && fn.Flags.Contains("no-cluster"))
+        {
+            ctx.Error("ERR Can not run script on cluster, 'no-cluster' flag is set.");
+            return;
+        }
         host.AllowOom = fn.Flags.Contains("allow-oom");
+        host.AllowCrossSlot = fn.Flags.Contains("allow-cross-slot-keys");
         host.Run(ctx, host.FunctionEngine, fn.Name, keys, args, asFunction: true, ro || noWrites, fn.Name);
     }
 

@@ -149,6 +149,13 @@ public sealed partial class ServerConfig
             Name = "key-load-delay", Kind = ConfigKind.Int, Default = "0", Min = int.MinValue, Max = int.MaxValue, Hidden = true,
             Apply = (c, v) => { c.KeyLoadDelayMicros = long.Parse(v, CultureInfo.InvariantCulture); return null; },
         });
+        // How often a long load yields to serve events; the load here never blocks the event loop,
+        // so only the value is kept (CONFIG GET/SET/REWRITE as Redis).
+        Add(new ConfigDirective
+        {
+            Name = "loading-process-events-interval-bytes", Kind = ConfigKind.Int, Default = "2097152", Min = 1024, Max = int.MaxValue, Hidden = true,
+            Apply = (c, v) => null,
+        });
         Add(new ConfigDirective
         {
             Name = "watchdog-period", Kind = ConfigKind.Int, Default = "0", Min = 0, Max = int.MaxValue, Hidden = true,
@@ -232,7 +239,19 @@ public sealed partial class ServerConfig
         Bool("cluster-allow-pubsubshard-when-down", true, (c, v) => c.ClusterAllowPubsubshardWhenDown = v);
         Memory("cluster-link-sendbuf-limit", 0, 0, long.MaxValue, (c, v) => c.ClusterLinkSendbufLimit = v);
         Str("cluster-announce-ip", "", (c, v) => c.ClusterAnnounceIp = v);
-        Str("cluster-announce-hostname", "", (c, v) => c.ClusterAnnounceHostname = v);
+        Add(new ConfigDirective
+        {
+            Name = "cluster-announce-hostname", Kind = ConfigKind.String, Default = "",
+            Apply = (c, v) =>
+            {
+                // isValidAnnouncedHostname
+                if (v.Length >= 256) return "Hostnames must be less than 256 characters";
+                foreach (char ch in v)
+                    if (!(char.IsAsciiLetterOrDigit(ch) || ch == '-' || ch == '.')) return "Hostnames may only contain alphanumeric characters, hyphens or dots";
+                c.ClusterAnnounceHostname = v;
+                return null;
+            },
+        });
         Int("cluster-announce-port", 0, 0, 65535, (c, v) => c.ClusterAnnouncePort = (int)v);
         Int("cluster-announce-bus-port", 0, 0, 65535, (c, v) => c.ClusterAnnounceBusPort = (int)v);
         Int("cluster-announce-tls-port", 0, 0, 65535, (c, v) => c.ClusterAnnounceTlsPort = (int)v);

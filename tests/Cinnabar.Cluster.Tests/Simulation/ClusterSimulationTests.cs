@@ -148,6 +148,22 @@ public sealed class ClusterSimulationTests(ITestOutputHelper output)
         for (int i = 0; i < 3; i++) Assert.True(sim.Nodes[3 + i].Node.Myself.IsReplica);
     }
 
+    [Theory]
+    [InlineData(51)]
+    [InlineData(52)]
+    public void A_meet_whose_first_connection_fails_is_retried_as_a_meet(int seed)
+    {
+        var sim = new SimCluster(seed);
+        var a = sim.AddNode(5000);
+        var b = sim.AddNode(5000);
+        sim.Partition([a]);
+        a.Meet(b);
+        sim.RunFor(800);   // connection attempts fail meanwhile
+        sim.Heal();
+        bool ok = sim.RunUntil(sim.AllKnowEachOther, 10_000);
+        Assert.True(ok, $"seed {seed}: the peer never learned about the meeting node");
+    }
+
     [Fact]
     public void Same_seed_replays_the_same_run()
     {

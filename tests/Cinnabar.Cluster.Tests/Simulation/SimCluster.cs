@@ -117,8 +117,10 @@ public sealed class SimCluster
             outLink.Peer = inLink;
             _links[inLink.Id] = inLink;
             target.Node.InboundLinkAccepted(inLink.Id, Now);
-            // Frames queued before the connection completed are flushed now.
+            // Frames queued before the connection completed go first, then the connect handler's PING/MEET.
             foreach (var f in from.TakeQueued(outLink.Id)) Transmit(outLink, f);
+            from.Node.LinkEstablished(outLink.Id, Now);
+            from.Node.BeforeSleep(Now);
         });
         return outLink.Id;
     }

@@ -6,7 +6,6 @@ namespace Cinnabar.Cluster.Tests.Simulation;
 public sealed class SimNode : IClusterEnvironment
 {
     private readonly SimCluster _net;
-    private readonly Dictionary<int, List<byte[]>> _queued = new();
 
     public int Index { get; }
     public int Port => 30000 + Index;
@@ -42,7 +41,7 @@ public sealed class SimNode : IClusterEnvironment
         Alive = true;
     }
 
-    public void Meet(SimNode other) => Assert.True(Node.StartHandshake("127.0.0.1", other.Port, other.BusPort, _net.Now));
+    private readonly Dictionary<int, List<byte[]>> _queued = new();
 
     internal void Queue(int linkId, byte[] frame)
     {
@@ -52,6 +51,8 @@ public sealed class SimNode : IClusterEnvironment
 
     internal IEnumerable<byte[]> TakeQueued(int linkId) =>
         _queued.Remove(linkId, out var l) ? l : [];
+
+    public void Meet(SimNode other) => Assert.True(Node.StartHandshake("127.0.0.1", other.Port, other.BusPort, _net.Now));
 
     int IClusterEnvironment.Connect(string ip, int cport) => _net.Connect(this, ip, cport);
     void IClusterEnvironment.Send(int linkId, BusMessage message) => _net.Send(this, linkId, message);
