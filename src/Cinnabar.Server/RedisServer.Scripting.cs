@@ -51,15 +51,27 @@ public sealed partial class RedisServer
             return;
         }
         if (TryHelloWhileBusy(client, args)) return;
-        bool kill = args.Count == 2 && (IsWord(args[0], "script") || IsWord(args[0], "function")) && IsWord(args[1], "kill");
+        bool function = IsWord(args[0], "function");
+        if (args.Count == 2 && function && IsWord(args[1], "stats"))
+        {
+            Cinnabar.Server.Commands.ScriptingCommands.WriteFunctionStats(Scripting, client.Reply, Scripting.BusyScript);
+            return;
+        }
+        bool kill = args.Count == 2 && (IsWord(args[0], "script") || function) && IsWord(args[1], "kill");
         if (!kill)
         {
             RejectWhileBusy(client, args);
             return;
         }
-        if (ScriptWrote)
+        // scriptKill: a master's script, one that wrote, or the other kind's KILL are refused.
+        string? refusal = Scripting.RunningFromMaster ? Errors.UnkillableFromMaster
+            : ScriptWrote ? Errors.Unkillable
+            : Scripting.RunningIsFunction && !function ? Errors.BusyFunction
+            : !Scripting.RunningIsFunction && function ? Errors.Busy
+            : null;
+        if (refusal != null)
         {
-            client.Reply.WriteError(Errors.Unkillable);
+            client.Reply.WriteError(refusal);
             return;
         }
         ScriptKillRequested = true;
@@ -72,6 +84,9 @@ public sealed partial class RedisServer
     /// changes, so it runs without the lock; HELLO AUTH (the shared ACL state) and HELLO inside
     /// MULTI (queued) are left to the -BUSY path.
     /// </summary>
+    /// <summary>The -BUSY reply names the KILL that applies to what is running (slowevalerr / slowscripterr).</summary>
+    private string BusyError => Scripting.RunningIsFunction ? Errors.BusyFunction : Errors.Busy;
+
     private bool TryHelloWhileBusy(Client client, Protocol.CommandArgs args)
     {
         if (!IsWord(args[0], "hello") || (client.Flags & ClientFlags.Multi) != 0) return false;
@@ -94,7 +109,7 @@ public sealed partial class RedisServer
     /// Only client-local state is touched here: the exec lock is held by the script. (WATCHes of
     /// a discarded transaction stay until the client's next EXEC/DISCARD/UNWATCH.)
     /// </summary>
-    private static void RejectWhileBusy(Client client, Protocol.CommandArgs args)
+    private void RejectWhileBusy(Client client, Protocol.CommandArgs args)
     {
         bool inMulti = (client.Flags & ClientFlags.Multi) != 0;
         if (args.Count == 1 && IsWord(args[0], "multi"))
@@ -116,11 +131,11 @@ public sealed partial class RedisServer
         if (inMulti && args.Count == 1 && IsWord(args[0], "exec"))
         {
             Cinnabar.Server.Commands.TransactionCommands.ResetMulti(client);
-            client.Reply.WriteError(Errors.ExecAbortBecause(Errors.Busy));
+            client.Reply.WriteError(Errors.ExecAbortBecause(BusyError));
             return;
         }
         if (inMulti) client.Flags |= ClientFlags.DirtyExec;
-        client.Reply.WriteError(Errors.Busy);
+        client.Reply.WriteError(BusyError);
     }
 
     private readonly ConcurrentQueue<Client> _acceptedWhileBusy = new();

@@ -46,12 +46,12 @@ public sealed partial class DebugCommands : ICommandFamily
     /// <summary>DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]: save the RDB, flush, load it back (persistence round trip).</summary>
     private static void Reload(CommandContext ctx)
     {
-        bool save = true, flush = true;
+        bool save = true, flush = true, merge = false;
         for (int i = 2; i < ctx.ArgCount; i++)
         {
             if (ctx.ArgIs(i, "NOSAVE")) save = false;
             else if (ctx.ArgIs(i, "NOFLUSH")) flush = false;
-            else if (ctx.ArgIs(i, "MERGE")) flush = false;
+            else if (ctx.ArgIs(i, "MERGE")) merge = true;
             else
             {
                 ctx.Error("ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.");
@@ -74,10 +74,11 @@ public sealed partial class DebugCommands : ICommandFamily
             s.Tracking.InvalidateAllOnFlush();
             s.FlushFunctionsForReload();
         }
-        var loadErr = s.ReloadRdb();
-        if (loadErr != null)
+        // MERGE (RDBFLAGS_ALLOW_DUP) lets the file's functions replace loaded ones; NOFLUSH alone
+        // fails on a library that exists. (Duplicate keys, where Redis stops the process, are merged.)
+        if (s.ReloadRdb(replaceFunctions: flush || merge) != null)
         {
-            ctx.Error(loadErr);
+            ctx.Error("ERR Error trying to load the RDB dump");
             return;
         }
         s.Log.Notice("DB reloaded by DEBUG RELOAD");

@@ -58,6 +58,23 @@ internal sealed class ScriptHost : IScriptHost
     public LuaEngine FunctionEngine => _functionEngine ??= new LuaEngine(this, functionsMode: true);
     public string? RunningName { get; private set; }
 
+    /// <summary>The running script is a function (FCALL), not an EVAL script: decides which KILL applies.</summary>
+    public bool RunningIsFunction { get; private set; }
+
+    /// <summary>The running script was sent by our master: it cannot be killed.</summary>
+    public bool RunningFromMaster { get; private set; }
+
+    private Protocol.CommandArgs? _callerArgs;
+    private long _runStartMs;
+    // Captured on the script's thread when it turns busy, for FUNCTION STATS answered without the lock.
+    private volatile BusyScriptInfo? _busyInfo;
+
+    /// <summary>What FUNCTION STATS reports about a busy script (name, the caller's command, start time).</summary>
+    public sealed record BusyScriptInfo(string Name, byte[][] Command, long StartMs);
+
+    /// <summary>The busy script's description, or null; safe to read without the exec lock.</summary>
+    public BusyScriptInfo? BusyScript => _server.ScriptBusy ? _busyInfo : null;
+
     /// <summary>INFO memory: bytes held by the eval and function Lua states, and cache sizes.</summary>
     public (long LuaEval, long LuaFunctions, int CachedScripts, int Functions, int Libraries) MemoryStats() =>
         (EvalEngine.UsedMemory, FunctionEngine.UsedMemory, Scripts.Count, Functions.Count, Libraries.Count);
@@ -134,6 +151,10 @@ internal sealed class ScriptHost : IScriptHost
         _scriptSlot = _server.Cluster?.Router.CurrentSlot ?? -1;
         _effects.Clear();
         RunningName = name;
+        RunningIsFunction = asFunction;
+        RunningFromMaster = (ctx.Client.Flags & ClientFlags.Master) != 0;
+        _callerArgs = ctx.Args;
+        _runStartMs = Environment.TickCount64;
         _running = engine;
         _server.ScriptWrote = false;
         _server.ScriptKillRequested = false;
@@ -146,6 +167,8 @@ internal sealed class ScriptHost : IScriptHost
         finally
         {
             RunningName = null;
+            _callerArgs = null;
+            _busyInfo = null;
             _running = null;
             AllowOom = false;
             _server.ScriptBusy = false;
@@ -298,6 +321,9 @@ internal sealed class ScriptHost : IScriptHost
         long threshold = _server.Config.BusyReplyThresholdMs;
         if (threshold > 0 && elapsedMs >= threshold && !_server.ScriptBusy)
         {
+            // Eval scripts are reported by their internal function name, f_<sha1> (Redis's funcname).
+            if (RunningName != null && _callerArgs != null)
+                _busyInfo = new BusyScriptInfo(RunningIsFunction ? RunningName : "f_" + RunningName, _callerArgs.ToOwnedArray(), _runStartMs);
             _server.ScriptBusy = true;
             _server.Log.Warning($"Slow script detected: still in execution after {elapsedMs} milliseconds. You can try killing the script using the SCRIPT KILL command.");
         }
@@ -348,22 +374,30 @@ internal sealed class ScriptHost : IScriptHost
         return null;
     }
 
+    /// <summary>
+    /// functionExtractLibMetaData: the first line, split as sdssplitargs does (quotes allowed), is
+    /// "#!engine" then name=... (once); then the name is checked, then the engine looked up.
+    /// </summary>
     private static string? ParseLibraryShebang(byte[] code, out string name)
     {
         name = "";
         if (code.Length < 2 || code[0] != '#' || code[1] != '!') return Errors.LibraryMissingMetadata;
         int nl = Array.IndexOf(code, (byte)'\n');
-        string line = Encoding.UTF8.GetString(code, 2, (nl < 0 ? code.Length : nl) - 2);
-        var parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-        if (parts.Length == 0 || !parts[0].Equals("lua", StringComparison.OrdinalIgnoreCase)) return $"ERR Engine '{(parts.Length > 0 ? parts[0] : "")}' not found";
+        if (nl < 0) return Errors.LibraryInvalidMetadata;
+        var parts = Cinnabar.Protocol.ArgSplitter.Split(code.AsSpan(0, nl));
+        if (parts == null || parts.Count == 0) return Errors.LibraryInvalidMetadata;
+        string engine = Encoding.UTF8.GetString(parts[0].AsSpan(Math.Min(2, parts[0].Length)));
         string? found = null;
-        for (int i = 1; i < parts.Length; i++)
+        for (int i = 1; i < parts.Count; i++)
         {
-            if (parts[i].StartsWith("name=", StringComparison.Ordinal)) found = parts[i][5..];
-            else return "ERR Invalid metadata value given: " + parts[i];
+            string part = Encoding.UTF8.GetString(parts[i]);
+            if (!part.StartsWith("name=", StringComparison.OrdinalIgnoreCase)) return "ERR Invalid metadata value given: " + part;
+            if (found != null) return Errors.LibraryNameGivenTwice;
+            found = part[5..];
         }
         if (found == null) return Errors.LibraryNameMissing;
         if (found.Length == 0 || !found.All(c => char.IsAsciiLetterOrDigit(c) || c == '_')) return Errors.LibraryNameInvalid;
+        if (!engine.Equals("lua", StringComparison.OrdinalIgnoreCase)) return $"ERR Engine '{engine}' not found";
         name = found;
         return null;
     }
