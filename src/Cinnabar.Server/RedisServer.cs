@@ -41,6 +41,8 @@ public sealed partial class RedisServer : IKeyspaceEvents
         Log = log ?? new Log();
         Keyspace = new Keyspace(config.Databases) { Events = this };
         Commands = CommandTable.CreateDefault();
+        foreach (var (oldName, newName) in config.RenamedCommands)
+            if (Commands.Rename(oldName, newName) is { } renameError) Log.Warning($"rename-command {oldName}: {renameError}");
         Acl = new Acl.AclManager(this);
         PubSub = new PubSub();
         Notifications = new Notifications(this);
@@ -583,7 +585,9 @@ public sealed partial class RedisServer : IKeyspaceEvents
         sb.Append(" [").Append(client.DbIndex).Append(' ');
         sb.Append((client.Flags & ClientFlags.Lua) != 0 ? "lua" : (client.Flags & ClientFlags.Unix) != 0 ? "unix:" + Config.UnixSocket : client.Address);
         sb.Append(']');
-        for (int i = 0; i < args.Count; i++) sb.Append(' ').Append(ArgSplitter.Repr(args[i]));
+        // Passwords and other secrets show as "(redacted)", as in the slow log (redactClientCommandArgument).
+        for (int i = 0; i < args.Count; i++)
+            sb.Append(' ').Append(Acl.IsRedacted(client.Context.Command, args, i) ? "\"(redacted)\"" : ArgSplitter.Repr(args[i]));
         var line = Encoding.UTF8.GetBytes(sb.ToString());
         foreach (var m in Monitors)
         {
