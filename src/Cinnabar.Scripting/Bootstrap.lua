@@ -173,47 +173,84 @@ local registered
 local load_env
 if functions_mode then
   local fredis = {}
-  for _, k in ipairs({'log', 'setresp', 'LOG_DEBUG', 'LOG_VERBOSE', 'LOG_NOTICE', 'LOG_WARNING', 'REDIS_VERSION', 'REDIS_VERSION_NUM'}) do
+  -- Only register_function, log and the version fields (luaEngineInitEngine): any other field,
+  -- setresp included, is a "nonexistent global variable" there.
+  for _, k in ipairs({'log', 'LOG_DEBUG', 'LOG_VERBOSE', 'LOG_NOTICE', 'LOG_WARNING', 'REDIS_VERSION', 'REDIS_VERSION_NUM'}) do
     fredis[k] = redis[k]
   end
   local known_flags = {['no-writes'] = true, ['allow-oom'] = true, ['allow-stale'] = true, ['no-cluster'] = true, ['allow-cross-slot-keys'] = true}
+  -- lua_isstring: a string or a number (then converted).
+  local function as_string(v)
+    local t = type(v)
+    if t == 'string' then return v end
+    if t == 'number' then return tostring(v) end
+    return nil
+  end
+  local function read_flags(flags)
+    local fl = {}
+    local j = 1
+    while true do
+      local f = flags[j]
+      if f == nil then break end
+      f = as_string(f)
+      if f == nil or not known_flags[f:lower()] then error('unknown flag given', 0) end
+      fl[#fl + 1] = f:lower()
+      j = j + 1
+    end
+    return fl
+  end
+  -- luaRegisterFunctionReadNamedArgs: keys are matched without case, in the table's order.
+  local function named_args(t)
+    if type(t) ~= 'table' then
+      error('calling redis.register_function with a single argument is only applicable to Lua table (representing named arguments).', 0)
+    end
+    local name, callback, flags, description
+    for k, v in next, t do
+      if type(k) ~= 'string' and type(k) ~= 'number' then error('named argument key given to redis.register_function is not a string', 0) end
+      local key = tostring(k):lower()
+      if key == 'function_name' then
+        name = as_string(v)
+        if name == nil then error('function_name argument given to redis.register_function must be a string', 0) end
+      elseif key == 'description' then
+        description = as_string(v)
+        if description == nil then error('description argument given to redis.register_function must be a string', 0) end
+      elseif key == 'callback' then
+        if type(v) ~= 'function' then error('callback argument given to redis.register_function must be a function', 0) end
+        callback = v
+      elseif key == 'flags' then
+        if type(v) ~= 'table' then error('flags argument to redis.register_function must be a table representing function flags', 0) end
+        flags = read_flags(v)
+      else
+        error('unknown argument given to redis.register_function', 0)
+      end
+    end
+    if name == nil then error('redis.register_function must get a function name argument', 0) end
+    if callback == nil then error('redis.register_function must get a callback argument', 0) end
+    return name, callback, flags or {}, description
+  end
   fredis.register_function = function(...)
+    -- A reference kept past FUNCTION LOAD cannot register anything later.
+    if registered == nil then error('redis.register_function can only be called on FUNCTION LOAD command', 0) end
     local n = select('#', ...)
     local name, callback, flags, description
-    if n == 1 and type((...)) == 'table' then
-      local t = ...
-      for k, v in next, t do
-        if k == 'function_name' then name = v
-        elseif k == 'callback' then callback = v
-        elseif k == 'flags' then flags = v
-        elseif k == 'description' then description = v
-        else error('unknown argument given to redis.register_function', 0) end
-      end
-      if name == nil then error('redis.register_function must get a function name argument', 0) end
-      if callback == nil then error('redis.register_function must get a callback argument', 0) end
+    if n == 1 then
+      name, callback, flags, description = named_args((...))
     elseif n == 2 then
-      name, callback = ...
+      local a, b = ...
+      name = as_string(a)
+      if name == nil then error('first argument to redis.register_function must be a string', 0) end
+      if type(b) ~= 'function' then error('second argument to redis.register_function must be a function', 0) end
+      callback, flags = b, {}
     else
       error('wrong number of arguments to redis.register_function', 0)
     end
-    if type(name) ~= 'string' then error('function_name argument given to redis.register_function must be a string', 0) end
-    if type(callback) ~= 'function' then error('callback argument given to redis.register_function must be a function', 0) end
-    if description ~= nil and type(description) ~= 'string' then error('description argument given to redis.register_function must be a string', 0) end
     if #name == 0 or name:find('[^%w_]') then
       error('Library names can only contain letters, numbers, or underscores(_) and must be at least one character long', 0)
-    end
-    local fl = {}
-    if flags ~= nil then
-      if type(flags) ~= 'table' then error('flags argument to redis.register_function must be a table representing function flags', 0) end
-      for _, f in ipairs(flags) do
-        if type(f) ~= 'string' or not known_flags[f] then error('unknown flag given', 0) end
-        fl[#fl + 1] = f
-      end
     end
     for _, r in ipairs(registered) do
       if r.name == name then error('Function already exists in the library', 0) end
     end
-    registered[#registered + 1] = {name = name, callback = callback, flags = fl, description = description}
+    registered[#registered + 1] = {name = name, callback = callback, flags = flags, description = description}
   end
   -- Redis 7.0.15 runs a library's body with nothing but the redis API in its globals (string,
   -- pairs, error, tostring... are all "nonexistent global variable" there: checked live).
@@ -237,7 +274,9 @@ local function error_handler(e)
   if type(e) == 'table' then
     local msg = rawget(e, 'err')
     if type(msg) ~= 'string' then msg = 'ERR ' .. tostring(msg) end
-    return {err = msg, source = source, line = line}
+    -- The mark a redis.call error carries (its statistics are already counted) is kept, as
+    -- Redis's handler keeps the whole table.
+    return {err = msg, source = source, line = line, ignore_error_stats_update = rawget(e, 'ignore_error_stats_update')}
   end
   return {err = 'ERR ' .. tostring(e), source = source, line = line}
 end

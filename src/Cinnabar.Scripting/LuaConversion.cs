@@ -173,10 +173,16 @@ internal static class LuaConversion
     /// like Redis, a level that cannot get 4 more Lua stack slots becomes the error reply
     /// "reached lua stack limit".
     /// </summary>
-    public static string? WriteReply(LuaState l, RespWriter w, int luaResp)
+    public static string? WriteReply(LuaState l, RespWriter w, int luaResp) => WriteReply(l, w, luaResp, out _);
+
+    /// <summary>As above; <paramref name="errorCounted"/> tells that a returned error table came
+    /// from a command the script ran, whose error the error statistics already counted.</summary>
+    public static string? WriteReply(LuaState l, RespWriter w, int luaResp, out bool errorCounted)
     {
+        errorCounted = false;
         if (l.Type(-1) == LuaType.Table && l.CheckStack(4) && TryGetStringField(l, -1, "err", out var topErr))
         {
+            errorCounted = IsErrorCounted(l, -1);
             l.Pop(1);
             return Encoding.UTF8.GetString(topErr);
         }
@@ -346,6 +352,19 @@ internal static class LuaConversion
         for (int i = 0; i < s.Length; i++)
             if (s[i] == '\r' || s[i] == '\n') s[i] = (byte)' ';
         return s;
+    }
+
+    /// <summary>The field Redis sets on error tables made from a command's error reply or refusal
+    /// (its statistics were updated then, so the script's final error reply must not count it again).</summary>
+    public const string IgnoreErrorStatsField = "ignore_error_stats_update";
+
+    internal static bool IsErrorCounted(LuaState l, int index)
+    {
+        index = l.AbsIndex(index);
+        l.PushString(IgnoreErrorStatsField);
+        bool counted = l.RawGet(index) == LuaType.Boolean && l.ToBoolean(-1);
+        l.Pop(1);
+        return counted;
     }
 
     internal static bool TryGetStringField(LuaState l, int index, string field, out byte[] value)

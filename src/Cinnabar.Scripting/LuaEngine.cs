@@ -49,7 +49,7 @@ public sealed unsafe class LuaEngine : IDisposable
         _lua.NewTable();
         AddFunction("call", s => RedisCall(s, raise: true));
         AddFunction("pcall", s => RedisCall(s, raise: false));
-        AddFunction("error_reply", s => ReplyTable(s, "err"));
+        AddFunction("error_reply", ErrorReply);
         AddFunction("status_reply", s => ReplyTable(s, "ok"));
         AddFunction("sha1hex", Sha1HexFn);
         AddFunction("log", RedisLog);
@@ -82,6 +82,12 @@ public sealed unsafe class LuaEngine : IDisposable
 
     /// <summary>Protocol chosen by redis.setresp for the running script (2 by default).</summary>
     public int Resp { get; private set; } = 2;
+
+    /// <summary>The error the last <see cref="Run"/> returned was a command's error the statistics already counted.</summary>
+    public bool LastErrorCounted { get; private set; }
+
+    /// <summary>redis.set_repl: where the script's next writes propagate (1 AOF, 2 replicas, 3 both, 0 none).</summary>
+    public int ReplFlags { get; private set; } = 3;
     public bool ReadOnlyRun { get; private set; }
     public bool IsRunning => _running.IsRunning;
     public long RunningMs => _running.ElapsedMilliseconds;
@@ -176,7 +182,7 @@ public sealed unsafe class LuaEngine : IDisposable
     /// Makes the running C# function raise when it returns: {err=message} (a Redis error) or the
     /// plain string (an error of a Lua library, which the error handler prefixes with "ERR ").
     /// </summary>
-    private int RaiseValue(LuaState l, byte[] message, bool asTable)
+    private int RaiseValue(LuaState l, byte[] message, bool asTable, bool counted = false)
     {
         l.SetTop(0);
         l.GetRef(_apiRef);
@@ -187,6 +193,7 @@ public sealed unsafe class LuaEngine : IDisposable
             l.NewTable();
             l.PushBuffer(message);
             l.SetField(-2, "err");
+            if (counted) MarkCounted(l);
         }
         else l.PushBuffer(message);
         l.PCall(1, 0, 0);
@@ -401,6 +408,7 @@ public sealed unsafe class LuaEngine : IDisposable
     public string? Run(string name, byte[][] keys, byte[][] args, bool asFunction, bool readOnly, RespWriter w, string errorName)
     {
         Resp = 2;
+        ReplFlags = 3;
         ReadOnlyRun = readOnly;
         PrepareRun();
         if (!asFunction)
@@ -421,7 +429,12 @@ public sealed unsafe class LuaEngine : IDisposable
         }
         var status = ProtectedRun(nargs, 1);
         string? error;
-        if (status == LuaStatus.OK) error = LuaConversion.WriteReply(_lua, w, Resp);
+        LastErrorCounted = false;
+        if (status == LuaStatus.OK)
+        {
+            error = LuaConversion.WriteReply(_lua, w, Resp, out bool counted);
+            LastErrorCounted = counted;
+        }
         else error = FormatError(errorName, status);
         _lua.SetTop(0);
         if (!asFunction)
@@ -444,6 +457,7 @@ public sealed unsafe class LuaEngine : IDisposable
             return "ERR Error running script (call to " + errorName + "): @user_script:0: " + what;
         }
         LuaConversion.TryGetStringField(_lua, -1, "err", out var errBytes);
+        LastErrorCounted = LuaConversion.IsErrorCounted(_lua, -1);
         string msg = Encoding.UTF8.GetString(errBytes);
         _lua.GetField(-1, "source");
         string? source = _lua.Type(-1) == LuaType.String ? _lua.ToStringUtf8(-1) : null;
@@ -620,7 +634,9 @@ public sealed unsafe class LuaEngine : IDisposable
         var argv = ArgsToArgv(l, out string? argError);
         if (argv == null) return Fail(l, raise, argError!);
         var reply = _host.Call(argv, Resp, ReadOnlyRun, out string? scriptError);
-        if (scriptError != null) return Fail(l, raise, scriptError);
+        // The host counted these errors already (a refusal, or the command's own error reply):
+        // the tables carry Redis's ignore_error_stats_update mark.
+        if (scriptError != null) return Fail(l, raise, scriptError, counted: true);
         var span = reply.Span;
         l.SetTop(0);
         if (span.Length == 0)
@@ -628,26 +644,60 @@ public sealed unsafe class LuaEngine : IDisposable
             l.PushNil();
             return 1;
         }
-        if (span[0] == '-' && raise) return Raise(l, span[1..span.IndexOf("\r\n"u8)].ToArray());
+        if (span[0] == '-' && raise) return RaiseValue(l, span[1..span.IndexOf("\r\n"u8)].ToArray(), asTable: true, counted: true);
         LuaConversion.PushResp(l, span, 0);
+        if (span[0] == '-' && l.Type(-1) == LuaType.Table) MarkCounted(l);
         return 1;
     }
 
-    private int Fail(LuaState l, bool raise, string message)
+    private int Fail(LuaState l, bool raise, string message, bool counted = false)
     {
-        if (raise) return Raise(l, message);
+        if (raise) return RaiseValue(l, Encoding.UTF8.GetBytes(message), asTable: true, counted);
         l.NewTable();
         l.PushString(message);
         l.SetField(-2, "err");
+        if (counted) MarkCounted(l);
         return 1;
+    }
+
+    private static void MarkCounted(LuaState l)
+    {
+        l.PushBoolean(true);
+        l.SetField(-2, LuaConversion.IgnoreErrorStatsField);
     }
 
     private int ReplyTable(LuaState l, string field)
     {
-        if (l.GetTop() != 1 || l.Type(1) != LuaType.String) return Raise(l, "ERR wrong number or type of arguments");
+        // Bad arguments give back an error table rather than raising (luaRedisReturnHelper).
+        if (l.GetTop() != 1 || l.Type(1) != LuaType.String) return Fail(l, false, "ERR wrong number or type of arguments");
         l.NewTable();
         l.PushCopy(1);
         l.SetField(-2, field);
+        return 1;
+    }
+
+    /// <summary>
+    /// redis.error_reply(msg): an error table whose text always carries an error code, as Redis
+    /// 7.0's luaPushErrorBuff makes it: "-CODE msg" and "CODE msg" keep their first word as the
+    /// code, a message of one word (or none) gets "ERR " in front; trailing CR/LF are trimmed.
+    /// </summary>
+    private int ErrorReply(LuaState l)
+    {
+        if (l.GetTop() != 1 || l.Type(1) != LuaType.String) return Fail(l, false, "ERR wrong number or type of arguments");
+        var text = l.ToBuffer(1);
+        var body = text.Length > 0 && text[0] == '-' ? text.AsSpan(1) : text.AsSpan();
+        int space = body.IndexOf((byte)' ');
+        ReadOnlySpan<byte> code = space < 0 ? "ERR"u8 : body[..space];
+        var msg = space < 0 ? body : body[(space + 1)..];
+        while (msg.Length > 0 && msg[0] is (byte)'\r' or (byte)'\n') msg = msg[1..];
+        while (msg.Length > 0 && msg[^1] is (byte)'\r' or (byte)'\n') msg = msg[..^1];
+        var final = new byte[code.Length + 1 + msg.Length];
+        code.CopyTo(final);
+        final[code.Length] = (byte)' ';
+        msg.CopyTo(final.AsSpan(code.Length + 1));
+        l.NewTable();
+        l.PushBuffer(final);
+        l.SetField(-2, "err");
         return 1;
     }
 
@@ -697,6 +747,7 @@ public sealed unsafe class LuaEngine : IDisposable
         if (l.GetTop() != 1) return Raise(l, "ERR redis.set_repl() requires one argument.");
         long v = l.Type(1) == LuaType.Number ? LuaNumbers.ToReplyInteger(l, 1) : -1;
         if (v < 0 || v > 3) return Raise(l, "ERR Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.");
+        ReplFlags = (int)v;
         return 0;
     }
 

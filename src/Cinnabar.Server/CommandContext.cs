@@ -66,6 +66,13 @@ public sealed class CommandContext
         Reply.WriteError(message);
     }
 
+    /// <summary>An error reply the statistics already counted (a script passing on a command's error): the command still failed.</summary>
+    public void ErrorCountedAlready(string message)
+    {
+        Failed = true;
+        Reply.WriteError(message);
+    }
+
     public void WrongType() => Error(Errors.WrongType);
     public void SyntaxError() => Error(Errors.Syntax);
 

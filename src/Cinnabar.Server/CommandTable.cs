@@ -114,6 +114,19 @@ public sealed class CommandTable
 
     public CommandDef? Lookup(string name) => _byName.TryGetValue(name, out var d) ? d : null;
 
+    /// <summary>
+    /// rename-command: the command answers to newName only, or to nothing when newName is ""
+    /// (it keeps its own name in COMMAND's output, as in Redis). Returns Redis's error text or null.
+    /// </summary>
+    public string? Rename(string oldName, string newName)
+    {
+        if (!_byName.Remove(oldName, out var def)) return "No such command in rename-command";
+        if (newName.Length == 0) return null;
+        if (_byName.TryAdd(newName, def)) return null;
+        _byName[oldName] = def;
+        return "Target command name already exists";
+    }
+
     public static CommandDef? LookupSub(CommandDef container, ReadOnlySpan<byte> name)
     {
         if (container.Subcommands == null) return null;

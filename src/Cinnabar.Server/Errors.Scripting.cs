@@ -5,6 +5,7 @@ public static partial class Errors
 {
     public const string NoScript = "NOSCRIPT No matching script. Please use EVAL.";
     public const string NotBusy = "NOTBUSY No scripts in execution right now.";
+    public const string UnkillableFromMaster = "UNKILLABLE The busy script was sent by a master instance in the context of replication and cannot be killed.";
     public const string Unkillable = "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.";
     public const string NumKeysTooBig = "ERR Number of keys can't be greater than number of args";
     public const string NumKeysNegative = "ERR Number of keys can't be negative";
@@ -24,6 +25,8 @@ public static partial class Errors
     public const string LibraryNameArgMissing = "ERR library name argument was not given";
     public const string BadDumpPayload = "ERR DUMP payload version or checksum are wrong";
     public const string BadRestorePolicy = "ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.";
+    public const string LibraryInvalidMetadata = "ERR Invalid library metadata";
+    public const string LibraryNameGivenTwice = "ERR Invalid metadata value, name argument was given multiple times";
     public const string LibraryNameInvalid = "ERR Library names can only contain letters, numbers, or underscores(_) and must be at least one character long";
 
 }

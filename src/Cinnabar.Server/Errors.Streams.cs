@@ -13,6 +13,8 @@ public static partial class Errors
     public const string StreamLimitNegative = "ERR The LIMIT argument must be >= 0.";
     public const string StreamTimeoutNegative = "ERR timeout is negative";
     public const string StreamTimeoutNotInteger = "ERR timeout is not an integer or out of range";
+    /// <summary>XREAD/XREADGROUP BLOCK from a script; the name is argv[0] as the script spelled it.</summary>
+    public static string StreamBlockFromScript(string command) => $"ERR {command} command is not allowed with BLOCK option from scripts";
     public const string StreamGtOnlyInGroup = "ERR The > ID can be specified only when calling XREADGROUP using the GROUP <group> <consumer> option.";
     public const string StreamUnblockedKeyDeleted = "UNBLOCKED the stream key no longer exists";
     public const string StreamUnblockedGroupDestroyed = "NOGROUP the consumer group this client was blocked on no longer exists";

@@ -38,6 +38,8 @@ public static partial class Errors
     public const string NotSupportedInCluster = "ERR SELECT is not allowed in cluster mode";
     public const string CrossSlot = "CROSSSLOT Keys in request don't hash to the same slot";
     public const string Busy = "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
+    /// <summary>-BUSY while a function (not an EVAL script) runs (shared.slowscripterr).</summary>
+    public const string BusyFunction = "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.";
 
     public static string UnknownCommand(string name, string argsPreview) =>
         $"ERR unknown command '{Truncate(name)}', with args beginning with: {argsPreview}";

@@ -148,28 +148,8 @@ public sealed partial class RedisServer
 
     /// <summary>CMD_WRITE as getCommandFlags reports it: a script with a shebang and no no-writes
     /// flag (or a function without no-writes) counts as a write; scripts without shebang do not.</summary>
-    internal bool IsWriteWithScriptFlags(CommandDef cmd, Protocol.CommandArgs args)
-    {
-        if (cmd.Is(CommandFlags.Write)) return true;
-        if (args.Count < 2) return false;
-        switch (cmd.Name)
-        {
-            case "eval" or "evalsha":
-            {
-                bool sha = cmd.Name == "evalsha";
-                var key = sha ? args.GetString(1).ToLowerInvariant() : Cinnabar.Scripting.LuaEngine.Sha1Hex(args[1]);
-                if (Scripting.Scripts.TryGetValue(key, out var cached))
-                    return cached.HasShebang && (cached.Flags & Cinnabar.Server.Commands.ScriptFlags.NoWrites) == 0;
-                if (sha) return false;
-                var body = args[1];
-                if (body.Length < 2 || body[0] != '#' || body[1] != '!') return false;
-                return MayReplicate(cmd, args);
-            }
-            case "fcall":
-                return Scripting.Functions.TryGetValue(args.GetString(1), out var fn) && !fn.Flags.Contains("no-writes");
-        }
-        return false;
-    }
+    internal bool IsWriteWithScriptFlags(CommandDef cmd, Protocol.CommandArgs args) =>
+        cmd.Is(CommandFlags.Write) || (ScriptCommands.Contains(cmd.Name) && Cinnabar.Server.Commands.ScriptCommandFlags.ForChecks(Scripting, cmd, args).Is(CommandFlags.Write));
 
     /// <summary>Completes when a pause ends or changes (UNPAUSE, timeout, end of a failover); callers re-check.</summary>
     internal Task WaitUnpausedAsync()

@@ -422,14 +422,23 @@ public sealed partial class RedisServer
     }
 
     /// <summary>Loads the RDB file into the current keyspace (DEBUG RELOAD; lock held). Returns an error or null.</summary>
-    public string? ReloadRdb()
+    public string? ReloadRdb(bool replaceFunctions = true)
     {
         try
         {
             using var fs = new FileStream(RdbPath, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
             LastLoadedRdb = RdbFile.Load(fs, Keyspace, skipExpired: Keyspace.ExpireOnAccess, Keyspace.NowMs, DeepSanitizeLoads);
             LogEmptyKeysSkipped(LastLoadedRdb);
-            if (LastLoadedRdb.FunctionLibraries.Count > 0) FunctionLibrariesLoaded?.Invoke(LastLoadedRdb.FunctionLibraries);
+            if (LastLoadedRdb.FunctionLibraries.Count > 0)
+            {
+                if (replaceFunctions) FunctionLibrariesLoaded?.Invoke(LastLoadedRdb.FunctionLibraries);
+                // Without RDBFLAGS_ALLOW_DUP a library that already exists fails the load (and none is added).
+                else if (Scripting.Restore(new List<byte[]>(LastLoadedRdb.FunctionLibraries), "APPEND") is { } err)
+                {
+                    Log.Warning("Failed loading library from the RDB: " + err);
+                    return "ERR Error trying to load the RDB dump, check server logs.";
+                }
+            }
             return null;
         }
         catch (Exception e) when (e is InvalidDataException or EndOfStreamException or IOException)

@@ -4,6 +4,16 @@ using Cinnabar.Protocol;
 namespace Cinnabar.Server;
 
 /// <summary>A consumer of the propagated command stream (the AOF, the replication backlog).</summary>
+/// <summary>Where a propagated command goes (Redis's PROPAGATE_AOF / PROPAGATE_REPL; a script's redis.set_repl).</summary>
+[Flags]
+public enum PropagationTargets
+{
+    None = 0,
+    Aof = 1,
+    Replicas = 2,
+    All = Aof | Replicas,
+}
+
 public interface ICommandStreamConsumer
 {
     /// <summary>Receives RESP-encoded commands, already preceded by SELECT when the db changed for this consumer.</summary>
@@ -25,7 +35,7 @@ public sealed partial class RedisServer : IPropagationSink
 
     private readonly List<ConsumerState> _consumers = new();
     private readonly RespWriter _propBuffer = new(4096);
-    private List<(int Db, byte[][] Argv, bool ReplOnly)>? _atomicBatch;
+    private List<(int Db, byte[][] Argv, PropagationTargets Targets)>? _atomicBatch;
     private bool _propagatingFromMaster;
     private int _atomicDepth;
 
@@ -52,7 +62,7 @@ public sealed partial class RedisServer : IPropagationSink
     {
         if (_atomicDepth > 0)
         {
-            _atomicBatch!.Add((dbIndex, argv.ToOwnedArray(), false));
+            _atomicBatch!.Add((dbIndex, argv.ToOwnedArray(), PropagationTargets.All));
             return;
         }
         EmitOne(dbIndex, argv, null);
@@ -62,31 +72,34 @@ public sealed partial class RedisServer : IPropagationSink
     {
         if (_atomicDepth > 0)
         {
-            _atomicBatch!.Add((dbIndex, argv, false));
+            _atomicBatch!.Add((dbIndex, argv, PropagationTargets.All));
             return;
         }
         EmitOne(dbIndex, null, argv);
+    }
+
+    /// <summary>Propagates to the AOF, the replicas, both, or (None) nowhere.</summary>
+    public void PropagateTo(int dbIndex, byte[][] argv, PropagationTargets targets)
+    {
+        if (Propagator == null || targets == PropagationTargets.None) return;
+        if (_atomicDepth > 0)
+        {
+            _atomicBatch!.Add((dbIndex, argv, targets));
+            return;
+        }
+        EmitOne(dbIndex, null, argv, targets);
     }
 
     /// <summary>
     /// PUBLISH reaches replicas (so their subscribers get the message) but not the AOF, where a
     /// reload would publish it again (forceCommandPropagation with PROPAGATE_REPL).
     /// </summary>
-    public void PropagateToReplicasOnly(int dbIndex, byte[][] argv)
-    {
-        if (Propagator == null) return;
-        if (_atomicDepth > 0)
-        {
-            _atomicBatch!.Add((dbIndex, argv, true));
-            return;
-        }
-        EmitOne(dbIndex, null, argv, replOnly: true);
-    }
+    public void PropagateToReplicasOnly(int dbIndex, byte[][] argv) => PropagateTo(dbIndex, argv, PropagationTargets.Replicas);
 
     /// <summary>Starts collecting propagated commands into one atomic unit (EXEC, EVAL).</summary>
     public void BeginAtomicPropagation()
     {
-        if (_atomicDepth++ == 0) _atomicBatch = new List<(int, byte[][], bool)>();
+        if (_atomicDepth++ == 0) _atomicBatch = new List<(int, byte[][], PropagationTargets)>();
     }
 
     public void EndAtomicPropagation()
@@ -97,15 +110,15 @@ public sealed partial class RedisServer : IPropagationSink
         if (batch.Count == 0 || _consumers.Count == 0) return;
         if (batch.Count == 1)
         {
-            EmitOne(batch[0].Db, null, batch[0].Argv, batch[0].ReplOnly);
+            EmitOne(batch[0].Db, null, batch[0].Argv, batch[0].Targets);
             return;
         }
         EmitOne(batch[0].Db, null, [ "MULTI"u8.ToArray() ]);
-        foreach (var (db, argv, replOnly) in batch) EmitOne(db, null, argv, replOnly);
+        foreach (var (db, argv, targets) in batch) EmitOne(db, null, argv, targets);
         EmitOne(batch[^1].Db, null, [ "EXEC"u8.ToArray() ]);
     }
 
-    private void EmitOne(int dbIndex, CommandArgs? args, byte[][]? owned, bool replOnly = false)
+    private void EmitOne(int dbIndex, CommandArgs? args, byte[][]? owned, PropagationTargets targets = PropagationTargets.All)
     {
         if (_consumers.Count == 0) return;
         var w = _propBuffer;
@@ -120,7 +133,7 @@ public sealed partial class RedisServer : IPropagationSink
             // On a replica the replication stream is the master's bytes, proxied as received;
             // its own writes (replica-read-only no) never reach sub-replicas, as in Redis.
             if (c.IsReplication && (_propagatingFromMaster || IsReplica)) continue;
-            if (replOnly && !c.IsReplication) continue;
+            if ((targets & (c.IsReplication ? PropagationTargets.Replicas : PropagationTargets.Aof)) == 0) continue;
             if (c.SelectedDb != dbIndex)
             {
                 int n = WriteSelect(sel, dbIndex);

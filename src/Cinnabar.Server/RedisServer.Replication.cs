@@ -488,7 +488,7 @@ public sealed partial class RedisServer
         long now = Environment.TickCount64;
         int n = 0;
         foreach (var r in Repl.Replicas)
-            if (r.State == ReplicaState.Online && now - r.AckTimeMs <= maxLagMs) n++;
+            if (r.State == ReplicaState.Online && now - r.AckTimeMs <= maxLagMs && !r.Client.IsClosed) n++;
         return n;
     }
 

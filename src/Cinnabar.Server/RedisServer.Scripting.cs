@@ -25,6 +25,20 @@ public sealed partial class RedisServer
     public volatile bool ScriptWrote;
 
     /// <summary>
+    /// scriptVerifyWriteCommandAllow's server-state checks for a script's first write: a read-only
+    /// replica, a disk error (MISCONF), too few good replicas. caller is the client that ran the
+    /// script (its master link is obeyed, as in Redis).
+    /// </summary>
+    internal string? ScriptWriteDenial(Client caller, CommandDef cmd)
+    {
+        if (IsReplica && Config.ReplicaReadOnly && (caller.Flags & ClientFlags.Master) == 0) return Errors.ReadOnlyReplica;
+        return MisconfCheck(caller, cmd) ?? AofWriteCheck(caller, cmd) ?? ReplicationWriteCheck(caller, cmd);
+    }
+
+    /// <summary>The last command found the server out of memory (maxmemory) before it ran (pre_command_oom_state).</summary>
+    public bool PreCommandOom;
+
+    /// <summary>
     /// Runs on a connection's thread WITHOUT the exec lock while a script is busy (Redis's
     /// processEventsWhileBlocked): only SCRIPT KILL / FUNCTION KILL act; everything else gets -BUSY.
     /// </summary>
@@ -36,19 +50,56 @@ public sealed partial class RedisServer
             Shutdown(false, now: true, force: true);
             return;
         }
-        bool kill = args.Count == 2 && (IsWord(args[0], "script") || IsWord(args[0], "function")) && IsWord(args[1], "kill");
+        if (TryHelloWhileBusy(client, args)) return;
+        bool function = IsWord(args[0], "function");
+        if (args.Count == 2 && function && IsWord(args[1], "stats"))
+        {
+            Cinnabar.Server.Commands.ScriptingCommands.WriteFunctionStats(Scripting, client.Reply, Scripting.BusyScript);
+            return;
+        }
+        bool kill = args.Count == 2 && (IsWord(args[0], "script") || function) && IsWord(args[1], "kill");
         if (!kill)
         {
             RejectWhileBusy(client, args);
             return;
         }
-        if (ScriptWrote)
+        // scriptKill: a master's script, one that wrote, or the other kind's KILL are refused.
+        string? refusal = Scripting.RunningFromMaster ? Errors.UnkillableFromMaster
+            : ScriptWrote ? Errors.Unkillable
+            : Scripting.RunningIsFunction && !function ? Errors.BusyFunction
+            : !Scripting.RunningIsFunction && function ? Errors.Busy
+            : null;
+        if (refusal != null)
         {
-            client.Reply.WriteError(Errors.Unkillable);
+            client.Reply.WriteError(refusal);
             return;
         }
         ScriptKillRequested = true;
         client.Reply.WriteOk();
+    }
+
+    /// <summary>
+    /// HELLO is allowed while busy (CMD_ALLOW_BUSY): a client can still switch protocol and set
+    /// its name, which a script polling CLIENT LIST may be waiting for. Only client-local state
+    /// changes, so it runs without the lock; HELLO AUTH (the shared ACL state) and HELLO inside
+    /// MULTI (queued) are left to the -BUSY path.
+    /// </summary>
+    /// <summary>The -BUSY reply names the KILL that applies to what is running (slowevalerr / slowscripterr).</summary>
+    private string BusyError => Scripting.RunningIsFunction ? Errors.BusyFunction : Errors.Busy;
+
+    private bool TryHelloWhileBusy(Client client, Protocol.CommandArgs args)
+    {
+        if (!IsWord(args[0], "hello") || (client.Flags & ClientFlags.Multi) != 0) return false;
+        for (int i = 1; i < args.Count; i++)
+            if (IsWord(args[i], "auth")) return false;
+        var hello = Commands.Lookup(args[0]);
+        if (hello?.Handler == null) return false;
+        var ctx = client.Context;
+        ctx.Args = args;
+        ctx.Command = hello;
+        ctx.Failed = false;
+        hello.Handler(ctx);
+        return true;
     }
 
     /// <summary>
@@ -58,7 +109,7 @@ public sealed partial class RedisServer
     /// Only client-local state is touched here: the exec lock is held by the script. (WATCHes of
     /// a discarded transaction stay until the client's next EXEC/DISCARD/UNWATCH.)
     /// </summary>
-    private static void RejectWhileBusy(Client client, Protocol.CommandArgs args)
+    private void RejectWhileBusy(Client client, Protocol.CommandArgs args)
     {
         bool inMulti = (client.Flags & ClientFlags.Multi) != 0;
         if (args.Count == 1 && IsWord(args[0], "multi"))
@@ -80,11 +131,11 @@ public sealed partial class RedisServer
         if (inMulti && args.Count == 1 && IsWord(args[0], "exec"))
         {
             Cinnabar.Server.Commands.TransactionCommands.ResetMulti(client);
-            client.Reply.WriteError(Errors.ExecAbortBecause(Errors.Busy));
+            client.Reply.WriteError(Errors.ExecAbortBecause(BusyError));
             return;
         }
         if (inMulti) client.Flags |= ClientFlags.DirtyExec;
-        client.Reply.WriteError(Errors.Busy);
+        client.Reply.WriteError(BusyError);
     }
 
     private readonly ConcurrentQueue<Client> _acceptedWhileBusy = new();

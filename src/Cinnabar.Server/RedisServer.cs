@@ -41,6 +41,8 @@ public sealed partial class RedisServer : IKeyspaceEvents
         Log = log ?? new Log();
         Keyspace = new Keyspace(config.Databases) { Events = this };
         Commands = CommandTable.CreateDefault();
+        foreach (var (oldName, newName) in config.RenamedCommands)
+            if (Commands.Rename(oldName, newName) is { } renameError) Log.Warning($"rename-command {oldName}: {renameError}");
         Acl = new Acl.AclManager(this);
         PubSub = new PubSub();
         Notifications = new Notifications(this);
@@ -404,7 +406,9 @@ public sealed partial class RedisServer : IKeyspaceEvents
         }
         // As Redis's processCommand: a command inside MULTI passes the same checks (OOM,
         // READONLY, MASTERDOWN, LOADING...) before it is queued; a refusal aborts the EXEC.
-        string? denial = CheckPreconditions(client, cmd);
+        // A script's declared flags (shebang, function flags) stand in for the command's own here.
+        var checkedCmd = ScriptCommands.Contains(cmd.Name) ? Cinnabar.Server.Commands.ScriptCommandFlags.ForChecks(Scripting, cmd, args) : cmd;
+        string? denial = CheckPreconditions(client, checkedCmd);
         if (denial != null)
         {
             RejectCommand(client, denial, cmd);
@@ -413,7 +417,7 @@ public sealed partial class RedisServer : IKeyspaceEvents
         if (queue)
         {
             QueueMulti(client, args);
-            client.MultiFlags |= cmd.Flags;
+            client.MultiFlags |= checkedCmd.Flags;
             return;
         }
         if (Cluster is { SlotStatsEnabled: true } cluster)
@@ -437,7 +441,9 @@ public sealed partial class RedisServer : IKeyspaceEvents
         // processCommand evicts before any command once maxmemory is set (so a read can evict too,
         // and tracking clients hear of it before the reply); only deny-oom commands, and anything
         // but EXEC/DISCARD/QUIT/RESET queued inside MULTI, are refused when that fails.
-        if (Config.MaxMemory > 0 && (client.Flags & ClientFlags.Master) == 0 && !PerformEvictions())
+        // The outcome is kept for scripts (pre_command_oom_state): their first write is refused then.
+        PreCommandOom = Config.MaxMemory > 0 && (client.Flags & ClientFlags.Master) == 0 && !PerformEvictions();
+        if (PreCommandOom)
         {
             bool queueing = (client.Flags & ClientFlags.Multi) != 0 && cmd.Parent == null
                 && cmd.Name is not ("exec" or "discard" or "quit" or "reset");
@@ -584,7 +590,9 @@ public sealed partial class RedisServer : IKeyspaceEvents
         sb.Append(" [").Append(client.DbIndex).Append(' ');
         sb.Append((client.Flags & ClientFlags.Lua) != 0 ? "lua" : (client.Flags & ClientFlags.Unix) != 0 ? "unix:" + Config.UnixSocket : client.Address);
         sb.Append(']');
-        for (int i = 0; i < args.Count; i++) sb.Append(' ').Append(ArgSplitter.Repr(args[i]));
+        // Passwords and other secrets show as "(redacted)", as in the slow log (redactClientCommandArgument).
+        for (int i = 0; i < args.Count; i++)
+            sb.Append(' ').Append(Acl.IsRedacted(client.Context.Command, args, i) ? "\"(redacted)\"" : ArgSplitter.Repr(args[i]));
         var line = Encoding.UTF8.GetBytes(sb.ToString());
         foreach (var m in Monitors)
         {

@@ -51,6 +51,9 @@ public sealed class ConfigCommands : ICommandFamily
         }
     }
 
+    // Redis 7.0's configs flagged DENY_LOADING_CONFIG.
+    private static readonly HashSet<string> DenyWhileLoading = new(StringComparer.OrdinalIgnoreCase) { "appendonly", "repl-diskless-load", "dir" };
+
     private static void Set(CommandContext ctx)
     {
         if ((ctx.ArgCount - 2) % 2 != 0)
@@ -67,6 +70,12 @@ public sealed class ConfigCommands : ICommandFamily
             if (d == null)
             {
                 ctx.Error(Errors.ConfigSetUnknown(name));
+                return;
+            }
+            // DENY_LOADING_CONFIG directives are refused with -LOADING while a dataset loads.
+            if (ctx.Server.Rdb.Loading && DenyWhileLoading.Contains(d.Name))
+            {
+                ctx.Error(Errors.Loading);
                 return;
             }
             string? reason = null;

@@ -18,6 +18,14 @@ public sealed partial class DebugCommands
         Subcommands["LOADAOF"] = (2, LoadAof);
         Subcommands["SET-SKIP-CHECKSUM-VALIDATION"] = (3, SetSkipChecksumValidation);
         Subcommands["REPLYBUFFER"] = (4, ReplyBuffer);
+        Subcommands["SET-DISABLE-DENY-SCRIPTS"] = (3, SetDisableDenyScripts);
+    }
+
+    /// <summary>DEBUG SET-DISABLE-DENY-SCRIPTS 0|1: lets scripts call noscript commands (atoi semantics, as debug.c).</summary>
+    private static void SetDisableDenyScripts(CommandContext ctx)
+    {
+        ctx.Server.Scripting.DisableDenyScripts = RequestParser.TryParseLong(ctx.Arg(2), out long v) && v != 0;
+        ctx.Reply.WriteOk();
     }
 
     /// <summary>DEBUG SET-SKIP-CHECKSUM-VALIDATION 0|1: RESTORE stops checking DUMP payloads' CRC (atoi semantics).</summary>

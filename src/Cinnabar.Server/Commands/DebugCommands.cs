@@ -46,12 +46,12 @@ public sealed partial class DebugCommands : ICommandFamily
     /// <summary>DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]: save the RDB, flush, load it back (persistence round trip).</summary>
     private static void Reload(CommandContext ctx)
     {
-        bool save = true, flush = true;
+        bool save = true, flush = true, merge = false;
         for (int i = 2; i < ctx.ArgCount; i++)
         {
             if (ctx.ArgIs(i, "NOSAVE")) save = false;
             else if (ctx.ArgIs(i, "NOFLUSH")) flush = false;
-            else if (ctx.ArgIs(i, "MERGE")) flush = false;
+            else if (ctx.ArgIs(i, "MERGE")) merge = true;
             else
             {
                 ctx.Error("ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.");
@@ -74,10 +74,11 @@ public sealed partial class DebugCommands : ICommandFamily
             s.Tracking.InvalidateAllOnFlush();
             s.FlushFunctionsForReload();
         }
-        var loadErr = s.ReloadRdb();
-        if (loadErr != null)
+        // MERGE (RDBFLAGS_ALLOW_DUP) lets the file's functions replace loaded ones; NOFLUSH alone
+        // fails on a library that exists. (Duplicate keys, where Redis stops the process, are merged.)
+        if (s.ReloadRdb(replaceFunctions: flush || merge) != null)
         {
-            ctx.Error(loadErr);
+            ctx.Error("ERR Error trying to load the RDB dump");
             return;
         }
         s.Log.Notice("DB reloaded by DEBUG RELOAD");
@@ -130,7 +131,9 @@ public sealed partial class DebugCommands : ICommandFamily
         // Redis parses the seconds with strtod: garbage means 0. The whole server stalls, as in Redis.
         double.TryParse(ctx.ArgString(2), NumberStyles.Float, CultureInfo.InvariantCulture, out double seconds);
         if (seconds > 0) Thread.Sleep(TimeSpan.FromSeconds(Math.Min(seconds, int.MaxValue / 1000.0)));
-        ctx.Server.UpdateCachedTime();
+        // Inside a script the clock stays at the script's start (Redis's script time snapshot):
+        // keys do not expire in the middle of a script.
+        if ((ctx.Client.Flags & ClientFlags.Lua) == 0) ctx.Server.UpdateCachedTime();
         ctx.Reply.WriteOk();
     }
 
@@ -164,7 +167,9 @@ public sealed partial class DebugCommands : ICommandFamily
 
     private static void Object(CommandContext ctx)
     {
-        var o = ctx.Db.Lookup(ctx.Arg(2));
+        // debug.c finds the key in the dict directly: an expired key not yet deleted still answers.
+        int slot = ctx.Db.Dict.FindIndex(ctx.Arg(2));
+        var o = slot < 0 ? null : ctx.Db.Dict.ValueAt(slot);
         if (o == null)
         {
             ctx.Error(Errors.NoSuchKey);

@@ -419,7 +419,9 @@ public sealed class InfoCommand : ICommandFamily
             w.Line("slave_read_only", s.Config.ReplicaReadOnly ? 1 : 0);
             w.Line("replica_announced", 1);
         }
-        var online = r.Replicas.FindAll(x => x.State == ReplicaState.Online || x.State == ReplicaState.WaitBgsave || x.State == ReplicaState.SendingRdb);
+        // A replica whose connection just closed is no longer counted even before its cleanup
+        // (which needs the exec lock): a busy script polling INFO sees it go, as in Redis.
+        var online = r.Replicas.FindAll(x => (x.State == ReplicaState.Online || x.State == ReplicaState.WaitBgsave || x.State == ReplicaState.SendingRdb) && !x.Client.IsClosed);
         w.Line("connected_slaves", online.Count);
         for (int i = 0; i < online.Count; i++)
         {

@@ -36,7 +36,8 @@ internal sealed class ScriptHost : IScriptHost
     private readonly Client _fake;
     private Client? _caller;
     private readonly CommandArgs _args = new();
-    private readonly List<(int Db, byte[][] Argv)> _effects = new();
+    private readonly List<(int Db, byte[][] Argv, PropagationTargets Targets)> _effects = new();
+    private LuaEngine? _running;
     private LuaEngine? _evalEngine;
     /// <summary>The slot the running script's keys are confined to (original_c->slot), -1 until known.</summary>
     private int _scriptSlot = -1;
@@ -57,6 +58,23 @@ internal sealed class ScriptHost : IScriptHost
     public LuaEngine FunctionEngine => _functionEngine ??= new LuaEngine(this, functionsMode: true);
     public string? RunningName { get; private set; }
 
+    /// <summary>The running script is a function (FCALL), not an EVAL script: decides which KILL applies.</summary>
+    public bool RunningIsFunction { get; private set; }
+
+    /// <summary>The running script was sent by our master: it cannot be killed.</summary>
+    public bool RunningFromMaster { get; private set; }
+
+    private Protocol.CommandArgs? _callerArgs;
+    private long _runStartMs;
+    // Captured on the script's thread when it turns busy, for FUNCTION STATS answered without the lock.
+    private volatile BusyScriptInfo? _busyInfo;
+
+    /// <summary>What FUNCTION STATS reports about a busy script (name, the caller's command, start time).</summary>
+    public sealed record BusyScriptInfo(string Name, byte[][] Command, long StartMs);
+
+    /// <summary>The busy script's description, or null; safe to read without the exec lock.</summary>
+    public BusyScriptInfo? BusyScript => _server.ScriptBusy ? _busyInfo : null;
+
     /// <summary>INFO memory: bytes held by the eval and function Lua states, and cache sizes.</summary>
     public (long LuaEval, long LuaFunctions, int CachedScripts, int Functions, int Libraries) MemoryStats() =>
         (EvalEngine.UsedMemory, FunctionEngine.UsedMemory, Scripts.Count, Functions.Count, Libraries.Count);
@@ -65,6 +83,9 @@ internal sealed class ScriptHost : IScriptHost
     public bool AllowOom { get; set; }
     /// <summary>SCRIPT_ALLOW_CROSS_SLOT: eval scripts without a shebang, or the allow-cross-slot-keys flag.</summary>
     public bool AllowCrossSlot { get; set; }
+
+    /// <summary>DEBUG SET-DISABLE-DENY-SCRIPTS: scripts may call noscript commands (server.script_disable_deny_script).</summary>
+    public bool DisableDenyScripts { get; set; }
 
     // ------------------------------------------------------------------ EVAL scripts
 
@@ -130,6 +151,11 @@ internal sealed class ScriptHost : IScriptHost
         _scriptSlot = _server.Cluster?.Router.CurrentSlot ?? -1;
         _effects.Clear();
         RunningName = name;
+        RunningIsFunction = asFunction;
+        RunningFromMaster = (ctx.Client.Flags & ClientFlags.Master) != 0;
+        _callerArgs = ctx.Args;
+        _runStartMs = Environment.TickCount64;
+        _running = engine;
         _server.ScriptWrote = false;
         _server.ScriptKillRequested = false;
         engine.KillMessage = asFunction ? "ERR Script killed by user with FUNCTION KILL..." : "ERR Script killed by user with SCRIPT KILL...";
@@ -141,12 +167,20 @@ internal sealed class ScriptHost : IScriptHost
         finally
         {
             RunningName = null;
+            _callerArgs = null;
+            _busyInfo = null;
+            _running = null;
             AllowOom = false;
             _server.ScriptBusy = false;
             _server.ScriptKillRequested = false;
             _server.DrainAcceptedWhileBusy();
         }
-        if (error != null) ctx.Error(error);
+        if (error != null)
+        {
+            // A command's error the script passed on was counted when the command failed.
+            if (engine.LastErrorCounted) ctx.ErrorCountedAlready(error);
+            else ctx.Error(error);
+        }
         PropagateEffects(ctx);
     }
 
@@ -159,7 +193,7 @@ internal sealed class ScriptHost : IScriptHost
         _server.BeginAtomicPropagation();
         try
         {
-            foreach (var (d, argv) in _effects) _server.Propagate(d, argv);
+            foreach (var (d, argv, targets) in _effects) _server.PropagateTo(d, argv, targets);
         }
         finally
         {
@@ -169,6 +203,15 @@ internal sealed class ScriptHost : IScriptHost
     }
 
     public ReadOnlyMemory<byte> Call(byte[][] argv, int resp, bool readOnlyScript, out string? scriptError)
+    {
+        var reply = CallChecked(argv, resp, readOnlyScript, out scriptError);
+        // A refused call counts in the error statistics now (afterErrorReply in scriptCall); the
+        // script's final error reply then does not count it again.
+        if (scriptError != null) _server.Stats.CountError(scriptError);
+        return reply;
+    }
+
+    private ReadOnlyMemory<byte> CallChecked(byte[][] argv, int resp, bool readOnlyScript, out string? scriptError)
     {
         scriptError = null;
         var cmd = _server.Commands.Lookup(argv[0]);
@@ -188,44 +231,47 @@ internal sealed class ScriptHost : IScriptHost
         }
         if (!cmd.ArityOk(argv.Length))
         {
-            scriptError = Errors.ScriptWrongArity;
-            return default;
+            return Reject(cmd, Errors.ScriptWrongArity, out scriptError);
         }
-        if (cmd.Is(CommandFlags.NoScript) || (cmd.Parent?.Is(CommandFlags.NoScript) ?? false))
+        if (!DisableDenyScripts && (cmd.Is(CommandFlags.NoScript) || (cmd.Parent?.Is(CommandFlags.NoScript) ?? false)))
         {
-            scriptError = Errors.ScriptNotAllowed;
-            return default;
+            return Reject(cmd, Errors.ScriptNotAllowed, out scriptError);
         }
         // scriptVerifyAllowStale: an allow-stale script on a stale replica runs stale commands only.
         if (_server.RunningStale && !cmd.Is(CommandFlags.Stale))
         {
-            scriptError = Errors.ScriptStaleReplica;
-            return default;
+            return Reject(cmd, Errors.ScriptStaleReplica, out scriptError);
         }
         _args.SetOwned(argv);
         if (!_fake.AclUser.Unrestricted && _server.Acl.CheckScriptCall(_fake, _caller ?? _fake, cmd, _args) is { } aclError)
         {
-            scriptError = aclError;
-            return default;
+            return Reject(cmd, aclError, out scriptError);
         }
         if (readOnlyScript && cmd.Is(CommandFlags.Write | CommandFlags.MayReplicate))
         {
-            scriptError = Errors.ScriptWriteInReadOnly;
-            return default;
+            return Reject(cmd, Errors.ScriptWriteInReadOnly, out scriptError);
         }
-        // scriptCall's OOM check: deny-oom commands fail once maxmemory is reached unless the
-        // script declared allow-oom.
-        if (!AllowOom && _server.Config.MaxMemory > 0 && cmd.Is(CommandFlags.DenyOom) && !_server.PerformEvictions())
+        // Until the script has written, a write may still be refused on the server's state (it
+        // cannot be stopped half way once it wrote).
+        if (cmd.Is(CommandFlags.Write) && !_server.ScriptWrote && _server.ScriptWriteDenial(_caller ?? _fake, cmd) is { } writeError)
         {
-            scriptError = Errors.Oom;
-            return default;
+            return Reject(cmd, writeError, out scriptError);
         }
+        // scriptVerifyOOM: when the server was out of memory as the script started, its deny-oom
+        // commands fail until it has written something (it cannot stop half way), unless it
+        // declared allow-oom.
+        if (!AllowOom && _server.Config.MaxMemory > 0 && _server.PreCommandOom && !_server.ScriptWrote && cmd.Is(CommandFlags.DenyOom))
+        {
+            return Reject(cmd, Errors.Oom, out scriptError);
+        }
+        // From here on the script counts as having written (SCRIPT_WRITE_DIRTY): SCRIPT KILL
+        // answers UNKILLABLE and the OOM check above no longer stops it.
+        if (cmd.Is(CommandFlags.Write)) _server.ScriptWrote = true;
         int ignoredSlot = -1;
         if (_server.Cluster != null && _caller != null &&
             _server.Cluster.Router.CheckScriptCall(_caller, _fake, cmd, _args, ref AllowCrossSlot ? ref ignoredSlot : ref _scriptSlot) is { } clusterError)
         {
-            scriptError = clusterError;
-            return default;
+            return Reject(cmd, clusterError, out scriptError);
         }
         _fake.Reply.Clear();
         _fake.Reply.Protocol = resp;
@@ -235,17 +281,27 @@ internal sealed class ScriptHost : IScriptHost
         if (_server.Dirty != dirtyBefore)
         {
             _server.ScriptWrote = true;
-            if (_server.Propagator != null)
+            // redis.set_repl(REPL_NONE) drops the effect; REPL_AOF / REPL_REPLICA send it to one side only.
+            var targets = (PropagationTargets)(_running?.ReplFlags ?? 3);
+            if (_server.Propagator != null && targets != PropagationTargets.None)
             {
                 var over = _fake.Context.PropagateOverride;
                 if (over != null)
                 {
-                    foreach (var a in over) _effects.Add((_fake.DbIndex, a));
+                    foreach (var a in over) _effects.Add((_fake.DbIndex, a, targets));
                 }
-                else _effects.Add((_fake.DbIndex, argv));
+                else _effects.Add((_fake.DbIndex, argv, targets));
             }
         }
         return _fake.Reply.Written;
+    }
+
+    /// <summary>A command the script may not run counts as rejected (incrCommandStatsOnError in scriptCall).</summary>
+    private static ReadOnlyMemory<byte> Reject(CommandDef cmd, string error, out string? scriptError)
+    {
+        cmd.RejectedCalls++;
+        scriptError = error;
+        return default;
     }
 
     public void Log(int level, string message) => _server.Log.Write(level, message);
@@ -265,6 +321,9 @@ internal sealed class ScriptHost : IScriptHost
         long threshold = _server.Config.BusyReplyThresholdMs;
         if (threshold > 0 && elapsedMs >= threshold && !_server.ScriptBusy)
         {
+            // Eval scripts are reported by their internal function name, f_<sha1> (Redis's funcname).
+            if (RunningName != null && _callerArgs != null)
+                _busyInfo = new BusyScriptInfo(RunningIsFunction ? RunningName : "f_" + RunningName, _callerArgs.ToOwnedArray(), _runStartMs);
             _server.ScriptBusy = true;
             _server.Log.Warning($"Slow script detected: still in execution after {elapsedMs} milliseconds. You can try killing the script using the SCRIPT KILL command.");
         }
@@ -315,22 +374,30 @@ internal sealed class ScriptHost : IScriptHost
         return null;
     }
 
+    /// <summary>
+    /// functionExtractLibMetaData: the first line, split as sdssplitargs does (quotes allowed), is
+    /// "#!engine" then name=... (once); then the name is checked, then the engine looked up.
+    /// </summary>
     private static string? ParseLibraryShebang(byte[] code, out string name)
     {
         name = "";
         if (code.Length < 2 || code[0] != '#' || code[1] != '!') return Errors.LibraryMissingMetadata;
         int nl = Array.IndexOf(code, (byte)'\n');
-        string line = Encoding.UTF8.GetString(code, 2, (nl < 0 ? code.Length : nl) - 2);
-        var parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-        if (parts.Length == 0 || !parts[0].Equals("lua", StringComparison.OrdinalIgnoreCase)) return $"ERR Engine '{(parts.Length > 0 ? parts[0] : "")}' not found";
+        if (nl < 0) return Errors.LibraryInvalidMetadata;
+        var parts = Cinnabar.Protocol.ArgSplitter.Split(code.AsSpan(0, nl));
+        if (parts == null || parts.Count == 0) return Errors.LibraryInvalidMetadata;
+        string engine = Encoding.UTF8.GetString(parts[0].AsSpan(Math.Min(2, parts[0].Length)));
         string? found = null;
-        for (int i = 1; i < parts.Length; i++)
+        for (int i = 1; i < parts.Count; i++)
         {
-            if (parts[i].StartsWith("name=", StringComparison.Ordinal)) found = parts[i][5..];
-            else return "ERR Invalid metadata value given: " + parts[i];
+            string part = Encoding.UTF8.GetString(parts[i]);
+            if (!part.StartsWith("name=", StringComparison.OrdinalIgnoreCase)) return "ERR Invalid metadata value given: " + part;
+            if (found != null) return Errors.LibraryNameGivenTwice;
+            found = part[5..];
         }
         if (found == null) return Errors.LibraryNameMissing;
         if (found.Length == 0 || !found.All(c => char.IsAsciiLetterOrDigit(c) || c == '_')) return Errors.LibraryNameInvalid;
+        if (!engine.Equals("lua", StringComparison.OrdinalIgnoreCase)) return $"ERR Engine '{engine}' not found";
         name = found;
         return null;
     }

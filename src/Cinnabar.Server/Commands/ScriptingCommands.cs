@@ -336,7 +336,13 @@ public sealed class ScriptingCommands : ICommandFamily
 
     private static void FunctionFlush(CommandContext ctx)
     {
-        if (ctx.ArgCount > 3 || (ctx.ArgCount == 3 && !ctx.ArgIs(2, "SYNC") && !ctx.ArgIs(2, "ASYNC")))
+        // functionFlushCommand: more than one option is a subcommand syntax error.
+        if (ctx.ArgCount > 3)
+        {
+            ctx.Error(Errors.SubcommandSyntax(ctx.ArgString(1), ctx.ArgString(0)));
+            return;
+        }
+        if (ctx.ArgCount == 3 && !ctx.ArgIs(2, "SYNC") && !ctx.ArgIs(2, "ASYNC"))
         {
             ctx.Error(Errors.FunctionFlushOption);
             return;
@@ -384,13 +390,25 @@ public sealed class ScriptingCommands : ICommandFamily
         ctx.Reply.WriteOk();
     }
 
-    private static void FunctionStats(CommandContext ctx)
+    private static void FunctionStats(CommandContext ctx) => WriteFunctionStats(ctx.Server.Scripting, ctx.Reply, null);
+
+    /// <summary>FUNCTION STATS; while a script is busy it is answered without the exec lock, with the running script.</summary>
+    internal static void WriteFunctionStats(ScriptHost host, RespWriter w, ScriptHost.BusyScriptInfo? running)
     {
-        var host = ctx.Server.Scripting;
-        var w = ctx.Reply;
         w.WriteMapHeader(2);
         w.WriteBulk("running_script");
-        w.WriteNull();
+        if (running == null) w.WriteNull();
+        else
+        {
+            w.WriteMapHeader(3);
+            w.WriteBulk("name");
+            w.WriteBulk(running.Name);
+            w.WriteBulk("command");
+            w.WriteArrayHeader(running.Command.Length);
+            foreach (var a in running.Command) w.WriteBulk(a);
+            w.WriteBulk("duration_ms");
+            w.WriteInteger(Environment.TickCount64 - running.StartMs);
+        }
         w.WriteBulk("engines");
         w.WriteMapHeader(1);
         w.WriteBulk("LUA");

@@ -125,8 +125,9 @@ public sealed class SortCommands : ICommandFamily
             return;
         }
 
-        // Sets have no order of their own: a stored unsorted result is sorted bytewise instead.
-        if (dontSort && sortVal is SetObject && storeKey != null)
+        // Sets have no order of their own: a stored unsorted result, or one a script reads, is
+        // sorted bytewise instead (sort.c), so replicas and AOF replays see the same order.
+        if (dontSort && sortVal is SetObject && (storeKey != null || (ctx.Client.Flags & ClientFlags.Lua) != 0))
         {
             dontSort = false;
             alpha = true;

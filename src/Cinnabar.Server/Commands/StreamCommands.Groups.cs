@@ -67,6 +67,9 @@ public sealed partial class StreamCommands
             int more = ctx.ArgCount - i - 1;
             if (ctx.ArgIs(i, "BLOCK") && more > 0)
             {
+                // Redis 7.0 refuses BLOCK from EVAL and FCALL outright (t_stream.c), rather than
+                // running the read without blocking as it does inside MULTI.
+                if ((ctx.Client.Flags & ClientFlags.Lua) != 0) { ctx.Error(Errors.StreamBlockFromScript(ctx.ArgString(0))); return; }
                 i++;
                 if (!Cinnabar.Protocol.RequestParser.TryParseLong(ctx.Arg(i), out timeoutMs)) { ctx.Error(Errors.StreamTimeoutNotInteger); return; }
                 if (timeoutMs < 0) { ctx.Error(Errors.StreamTimeoutNegative); return; }
