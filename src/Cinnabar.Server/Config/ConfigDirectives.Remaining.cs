@@ -238,8 +238,13 @@ public sealed partial class ServerConfig
         Bool("cluster-replica-no-failover", false, (c, v) => c.ClusterReplicaNoFailover = v, aliases: ["cluster-slave-no-failover"]);
         Bool("cluster-allow-reads-when-down", false, (c, v) => c.ClusterAllowReadsWhenDown = v);
         Bool("cluster-allow-pubsubshard-when-down", true, (c, v) => c.ClusterAllowPubsubshardWhenDown = v);
-        // Redis 8.2 / Valkey 8.0: per-slot cpu and network counters for CLUSTER SLOT-STATS.
-        Bool("cluster-slot-stats-enabled", false, (c, v) => c.ClusterSlotStatsEnabled = v);
+        // Redis 8.2 / Valkey 8.0: per-slot cpu and network counters for CLUSTER SLOT-STATS. Hidden
+        // (exact name only) so that CONFIG GET * lists exactly Redis 7.0's directives.
+        Add(new ConfigDirective
+        {
+            Name = "cluster-slot-stats-enabled", Kind = ConfigKind.Bool, Default = "no", Hidden = true,
+            Apply = (c, v) => { c.ClusterSlotStatsEnabled = v == "yes"; return null; },
+        });
         Memory("cluster-link-sendbuf-limit", 0, 0, long.MaxValue, (c, v) => c.ClusterLinkSendbufLimit = v);
         Str("cluster-announce-ip", "", (c, v) => c.ClusterAnnounceIp = v);
         Add(new ConfigDirective
