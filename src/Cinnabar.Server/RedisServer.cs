@@ -141,14 +141,7 @@ public sealed partial class RedisServer : IKeyspaceEvents
     {
         foreach (var raw in Config.Bind)
         {
-            bool optional = raw.StartsWith('-');
-            string addr = optional ? raw[1..] : raw;
-            IPAddress ip = addr switch
-            {
-                "*" => IPAddress.Any,
-                "::*" => IPAddress.IPv6Any,
-                _ => IPAddress.TryParse(addr, out var a) ? a : throw new InvalidOperationException($"Invalid bind address '{addr}'"),
-            };
+            var (ip, optional, addr) = BindAddress.Parse(raw);
             try
             {
                 var s = new Socket(ip.AddressFamily, SocketType.Stream, ProtocolType.Tcp);

@@ -123,14 +123,7 @@ public sealed class ClusterService : IClusterEnvironment
     {
         foreach (var raw in _server.Config.Bind)
         {
-            bool optional = raw.StartsWith('-');
-            string addr = optional ? raw[1..] : raw;
-            IPAddress ip = addr switch
-            {
-                "*" => IPAddress.Any,
-                "::*" => IPAddress.IPv6Any,
-                _ => IPAddress.TryParse(addr, out var a) ? a : throw new InvalidOperationException($"Invalid bind address '{addr}'"),
-            };
+            var (ip, optional, addr) = BindAddress.Parse(raw);
             try
             {
                 var s = new Socket(ip.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
@@ -211,15 +204,19 @@ public sealed class ClusterService : IClusterEnvironment
         _server.AfterBatch();
     }
 
-    internal void OnConnected(BusConnection conn)
+    internal void OnConnected(BusConnection conn) => RunLocked(() => ConnectedLocked(conn));
+
+    /// <summary>Runs under the execution lock now, or on the pool when it is contended (a link
+    /// event must never block the socket engine thread behind a long command or script).</summary>
+    private void RunLocked(Action action)
     {
         if (Monitor.TryEnter(_server.ExecLock))
         {
-            try { ConnectedLocked(conn); }
+            try { action(); }
             finally { Monitor.Exit(_server.ExecLock); }
             return;
         }
-        _ = Task.Run(() => { lock (_server.ExecLock) ConnectedLocked(conn); });
+        _ = Task.Run(() => { lock (_server.ExecLock) action(); });
     }
 
     private void ConnectedLocked(BusConnection conn)
@@ -230,16 +227,7 @@ public sealed class ClusterService : IClusterEnvironment
         Node.BeforeSleep(now);
     }
 
-    internal void OnConnectionLost(BusConnection conn)
-    {
-        if (Monitor.TryEnter(_server.ExecLock))
-        {
-            try { LostLocked(conn); }
-            finally { Monitor.Exit(_server.ExecLock); }
-            return;
-        }
-        _ = Task.Run(() => { lock (_server.ExecLock) LostLocked(conn); });
-    }
+    internal void OnConnectionLost(BusConnection conn) => RunLocked(() => LostLocked(conn));
 
     private void LostLocked(BusConnection conn)
     {
