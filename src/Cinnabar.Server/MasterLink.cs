@@ -161,7 +161,9 @@ public sealed class MasterLink
             bool wasStreaming = Connected;
             Connected = false;
             State = "connect";
-            LinkDownSinceMs = Environment.TickCount64;
+            // repl_down_since: when the link that was up went down; failed reconnection attempts
+            // don't move it (a replica's data age counts from there, as cluster elections check).
+            if (wasStreaming) LinkDownSinceMs = Environment.TickCount64;
             try { _socket?.Dispose(); } catch (SocketException) { }
             _socket = null;
             if (_cts.IsCancellationRequested) return;
