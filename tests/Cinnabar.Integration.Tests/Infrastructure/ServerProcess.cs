@@ -106,7 +106,14 @@ public sealed class ServerProcess : IDisposable
 
     public int ExitCode => _process.ExitCode;
 
-    public bool WaitForExit(TimeSpan timeout) => _process.WaitForExit((int)timeout.TotalMilliseconds);
+    public bool WaitForExit(TimeSpan timeout)
+    {
+        if (!_process.WaitForExit((int)timeout.TotalMilliseconds)) return false;
+        // The timed wait does not wait for the asynchronous output readers; the untimed one does,
+        // so Output holds everything the process wrote (a crash report, for instance).
+        _process.WaitForExit();
+        return true;
+    }
 
     public void Kill()
     {
