@@ -97,6 +97,10 @@ public sealed partial class ClusterNode
             if (IsSlotUnclaimed(j) || _slots[j]!.ConfigEpoch <= request.ConfigEpoch) continue;
             _env.Log(ClusterLogLevel.Warning,
                 $"Failover auth denied to {node.Name}: slot {j} epoch ({_slots[j]!.ConfigEpoch}) > reqEpoch ({request.ConfigEpoch})");
+            // Beyond Redis 7.0 (Valkey does the same): tell the replica the newer config. A
+            // replica that missed its master's last configEpoch bump before the master died
+            // would otherwise ask with the stale epoch forever and never be elected.
+            SendUpdate(node.LinkId, _slots[j]!);
             return;
         }
         LastVoteEpoch = CurrentEpoch;

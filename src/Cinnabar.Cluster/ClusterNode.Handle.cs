@@ -30,8 +30,21 @@ public sealed partial class ClusterNode
         {
             senderCurrentEpoch = hdr.CurrentEpoch;
             senderConfigEpoch = hdr.ConfigEpoch;
-            if (senderCurrentEpoch > CurrentEpoch) CurrentEpoch = senderCurrentEpoch;
-            if (senderConfigEpoch > sender.ConfigEpoch)
+            if (senderCurrentEpoch > CurrentEpoch)
+            {
+                // Saved (Redis 7.0 leaves it to the next save): currentEpoch never goes back
+                // across a restart.
+                CurrentEpoch = senderCurrentEpoch;
+                _todo |= Todo.SaveConfig;
+            }
+            // A sender's configEpoch moves only with its slot claims: from a PING/PONG/MEET
+            // header that speaks as a master (a replica's header carries its master's epoch).
+            // Redis 7.0 takes it from any header; then a FAIL or an auth ack from a freshly
+            // promoted master raises its epoch here without moving its slots, its UPDATE looks
+            // like "nothing new", and we keep serving its slots until its next PING. Likewise a
+            // demoted master would get its successor's epoch and win ties it should lose.
+            if (senderConfigEpoch > sender.ConfigEpoch && (hdr.Flags & NodeFlags.Master) != 0 &&
+                type is BusMessageType.Ping or BusMessageType.Pong or BusMessageType.Meet)
             {
                 sender.ConfigEpoch = senderConfigEpoch;
                 _todo |= Todo.SaveConfig | Todo.FsyncConfig;

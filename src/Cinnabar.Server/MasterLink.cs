@@ -68,6 +68,10 @@ public sealed class MasterLink
     public bool Kill()
     {
         if (!Connected) return false;
+        // Redis drops the master client's unprocessed query buffer with it: bytes already read
+        // from the socket but not yet applied (we may have been inside DEBUG SLEEP or a script)
+        // are never applied, and the offset stays where the applied stream left it.
+        _discard = true;
         try { _socket?.Shutdown(SocketShutdown.Both); } catch (Exception e) when (e is SocketException or ObjectDisposedException) { }
         return true;
     }
@@ -258,8 +262,12 @@ public sealed class MasterLink
         return await r.ReadLineAsync().ConfigureAwait(false);
     }
 
+    /// <summary>Set by CLIENT KILL of the master client: nothing more of this link is applied.</summary>
+    private volatile bool _discard;
+
     private async Task SyncAndStreamAsync()
     {
+        _discard = false;
         LastIoMs = Environment.TickCount64;
         State = "connecting";
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
@@ -617,6 +625,7 @@ public sealed class MasterLink
             {
                 // Stopped (REPLICAOF, promotion) while waiting for the lock: apply nothing more.
                 if (_cts.IsCancellationRequested) return;
+                if (_discard) throw new IOException("Connection with master lost.");
                 while (r.Start < r.End)
                 {
                     var res = parser.Parse(r.Buf, r.Start, r.End, args, out int consumed);

@@ -86,9 +86,21 @@ public sealed class ClusterService : IClusterEnvironment
         ApplyOptions(cfg, options, busPort);
         var svc = new ClusterService(server, file, options, busPort);
         svc.Listen();
-        server.CronTick += svc.OnCron;
         return svc;
     }
+
+    /// <summary>After the dataset is loaded: accept bus links and run the cluster cron. Nothing
+    /// earlier may act on gossip (a role change would start a replica sync while the AOF is still
+    /// loading), just as Redis's clusterCron only runs once loading is done.</summary>
+    public void Activate()
+    {
+        if (_active) return;
+        _active = true;
+        foreach (var l in _listeners) _ = AcceptLoopAsync(l);
+        _server.CronTick += OnCron;
+    }
+
+    private bool _active;
 
     /// <summary>Copies the cluster-* directives into the state machine's options (startup and CONFIG SET).</summary>
     public static void ApplyOptions(Config.ServerConfig cfg, ClusterOptions o, int busPort)
@@ -131,7 +143,6 @@ public sealed class ClusterService : IClusterEnvironment
                 s.Bind(new IPEndPoint(ip, BusPort));
                 s.Listen(_server.Config.TcpBacklog);
                 _listeners.Add(s);
-                _ = AcceptLoopAsync(s);
             }
             catch (SocketException e)
             {

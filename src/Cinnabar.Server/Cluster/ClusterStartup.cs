@@ -25,6 +25,7 @@ public static partial class ServerStartup
             var master = svc.Node.Myself.Master;
             if (svc.Node.Myself.IsReplica && master != null && master.HasAddress && !server.IsReplica)
                 server.ReplicaOf(master.Ip, master.Port);
+            svc.Activate();
         }
     }
 }

@@ -93,6 +93,8 @@ public sealed class ClusterSimulationTests(ITestOutputHelper output)
     [InlineData(32)]
     [InlineData(33)]
     [InlineData(34)]
+    [InlineData(1004)]
+    [InlineData(1029)]
     public void A_killed_master_is_replaced_by_its_replica(int seed)
     {
         const long timeout = 2000;
@@ -114,6 +116,7 @@ public sealed class ClusterSimulationTests(ITestOutputHelper output)
             var h = n.Node.Lookup(heir.Node.Myself.Name)!;
             return h.IsMaster && h.NumSlots == ClusterNode.SlotCount / 3 && n.Node.StateOk;
         }), 30_000);
+        if (!ok) foreach (var n in sim.Nodes) { output.WriteLine($"== {n}"); foreach (var l in n.LogLines) output.WriteLine(l); }
         Assert.True(ok, $"seed {seed}: no failover");
         output.WriteLine($"seed {seed}: failover completed {sim.Now - killedAt} ms after the kill (node timeout {timeout} ms)");
         Assert.Contains(heir.LogLines, l => l.StartsWith("Failover election won", StringComparison.Ordinal));

@@ -24,6 +24,11 @@ public sealed class SimCluster
     public int Seed { get; }
     public int MinDelayMs { get; set; } = 1;
     public int MaxDelayMs { get; set; } = 5;
+    /// <summary>Chance that a frame is lost on the way (0 = none; draws from the seed only when set).</summary>
+    public double DropRate { get; set; }
+    /// <summary>Called around every frame a node handles (the chaos tests check invariants there).</summary>
+    public Action<SimNode, BusMessage>? BeforeDelivery { get; set; }
+    public Action<SimNode, BusMessage>? AfterDelivery { get; set; }
     public long BytesSent { get; private set; }
     public long FramesSent { get; private set; }
 
@@ -54,7 +59,7 @@ public sealed class SimCluster
 
     private void CronLoop(SimNode n)
     {
-        if (n.Alive)
+        if (n.Alive && !IsStopped(n))
         {
             n.Node.Tick(Now);
             n.Node.BeforeSleep(Now);
@@ -87,7 +92,13 @@ public sealed class SimCluster
         return condition();
     }
 
-    private bool Reachable(SimNode a, SimNode b) =>
+    /// <summary>SIGSTOP for ms: the node neither ticks nor reads (its peers' bytes wait in its
+    /// socket buffers and are read, in order, once it resumes); its links stay up.</summary>
+    public void Stop(SimNode n, long ms) => n.StoppedUntil = Math.Max(n.StoppedUntil, Now + ms);
+
+    public bool IsStopped(SimNode n) => n.StoppedUntil > Now;
+
+    public bool Reachable(SimNode a, SimNode b) =>
         a.Alive && b.Alive && !_cut.Contains((a.Index, b.Index)) && !_cut.Contains((b.Index, a.Index));
 
     /// <summary>Cuts every link between the two groups (both directions) until Heal.</summary>
@@ -108,9 +119,15 @@ public sealed class SimCluster
         var outLink = new SimLink { Id = _nextLinkId++, Owner = from };
         _links[outLink.Id] = outLink;
         var target = Nodes.FirstOrDefault(n => n.BusPort == cport && ip == "127.0.0.1");
-        Schedule(Delay(), () =>
+        void Complete()
         {
             if (!outLink.Open) return;
+            if (target != null && IsStopped(target) && Reachable(from, target))
+            {
+                // The kernel accepts; the stopped process sees the connection when it resumes.
+                _events.Enqueue(Complete, (target.StoppedUntil, _seq++));
+                return;
+            }
             if (target == null || !Reachable(from, target))
             {
                 // The connect fails (refused or timed out).
@@ -125,7 +142,8 @@ public sealed class SimCluster
             foreach (var f in from.TakeQueued(outLink.Id)) Transmit(outLink, f);
             from.Node.LinkEstablished(outLink.Id, Now);
             from.Node.BeforeSleep(Now);
-        });
+        }
+        Schedule(Delay(), Complete);
         return outLink.Id;
     }
 
@@ -145,19 +163,29 @@ public sealed class SimCluster
     {
         BytesSent += bytes.Length;
         FramesSent++;
+        if (DropRate > 0 && _rng.NextDouble() < DropRate) return;
         var peer = link.Peer!;
         long at = Math.Max(Now + Delay(), link.LastDeliveryMs);
         link.LastDeliveryMs = at;
-        _events.Enqueue(() =>
+        void Deliver()
         {
             if (!peer.Open || !link.Open) return;
             if (!Reachable(link.Owner, peer.Owner)) return; // stalled: the bytes never arrive
+            if (IsStopped(peer.Owner))
+            {
+                // Read when the process resumes; frames keep their order (same time, rising seq).
+                _events.Enqueue(Deliver, (peer.Owner.StoppedUntil, _seq++));
+                return;
+            }
             var msg = BusCodec.Decode(bytes);
             Assert.NotNull(msg);
             string peerIp = "127.0.0.1", localIp = "127.0.0.1";
+            BeforeDelivery?.Invoke(peer.Owner, msg!);
             peer.Owner.Node.Handle(peer.Id, msg!, peerIp, localIp, Now);
             peer.Owner.Node.BeforeSleep(Now);
-        }, (at, _seq++));
+            AfterDelivery?.Invoke(peer.Owner, msg!);
+        }
+        _events.Enqueue(Deliver, (at, _seq++));
     }
 
     internal void Close(int linkId)
@@ -187,6 +215,16 @@ public sealed class SimCluster
             if (l.Peer is { Open: true } p) Schedule(Delay(), () => CloseFromNetwork(p));
         }
     }
+
+    /// <summary>Resets one link, as a lost TCP connection: both ends see it close.</summary>
+    public void ResetLink(int linkId)
+    {
+        if (_links.TryGetValue(linkId, out var l)) CloseFromNetwork(l);
+    }
+
+    public IReadOnlyCollection<int> OpenLinkIds => _links.Keys;
+
+    public int NextInt(int min, int max) => _rng.Next(min, max);
 
     // ---- queries for invariants ----
 

@@ -19,6 +19,8 @@ public sealed class SimNode : IClusterEnvironment
     public long Offset { get; set; }
     public (string Ip, int Port)? ReplicatingFrom { get; private set; }
     public long PausedUntil { get; private set; }
+    /// <summary>SIGSTOP'd until this simulated time (see SimCluster.Stop).</summary>
+    public long StoppedUntil { get; set; }
 
     internal SimNode(SimCluster net, int index, Random rng, long nodeTimeoutMs, string hostname)
     {
