@@ -162,7 +162,8 @@ public static class RdbFile
     /// when <paramref name="skipExpired"/> (masters), kept on replicas as Redis does.
     /// </summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    public static RdbLoadResult Load(Stream input, Keyspace ks, bool skipExpired, long nowMs, bool deepIntegrity = false)
+    /// <param name="onKey">Called after each key is read (key-load-delay hooks in here).</param>
+    public static RdbLoadResult Load(Stream input, Keyspace ks, bool skipExpired, long nowMs, bool deepIntegrity = false, Action? onKey = null)
     {
         var r = new RdbReader(input) { DeepIntegrity = deepIntegrity };
         var result = new RdbLoadResult();
@@ -249,6 +250,7 @@ public static class RdbFile
                 if (expire >= 0) db.SetExpire(key, expire);
                 result.KeysLoaded++;
             }
+            onKey?.Invoke();
             expire = -1;
             lfuFreq = -1;
         }

@@ -72,6 +72,9 @@ public sealed class MasterLink
         // from the socket but not yet applied (we may have been inside DEBUG SLEEP or a script)
         // are never applied, and the offset stays where the applied stream left it.
         _discard = true;
+        // The link is down from now on, whenever the reader notices (Redis frees the master
+        // client here: repl_down_since, and so a cluster replica's data age, count from the kill).
+        _killedAtMs = Environment.TickCount64;
         try { _socket?.Shutdown(SocketShutdown.Both); } catch (Exception e) when (e is SocketException or ObjectDisposedException) { }
         return true;
     }
@@ -167,7 +170,8 @@ public sealed class MasterLink
             State = "connect";
             // repl_down_since: when the link that was up went down; failed reconnection attempts
             // don't move it (a replica's data age counts from there, as cluster elections check).
-            if (wasStreaming) LinkDownSinceMs = Environment.TickCount64;
+            if (wasStreaming) LinkDownSinceMs = _killedAtMs != 0 ? _killedAtMs : Environment.TickCount64;
+            _killedAtMs = 0;
             try { _socket?.Dispose(); } catch (SocketException) { }
             _socket = null;
             if (_cts.IsCancellationRequested) return;
@@ -264,6 +268,7 @@ public sealed class MasterLink
 
     /// <summary>Set by CLIENT KILL of the master client: nothing more of this link is applied.</summary>
     private volatile bool _discard;
+    private long _killedAtMs;
 
     private async Task SyncAndStreamAsync()
     {

@@ -176,15 +176,18 @@ namespace Cinnabar.Server
 
         public static void LoadData(RedisServer server)
         {
-            if (server.AofConfigured) server.StartAofAtStartup();
-            else server.LoadRdbAtStartup();
             var replicaOf = server.Config.Find("replicaof") != null ? server.Config.Get("replicaof") : "";
             var parts = replicaOf.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-            if (parts.Length == 2 && int.TryParse(parts[1], out int masterPort))
+            bool replicaOfDirective = parts.Length == 2 && int.TryParse(parts[1], out _);
+            if (replicaOfDirective) server.StartingAsReplica = true;
+            if (server.AofConfigured) server.StartAofAtStartup();
+            else server.LoadRdbAtStartup();
+            if (replicaOfDirective)
             {
-                lock (server.ExecLock) server.ReplicaOf(parts[0], masterPort);
+                lock (server.ExecLock) server.ReplicaOf(parts[0], int.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture));
             }
             LoadDataSubsystems(server);
+            lock (server.ExecLock) server.StartingAsReplica = false;
         }
 
         static partial void InitializeSubsystems(RedisServer server);

@@ -79,7 +79,24 @@ public sealed partial class RedisServer
     /// master's DEL, and a paused master keeps the dataset (and so its replication offset)
     /// constant, as Redis's expireIfNeeded does while clients are paused.
     /// </summary>
-    private void UpdateExpireOnAccess() => Keyspace.ExpireOnAccess = !IsReplica && !IsPaused;
+    private void UpdateExpireOnAccess() => Keyspace.ExpireOnAccess = !IsReplica && !IsPaused && !_startingAsReplica;
+
+    private bool _startingAsReplica;
+
+    /// <summary>
+    /// Set while a server that will replicate (a replicaof directive, or a cluster replica per
+    /// nodes.conf) loads its data at startup: Redis's iAmMaster() is already false then, so keys
+    /// whose TTL passed while it was down are kept for the master's DELs.
+    /// </summary>
+    public bool StartingAsReplica
+    {
+        get => _startingAsReplica;
+        set
+        {
+            _startingAsReplica = value;
+            UpdateExpireOnAccess();
+        }
+    }
 
     /// <summary>
     /// True when this command must wait for the pause to end: every command in ALL mode; in WRITE

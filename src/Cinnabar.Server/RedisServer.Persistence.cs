@@ -350,7 +350,7 @@ public sealed partial class RedisServer
             RdbLoadResult result;
             using (LoadingGcMode())
             using (var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16))
-                result = RdbFile.Load(fs, Keyspace, skipExpired: Keyspace.ExpireOnAccess, Keyspace.NowMs, DeepSanitizeLoads);
+                result = RdbFile.Load(fs, Keyspace, skipExpired: Keyspace.ExpireOnAccess, Keyspace.NowMs, DeepSanitizeLoads, KeyLoadDelay());
             LogRdbLoaded(result, start);
             if (result.Aux.TryGetValue("repl-id", out var rid) && rid.Length == 40 &&
                 result.Aux.TryGetValue("repl-offset", out var roff) && long.TryParse(roff, NumberStyles.Integer, CultureInfo.InvariantCulture, out long ro) &&
@@ -383,7 +383,9 @@ public sealed partial class RedisServer
     /// </summary>
     private void RestoreReplicationInfo(string replId, long offset)
     {
-        if (ConfigOr("replicaof", "").Trim().Length > 0)
+        // A replica (replicaof, or a cluster replica per nodes.conf) resumes its master's
+        // history: the next PSYNC can continue from the loaded offset.
+        if (StartingAsReplica)
         {
             Repl.ReplId = replId;
             Repl.Offset = offset;

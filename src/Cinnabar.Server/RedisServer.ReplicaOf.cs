@@ -133,6 +133,7 @@ public sealed partial class RedisServer
     /// <summary>Replaces the dataset with a full sync's RDB saved to disk (called from the master link task).</summary>
     internal void LoadFullSyncRdb(string path, string replId, long offset)
     {
+        string rdbPath = RdbPath;
         lock (ExecLock)
         {
             AttachToNewMaster();
@@ -141,7 +142,6 @@ public sealed partial class RedisServer
             Log.Notice("MASTER <-> REPLICA sync: Loading DB in memory");
             UpdateCachedTime();
             // As Redis, the received file becomes our dbfilename (a restart resumes from it).
-            string rdbPath = RdbPath;
             try
             {
                 File.Move(path, rdbPath, overwrite: true);
@@ -152,27 +152,67 @@ public sealed partial class RedisServer
                 throw new HandshakeEndedException(reconnectNow: true);
             }
             Rdb.Loading = true;
-            try
+            Rdb.LoadingStartUnix = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+            // Redis's rdbLoad serves events only every loading-process-events-interval-bytes: a
+            // small file loads with everyone waiting (no -LOADING at all), as here under the lock.
+            long interval = long.TryParse(ConfigOr("loading-process-events-interval-bytes", "2097152"), NumberStyles.Integer, CultureInfo.InvariantCulture, out long iv) ? iv : 2097152;
+            if (new FileInfo(rdbPath).Length < interval)
             {
-                RdbLoadResult result;
-                using (var fs = new FileStream(rdbPath, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16))
-                    result = RdbFile.Load(fs, Keyspace, skipExpired: false, Keyspace.NowMs, DeepSanitizeLoads);
-                LogSyncRdbLoaded(result);
-                if (result.FunctionLibraries.Count > 0) FunctionLibrariesLoaded?.Invoke(result.FunctionLibraries);
-                RemoveSyncRdbIfUnwanted(rdbPath);
+                var (r, f) = ParseSyncRdb(rdbPath);
+                FinishSyncRdbLoad(r, f, rdbPath, replId, offset);
+                return;
             }
-            catch (Exception e) when (e is InvalidDataException or EndOfStreamException or IOException)
-            {
-                Log.Warning($"Failed trying to load the MASTER synchronization DB from disk: {e.Message}");
-                FlushForSync();
-                throw new HandshakeEndedException(reconnectNow: true);
-            }
-            finally
-            {
-                Rdb.Loading = false;
-            }
-            FinishFullSync(replId, offset);
         }
+        // A big one is parsed outside the execution lock: clients get -LOADING meanwhile (INFO
+        // answers loading:1) and the cluster bus keeps talking.
+        var (result, failure) = ParseSyncRdb(rdbPath);
+        lock (ExecLock) FinishSyncRdbLoad(result, failure, rdbPath, replId, offset);
+    }
+
+    private (RdbLoadResult? Result, string? Failure) ParseSyncRdb(string rdbPath)
+    {
+        try
+        {
+            using var fs = new FileStream(rdbPath, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+            return (RdbFile.Load(fs, Keyspace, skipExpired: false, Keyspace.NowMs, DeepSanitizeLoads, KeyLoadDelay()), null);
+        }
+        catch (Exception e) when (e is InvalidDataException or EndOfStreamException or IOException)
+        {
+            return (null, $"Failed trying to load the MASTER synchronization DB from disk: {e.Message}");
+        }
+    }
+
+    /// <summary>The end of a disk-based full sync load (lock held).</summary>
+    private void FinishSyncRdbLoad(RdbLoadResult? result, string? failure, string rdbPath, string replId, long offset)
+    {
+        Rdb.Loading = false;
+        if (failure != null || result == null)
+        {
+            Log.Warning(failure ?? "Failed trying to load the MASTER synchronization DB from disk");
+            FlushForSync();
+            throw new HandshakeEndedException(reconnectNow: true);
+        }
+        LogSyncRdbLoaded(result);
+        if (result.FunctionLibraries.Count > 0) FunctionLibrariesLoaded?.Invoke(result.FunctionLibraries);
+        RemoveSyncRdbIfUnwanted(rdbPath);
+        FinishFullSync(replId, offset);
+    }
+
+    /// <summary>key-load-delay (a test knob): a pause after every key loaded, in microseconds.</summary>
+    internal Action? KeyLoadDelay()
+    {
+        if (Config.KeyLoadDelayMicros <= 0) return null;
+        return () =>
+        {
+            long us = Config.KeyLoadDelayMicros; // CONFIG SET during the load takes effect at once
+            if (us <= 0) return;
+            if (us >= 1000) Thread.Sleep((int)Math.Min(us / 1000, int.MaxValue));
+            else
+            {
+                long until = System.Diagnostics.Stopwatch.GetTimestamp() + us * System.Diagnostics.Stopwatch.Frequency / 1_000_000;
+                while (System.Diagnostics.Stopwatch.GetTimestamp() < until) Thread.SpinWait(20);
+            }
+        };
     }
 
     /// <summary>rdb-del-sync-files: a replica without any persistence does not keep the master's RDB.</summary>
@@ -228,7 +268,7 @@ public sealed partial class RedisServer
         string? failure = null;
         try
         {
-            result = RdbFile.Load(payload, temp ?? Keyspace, skipExpired: false, nowMs, DeepSanitizeLoads);
+            result = RdbFile.Load(payload, temp ?? Keyspace, skipExpired: false, nowMs, DeepSanitizeLoads, KeyLoadDelay());
             if (!endOk(result.BytesRead)) failure = "Replication stream EOF marker is broken";
         }
         catch (Exception e) when (e is InvalidDataException or EndOfStreamException or IOException or SocketException or ObjectDisposedException)

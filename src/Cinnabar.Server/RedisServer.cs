@@ -116,6 +116,8 @@ public sealed partial class RedisServer : IKeyspaceEvents
             case "appendonly": SetAppendOnly(value == "yes"); break;
             case "client-output-buffer-limit": OnOutputLimitConfigChanged(); break;
             case "maxmemory": OnMaxMemoryChanged(); break;
+            // resizeReplicationBacklog: at once, keeping the most recent history that fits.
+            case "repl-backlog-size": Repl.Backlog?.Resize(BacklogSize); break;
         }
     }
 
@@ -882,9 +884,11 @@ public sealed partial class RedisServer : IKeyspaceEvents
                 UpdateCachedTime();
                 Stats.Sample(Environment.TickCount64);
                 EndExpiredPause();
-                // Like Redis, no active expiry while clients are paused (the dataset must not change).
-                if (Config.ActiveExpireEnabled && !IsPaused) ActiveExpireCycle();
-                if (Config.ActiveExpireEnabled && !IsPaused) ExpireReplicaKeys();
+                // Like Redis, no active expiry while clients are paused (the dataset must not change)
+                // nor while a load fills the keyspace outside the lock.
+                bool loading = Rdb.Loading;
+                if (Config.ActiveExpireEnabled && !IsPaused && !loading) ActiveExpireCycle();
+                if (Config.ActiveExpireEnabled && !IsPaused && !loading) ExpireReplicaKeys();
                 CloseTimedOutClients();
                 foreach (var c in _clients.Values.ToArray())
                 {
@@ -899,8 +903,12 @@ public sealed partial class RedisServer : IKeyspaceEvents
                     AofCron();
                 }
                 ReplicationCron();
-                IdleHeapCompaction();
-                CronTick?.Invoke(Keyspace.NowMs);
+                if (!loading)
+                {
+                    IdleHeapCompaction();
+                    // Redis's timers (clusterCron among them) do not run while it loads.
+                    CronTick?.Invoke(Keyspace.NowMs);
+                }
                 if (Tracking.TrackingClients > 0) Tracking.EnforceLimit();
                 Tracking.BroadcastPending();
                 // Anything propagated outside a client batch (expiry DELs, PINGs, timers).

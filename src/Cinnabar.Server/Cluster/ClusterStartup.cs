@@ -5,7 +5,10 @@ public static partial class ServerStartup
     // clusterInit: before the dataset loads (the keyspace indexes keys by slot from the start).
     static partial void InitializeSubsystems(RedisServer server)
     {
-        if (server.Config.ClusterEnabled) server.Cluster = Cluster.ClusterService.Start(server);
+        if (!server.Config.ClusterEnabled) return;
+        server.Cluster = Cluster.ClusterService.Start(server);
+        // nodes.conf says we replicate: the dataset loads as a replica's (expired keys kept).
+        if (server.Cluster.Node.Myself.IsReplica) server.StartingAsReplica = true;
     }
 
     // verifyClusterConfigWithData, and a replica resumes replicating from its master.
