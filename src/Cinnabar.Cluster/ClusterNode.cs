@@ -183,6 +183,9 @@ public sealed partial class ClusterNode
     {
         var n = _slots[slot];
         if (n == null) return false;
+        // clusterDelSlot: the owner's shard (it, or its master, and the replicas) loses the slot.
+        var shardMaster = n.IsReplica && n.Master != null ? n.Master : n;
+        if (shardMaster == Myself || (Myself.IsReplica && Myself.Master == shardMaster)) _env.SlotLeftMyShard(slot);
         if (n.Slots.Get(slot)) { n.Slots.Clear(slot); n.NumSlots--; }
         _slots[slot] = null;
         _ownerNotClaimingSlot.Clear(slot);

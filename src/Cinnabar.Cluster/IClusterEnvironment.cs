@@ -57,4 +57,8 @@ public interface IClusterEnvironment
 
     /// <summary>Deletes every key (CLUSTER RESET on a master).</summary>
     void FlushAll();
+
+    /// <summary>A slot left the shard this node belongs to (it was my master's or mine):
+    /// its sharded pub/sub channels are dropped (Redis's removeChannelsInSlot).</summary>
+    void SlotLeftMyShard(int slot) { }
 }

@@ -74,6 +74,33 @@ public sealed class PubSub
         if (c.Patterns != null) foreach (var p in c.Patterns.ToArray()) PUnsubscribe(c, p);
     }
 
+    /// <summary>
+    /// removeChannelsInSlot: the slot left this node's shard, so its shard channels go, and each
+    /// subscriber is told with a sunsubscribe push (and leaves pub/sub mode when it was the last).
+    /// </summary>
+    public void RemoveShardChannelsInSlot(int slot)
+    {
+        if (_shardChannels.Count == 0) return;
+        foreach (var channel in _shardChannels.Keys.Where(ch => HashSlot.Of(Bytes(ch)) == slot).ToList())
+        {
+            var name = Bytes(channel);
+            foreach (var c in _shardChannels[channel].ToArray())
+            {
+                Unsubscribe(c, channel, shard: true);
+                if (c.SubscriptionCount == 0) c.Flags &= ~ClientFlags.PubSub;
+                lock (c.OutputLock)
+                {
+                    var w = c.Reply;
+                    w.WritePushHeader(3);
+                    w.WriteBulk("sunsubscribe"u8);
+                    w.WriteBulk(name);
+                    w.WriteInteger(c.ShardChannels?.Count ?? 0);
+                }
+                c.ScheduleFlush();
+            }
+        }
+    }
+
     public int NumSub(string channel) => _channels.TryGetValue(channel, out var l) ? l.Count : 0;
     public int ShardNumSub(string channel) => _shardChannels.TryGetValue(channel, out var l) ? l.Count : 0;
     public IEnumerable<string> PatternNames => _patterns.Keys;

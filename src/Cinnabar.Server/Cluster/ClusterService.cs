@@ -440,6 +440,8 @@ public sealed class ClusterService : IClusterEnvironment
 
     bool IClusterEnvironment.IsReplicating => _server.IsReplica;
 
+    void IClusterEnvironment.SlotLeftMyShard(int slot) => _server.PubSub.RemoveShardChannelsInSlot(slot);
+
     int IClusterEnvironment.CountKeysInSlot(int slot) => _server.Keyspace[0].CountKeysInSlot(slot);
 
     void IClusterEnvironment.DeleteKeysInSlot(int slot) => DeleteKeysInSlot(slot);
