@@ -229,6 +229,10 @@ public sealed partial class ClusterNode
         {
             CurrentEpoch++;
             FailoverAuthEpoch = CurrentEpoch;
+            // A candidate spends its own vote for this epoch (Redis 7.0 does not): once promoted
+            // it must not vote for another candidate of the same epoch, or two replicas could
+            // both win epoch N (each with a majority that counts the other winner's vote).
+            LastVoteEpoch = CurrentEpoch;
             _env.Log(ClusterLogLevel.Warning, $"Starting a failover election for epoch {CurrentEpoch}.");
             var req = BuildHeader(BusMessageType.FailoverAuthRequest);
             if (_mfEndMs != 0) req.MFlags |= MessageFlags.ForceAck;
@@ -259,6 +263,12 @@ public sealed partial class ClusterNode
     {
         var oldMaster = Myself.Master;
         if (Myself.IsMaster || oldMaster == null) return;
+        // The election is over: should this node be a replica again soon, its next election
+        // starts from scratch (Redis 7.0 keeps the count, and a demoted winner whose new master
+        // fails within the retry time "wins" again on the old votes, with the old epoch).
+        FailoverAuthCount = 0;
+        _failoverAuthSent = false;
+        _failoverAuthTimeMs = 0;
         SetNodeAsMaster(Myself);
         _env.StopReplicating();
         for (int j = 0; j < SlotCount; j++)

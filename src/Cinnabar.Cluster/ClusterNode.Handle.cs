@@ -347,6 +347,8 @@ public sealed partial class ClusterNode
         failing.FailTimeMs = nowMs;
         failing.Flags &= ~NodeFlags.PFail;
         _todo |= Todo.SaveConfig | Todo.UpdateState;
+        // My master failed: consider the election in this event loop turn, not at the next cron.
+        if (Myself.IsReplica && failing == Myself.Master) _todo |= Todo.HandleFailover;
     }
 
     private void HandleUpdate(BusMessage hdr, Peer? sender)
@@ -485,6 +487,7 @@ public sealed partial class ClusterNode
         node.FailTimeMs = nowMs;
         SendFail(node.Name);
         _todo |= Todo.UpdateState | Todo.SaveConfig;
+        if (Myself.IsReplica && node == Myself.Master) _todo |= Todo.HandleFailover;
     }
 
     private void ClearFailureIfNeeded(Peer node, long nowMs)

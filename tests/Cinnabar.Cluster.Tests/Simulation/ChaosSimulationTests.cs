@@ -87,7 +87,9 @@ public sealed class ChaosSimulationTests(ITestOutputHelper output)
 
     private static string Describe(SimCluster sim) =>
         string.Join("; ", sim.Nodes.Select(n => $"{n} {(n.Alive ? "" : "dead ")}{(n.Node.Myself.IsMaster ? "master" : "replica")} " +
-            $"slots={n.Node.Myself.NumSlots} ok={n.Node.StateOk} epoch={n.Node.Myself.ConfigEpoch}/{n.Node.CurrentEpoch}"));
+            $"slots={n.Node.Myself.NumSlots} ok={n.Node.StateOk} epoch={n.Node.Myself.ConfigEpoch}/{n.Node.CurrentEpoch}" +
+            string.Concat(n.Node.Nodes.Where(p => p.Failed || (p.Flags & NodeFlags.PFail) != 0).Select(p =>
+                $" [sees {p.Name[..8]} {p.Flags} link={p.LinkId} ping={(p.PingSentMs == 0 ? 0 : sim.Now - p.PingSentMs)}ms-ago pong={sim.Now - p.PongReceivedMs}ms-ago]"))));
 
     /// <summary>Masters take writes every 100 ms; a replica copies its master's offset while it can reach it.</summary>
     private static void Replication(SimCluster sim)

@@ -7,8 +7,9 @@ namespace Cinnabar.Cluster.Tests.Simulation;
 /// event (cron tick, connect, frame delivery, link close) goes through one priority queue ordered by
 /// (time, sequence), and all randomness comes from the seed, so a seed replays the same run exactly.
 /// Frames go through BusCodec.Encode/Decode, so the state machines exchange real Redis 7.0 bytes.
-/// Links behave like TCP: ordered, no loss; a partition or a dead node stalls them (bytes are
-/// dropped) and connection attempts to an unreachable node fail.
+/// Links behave like TCP: ordered, no loss; a partition stalls them (bytes are retransmitted and
+/// arrive after the heal unless an end closes the link first), a dead node resets them, and
+/// connection attempts to an unreachable node fail.
 /// </summary>
 public sealed class SimCluster
 {
@@ -163,14 +164,27 @@ public sealed class SimCluster
     {
         BytesSent += bytes.Length;
         FramesSent++;
-        if (DropRate > 0 && _rng.NextDouble() < DropRate) return;
+        // "Loss" on a TCP link is a lost connection: both ends see it close.
+        if (DropRate > 0 && _rng.NextDouble() < DropRate)
+        {
+            CloseFromNetwork(link);
+            return;
+        }
         var peer = link.Peer!;
         long at = Math.Max(Now + Delay(), link.LastDeliveryMs);
         link.LastDeliveryMs = at;
         void Deliver()
         {
             if (!peer.Open || !link.Open) return;
-            if (!Reachable(link.Owner, peer.Owner)) return; // stalled: the bytes never arrive
+            if (!Reachable(link.Owner, peer.Owner))
+            {
+                // Partitioned: TCP retransmits, so the bytes arrive after the heal, in order
+                // (later frames on this link queue behind), unless a side gives up on the link.
+                long retry = Now + 200;
+                link.LastDeliveryMs = Math.Max(link.LastDeliveryMs, retry);
+                _events.Enqueue(Deliver, (retry, _seq++));
+                return;
+            }
             if (IsStopped(peer.Owner))
             {
                 // Read when the process resumes; frames keep their order (same time, rising seq).
