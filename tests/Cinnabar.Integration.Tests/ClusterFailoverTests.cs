@@ -19,6 +19,7 @@ public sealed class ClusterFailoverTests : IDisposable
 
     private ServerProcess Start(bool redis)
     {
+        if (redis && !ServerProcess.RedisAvailable) throw new InvalidOperationException("redis-server is required (.ci/run installs it)");
         var n = ServerProcess.Start(redis, ["--cluster-enabled", "yes", "--cluster-node-timeout", "3000", "--appendonly", "no"]);
         _nodes.Add(n);
         return n;
@@ -104,8 +105,6 @@ public sealed class ClusterFailoverTests : IDisposable
     [InlineData(false, true)]
     public void A_stopped_master_is_replaced_and_comes_back_as_a_replica_of_its_successor(bool redisMasters, bool redisReplicas)
     {
-        if ((redisMasters || redisReplicas) && !ServerProcess.RedisAvailable)
-            throw new InvalidOperationException("redis-server is required (.ci/run installs it)");
         var (masters, replicas) = Build(_ => redisMasters, _ => redisReplicas);
         string oldId = Call(masters[1], "CLUSTER", "MYID");
         string heirId = Call(replicas[1], "CLUSTER", "MYID");
@@ -139,8 +138,6 @@ public sealed class ClusterFailoverTests : IDisposable
     [InlineData("", false, true)]
     public void Manual_failover_swaps_roles(string option, bool redisMasters, bool redisReplicas)
     {
-        if ((redisMasters || redisReplicas) && !ServerProcess.RedisAvailable)
-            throw new InvalidOperationException("redis-server is required (.ci/run installs it)");
         var (masters, replicas) = Build(_ => redisMasters, _ => redisReplicas);
         for (int i = 0; i < 50; i++) Assert.Equal("OK", Call(masters[1], "SET", $"{{x1}}.{i}", i.ToString()));
         Assert.Equal("1", Call(masters[1], "WAIT", "1", "5000"));
@@ -161,16 +158,14 @@ public sealed class ClusterFailoverTests : IDisposable
     [InlineData(false, true)]
     public void A_replica_migrates_to_a_master_left_without_replicas(bool redisMasters, bool redisReplicas)
     {
-        if ((redisMasters || redisReplicas) && !ServerProcess.RedisAvailable)
-            throw new InvalidOperationException("redis-server is required (.ci/run installs it)");
         // Master 0 has two replicas (replicas 0 and 3); master 2's only replica dies.
         var (masters, replicas) = Build(_ => redisMasters, _ => redisReplicas, extraReplicasOfFirst: 1);
         string m2 = Call(masters[2], "CLUSTER", "MYID");
         var donors = new[] { replicas[0], replicas[3] };
         replicas[2].Kill();
-        Tools.WaitUntil(() => donors.Any(d => NodeLine(d, Call(d, "CLUSTER", "MYID"))!.Contains($"slave {m2}", StringComparison.Ordinal)),
-            TimeSpan.FromSeconds(60), "a replica of the master with two to migrate to the orphaned master");
-        var migrated = donors.First(d => NodeLine(d, Call(d, "CLUSTER", "MYID"))!.Contains($"slave {m2}", StringComparison.Ordinal));
+        bool Follows(ServerProcess d) => NodeLine(d, Call(d, "CLUSTER", "MYID"))!.Contains($"slave {m2}", StringComparison.Ordinal);
+        Tools.WaitUntil(() => donors.Any(Follows), TimeSpan.FromSeconds(60), "a replica of the master with two to migrate to the orphaned master");
+        var migrated = donors.First(Follows);
         Tools.WaitUntil(() => Call(migrated, "INFO", "replication").Contains($"master_port:{masters[2].Port}", StringComparison.Ordinal)
             && Call(migrated, "INFO", "replication").Contains("master_link_status:up", StringComparison.Ordinal),
             TimeSpan.FromSeconds(30), "the migrated replica to sync from its new master");
@@ -180,14 +175,12 @@ public sealed class ClusterFailoverTests : IDisposable
     [Fact]
     public void Redis_masters_elect_a_cinnabar_replica()
     {
-        if (!ServerProcess.RedisAvailable) throw new InvalidOperationException("redis-server is required (.ci/run installs it)");
         KillMasterAndExpectReplicaPromoted(redisMasters: true);
     }
 
     [Fact]
     public void Cinnabar_masters_elect_a_redis_replica()
     {
-        if (!ServerProcess.RedisAvailable) throw new InvalidOperationException("redis-server is required (.ci/run installs it)");
         KillMasterAndExpectReplicaPromoted(redisMasters: false);
     }
 }
