@@ -121,7 +121,13 @@ public sealed partial class ClusterNode
     private string _lastCantFailoverLog = "";
     private long _lastCantFailoverLogMs;
 
-    /// <summary>clusterGetSlaveRank: siblings (able to fail over) with a higher offset than ours.</summary>
+    /// <summary>
+    /// clusterGetSlaveRank: siblings (able to fail over, not known to have failed) ahead of us.
+    /// A sibling is ahead with a higher offset, or with the same offset and a smaller node ID:
+    /// Redis 7.0 gives equal offsets the same rank and relies on its random delay to separate
+    /// them; since rank #0 starts at once here, ties must be broken or two replicas with the same
+    /// offset start together, split the votes and do so again on every retry.
+    /// </summary>
     private int ReplicaRank()
     {
         var master = Myself.Master;
@@ -129,7 +135,11 @@ public sealed partial class ClusterNode
         long myOffset = _env.ReplicationOffset;
         int rank = 0;
         foreach (var r in master.Replicas)
-            if (r != Myself && (r.Flags & NodeFlags.NoFailover) == 0 && r.ReplOffset > myOffset) rank++;
+        {
+            if (r == Myself || (r.Flags & NodeFlags.NoFailover) != 0 || r.Failed) continue;
+            if (r.ReplOffset > myOffset ||
+                (r.ReplOffset == myOffset && string.CompareOrdinal(r.Name, Myself.Name) < 0)) rank++;
+        }
         return rank;
     }
 
@@ -139,12 +149,16 @@ public sealed partial class ClusterNode
     /// most min(500 ms, node-timeout/30), a random part of the same size, and a rank spacing of
     /// min(1000 ms, node-timeout/15). Voting rules are unchanged, so Redis 7.0 masters still vote.
     /// </summary>
-    private long ElectionDelayMs(int rank)
+    private long ElectionDelayMs(int rank, bool retry = false)
     {
-        if (rank == 0) return 0;
         long fixedMs = Math.Min(500, Options.NodeTimeoutMs / 30);
         long spacing = Math.Min(1000, Math.Max(50, Options.NodeTimeoutMs / 15));
-        return fixedMs + (fixedMs > 0 ? _rng.NextInt64(fixedMs) : 0) + rank * spacing;
+        // A retry (the last attempt for this failure expired without a majority) always waits a
+        // random part: ranks computed from gossiped offsets can still collide, and without it the
+        // same replicas would split the vote the same way every time.
+        long jitter = retry ? _rng.NextInt64(Math.Max(spacing, 1)) : 0;
+        if (rank == 0) return jitter;
+        return fixedMs + (fixedMs > 0 ? _rng.NextInt64(fixedMs) : 0) + rank * spacing + jitter;
     }
 
     private void LogCantFailover(string reason, long nowMs)
@@ -184,10 +198,11 @@ public sealed partial class ClusterNode
 
         if (authAge > authRetry)
         {
+            bool retry = _failoverAuthSent;
             FailoverAuthCount = 0;
             _failoverAuthSent = false;
             _failoverAuthRank = ReplicaRank();
-            _failoverAuthTimeMs = nowMs + ElectionDelayMs(_failoverAuthRank);
+            _failoverAuthTimeMs = nowMs + ElectionDelayMs(_failoverAuthRank, retry);
             if (_mfEndMs != 0)
             {
                 _failoverAuthTimeMs = nowMs;

@@ -163,6 +163,11 @@ if [ ${#cluster_units[@]} -gt 0 ] && [ "$external" = 0 ]; then
     echo $? >"$logs/cluster-runner.rc"
   )
   python3 "$root/tests/redis-suite/cluster-skip.py" --score "$logs/cluster-runner.log" "${cluster_units[@]}"
+  # When the runner stops early (an aborted unit), its last lines say why: show them in CI's output.
+  if [ "$(cat "$logs/cluster-runner.rc" 2>/dev/null)" != 0 ]; then
+    echo "cluster runner exited with rc=$(cat "$logs/cluster-runner.rc" 2>/dev/null); its last lines:"
+    tail -40 "$logs/cluster-runner.log" | sed 's/^/    /'
+  fi
 fi
 
 passed=0 failed=0

@@ -125,6 +125,46 @@ public sealed class ClusterSimulationTests(ITestOutputHelper output)
             Assert.True(n.Node.Lookup(victimName)!.Failed, $"seed {seed}: {n} does not see the old master as failed");
     }
 
+    // Redis's cluster/05 shape: one master with several replicas at the same offset. Equal
+    // offsets used to give every replica rank #0, so all started at once, split the votes, and
+    // did so again on every retry (80 s without a master in a CI run). Ties now break by node ID.
+    [Theory]
+    [InlineData(61)]
+    [InlineData(62)]
+    [InlineData(63)]
+    [InlineData(64)]
+    [InlineData(65)]
+    [InlineData(66)]
+    public void Replicas_with_equal_offsets_elect_one_of_them_in_the_first_attempt(int seed)
+    {
+        const long timeout = 3000;
+        var sim = Build(seed, 8, timeout);
+        var masters = sim.Nodes.Take(3).ToList();
+        AssignSlotsEvenly(masters);
+        Assert.True(sim.RunUntil(sim.AllKnowEachOther, 30_000), $"seed {seed}");
+        var replicas = sim.Nodes.Skip(3).ToList();
+        foreach (var r in replicas)
+        {
+            Assert.Null(r.Node.Replicate(masters[0].Node.Myself.Name, dbEmpty: true));
+            r.Offset = 1565;
+        }
+        masters[0].Offset = 1565;
+        Assert.True(sim.RunUntil(sim.AllStateOk, 30_000), $"seed {seed}: never ok");
+        sim.RunFor(2000);   // everyone has gossiped its offset
+
+        sim.Kill(masters[0]);
+        long killedAt = sim.Now;
+        // FAIL is reached after node-timeout (plus gossip); one election attempt expires after
+        // 2 x node-timeout and a retry waits 4 x node-timeout: a split vote cannot finish in time.
+        bool ok = sim.RunUntil(() => replicas.Count(r => r.Node.Myself.IsMaster) == 1 &&
+                                     sim.Nodes.Where(n => n.Alive).All(n => n.Node.StateOk), 4 * timeout);
+        if (!ok) foreach (var n in sim.Nodes) { output.WriteLine($"== {n}"); foreach (var l in n.LogLines) output.WriteLine(l); }
+        Assert.True(ok, $"seed {seed}: no single winner within {4 * timeout} ms");
+        output.WriteLine($"seed {seed}: failover completed {sim.Now - killedAt} ms after the kill");
+        int elections = replicas.Sum(r => r.LogLines.Count(l => l.StartsWith("Starting a failover election", StringComparison.Ordinal)));
+        Assert.Equal(1, elections);
+    }
+
     [Theory]
     [InlineData(41)]
     [InlineData(42)]
