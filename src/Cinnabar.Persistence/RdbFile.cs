@@ -29,6 +29,12 @@ public sealed class RdbSaveOptions
     /// the lock go first (see RedisServer.YieldToClients).
     /// </summary>
     public Action? BetweenSteps { get; init; }
+
+    /// <summary>rdb-key-save-delay in microseconds (0: none); see <see cref="KeySaveDelay"/>.</summary>
+    public long KeySaveDelayMicros { get; init; }
+
+    /// <summary>Cancels a save slowed by <see cref="KeySaveDelayMicros"/> (its waits end at once).</summary>
+    public CancellationToken Cancel { get; init; }
 }
 
 /// <summary>Everything read from an RDB besides the keys.</summary>
@@ -120,19 +126,32 @@ public static class RdbFile
         w.WriteLength((ulong)snap.KeyCount);
         w.WriteLength((ulong)snap.ExpiresCount);
         void Emit(byte[] key, RedisObject value, long expireMs) => WriteEntry(w, key, value, expireMs, o);
+        // A delayed save goes key by key and waits outside the lock, so clients are served.
+        var delay = KeySaveDelay.Create(o.KeySaveDelayMicros, o.Cancel);
+        int perStep = delay != null ? 1 : o.KeysPerStep;
         while (true)
         {
+            int n;
             lock (execLock)
             {
-                snap.Step(o.KeysPerStep, Emit);
+                n = snap.Step(perStep, Emit);
                 if (snap.TableDone) snap.Db.EndSnapshot(snap);
             }
             w.FlushPending();
+            delay?.Pay(n);
             if (snap.TableDone) break;
             o.BetweenSteps?.Invoke();
         }
         // Preserved entries are clones owned by the snapshot: no lock needed.
-        foreach (var (key, value, expire) in snap.TakePreserved()) WriteEntry(w, key, value, expire, o);
+        foreach (var (key, value, expire) in snap.TakePreserved())
+        {
+            WriteEntry(w, key, value, expire, o);
+            if (delay != null)
+            {
+                w.FlushPending();
+                delay.Pay(1);
+            }
+        }
     }
 
     public static void WriteEntry(RdbWriter w, byte[] key, RedisObject value, long expireMs, RdbSaveOptions o)

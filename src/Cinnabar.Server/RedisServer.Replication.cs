@@ -35,6 +35,8 @@ public sealed class ReplicaInfo
     /// it until the replica has loaded the RDB (replicaStartCommandStream in Redis 7).
     /// </summary>
     public bool AwaitingFirstAck;
+    /// <summary>Ends the RDB production for this replica when it goes away (a slowed save waits on it).</summary>
+    public CancellationTokenSource SyncCancel { get; } = new();
     /// <summary>When the last keepalive newline went out while waiting for the RDB to start.</summary>
     public long LastNewlineMs = Environment.TickCount64;
     public string Ip => AnnouncedIp ?? (Client.Address.Contains(':') ? Client.Address[..Client.Address.LastIndexOf(':')] : Client.Address);
@@ -314,6 +316,8 @@ public sealed partial class RedisServer
             ReplOffset = offset,
             UsedMemory = UsedMemory(),
             FunctionLibraries = info.ExcludeFunctions ? [] : FunctionLibrariesForRdb?.Invoke() ?? [],
+            KeySaveDelayMicros = Config.RdbKeySaveDelayMicros,
+            Cancel = info.SyncCancel.Token,
         };
         bool diskless = info.CapaEof && (info.ExcludeData || ConfigOr("repl-diskless-sync", "yes") == "yes");
         int delaySec = int.TryParse(ConfigOr("repl-diskless-sync-delay", "5"), out var d) ? d : 5;
@@ -330,6 +334,10 @@ public sealed partial class RedisServer
                 lock (ExecLock) info.State = ReplicaState.SendingRdb;
                 if (socket == null) throw new IOException("no socket");
                 await SendRdbAsync(socket, header, snaps, options, diskless).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                ok = false;   // the replica went away; DropReplica logged it
             }
             catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or InvalidOperationException)
             {
@@ -415,6 +423,7 @@ public sealed partial class RedisServer
     /// <summary>Forgets a replica (Redis's freeClient of a replica), named by its ip and listening port.</summary>
     private void DropReplica(ReplicaInfo r)
     {
+        r.SyncCancel.Cancel();
         if (!Repl.Replicas.Remove(r)) return;
         if (Repl.Replicas.Count == 0) _noReplicasSinceMs = Environment.TickCount64;
         Log.Warning($"Connection with replica {r.Ip}:{r.ListeningPort} lost.");

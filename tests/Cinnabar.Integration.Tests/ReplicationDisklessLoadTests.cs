@@ -90,15 +90,18 @@ public sealed class ReplicationDisklessLoadTests
     }
 
     /// <summary>
-    /// A redis-server master slowed by rdb-key-save-delay is killed while the replica parses its
-    /// RDB: with swapdb the replica keeps its previous dataset, with on-empty-db it ends empty.
+    /// A master slowed by rdb-key-save-delay (redis-server, or Cinnabar, which applies it to the
+    /// RDB it streams) is killed while the replica parses its RDB: with swapdb the replica keeps
+    /// its previous dataset, with on-empty-db it ends empty.
     /// </summary>
     [Theory]
-    [InlineData("swapdb")]
-    [InlineData("on-empty-db")]
-    public void Master_killed_mid_transfer(string mode)
+    [InlineData("swapdb", true)]
+    [InlineData("on-empty-db", true)]
+    [InlineData("swapdb", false)]
+    [InlineData("on-empty-db", false)]
+    public void Master_killed_mid_transfer(string mode, bool redisMaster)
     {
-        var master = ServerProcess.StartRedis("--repl-diskless-sync-delay", "0", "--rdb-key-save-delay", "2000");
+        var master = ServerProcess.Start(redisMaster, ["--repl-diskless-sync-delay", "0", "--rdb-key-save-delay", "2000"]);
         try
         {
             using var replica = ServerProcess.StartCinnabar("--repl-diskless-load", mode);

@@ -159,8 +159,15 @@ if [ ${#cluster_units[@]} -gt 0 ] && [ "$external" = 0 ]; then
     python3 "$root/tests/redis-suite/cluster-skip.py" "$root/tests/redis-suite/skip.txt" tests/cluster/tests
     args=()
     for u in "${cluster_units[@]}"; do args+=(--single "${u#cluster/}"); done
+    # The runner's ports (clients 30000+, cluster bus 40000+) lie inside Linux's ephemeral range:
+    # a connection opened while a node is down can take its port, and the restarted node then
+    # exits with "Address already in use". Reserve them for the run when we may (root, own netns).
+    reserved=/proc/sys/net/ipv4/ip_local_reserved_ports
+    old_reserved="$(cat "$reserved" 2>/dev/null)"
+    echo "${old_reserved:+$old_reserved,}30000-30099,40000-40099" 2>/dev/null >"$reserved" || true
     timeout 2400 tclsh tests/cluster/run.tcl "${args[@]}" >"$logs/cluster-runner.log" 2>&1
     echo $? >"$logs/cluster-runner.rc"
+    echo "$old_reserved" 2>/dev/null >"$reserved" || true
   )
   python3 "$root/tests/redis-suite/cluster-skip.py" --score "$logs/cluster-runner.log" "${cluster_units[@]}"
   # When the runner stops early (an aborted unit), its last lines say why: show them in CI's output.

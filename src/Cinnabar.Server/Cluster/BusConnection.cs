@@ -58,7 +58,7 @@ internal sealed class BusConnection
         try
         {
             if (!IPAddress.TryParse(ip, out var addr)) throw new SocketException((int)SocketError.AddressNotAvailable);
-            var s = new Socket(addr.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+            var s = new Socket(addr.AddressFamily, SocketType.Stream, ProtocolType.Tcp).AllowLocalPortReuse();
             using var cts = new CancellationTokenSource(timeoutMs);
             try
             {

@@ -129,7 +129,7 @@ public sealed class MigrateCommands : ICommandFamily
         {
             int.TryParse(port, NumberStyles.Integer, CultureInfo.InvariantCulture, out int portNumber);
             var address = System.Net.IPAddress.TryParse(host, out var ip) ? ip : System.Net.Dns.GetHostAddresses(host)[0];
-            socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true }.AllowLocalPortReuse();
             BlockingConnect(socket, new System.Net.IPEndPoint(address, portNumber), timeoutMs);
         }
         catch (Exception e) when (e is SocketException or TimeoutException or AggregateException or ArgumentException or IOException or IndexOutOfRangeException)
