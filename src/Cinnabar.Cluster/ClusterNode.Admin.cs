@@ -125,6 +125,33 @@ public sealed partial class ClusterNode
         return null;
     }
 
+    /// <summary>
+    /// Atomic slot migration's takeover: the slots become mine, announced with a configEpoch
+    /// bumped without consensus and a PONG to everyone (Redis 7.0 nodes see a plain slot change).
+    /// The epoch must end above the source's, so when the usual bump declines (mine is already the
+    /// largest) but the source holds the same value, a new epoch is taken anyway.
+    /// </summary>
+    public void ClaimSlots(IEnumerable<int> slots, string sourceName, long nowMs)
+    {
+        foreach (int slot in slots)
+        {
+            _importingFrom[slot] = null;
+            _migratingTo[slot] = null;
+            DelSlot(slot);
+            AddSlot(Myself, slot);
+        }
+        var source = Lookup(sourceName);
+        if (!BumpEpochWithoutConsensus() && source != null && source.ConfigEpoch >= Myself.ConfigEpoch)
+        {
+            CurrentEpoch++;
+            Myself.ConfigEpoch = CurrentEpoch;
+        }
+        _env.Log(ClusterLogLevel.Warning, $"configEpoch set to {Myself.ConfigEpoch} after importing slots from {sourceName}");
+        SlotMapVersion++;
+        _todo |= Todo.SaveConfig | Todo.UpdateState | Todo.FsyncConfig;
+        BroadcastPong(localReplicasOnly: false, nowMs);
+    }
+
     /// <summary>clusterBumpConfigEpochWithoutConsensus: true when the epoch moved (BUMPED).</summary>
     public bool BumpEpochWithoutConsensus()
     {

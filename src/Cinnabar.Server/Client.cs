@@ -25,6 +25,8 @@ public enum ClientFlags
     Lua = 1 << 13,
     Unix = 1 << 14,
     Tracking = 1 << 15,
+    /// <summary>Applies an atomic slot migration's stream on the destination (no redirection).</summary>
+    Importing = 1 << 16,
 }
 
 public enum ReplyMode { On, Off, Skip }

@@ -39,7 +39,7 @@ public sealed class ClusterRouter
         bool asking = (client.Flags & ClientFlags.Asking) != 0;
         // resetClient: ASKING lasts for one command (or until EXEC inside MULTI).
         if ((client.Flags & ClientFlags.Multi) == 0 && cmd.Name != "asking") client.Flags &= ~ClientFlags.Asking;
-        if ((client.Flags & ClientFlags.Master) != 0) return null;
+        if ((client.Flags & (ClientFlags.Master | ClientFlags.Importing)) != 0) return null;
         bool isExec = cmd.Name == "exec" && cmd.Parent == null;
         if (!isExec && cmd.FirstKey <= 0 && !cmd.Is(CommandFlags.MovableKeys)) return null;
         if (isExec && (client.Flags & ClientFlags.Multi) == 0) return null;
@@ -158,7 +158,7 @@ public sealed class ClusterRouter
 
     /// <summary>getKeysFromCommand: the command's key finder when it has one, else the legacy
     /// first/last/step range (which includes shard channels).</summary>
-    private static void KeyPositions(CommandDef cmd, CommandArgs args, List<int> into)
+    internal static void KeyPositions(CommandDef cmd, CommandArgs args, List<int> into)
     {
         into.Clear();
         if (cmd.Keys != null)

@@ -52,7 +52,11 @@ public sealed class ClusterService : IClusterEnvironment
         }
         if (text.Length > 0) Node.SaveConfig(fsync: true);
         Router = new ClusterRouter(server, this);
+        Migrations = new SlotMigrationService(server, this);
     }
+
+    /// <summary>Atomic slot migration (CLUSTER MIGRATION, CLUSTER SYNCSLOTS).</summary>
+    public SlotMigrationService Migrations { get; }
 
     /// <summary>replicationGetSlaveOffset on a replica (0 while no master stream exists, e.g. during
     /// a full sync: peers then report the replica as "loading"), master_repl_offset on a master.</summary>
@@ -98,6 +102,7 @@ public sealed class ClusterService : IClusterEnvironment
         _active = true;
         foreach (var l in _listeners) _ = AcceptLoopAsync(l);
         _server.CronTick += OnCron;
+        _server.ClientClosed += Migrations.OnClientClosed;
     }
 
     private bool _active;
@@ -255,6 +260,7 @@ public sealed class ClusterService : IClusterEnvironment
         _lastTickMs = now;
         EnforceSendBufferLimit();
         Node.Tick(now);
+        Migrations.Cron(now);
         Node.BeforeSleep(now);
         RedirectBlockedClients();
     }

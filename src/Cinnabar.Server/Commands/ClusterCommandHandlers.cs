@@ -134,6 +134,8 @@ internal static class ClusterCommandHandlers
             case "reset" when argc is 2 or 3: Reset(ctx, svc); break;
             case "links" when argc == 2: Links(ctx, svc); return;
             case "slot-stats": SlotStatsCommand(ctx, svc); return;
+            case "migration": svc.Migrations.MigrationCommand(ctx); svc.AfterCommand(); return;
+            case "syncslots": svc.Migrations.SyncSlotsCommand(ctx); return;
             default:
                 ctx.Error(Errors.SubcommandSyntax(ctx.ArgString(1), "cluster"));
                 return;
@@ -229,6 +231,11 @@ internal static class ClusterCommandHandlers
             return;
         }
         if (!TryGetSlot(ctx, 2, out int slot)) return;
+        if (svc.Migrations.CheckSetSlot(slot) is { } busy)
+        {
+            ctx.Error(busy);
+            return;
+        }
         int argc = ctx.ArgCount;
         string? err;
         if (ctx.ArgIs(3, "MIGRATING") && argc == 5) err = node.SetSlotMigrating(slot, ctx.ArgString(4));

@@ -37,6 +37,8 @@ public sealed class ClusterCommands : ICommandFamily
         Sub(t, c, "replicate", 3, "admin stale no_async_loading", 0, 0, 0, "@admin @slow @dangerous", "Reconfigure a node as a replica of the specified master node", "3.0.0", "O(1)");
         Sub(t, c, "set-config-epoch", 3, "admin stale no_async_loading", 0, 0, 0, "@admin @slow @dangerous", "Set the configuration epoch in a new node", "3.0.0", "O(1)");
         Sub(t, c, "slot-stats", -4, "stale", 0, 0, 0, "@slow", "Return an array of slot usage statistics for slots assigned to the current node", "8.2.0", "O(N) where N is the total number of slots based on arguments. O(N*log(N)) with ORDERBY subcommand.");
+        Sub(t, c, "migration", -3, "admin stale no_async_loading", 0, 0, 0, "@admin @slow @dangerous", "Start, monitor or cancel an atomic slot migration", "8.4.0", "O(N) where N is the number of slots to migrate");
+        Sub(t, c, "syncslots", -3, "admin stale no_async_loading", 0, 0, 0, "@admin @slow @dangerous", "An internal command of atomic slot migration", "8.4.0", "O(1)");
         Sub(t, c, "failover", -2, "admin stale no_async_loading", 0, 0, 0, "@admin @slow @dangerous", "Forces a replica to perform a manual failover of its master.", "3.0.0", "O(1)");
     }
 

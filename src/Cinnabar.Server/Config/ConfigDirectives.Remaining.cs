@@ -71,6 +71,10 @@ public sealed partial class ServerConfig
     public bool ClusterAllowReadsWhenDown;
     public bool ClusterAllowPubsubshardWhenDown = true;
     public bool ClusterSlotStatsEnabled;
+    // Atomic slot migration (Redis 8.4's names and defaults).
+    public long ClusterSlotMigrationHandoffMaxLagBytes = 1024 * 1024;
+    public long ClusterSlotMigrationWritePauseTimeoutMs = 10_000;
+    public long ClusterSlotMigrationMaxArchivedTasks = 32;
     public long ClusterLinkSendbufLimit;
     public string ClusterAnnounceIp = "";
     public string ClusterAnnounceHostname = "";
@@ -244,6 +248,22 @@ public sealed partial class ServerConfig
         {
             Name = "cluster-slot-stats-enabled", Kind = ConfigKind.Bool, Default = "no", Hidden = true,
             Apply = (c, v) => { c.ClusterSlotStatsEnabled = v == "yes"; return null; },
+        });
+        // Redis 8.4 atomic slot migration; hidden like the directive above.
+        Add(new ConfigDirective
+        {
+            Name = "cluster-slot-migration-handoff-max-lag-bytes", Kind = ConfigKind.Memory, Default = "1048576", Min = 0, Max = long.MaxValue, Hidden = true,
+            Apply = (c, v) => { c.ClusterSlotMigrationHandoffMaxLagBytes = long.Parse(v, CultureInfo.InvariantCulture); return null; },
+        });
+        Add(new ConfigDirective
+        {
+            Name = "cluster-slot-migration-write-pause-timeout", Kind = ConfigKind.Int, Default = "10000", Min = 1, Max = int.MaxValue, Hidden = true,
+            Apply = (c, v) => { c.ClusterSlotMigrationWritePauseTimeoutMs = long.Parse(v, CultureInfo.InvariantCulture); return null; },
+        });
+        Add(new ConfigDirective
+        {
+            Name = "cluster-slot-migration-max-archived-tasks", Kind = ConfigKind.Int, Default = "32", Min = 0, Max = 100_000, Hidden = true,
+            Apply = (c, v) => { c.ClusterSlotMigrationMaxArchivedTasks = long.Parse(v, CultureInfo.InvariantCulture); return null; },
         });
         Memory("cluster-link-sendbuf-limit", 0, 0, long.MaxValue, (c, v) => c.ClusterLinkSendbufLimit = v);
         Str("cluster-announce-ip", "", (c, v) => c.ClusterAnnounceIp = v);
