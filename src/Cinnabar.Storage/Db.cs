@@ -155,6 +155,19 @@ public sealed class Db
     /// <summary>Keys in <paramref name="slot"/>, logically expired ones included (countKeysInSlot). O(1).</summary>
     public int CountKeysInSlot(int slot) => RequireSlotIndex().CountInSlot(slot);
 
+    /// <summary>DBSIZE: the keys, less those of slots being imported (see Keyspace.HiddenSlots).</summary>
+    public int VisibleCount
+    {
+        get
+        {
+            if (Owner.HiddenSlots is not { } hidden || !SlotIndexEnabled) return Count;
+            int n = Count;
+            for (int s = 0; s < hidden.Length; s++)
+                if (hidden[s]) n -= CountKeysInSlot(s);
+            return n;
+        }
+    }
+
     /// <summary>
     /// Appends up to <paramref name="maxCount"/> keys of <paramref name="slot"/> to
     /// <paramref name="into"/> (newest first, expired ones included, as getKeysInSlot) and returns
@@ -255,7 +268,7 @@ public sealed class Db
             if (i < 0) break;
             sampled++;
             long when = Expires.ValueAt(i);
-            if (when <= Owner.NowMs)
+            if (when <= Owner.NowMs && !Owner.IsHidden(Expires.KeyAt(i)))
             {
                 byte[] key = Expires.KeyAt(i);
                 DeleteExpired(key);

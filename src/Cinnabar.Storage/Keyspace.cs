@@ -40,6 +40,16 @@ public sealed class Keyspace
     /// <summary>False on replicas: logically expired keys are hidden from reads but not deleted.</summary>
     public bool ExpireOnAccess = true;
 
+    /// <summary>
+    /// Slots whose keys are being imported by an atomic slot migration (null when none): their keys
+    /// exist but KEYS, SCAN, RANDOMKEY, DBSIZE and the per-slot counts do not show them, and the
+    /// active expire cycle leaves them alone (the source expires them and sends the DEL), as in
+    /// Redis 8.4. INFO keyspace still counts them.
+    /// </summary>
+    public bool[]? HiddenSlots { get; set; }
+
+    public bool IsHidden(ReadOnlySpan<byte> key) => HiddenSlots is { } h && h[HashSlot.Of(key)];
+
     /// <summary>True under an LFU maxmemory-policy: the Lru field then holds the LFU counter.</summary>
     public bool UseLfu;
     public int LfuLogFactor = 10;

@@ -69,6 +69,14 @@ public sealed class ClusterAtomicMigrationTests : IDisposable
         return total;
     }
 
+    /// <summary>INFO keyspace's key count of db0 (it counts keys being imported, DBSIZE does not).</summary>
+    private static long InfoKeys(ServerProcess n)
+    {
+        foreach (var line in Call(n, "INFO", "keyspace").Split("\r\n"))
+            if (line.StartsWith("db0:keys=", StringComparison.Ordinal)) return long.Parse(line[9..line.IndexOf(',')]);
+        return 0;
+    }
+
     /// <summary>Keys named so that they fall in [from, to] (found by trying names).</summary>
     private static List<string> KeysIn(int from, int to, int count, string prefix)
     {
@@ -151,7 +159,7 @@ public sealed class ClusterAtomicMigrationTests : IDisposable
         Assert.Equal("1", Call(m[1], "CLUSTER", "MIGRATION", "CANCEL", "ID", id));
         Assert.Equal("canceled", State(m[1], id));
         Tools.WaitUntil(() => State(m[0], id) == "failed", Deadline, "the source to see the destination go");
-        Tools.WaitUntil(() => KeysInSlots(m[1], 0, 99) == 0, Deadline, "the destination to drop what it imported");
+        Tools.WaitUntil(() => InfoKeys(m[1]) == 0, Deadline, "the destination to drop what it imported");
         foreach (var n in m) Assert.True(Owns(n, aId, 0) && Owns(n, aId, 99));
         Assert.Equal(3000, KeysInSlots(m[0], 0, 99));
         Assert.Equal("OK", client.Call("SET", keys[0], "after"));
@@ -183,11 +191,16 @@ public sealed class ClusterAtomicMigrationTests : IDisposable
         using var client = new ClusterClient(m.Select(n => n.Port));
         foreach (var k in KeysIn(0, 99, 3000, "s")) client.Call("SET", k, "1");
         string id = Call(m[1], "CLUSTER", "MIGRATION", "IMPORT", "0", "99");
-        Tools.WaitUntil(() => KeysInSlots(m[1], 0, 99) > 0, Deadline, "keys to start arriving");
+        Tools.WaitUntil(() => InfoKeys(m[1]) > 0, Deadline, "keys to start arriving");
+        // Keys being imported are not listed: the slots are not this node's yet.
+        Assert.Equal("0", Call(m[1], "DBSIZE"));
+        Assert.Equal(0, KeysInSlots(m[1], 0, 99));
+        Assert.Equal("[]", Call(m[1], "KEYS", "*"));
+        Assert.Equal("[0,[]]", Call(m[1], "SCAN", "0", "COUNT", "10000"));
         m[0].Kill();
         Tools.WaitUntil(() => State(m[1], id) == "failed", Deadline, "the import to fail");
         Assert.NotEqual("", Status(m[1], id)["last_error"]);
-        Tools.WaitUntil(() => KeysInSlots(m[1], 0, 99) == 0, Deadline, "the destination to drop what it imported");
+        Tools.WaitUntil(() => InfoKeys(m[1]) == 0, Deadline, "the destination to drop what it imported");
         Assert.True(Owns(m[1], aId, 0) && Owns(m[2], aId, 99), "the slots still belong to the (dead) source");
     }
 

@@ -127,6 +127,7 @@ public sealed class SlotMigrationService : ICommandStreamConsumer
         Registry.Add(task);
         var inc = new Incoming { Task = task };
         _in = inc;
+        UpdateHiddenSlots();
         _server.Log.Notice($"Slot migration {task.Id}: importing slots {ranges} from {source.Name} ({source.Ip}:{source.Port})");
         string ip = source.Ip;
         int port = source.Port;
@@ -600,6 +601,7 @@ public sealed class SlotMigrationService : ICommandStreamConsumer
         task.Claimed(now);
         _server.Log.Notice($"Slot migration {task.Id}: completed, slots {task.Ranges} are now served here ({task.KeysMoved} keys, {task.BytesMoved} bytes)");
         if (_in == inc) _in = null;
+        UpdateHiddenSlots();
         Registry.Trim();
     }
 
@@ -612,8 +614,13 @@ public sealed class SlotMigrationService : ICommandStreamConsumer
         _server.Log.Warning($"Slot migration {inc.Task.Id}: {inc.Task.State}{(error != null ? ": " + error : "")}; deleting what was imported");
         inc.Cancel.Cancel();
         try { inc.Socket?.Shutdown(SocketShutdown.Both); } catch (SocketException) { } catch (ObjectDisposedException) { }
-        foreach (int slot in inc.Task.Ranges.Slots()) _trimSlots.Add(slot);
+        foreach (int slot in inc.Task.Ranges.Slots())
+        {
+            _trimSlots.Add(slot);
+            _hiddenWhileTrimmed.Add(slot);
+        }
         if (_in == inc) _in = null;
+        UpdateHiddenSlots();
         Registry.Trim();
     }
 
@@ -696,6 +703,27 @@ public sealed class SlotMigrationService : ICommandStreamConsumer
             budget -= keys.Count;
             if (db.CountKeysInSlot(slot) == 0) _trimSlots.RemoveAt(_trimSlots.Count - 1);
         }
+        if (_hiddenWhileTrimmed.Count > 0 && _trimSlots.Count == 0)
+        {
+            _hiddenWhileTrimmed.Clear();
+            UpdateHiddenSlots();
+        }
+    }
+
+    /// <summary>Imported keys stay hidden until the slots are ours, or until a failed import's keys are gone.</summary>
+    private readonly HashSet<int> _hiddenWhileTrimmed = new();
+
+    private void UpdateHiddenSlots()
+    {
+        if (_in == null && _hiddenWhileTrimmed.Count == 0)
+        {
+            _server.Keyspace.HiddenSlots = null;
+            return;
+        }
+        var hidden = new bool[SlotRangeSet.SlotCount];
+        if (_in != null) foreach (int s in _in.Task.Ranges.Slots()) hidden[s] = true;
+        foreach (int s in _hiddenWhileTrimmed) hidden[s] = true;
+        _server.Keyspace.HiddenSlots = hidden;
     }
 
     /// <summary>A receive buffer with line reads (the handshake) and raw fills (the stream).</summary>

@@ -113,7 +113,7 @@ internal static class ClusterCommandHandlers
                     ctx.Error("ERR Invalid slot");
                     return;
                 }
-                ctx.Reply.WriteInteger(ctx.Server.Keyspace[0].CountKeysInSlot((int)cs));
+                ctx.Reply.WriteInteger(ctx.Server.Keyspace.HiddenSlots is { } hidden && hidden[cs] ? 0 : ctx.Server.Keyspace[0].CountKeysInSlot((int)cs));
                 return;
             case "getkeysinslot" when argc == 4: GetKeysInSlot(ctx); return;
             case "forget" when argc == 3: Reply(ctx, node.Forget(ctx.ArgString(2), svc.Now)); break;
@@ -287,7 +287,8 @@ internal static class ClusterCommandHandlers
             return;
         }
         var keys = new List<byte[]>();
-        ctx.Server.Keyspace[0].GetKeysInSlot((int)slot, (int)Math.Min(max, int.MaxValue), keys);
+        if (ctx.Server.Keyspace.HiddenSlots is not { } hidden || !hidden[slot])
+            ctx.Server.Keyspace[0].GetKeysInSlot((int)slot, (int)Math.Min(max, int.MaxValue), keys);
         ctx.Reply.WriteArrayHeader(keys.Count);
         foreach (var k in keys) ctx.Reply.WriteBulk(k);
     }

@@ -143,6 +143,7 @@ public sealed partial class KeyCommands : ICommandFamily
         {
             byte[] key = dict.KeyAt(i);
             if (!all && !GlobMatcher.Match(pattern, key)) continue;
+            if (ctx.Keyspace.HiddenSlots != null && ctx.Keyspace.IsHidden(key)) continue;
             // KEYS skips logically expired keys without deleting them (keyIsExpired).
             if (anyVolatile && db.Expires.TryGetValue(key, out long when) && when <= now) continue;
             matches.Add(key);
@@ -162,6 +163,7 @@ public sealed partial class KeyCommands : ICommandFamily
             byte[] key = dict.KeyAt(i);
             if (options.Type != null && RedisObject.TypeName(dict.ValueAt(i).Type) != options.Type) return;
             if (!ScanSupport.Matches(options, key)) return;
+            if (ctx.Keyspace.HiddenSlots != null && ctx.Keyspace.IsHidden(key)) return;
             found.Add(key);
         });
         // Expired keys are dropped (and deleted) after the walk, as scanGenericCommand does.
@@ -186,6 +188,12 @@ public sealed partial class KeyCommands : ICommandFamily
             int i = db.Dict.RandomIndex(ctx.Server.Random);
             if (i < 0) break;
             byte[] key = db.Dict.KeyAt(i);
+            if (ctx.Keyspace.HiddenSlots != null && ctx.Keyspace.IsHidden(key))
+            {
+                // Keys being imported are not ours to show; give up when they are all there is.
+                if (db.VisibleCount == 0 || ++tries >= 1000) break;
+                continue;
+            }
             if (db.Expires.Count > 0 && db.Expires.TryGetValue(key, out long when) && when <= ctx.NowMs)
             {
                 // On a replica expired keys are not deleted: after 100 tries return one anyway.
@@ -207,5 +215,5 @@ public sealed partial class KeyCommands : ICommandFamily
         ctx.Reply.WriteNull();
     }
 
-    private static void DbSize(CommandContext ctx) => ctx.Reply.WriteInteger(ctx.Db.Count);
+    private static void DbSize(CommandContext ctx) => ctx.Reply.WriteInteger(ctx.Db.VisibleCount);
 }
