@@ -4,7 +4,9 @@
 # then `redis-cli --cluster reshard --cluster-slots 4096 --cluster-pipeline 100` from the first
 # master to the second, while a probe client (redis-py RedisCluster, follows MOVED/ASK) keeps
 # writing keys of the moving slots and records its longest wait. Cinnabar and redis-server 7.0
-# alternate, each run on a fresh cluster. Target (issue 11): Cinnabar's time <= 1.0x Redis's.
+# alternate, each run on a fresh cluster; then the same data moved by Cinnabar's atomic slot
+# migration (CLUSTER MIGRATION IMPORT 0 4095 on the second master). Targets (issue 11): legacy
+# Cinnabar time <= 1.0x Redis's; atomic >= 5x faster than legacy.
 # Usage: bench/reshard.sh [runs=1] [keys=200000]
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -72,8 +74,8 @@ while made < n:
 PY
 }
 
-one_run() { # one_run KIND BASEPORT: sets secs and pause_ms
-  local kind="$1" base="$2" nodes=()
+one_run() { # one_run KIND BASEPORT [atomic]: sets secs and pause_ms
+  local kind="$1" base="$2" mode="${3:-legacy}" nodes=()
   for i in 0 1 2; do start "$kind" $((base + i)); nodes+=("127.0.0.1:$((base + i))"); done
   redis-cli --cluster create "${nodes[@]}" --cluster-yes >"$dir/create-$base.log" 2>&1 || { cat "$dir/create-$base.log" >&2; exit 1; }
   for _ in $(seq 300); do redis-cli -p "$base" cluster info | grep -q cluster_state:ok && break; sleep 0.1; done
@@ -98,8 +100,25 @@ PY
   local probe=$!
   local t0 t1
   t0=$(date +%s%N)
-  redis-cli --cluster reshard "127.0.0.1:$base" --cluster-from "$from" --cluster-to "$to" --cluster-slots 4096 \
-    --cluster-yes --cluster-pipeline 100 >"$dir/reshard-$base.log" 2>&1 || { tail -20 "$dir/reshard-$base.log" >&2; exit 1; }
+  if [ "$mode" = atomic ]; then
+    # The same 4096 slots (redis-cli reshard takes the source's first ones: 0-4095), in one task.
+    local id state=""
+    id=$(redis-cli -p $((base + 1)) cluster migration import 0 4095)
+    for _ in $(seq 6000); do
+      state=$(redis-cli -p $((base + 1)) cluster migration status id "$id" | awk 'prev == "state" {print; exit} {prev = $0}')
+      [ "$state" = completed ] || [ "$state" = failed ] && break
+      sleep 0.01
+    done
+    [ "$state" = completed ] || { echo "atomic migration ended $state" >&2; redis-cli -p $((base + 1)) cluster migration status id "$id" >&2; exit 1; }
+    # Done when the source agrees (it completes on seeing the claim, then drops the keys).
+    for _ in $(seq 3000); do
+      redis-cli -p "$base" cluster migration status id "$id" | grep -qx completed && break
+      sleep 0.01
+    done
+  else
+    redis-cli --cluster reshard "127.0.0.1:$base" --cluster-from "$from" --cluster-to "$to" --cluster-slots 4096 \
+      --cluster-yes --cluster-pipeline 100 >"$dir/reshard-$base.log" 2>&1 || { tail -20 "$dir/reshard-$base.log" >&2; exit 1; }
+  fi
   t1=$(date +%s%N)
   touch "$dir/probe-$base.stop"; wait "$probe" || true
   secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.1f", (b - a) / 1e9}')
@@ -112,5 +131,7 @@ PY
 for r in $(seq "$runs"); do
   one_run cinnabar 18600; cs=$secs; cp=$pause_ms
   one_run redis 18700; rs=$secs; rp=$pause_ms
-  echo "run $r: cinnabar ${cs} s (longest client wait ${cp} ms)  redis ${rs} s (longest client wait ${rp} ms)  ratio $(awk -v a="$cs" -v b="$rs" 'BEGIN {printf "%.2f", a / b}')x"
+  one_run cinnabar 18800 atomic; as=$secs; ap=$pause_ms
+  echo "run $r: legacy reshard: cinnabar ${cs} s (longest client wait ${cp} ms), redis ${rs} s (${rp} ms): cinnabar/redis $(awk -v a="$cs" -v b="$rs" 'BEGIN {printf "%.2f", a / b}')x"
+  echo "run $r: atomic migration (cinnabar): ${as} s (longest client wait ${ap} ms): $(awk -v a="$cs" -v b="$as" 'BEGIN {printf "%.1f", a / b}')x faster than cinnabar legacy, $(awk -v a="$rs" -v b="$as" 'BEGIN {printf "%.1f", a / b}')x faster than redis legacy"
 done
