@@ -629,6 +629,7 @@ public sealed class SlotMigrationService : ICommandStreamConsumer
     /// <summary>Every cluster cron run (under the lock): ACKs, the handoff, completion, trimming.</summary>
     public void Cron(long nowMs)
     {
+        CheckRolesAndOwners();
         if (_in is { } inc && inc.Task.CountsTowardAck && inc.Socket is { Connected: true } s)
         {
             try { s.Send(Command("CLUSTER", "SYNCSLOTS", "ACK", inc.Task.AppliedOffset.ToString(CultureInfo.InvariantCulture))); }
@@ -664,6 +665,28 @@ public sealed class SlotMigrationService : ICommandStreamConsumer
             case HandoffAction.FailAndUnpause:
                 EndMigrate(o, task.LastError);
                 break;
+        }
+    }
+
+    /// <summary>
+    /// A task ends when its node stops being a master (a failover demoted it), or when a slot it
+    /// moves changes hands other than by this task's claim, as Redis 8.4 cancels on conflicting
+    /// slot updates and demotion.
+    /// </summary>
+    private void CheckRolesAndOwners()
+    {
+        if (_in is { } inc && inc.Task.IsActive && inc.Task.State != ImportTask.Takeover)
+        {
+            var source = Node.Lookup(inc.Task.SourceId);
+            if (Node.Myself.IsReplica) EndImport(inc, "This node became a replica");
+            else if (source == null || inc.Task.Ranges.Slots().Any(slot => Node.SlotOwner(slot) != source))
+                EndImport(inc, "The slots changed owner during the migration");
+        }
+        if (_out is { } o && o.Task.IsActive && o.Task.State is not (MigrateTask.HandoffPrep or MigrateTask.Handoff))
+        {
+            if (Node.Myself.IsReplica) EndMigrate(o, "This node became a replica");
+            else if (o.Task.Ranges.Slots().Any(slot => Node.SlotOwner(slot) != Node.Myself))
+                EndMigrate(o, "The slots changed owner during the migration");
         }
     }
 
