@@ -156,6 +156,17 @@ public sealed class ClusterAtomicMigrationTests : IDisposable
         foreach (var k in keys) client.Call("SET", k, "1");
         string id = Call(m[1], "CLUSTER", "MIGRATION", "IMPORT", "0", "99");
         Tools.WaitUntil(() => long.Parse(Status(m[1], id).GetValueOrDefault("bytes", "0")) > 0, Deadline, "the snapshot to start arriving");
+        // Neither side lets the legacy path touch a slot of the running task.
+        Assert.StartsWith("ERR Slot 5 is currently in an active atomic slot migration", Call(m[0], "CLUSTER", "SETSLOT", "5", "MIGRATING", Call(m[1], "CLUSTER", "MYID")));
+        Assert.StartsWith("ERR Slot 5 is currently in an active atomic slot migration", Call(m[1], "CLUSTER", "SETSLOT", "5", "IMPORTING", aId));
+        Assert.Equal("ERR another ASM task is already in progress", Call(m[1], "CLUSTER", "MIGRATION", "IMPORT", "200", "300"));
+        var progress = Status(m[1], id);
+        Assert.Equal("ready-to-stream", progress["state"]);
+        Assert.Equal("snapshot", progress["phase"]);
+        Assert.Equal("import", progress["operation"]);
+        Assert.Equal("0-99", progress["slots"]);
+        Assert.Equal(aId, progress["source"]);
+        Assert.Equal("-1", progress["end_time"]);
         Assert.Equal("1", Call(m[1], "CLUSTER", "MIGRATION", "CANCEL", "ID", id));
         Assert.Equal("canceled", State(m[1], id));
         Tools.WaitUntil(() => State(m[0], id) == "failed", Deadline, "the source to see the destination go");

@@ -75,7 +75,16 @@ public sealed class ServerProcess : IDisposable
         proc.ErrorDataReceived += (_, e) => { if (e.Data != null) lock (sp._output) sp._output.AppendLine(e.Data); };
         proc.BeginOutputReadLine();
         proc.BeginErrorReadLine();
-        sp.WaitReady(TimeSpan.FromSeconds(120));
+        try
+        {
+            sp.WaitReady(TimeSpan.FromSeconds(120));
+        }
+        catch
+        {
+            // A server that never became ready is still a process of ours: never leave it behind.
+            sp.Dispose();
+            throw;
+        }
         return sp;
     }
 
