@@ -83,7 +83,7 @@ one_run() { # one_run KIND BASEPORT [atomic]: sets secs and pause_ms
   local from to
   from=$(redis-cli -p "$base" cluster myid); to=$(redis-cli -p $((base + 1)) cluster myid)
   # The probe: writes keys of the moving slots through a cluster client, longest wait in ms.
-  /usr/bin/python3 - "$base" "$dir/probe-$base" <<'PY' &
+  /usr/bin/python3 - "$base" "$dir/probe-$base" 2>/dev/null <<'PY' &
 import sys, time, os
 from redis.cluster import RedisCluster
 port, out = int(sys.argv[1]), sys.argv[2]

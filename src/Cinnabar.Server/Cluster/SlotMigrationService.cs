@@ -646,7 +646,8 @@ public sealed class SlotMigrationService : ICommandStreamConsumer
         if (task.State is MigrateTask.HandoffPrep or MigrateTask.Handoff && OwnedByDest(task) && task.OwnershipTaken(nowMs))
         {
             _server.Log.Notice($"Slot migration {task.Id}: completed, {task.Ranges} now served by {task.DestId} (writes paused {task.WritePauseMs} ms)");
-            foreach (int slot in task.Ranges.Slots()) _trimSlots.Add(slot);
+            foreach (int slot in task.Ranges.Slots())
+                if (!_hiddenWhileTrimmed.Contains(slot)) _trimSlots.Add(slot);
             EndMigrate(o, null);
             return;
         }
@@ -731,6 +732,21 @@ public sealed class SlotMigrationService : ICommandStreamConsumer
             _hiddenWhileTrimmed.Clear();
             UpdateHiddenSlots();
         }
+    }
+
+    /// <summary>
+    /// Gossip showed the destination owning a slot of our task in handoff: its keys are trimmed in
+    /// batches (hidden meanwhile, as they are no longer ours) rather than deleted at once.
+    /// </summary>
+    public bool DeferTrim(int slot)
+    {
+        if (_out is not { } o || !o.Task.IsActive || o.Task.State is not (MigrateTask.HandoffPrep or MigrateTask.Handoff) || !o.Task.Ranges.Contains(slot))
+            return false;
+        _trimSlots.Add(slot);
+        _hiddenWhileTrimmed.Add(slot);
+        if (_server.Keyspace.HiddenSlots is { } hidden) hidden[slot] = true;
+        else UpdateHiddenSlots();
+        return true;
     }
 
     /// <summary>Imported keys stay hidden until the slots are ours, or until a failed import's keys are gone.</summary>
