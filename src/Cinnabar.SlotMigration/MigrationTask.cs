@@ -105,8 +105,12 @@ public sealed class MigrateTask : MigrationTask
         if (State == SendBulkAndStream) State = SendStream;
     }
 
+    /// <summary>The destination acknowledged at least once: it has applied the whole snapshot.</summary>
+    public bool Acked { get; private set; }
+
     public void Ack(long offset)
     {
+        Acked = true;
         if (offset > AckedOffset) AckedOffset = Math.Min(offset, SentOffset);
     }
 
@@ -115,7 +119,10 @@ public sealed class MigrateTask : MigrationTask
     {
         switch (State)
         {
-            case SendStream when SentOffset - AckedOffset <= maxLagBytes:
+            // Only once the destination has applied the snapshot (its ACKs start after
+            // SNAPSHOT-EOF): the snapshot is not counted in the lag, and pausing while the
+            // destination still loads it would stall writes for as long.
+            case SendStream when Acked && SentOffset - AckedOffset <= maxLagBytes:
                 State = HandoffPrep;
                 PauseStartMs = nowMs;
                 return HandoffAction.PauseWrites;

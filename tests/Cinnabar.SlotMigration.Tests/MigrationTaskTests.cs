@@ -57,6 +57,19 @@ public sealed class MigrationTaskTests
     }
 
     [Fact]
+    public void No_pause_before_the_destination_acknowledges_the_snapshot()
+    {
+        var t = new MigrateTask("id", Ranges("0", "10"), "src", "dst", 0);
+        t.SnapshotStarted(0);
+        t.SnapshotDone();
+        // Nothing written since the snapshot, but the destination may still be applying it.
+        Assert.Equal(HandoffAction.None, t.Tick(100, 1 << 20, 10_000, true));
+        Assert.Equal(MigrateTask.SendStream, t.State);
+        t.Ack(0);
+        Assert.Equal(HandoffAction.PauseWrites, t.Tick(200, 1 << 20, 10_000, true));
+    }
+
+    [Fact]
     public void An_ack_beyond_what_was_sent_counts_as_what_was_sent()
     {
         var t = Streaming(sent: 100, acked: 10_000);
