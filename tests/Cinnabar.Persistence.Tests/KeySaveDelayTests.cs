@@ -45,11 +45,15 @@ public sealed class KeySaveDelayTests
         using var cts = new CancellationTokenSource();
         var output = new MemoryStream();
         var task = Task.Run(() => RdbFile.Write(output, snaps, gate, new RdbSaveOptions { KeySaveDelayMicros = 1_000_000, Cancel = cts.Token }));
-        // One key a second: after the first wait began, the header and a key are out already,
-        // and the lock is free (a client could run).
-        Thread.Sleep(300);
-        long written = output.Length;   // the writer is asleep between keys
-        Assert.True(written > 9, $"only {written} bytes written");
+        // One key a second: the header and the first key go out before the first wait, and the
+        // lock is free during the wait (a client could run). Wait for the bytes with a deadline
+        // (a cold start JIT-compiles the writer first).
+        var deadline = Stopwatch.StartNew();
+        while (output.Length <= 9 && deadline.ElapsedMilliseconds < 20_000) Thread.Sleep(10);
+        Assert.True(output.Length > 9, $"only {output.Length} bytes written");
+        Assert.True(Monitor.TryEnter(gate, 2000), "the lock is held during the wait");
+        Monitor.Exit(gate);
+        Assert.False(task.IsCompleted);   // 50 keys at one second each
         cts.Cancel();
         Assert.Throws<OperationCanceledException>(() => task.GetAwaiter().GetResult());
         lock (gate) Assert.Equal(50, ks[0].Count);
