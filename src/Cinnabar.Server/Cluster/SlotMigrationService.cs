@@ -777,7 +777,7 @@ public sealed class SlotMigrationService : ICommandStreamConsumer
     /// <summary>A receive buffer with line reads (the handshake) and raw fills (the stream).</summary>
     private sealed class StreamReaderBuffer(Socket socket, int maxBytes)
     {
-        public byte[] Buf = new byte[64 * 1024];
+        public byte[] Buf = new byte[1024 * 1024];
         public int Start;
         public int End;
 
