@@ -156,9 +156,10 @@ public sealed partial class ClusterNode
         // A retry (the last attempt for this failure expired without a majority) always waits a
         // random part: ranks computed from gossiped offsets can still collide, and without it the
         // same replicas would split the vote the same way every time.
-        long jitter = retry ? _rng.NextInt64(Math.Max(spacing, 1)) : 0;
-        if (rank == 0) return jitter;
-        return fixedMs + (fixedMs > 0 ? _rng.NextInt64(fixedMs) : 0) + rank * spacing + jitter;
+        // Ranks above #0 already wait a random part. The jitter stays under the fixed part, so
+        // the delay stays within min(500 ms, node-timeout/30) plus rank spacing.
+        if (rank == 0) return retry ? _rng.NextInt64(Math.Max(fixedMs, 2)) : 0;
+        return fixedMs + (fixedMs > 0 ? _rng.NextInt64(fixedMs) : 0) + rank * spacing;
     }
 
     private void LogCantFailover(string reason, long nowMs)
