@@ -159,7 +159,7 @@ public sealed class MigrationSimulationTests(ITestOutputHelper output)
         int first = FirstOwnedSlot(src, sim.NextInt(0, ClusterNode.SlotCount));
         if (first < 0) return false;
         var slots = Enumerable.Range(first, Math.Min(sim.NextInt(1, 51), ClusterNode.SlotCount - first))
-            .Where(s => dst.Node.SlotOwner(s) == src.Node.Myself).ToList();
+            .Where(s => dst.Node.SlotOwner(s)?.Name == src.Node.Myself.Name).ToList();
         note($"atomic import of {slots.Count} slots from {first}: {src} -> {dst}");
         sim.RunFor(sim.NextInt(10, 800));
         if (!src.Alive || !dst.Alive || !src.Node.Myself.IsMaster || !dst.Node.Myself.IsMaster)
