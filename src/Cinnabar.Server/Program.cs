@@ -11,6 +11,11 @@ namespace Cinnabar.Server
     {
         public static int Run(string[] args)
         {
+            // A script past busy-reply-threshold, a blocking save or a diskless load can each hold a
+            // pool thread for long; with the default minimum (one per core) the work that answers
+            // -BUSY or serves replicas would wait for the pool's slow thread injection.
+            ThreadPool.GetMinThreads(out int workers, out int io);
+            if (workers < 16) ThreadPool.SetMinThreads(16, io);
             if (args.Length == 1 && args[0] is "-v" or "--version")
             {
                 Console.WriteLine($"Redis server v={ServerConfig.RedisVersion} sha=00000000:0 malloc=libc bits=64 build=cinnabar (Cinnabar {typeof(ServerMain).Assembly.GetName().Version})");

@@ -148,7 +148,9 @@ public sealed partial class RedisServer
     {
         var client = new Client(this, socket, Interlocked.Increment(ref _nextClientId)) { Authenticated = !AuthRequired };
         _acceptedWhileBusy.Enqueue(client);
-        ThreadPool.UnsafeQueueUserWorkItem(static c => _ = c.RunAsync(), client, preferLocal: false);
+        // Started inline, as OnAccepted does: a pool work item could wait behind pool threads
+        // that are blocked on the lock for as long as the script runs.
+        _ = client.RunAsync();
     }
 
     /// <summary>Called under the exec lock when a script ends.</summary>

@@ -876,9 +876,17 @@ public sealed partial class RedisServer : IKeyspaceEvents
     {
         if (CronPaused) return;
         if (Interlocked.Exchange(ref _cronRunning, 1) != 0) return;
+        // Like Redis, no cron while a script is busy; and the timer's pool thread must not wait
+        // out the script (pool threads blocked on the lock delay the -BUSY answers).
+        bool locked = false;
+        while (!(locked = Monitor.TryEnter(ExecLock, 50)) && !ScriptBusy) { }
+        if (!locked)
+        {
+            Interlocked.Exchange(ref _cronRunning, 0);
+            return;
+        }
         try
         {
-            lock (ExecLock)
             {
                 CleanUpClosedClients();
                 UpdateCachedTime();
@@ -921,6 +929,7 @@ public sealed partial class RedisServer : IKeyspaceEvents
         }
         finally
         {
+            Monitor.Exit(ExecLock);
             Interlocked.Exchange(ref _cronRunning, 0);
         }
     }
