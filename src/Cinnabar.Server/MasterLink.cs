@@ -445,6 +445,10 @@ public sealed class MasterLink
         // blocking receive on it would wait for itself), as every other connection needs it.
         if (toParser)
         {
+            // The load (and -LOADING, unless async) starts with the payload's first bytes, not
+            // with its header: a master may take a moment to start its snapshot, and clients
+            // have no reason to be refused meanwhile (the dataset is untouched until then).
+            if (r.Start == r.End && !await r.FillAsync().ConfigureAwait(false)) throw new IOException("connection lost");
             await Task.Run(() => LoadFromSocket(r, newId, newOffset, mark, len)).ConfigureAwait(false);
             return;
         }

@@ -149,31 +149,57 @@ for lane in $(seq 0 $((jobs - 1))); do
 done
 wait $(jobs -p | grep -v "^${ext_pid}$")
 
-# The cluster runner's files, in one run. Tests named in skip.txt are turned into no-ops in this
-# private copy (the runner has no skip list of its own).
-if [ ${#cluster_units[@]} -gt 0 ] && [ "$external" = 0 ]; then
+# run_cluster_runner DIR UNIT...: one runner process for the units, its log and rc in DIR, scored.
+run_cluster_runner() {
+  local out="$1"; shift
+  mkdir -p "$out"
   (
     take_suite_copy || exit 1
     cd "$SUITE_DIR" || exit 1
     rm -rf tests/cluster/tests tests/cluster/tmp && cp -a "$pristine/tests/cluster/tests" tests/cluster/ && mkdir -p tests/cluster/tmp
     python3 "$root/tests/redis-suite/cluster-skip.py" "$root/tests/redis-suite/skip.txt" tests/cluster/tests
     args=()
-    for u in "${cluster_units[@]}"; do args+=(--single "${u#cluster/}"); done
+    for u in "$@"; do args+=(--single "${u#cluster/}"); done
     # The runner's ports (clients 30000+, cluster bus 40000+) lie inside Linux's ephemeral range:
     # a connection opened while a node is down can take its port, and the restarted node then
     # exits with "Address already in use". Reserve them for the run when we may (root, own netns).
     reserved=/proc/sys/net/ipv4/ip_local_reserved_ports
     old_reserved="$(cat "$reserved" 2>/dev/null)"
     echo "${old_reserved:+$old_reserved,}30000-30099,40000-40099" 2>/dev/null >"$reserved" || true
-    timeout 2400 tclsh tests/cluster/run.tcl "${args[@]}" >"$logs/cluster-runner.log" 2>&1
-    echo $? >"$logs/cluster-runner.rc"
+    timeout 2400 tclsh tests/cluster/run.tcl "${args[@]}" >"$out/cluster-runner.log" 2>&1
+    echo $? >"$out/cluster-runner.rc"
     echo "$old_reserved" 2>/dev/null >"$reserved" || true
   )
-  python3 "$root/tests/redis-suite/cluster-skip.py" --score "$logs/cluster-runner.log" "${cluster_units[@]}"
+  python3 "$root/tests/redis-suite/cluster-skip.py" --score "$out/cluster-runner.log" "$@"
   # When the runner stops early (an aborted unit), its last lines say why: show them in CI's output.
-  if [ "$(cat "$logs/cluster-runner.rc" 2>/dev/null)" != 0 ]; then
-    echo "cluster runner exited with rc=$(cat "$logs/cluster-runner.rc" 2>/dev/null); its last lines:"
-    tail -40 "$logs/cluster-runner.log" | sed 's/^/    /'
+  if [ "$(cat "$out/cluster-runner.rc" 2>/dev/null)" != 0 ]; then
+    echo "cluster runner exited with rc=$(cat "$out/cluster-runner.rc" 2>/dev/null); its last lines:"
+    tail -40 "$out/cluster-runner.log" | sed 's/^/    /'
+  fi
+}
+
+# The cluster runner's files, in one run. Tests named in skip.txt are turned into no-ops in this
+# private copy (the runner has no skip list of its own).
+if [ ${#cluster_units[@]} -gt 0 ] && [ "$external" = 0 ]; then
+  run_cluster_runner "$logs" "${cluster_units[@]}"
+  # With SUITE_RETRY=1 the units that failed run once more, in a fresh runner (every unit starts
+  # by resetting all nodes; a unit left broken by its predecessor fails every later one too).
+  if [ "${SUITE_RETRY:-0}" = 1 ]; then
+    again=()
+    for u in "${cluster_units[@]}"; do
+      read -r ok err exc rc <"$logs/$(echo "$u" | tr / _).log.score" 2>/dev/null || rc=1
+      [ "${rc:-1}" -ne 0 ] && again+=("$u")
+    done
+    if [ ${#again[@]} -gt 0 ]; then
+      echo "cluster units failed; running them once more: ${again[*]}"
+      run_cluster_runner "$logs/cluster-retry" "${again[@]}"
+      for u in "${again[@]}"; do
+        log="$logs/$(echo "$u" | tr / _).log"
+        mv "$log" "$log.first"
+        cp "$logs/cluster-retry/$(basename "$log")" "$log"
+        cp "$logs/cluster-retry/$(basename "$log").score" "$log.score"
+      done
+    fi
   fi
 fi
 
