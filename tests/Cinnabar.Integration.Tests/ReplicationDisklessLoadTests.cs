@@ -176,5 +176,91 @@ public sealed class ReplicationDisklessLoadTests
         Assert.Equal(m.Call("DBSIZE").Integer, r.Call("DBSIZE").Integer);
     }
 
+    /// <summary>
+    /// A master that sent the payload's header but not yet its bytes (its snapshot is starting):
+    /// the replica is syncing, not loading, and still answers from its dataset. Loading (and
+    /// -LOADING) starts with the first payload bytes; then the new dataset replaces the old.
+    /// </summary>
+    [Fact]
+    public void Replica_is_not_loading_before_the_first_payload_bytes_arrive()
+    {
+        using var replica = ServerProcess.StartCinnabar("--repl-diskless-load", "swapdb");
+        using var r = replica.Connect();
+        r.Call("SET", "k", "old");
+        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        try
+        {
+            int port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+            r.Call("REPLICAOF", "127.0.0.1", port);
+            var accept = listener.AcceptTcpClientAsync();
+            Assert.True(accept.Wait(Deadline), "the replica never connected");
+            using var link = accept.Result;
+            var stream = link.GetStream();
+            stream.ReadTimeout = 30000;
+            var input = new BufferedStream(stream);
+            void Send(string text) => stream.Write(System.Text.Encoding.ASCII.GetBytes(text));
+            // The handshake, answered as a master: PING, REPLCONF..., then PSYNC.
+            while (true)
+            {
+                var cmd = ReadCommand(input);
+                string name = cmd[0].ToUpperInvariant();
+                if (name == "PING") Send("+PONG\r\n");
+                else if (name == "REPLCONF") Send("+OK\r\n");
+                else if (name == "PSYNC") break;
+                else Send("-ERR unexpected\r\n");
+            }
+            string replId = new('a', 40), mark = new('m', 40);
+            Send($"+FULLRESYNC {replId} 0\r\n\n\n$EOF:{mark}\r\n");
+            Tools.WaitUntil(() => Field(r, "replication", "master_sync_in_progress") == "1", Deadline, "sync in progress");
+            for (int i = 0; i < 10; i++)
+            {
+                Assert.Equal("0", Field(r, "persistence", "loading"));
+                Assert.Equal("old", r.Call("GET", "k").ToString());
+                Thread.Sleep(50);
+            }
+            // REDIS0010, SELECTDB 0, RESIZEDB 1 0, string k=new, EOF, checksum 0 (not checked).
+            var rdb = new List<byte>(System.Text.Encoding.ASCII.GetBytes("REDIS0010"));
+            rdb.AddRange([0xFE, 0x00, 0xFB, 0x01, 0x00, 0x00, 0x01, (byte)'k', 0x03, (byte)'n', (byte)'e', (byte)'w', 0xFF]);
+            rdb.AddRange(new byte[8]);
+            rdb.AddRange(System.Text.Encoding.ASCII.GetBytes(mark));
+            stream.Write(rdb.ToArray());
+            Tools.WaitUntil(() => r.Call("GET", "k").ToString() == "new", Deadline, "the new dataset");
+            Assert.Equal("0", Field(r, "persistence", "loading"));
+            Assert.Equal("0", Field(r, "replication", "master_sync_in_progress"));
+            Assert.Equal(1, r.Call("DBSIZE").Integer);
+        }
+        finally
+        {
+            listener.Stop();
+        }
+    }
+
+    private static string[] ReadCommand(Stream input)
+    {
+        string Line()
+        {
+            var sb = new System.Text.StringBuilder();
+            int b;
+            while ((b = input.ReadByte()) != '\n')
+            {
+                if (b < 0) throw new EndOfStreamException();
+                if (b != '\r') sb.Append((char)b);
+            }
+            return sb.ToString();
+        }
+        string head = Line();
+        Assert.StartsWith("*", head);
+        var args = new string[int.Parse(head[1..])];
+        for (int i = 0; i < args.Length; i++)
+        {
+            int len = int.Parse(Line()[1..]);
+            var buf = new byte[len + 2];
+            input.ReadExactly(buf);
+            args[i] = System.Text.Encoding.UTF8.GetString(buf, 0, len);
+        }
+        return args;
+    }
+
     private static void Signal(ServerProcess p, string signal) => Tools.Run("kill", [signal, p.Pid.ToString()]);
 }
