@@ -103,8 +103,12 @@ public sealed partial class RedisServer
     /// mode commands flagged write or may_replicate, and EXEC of a transaction holding such commands.
     /// Replicas (and our master's stream) are never paused.
     /// </summary>
+    /// <summary>Keys a slot migration is streaming in steps: their writers wait (see <see cref="PinnedKeys"/>).</summary>
+    public readonly PinnedKeys Pins = new();
+
     internal bool MustPause(Client c, Protocol.CommandArgs args)
     {
+        if (Pins.Count > 0 && WritesPinnedKey(c, args)) return true;
         if (_pauseEndMs == 0 && !_failoverPause) return false;
         if (_pauseEndMs != 0 && !ClientPauseActive)
         {
@@ -129,6 +133,35 @@ public sealed partial class RedisServer
             }
         }
         return false;
+    }
+
+    private bool WritesPinnedKey(Client c, Protocol.CommandArgs args)
+    {
+        if ((c.Flags & (ClientFlags.Replica | ClientFlags.Master)) != 0) return false;
+        var cmd = Commands.Lookup(args[0]);
+        if (cmd == null) return false;
+        if ((c.Flags & ClientFlags.Multi) != 0 && cmd.Name != "exec") return false;
+        if (cmd.Name == "exec")
+        {
+            if (c.MultiQueue == null) return false;
+            foreach (var queued in c.MultiQueue)
+            {
+                var q = Commands.Lookup(queued[0]);
+                if (q?.Subcommands != null && queued.Length > 1) q = CommandTable.LookupSub(q, queued[1]);
+                if (q == null) continue;
+                var qArgs = new Protocol.CommandArgs();
+                qArgs.SetOwned(queued);
+                if (MayReplicate(q, qArgs) && Pins.NamesPinnedKey(q, qArgs)) return true;
+            }
+            return false;
+        }
+        if (cmd.Subcommands != null)
+        {
+            if (args.Count < 2) return false;
+            cmd = CommandTable.LookupSub(cmd, args[1]);
+            if (cmd == null) return false;
+        }
+        return MayReplicate(cmd, args) && Pins.NamesPinnedKey(cmd, args);
     }
 
     /// <summary>
@@ -174,7 +207,7 @@ public sealed partial class RedisServer
         var signal = _unpaused.Task;
         long left = _pauseEndMs - Environment.TickCount64;
         bool clientPaused = _pauseEndMs != 0 && left > 0;
-        if (!clientPaused && !_failoverPause) return Task.CompletedTask;
+        if (!clientPaused && !_failoverPause) return Pins.WaitAsync();
         if (!clientPaused) return signal;
         return Task.WhenAny(signal, Task.Delay(TimeSpan.FromMilliseconds(left)));
     }

@@ -33,10 +33,45 @@ public sealed class DbSnapshot
     internal bool Detached;
     public bool TableDone { get; private set; }
 
+    /// <summary>
+    /// Keys the walk passed but whose value the caller still reads in steps after releasing the
+    /// lock (a slot migration's big collections): a write to one calls <see cref="OnPinnedWrite"/>
+    /// first, while the value is still as it was.
+    /// </summary>
+    public readonly ByteTable<bool> Pinned = new();
+
+    /// <summary>
+    /// Takes out of the walk, right after <see cref="Db.BeginSnapshot"/> (lock held), the keys
+    /// <paramref name="take"/> picks, handing each to <paramref name="taken"/> with its expiry
+    /// and pinning it: the caller writes them itself. One pass over the table's slots.
+    /// </summary>
+    public void TakeOut(Func<byte[], RedisObject, bool> take, Action<byte[], RedisObject, long> taken)
+    {
+        for (int i = 0; i < Dict.Capacity; i++)
+        {
+            if (!Dict.IsUsed(i)) continue;
+            var value = Dict.ValueAt(i);
+            byte[] key = Dict.KeyAt(i);
+            if (!take(key, value)) continue;
+            long expire = Expires.Count > 0 && Expires.TryGetValue(key, out long e) ? e : -1;
+            Skip.Set(key, true);
+            Pinned.Set(key, true);
+            taken(key, value, expire);
+        }
+    }
+
+    /// <summary>See <see cref="Pinned"/>; it runs under the caller's lock, before the write.</summary>
+    public Action<byte[]>? OnPinnedWrite;
+
     /// <summary>Called before key is modified, added or deleted.</summary>
     internal void BeforeWrite(ReadOnlySpan<byte> key)
     {
         if (Detached) return;
+        if (Pinned.Count > 0 && OnPinnedWrite != null)
+        {
+            int p = Pinned.FindIndex(key);
+            if (p >= 0) OnPinnedWrite(Pinned.KeyAt(p));
+        }
         int i = Dict.FindIndex(key);
         if (i < 0)
         {

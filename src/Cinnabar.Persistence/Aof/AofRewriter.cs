@@ -145,13 +145,13 @@ public static class AofRewriter
         }
     }
 
-    private static IEnumerable<(byte[] Field, byte[] Value)> HashPairs(HashObject h)
+    internal static IEnumerable<(byte[] Field, byte[] Value)> HashPairs(HashObject h)
     {
         for (int i = 0; i < h.PositionLimit; i++)
             if (h.TryGetAt(i, out var f, out var v)) yield return (f, v);
     }
 
-    private static IEnumerable<(byte[] Member, double Score)> ZSetPairs(ZSetObject z)
+    internal static IEnumerable<(byte[] Member, double Score)> ZSetPairs(ZSetObject z)
     {
         var it = z.Walk(0, reverse: false);
         while (it.MoveNext()) yield return (it.Member, it.Score);

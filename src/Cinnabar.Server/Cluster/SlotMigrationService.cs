@@ -61,7 +61,30 @@ public sealed class SlotMigrationService : ICommandStreamConsumer
         public bool InMulti;
         public bool TxMatched;
         public readonly MemoryStream Tx = new();
+        /// <summary>Big collections the walk met, streamed in steps after it (pinned meanwhile).</summary>
+        public readonly Queue<BigKey> Big = new();
     }
+
+    /// <summary>
+    /// A collection too big to serialize in one lock hold: written in chunks, its writers held
+    /// back meanwhile (<see cref="PinnedKeys"/>). A write that gets past the pin (a script's
+    /// undeclared key, an expiry) first copies the value as it still is, and the key restarts
+    /// from that copy (after a DEL of what was sent).
+    /// </summary>
+    private sealed class BigKey(byte[] key, RedisObject value, long expireMs)
+    {
+        public readonly byte[] Key = key;
+        public readonly long ExpireMs = expireMs;
+        public RedisObject Value = value;
+        public ChunkedKeyWriter Writer = new(key, value, expireMs);
+        public bool Pinned = true;
+        public bool Restart;
+    }
+
+    /// <summary>Collections with more items than this are streamed in chunks of <see cref="BigKeyChunkItems"/>.</summary>
+    internal const int BigKeyItems = 1024;
+    private const int BigKeyChunkItems = 4096;
+    private const int BigKeyChunkBytes = 256 * 1024;
 
     /// <summary>The destination's side: the connection to the source.</summary>
     private sealed class Incoming
@@ -266,6 +289,16 @@ public sealed class SlotMigrationService : ICommandStreamConsumer
         var task = new MigrateTask(id, ranges, Node.Myself.Name, destId, NowMs);
         Registry.Add(task);
         var o = new Outgoing { Task = task, Client = ctx.Client, Snapshot = _server.Keyspace[0].BeginSnapshot() };
+        // Big collections go first, in chunks, held against writes meanwhile: taken out of the
+        // walk now, before any write could make the snapshot copy one (a stall as long as the
+        // collection is big). One pass over the table, without hashing the small keys.
+        o.Snapshot.TakeOut(
+            (key, value) => ChunkedKeyWriter.IsBig(value, BigKeyItems) && ranges.Contains(HashSlot.Of(key)),
+            (key, value, expire) =>
+            {
+                o.Big.Enqueue(new BigKey(key, value, expire));
+                _server.Pins.Pin(key);
+            });
         _out = o;
         _server.AddStreamConsumer(this);
         task.SnapshotStarted(NowMs);
@@ -282,16 +315,28 @@ public sealed class SlotMigrationService : ICommandStreamConsumer
         long keys = 0;
         // rdb-key-save-delay slows this snapshot as it slows Redis's forked one (tests use it).
         var delay = Cinnabar.Persistence.KeySaveDelay.Create(_server.Config.RdbKeySaveDelayMicros, o.Cancel.Token);
+        // The walk meets keys under the lock: a big collection is pinned and streamed after the
+        // step, in chunks, so neither node stops for it (the source here, the destination when
+        // it applies one bounded command at a time).
         void Emit(byte[] key, RedisObject value, long expireMs)
         {
             if (!task.Ranges.Contains(HashSlot.Of(key))) return;
-            AofRewriter.WriteKey(w, key, value, expireMs);
+            if (ChunkedKeyWriter.IsBig(value, BigKeyItems))
+            {
+                o.Big.Enqueue(new BigKey(key, value, expireMs));
+                snap.Pinned.Set(key, true);
+                _server.Pins.Pin(key);
+            }
+            else AofRewriter.WriteKey(w, key, value, expireMs);
             keys++;
         }
+        snap.OnPinnedWrite = key => OnPinnedWrite(o, key);
         try
         {
             using var net = new NetworkStream(o.Client.Socket!, ownsSocket: false);
             net.Write("+SLOTSSNAPSHOT\r\n"u8);
+            keys += o.Big.Count;
+            if (o.Big.Count > 0) StreamBigKeys(o, net, w, delay);
             while (true)
             {
                 long before = keys;
@@ -299,17 +344,26 @@ public sealed class SlotMigrationService : ICommandStreamConsumer
                 {
                     if (o.Cancel.IsCancellationRequested) return;
                     snap.Step(delay != null ? 16 : 256, Emit);
-                    if (snap.TableDone) snap.Db.EndSnapshot(snap);
                 }
                 Drain(net, w, task);
                 task.KeysMoved = keys;
                 delay?.Pay((int)(keys - before));
+                if (o.Big.Count > 0) StreamBigKeys(o, net, w, delay);
                 if (snap.TableDone) break;
                 _server.YieldToClients();
             }
+            lock (_server.ExecLock) snap.Db.EndSnapshot(snap);
+            // Preserved values are private copies: no lock, and no pin, needed to write them.
             foreach (var (key, value, expire) in snap.TakePreserved())
             {
-                Emit(key, value, expire);
+                if (!task.Ranges.Contains(HashSlot.Of(key))) continue;
+                if (ChunkedKeyWriter.IsBig(value, BigKeyItems))
+                {
+                    var chunked = new ChunkedKeyWriter(key, value, expire);
+                    while (!chunked.WriteChunk(w, BigKeyChunkItems, BigKeyChunkBytes)) Drain(net, w, task);
+                }
+                else AofRewriter.WriteKey(w, key, value, expire);
+                keys++;
                 if (w.Length >= 64 * 1024) Drain(net, w, task);
             }
             task.KeysMoved = keys;
@@ -339,8 +393,65 @@ public sealed class SlotMigrationService : ICommandStreamConsumer
         }
         finally
         {
-            lock (_server.ExecLock) snap.Db.EndSnapshot(snap);
+            lock (_server.ExecLock)
+            {
+                snap.Db.EndSnapshot(snap);
+                while (o.Big.TryDequeue(out var big)) Unpin(o, big);
+            }
         }
+    }
+
+    /// <summary>Streams the big keys the last step met, one bounded chunk per lock hold.</summary>
+    private void StreamBigKeys(Outgoing o, NetworkStream net, RespWriter w, Cinnabar.Persistence.KeySaveDelay? delay)
+    {
+        while (o.Big.TryPeek(out var big))
+        {
+            bool done;
+            lock (_server.ExecLock)
+            {
+                if (o.Cancel.IsCancellationRequested) throw new OperationCanceledException();
+                if (big.Restart)
+                {
+                    // A write got past the pin: start over from the copy taken before it.
+                    big.Restart = false;
+                    w.WriteArrayHeader(2);
+                    w.WriteBulk("DEL"u8);
+                    w.WriteBulk(big.Key);
+                }
+                done = big.Writer.WriteChunk(w, BigKeyChunkItems, BigKeyChunkBytes);
+                if (done)
+                {
+                    o.Big.Dequeue();
+                    Unpin(o, big);
+                }
+            }
+            Drain(net, w, o.Task);
+            // rdb-key-save-delay counts each chunk as a key (tests slow a big key's move with it).
+            delay?.Pay(1);
+            if (!done) _server.YieldToClients();
+        }
+    }
+
+    /// <summary>Lock held, before a write to a pinned big key: keep the value as it is now and restart the key from it.</summary>
+    private void OnPinnedWrite(Outgoing o, byte[] key)
+    {
+        foreach (var big in o.Big)
+        {
+            if (!big.Pinned || !big.Key.AsSpan().SequenceEqual(key)) continue;
+            big.Value = big.Value.Clone();
+            big.Writer = new ChunkedKeyWriter(big.Key, big.Value, big.ExpireMs);
+            big.Restart = true;
+            Unpin(o, big);
+            _server.Log.Notice($"Slot migration {o.Task.Id}: a write reached a big key while it was being sent; sending a copy taken before the write");
+        }
+    }
+
+    private void Unpin(Outgoing o, BigKey big)
+    {
+        if (!big.Pinned) return;
+        big.Pinned = false;
+        o.Snapshot.Pinned.Remove(big.Key);
+        _server.Pins.Release(big.Key);
     }
 
     private static void Drain(NetworkStream net, RespWriter w, MigrationTask task)
