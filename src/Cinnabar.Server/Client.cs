@@ -269,14 +269,28 @@ public sealed partial class Client
         bool more;
         do
         {
+            bool hopped = false;
             if (_hopToPool)
             {
                 // A script may run for long (busy-reply-threshold, SCRIPT KILL): it must not hold
                 // the socket engine thread, which every connection's I/O runs on. Scripts are
                 // rare next to plain commands, so only they pay for the thread-pool hop.
                 _hopToPool = false;
+                hopped = true;
                 await Task.Yield();
             }
+            else
+            {
+                // A script that arrived first and is hopping to the pool goes first, as it would
+                // in Redis's single loop: otherwise a client sending commands back to back can
+                // keep taking the free lock ahead of it for seconds (the hop's waiter wakes late
+                // on a loaded machine). The wait is asynchronous: the engine thread moves on.
+                // Bounded: a hop is a thread-pool hand-off, never longer than this.
+                for (int waited = 0; waited < 200 && Volatile.Read(ref _server.ScriptHops) > 0 && !_server.ScriptBusy && _closed == 0; waited++)
+                    await Task.Delay(1).ConfigureAwait(false);
+            }
+            try
+            {
             if (!Monitor.TryEnter(_server.ExecLock))
             {
                 // Counted so that a background save lets waiting clients go first (YieldToClients).
@@ -297,6 +311,11 @@ public sealed partial class Client
                     Interlocked.Decrement(ref _server.LockWaiters);
                 }
             }
+            }
+            finally
+            {
+                if (hopped) Interlocked.Decrement(ref _server.ScriptHops);
+            }
             try
             {
                 lock (OutputLock)
@@ -313,6 +332,12 @@ public sealed partial class Client
             }
             await FlushAsync().ConfigureAwait(false);
         } while (more && _closed == 0 && BlockState == null);
+        if (_hopToPool)
+        {
+            // Closed before its hop: it no longer goes first.
+            _hopToPool = false;
+            Interlocked.Decrement(ref _server.ScriptHops);
+        }
     }
 
     /// <summary>Parses and executes buffered commands. Returns true if it stopped early to flush output.</summary>
@@ -362,6 +387,7 @@ public sealed partial class Client
             if (!Thread.CurrentThread.IsThreadPoolThread && IsScriptCall(_args[0]))
             {
                 _hopToPool = true;
+                Interlocked.Increment(ref _server.ScriptHops);
                 _inputPending = true;
                 return true;
             }

@@ -53,6 +53,9 @@ public sealed partial class RedisServer
     /// <summary>Connections currently waiting for the execution lock (counted only when it was taken).</summary>
     public int LockWaiters;
 
+    /// <summary>Clients on their way to the pool to run a script (Client.ProcessInputAsync): other clients let them take the lock first.</summary>
+    public int ScriptHops;
+
     /// <summary>
     /// Between two batches of a background save or rewrite: while clients wait for the lock,
     /// let them take it first (the saving thread would otherwise win the handoff, being on a
