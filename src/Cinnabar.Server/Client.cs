@@ -291,26 +291,26 @@ public sealed partial class Client
             }
             try
             {
-            if (!Monitor.TryEnter(_server.ExecLock))
-            {
-                // Counted so that a background save lets waiting clients go first (YieldToClients).
-                Interlocked.Increment(ref _server.LockWaiters);
-                try
+                if (!Monitor.TryEnter(_server.ExecLock))
                 {
-                    // A script running past busy-reply-threshold holds the lock: answer -BUSY / SCRIPT KILL meanwhile.
-                    while (!Monitor.TryEnter(_server.ExecLock, 50))
+                    // Counted so that a background save lets waiting clients go first (YieldToClients).
+                    Interlocked.Increment(ref _server.LockWaiters);
+                    try
                     {
-                        if (!_server.ScriptBusy) continue;
-                        lock (OutputLock) ProcessBusyBatch();
-                        await FlushAsync().ConfigureAwait(false);
-                        if (!_inputPending || _closed != 0) return;
+                        // A script running past busy-reply-threshold holds the lock: answer -BUSY / SCRIPT KILL meanwhile.
+                        while (!Monitor.TryEnter(_server.ExecLock, 50))
+                        {
+                            if (!_server.ScriptBusy) continue;
+                            lock (OutputLock) ProcessBusyBatch();
+                            await FlushAsync().ConfigureAwait(false);
+                            if (!_inputPending || _closed != 0) return;
+                        }
+                    }
+                    finally
+                    {
+                        Interlocked.Decrement(ref _server.LockWaiters);
                     }
                 }
-                finally
-                {
-                    Interlocked.Decrement(ref _server.LockWaiters);
-                }
-            }
             }
             finally
             {

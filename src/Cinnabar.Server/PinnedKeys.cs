@@ -18,8 +18,6 @@ public sealed class PinnedKeys
 
     public int Count => _keys.Count;
 
-    public bool Contains(ReadOnlySpan<byte> key) => _keys.Count > 0 && _keys.ContainsKey(key);
-
     public void Pin(byte[] key)
     {
         ref int n = ref _keys.GetOrAddRef(key, key, out _);

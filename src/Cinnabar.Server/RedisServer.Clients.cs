@@ -98,14 +98,14 @@ public sealed partial class RedisServer
         }
     }
 
+    /// <summary>Keys a slot migration is streaming in steps: their writers wait (see <see cref="PinnedKeys"/>).</summary>
+    public readonly PinnedKeys Pins = new();
+
     /// <summary>
     /// True when this command must wait for the pause to end: every command in ALL mode; in WRITE
     /// mode commands flagged write or may_replicate, and EXEC of a transaction holding such commands.
     /// Replicas (and our master's stream) are never paused.
     /// </summary>
-    /// <summary>Keys a slot migration is streaming in steps: their writers wait (see <see cref="PinnedKeys"/>).</summary>
-    public readonly PinnedKeys Pins = new();
-
     internal bool MustPause(Client c, Protocol.CommandArgs args)
     {
         if (Pins.Count > 0 && WritesPinnedKey(c, args)) return true;

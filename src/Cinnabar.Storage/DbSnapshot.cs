@@ -34,9 +34,9 @@ public sealed class DbSnapshot
     public bool TableDone { get; private set; }
 
     /// <summary>
-    /// Keys the walk passed but whose value the caller still reads in steps after releasing the
-    /// lock (a slot migration's big collections): a write to one calls <see cref="OnPinnedWrite"/>
-    /// first, while the value is still as it was.
+    /// Keys taken out of the walk (<see cref="TakeOut"/>) whose value the caller reads in steps
+    /// after releasing the lock (a slot migration's big collections): a write to one calls
+    /// <see cref="OnPinnedWrite"/> first, while the value is still as it was.
     /// </summary>
     public readonly ByteTable<bool> Pinned = new();
 

@@ -146,7 +146,7 @@ public sealed class ClusterAtomicMigrationTests : IDisposable
     }
 
     /// <summary>
-    /// Big collections are streamed in bounded chunks after the walk, their writers held back
+    /// Big collections are streamed in bounded chunks before the walk, their writers held back
     /// meanwhile; a write that gets past the hold (a script's undeclared key) makes the key start
     /// over from a copy. Nothing acknowledged is lost or applied twice (lists keep their order).
     /// </summary>

@@ -61,7 +61,7 @@ public sealed class SlotMigrationService : ICommandStreamConsumer
         public bool InMulti;
         public bool TxMatched;
         public readonly MemoryStream Tx = new();
-        /// <summary>Big collections the walk met, streamed in steps after it (pinned meanwhile).</summary>
+        /// <summary>Big collections taken out of the walk, streamed in steps before it (pinned meanwhile).</summary>
         public readonly Queue<BigKey> Big = new();
     }
 
@@ -315,19 +315,12 @@ public sealed class SlotMigrationService : ICommandStreamConsumer
         long keys = 0;
         // rdb-key-save-delay slows this snapshot as it slows Redis's forked one (tests use it).
         var delay = Cinnabar.Persistence.KeySaveDelay.Create(_server.Config.RdbKeySaveDelayMicros, o.Cancel.Token);
-        // The walk meets keys under the lock: a big collection is pinned and streamed after the
-        // step, in chunks, so neither node stops for it (the source here, the destination when
-        // it applies one bounded command at a time).
+        // The walk meets no big collection: those were taken out when the task started, and a
+        // key the walk meets (or preserves) is as it was then.
         void Emit(byte[] key, RedisObject value, long expireMs)
         {
             if (!task.Ranges.Contains(HashSlot.Of(key))) return;
-            if (ChunkedKeyWriter.IsBig(value, BigKeyItems))
-            {
-                o.Big.Enqueue(new BigKey(key, value, expireMs));
-                snap.Pinned.Set(key, true);
-                _server.Pins.Pin(key);
-            }
-            else AofRewriter.WriteKey(w, key, value, expireMs);
+            AofRewriter.WriteKey(w, key, value, expireMs);
             keys++;
         }
         snap.OnPinnedWrite = key => OnPinnedWrite(o, key);
@@ -344,26 +337,17 @@ public sealed class SlotMigrationService : ICommandStreamConsumer
                 {
                     if (o.Cancel.IsCancellationRequested) return;
                     snap.Step(delay != null ? 16 : 256, Emit);
+                    if (snap.TableDone) snap.Db.EndSnapshot(snap);
                 }
                 Drain(net, w, task);
                 task.KeysMoved = keys;
                 delay?.Pay((int)(keys - before));
-                if (o.Big.Count > 0) StreamBigKeys(o, net, w, delay);
                 if (snap.TableDone) break;
                 _server.YieldToClients();
             }
-            lock (_server.ExecLock) snap.Db.EndSnapshot(snap);
-            // Preserved values are private copies: no lock, and no pin, needed to write them.
             foreach (var (key, value, expire) in snap.TakePreserved())
             {
-                if (!task.Ranges.Contains(HashSlot.Of(key))) continue;
-                if (ChunkedKeyWriter.IsBig(value, BigKeyItems))
-                {
-                    var chunked = new ChunkedKeyWriter(key, value, expire);
-                    while (!chunked.WriteChunk(w, BigKeyChunkItems, BigKeyChunkBytes)) Drain(net, w, task);
-                }
-                else AofRewriter.WriteKey(w, key, value, expire);
-                keys++;
+                Emit(key, value, expire);
                 if (w.Length >= 64 * 1024) Drain(net, w, task);
             }
             task.KeysMoved = keys;
@@ -401,7 +385,7 @@ public sealed class SlotMigrationService : ICommandStreamConsumer
         }
     }
 
-    /// <summary>Streams the big keys the last step met, one bounded chunk per lock hold.</summary>
+    /// <summary>Streams the big keys taken out of the walk, one bounded chunk per lock hold.</summary>
     private void StreamBigKeys(Outgoing o, NetworkStream net, RespWriter w, Cinnabar.Persistence.KeySaveDelay? delay)
     {
         while (o.Big.TryPeek(out var big))
