@@ -61,7 +61,7 @@ public sealed class CommandDef
     public int LastKey { get; init; }
     public int Step { get; init; }
     public string[] AclCategories { get; set; } = [];
-    public CommandHandler? Handler { get; init; }
+    public CommandHandler? Handler { get; set; }
     public KeyFinder? Keys { get; init; }
     public string Group { get; init; } = "generic";
     public string Since { get; init; } = "1.0.0";

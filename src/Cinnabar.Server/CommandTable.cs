@@ -104,6 +104,13 @@ public sealed class CommandTable
         return def;
     }
 
+    /// <summary>Drops every command not named (sentinel mode keeps only the sentinel's commands).</summary>
+    public void RetainOnly(IReadOnlySet<string> names)
+    {
+        foreach (var name in _byName.Keys.ToList())
+            if (!names.Contains(name)) _byName.Remove(name);
+    }
+
     public CommandDef? Lookup(ReadOnlySpan<byte> name)
     {
         if (name.Length > 64) return null;

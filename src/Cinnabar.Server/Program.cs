@@ -16,6 +16,9 @@ namespace Cinnabar.Server
             // -BUSY or serves replicas would wait for the pool's slow thread injection.
             ThreadPool.GetMinThreads(out int workers, out int io);
             if (workers < 16) ThreadPool.SetMinThreads(16, io);
+            // redis-sentinel, or redis-server --sentinel (the flag may sit anywhere).
+            bool sentinelMode = args.Any(a => a is "--sentinel") || Path.GetFileName(Environment.GetCommandLineArgs()[0]).Contains("sentinel", StringComparison.Ordinal);
+            args = args.Where(a => a is not "--sentinel").ToArray();
             if (args.Length == 1 && args[0] is "-v" or "--version")
             {
                 Console.WriteLine($"Redis server v={ServerConfig.RedisVersion} sha=00000000:0 malloc=libc bits=64 build=cinnabar (Cinnabar {typeof(ServerMain).Assembly.GetName().Version})");
@@ -31,13 +34,18 @@ namespace Cinnabar.Server
                 Console.Error.WriteLine("--test-memory is not supported by Cinnabar: use a dedicated memory tester such as memtester.");
                 return 1;
             }
-            if (args.Any(a => a is "--sentinel") || AppDomain.CurrentDomain.FriendlyName.Contains("sentinel"))
-            {
-                Console.Error.WriteLine("Sentinel mode is not available in this build of Cinnabar yet.");
-                return 1;
-            }
             var config = new ServerConfig();
             var (path, text) = ServerConfig.ArgsToConfigText(args);
+            List<Cinnabar.Sentinel.SentinelNode.ConfigLine>? sentinelLines = null;
+            if (sentinelMode)
+            {
+                if (Sentinel.SentinelStartup.PrepareConfig(config, path) is { } fatal)
+                {
+                    Console.Error.WriteLine(fatal);
+                    return 1;
+                }
+                sentinelLines = new();
+            }
             string configText = "";
             if (path != null)
             {
@@ -52,6 +60,7 @@ namespace Cinnabar.Server
                     return 1;
                 }
             }
+            if (sentinelLines != null) configText = Sentinel.SentinelStartup.ExtractSentinelLines(configText, sentinelLines);
             var err = config.LoadText(configText + "\n" + text, path != null && path != "-" ? Path.GetDirectoryName(Path.GetFullPath(path)) : null);
             if (err != null)
             {
@@ -75,6 +84,7 @@ namespace Cinnabar.Server
             else log.Warning("Configuration loaded");
             log.Role = 'M';
             var server = new RedisServer(config, log);
+            if (sentinelLines != null) return Sentinel.SentinelStartup.Run(server, sentinelLines);
             try
             {
                 ServerStartup.Initialize(server);

@@ -40,7 +40,7 @@ public sealed partial class RedisServer : IKeyspaceEvents
         Config = config;
         Log = log ?? new Log();
         Keyspace = new Keyspace(config.Databases) { Events = this };
-        Commands = CommandTable.CreateDefault();
+        Commands = config.SentinelMode ? Cinnabar.Server.Sentinel.SentinelCommands.CreateTable() : CommandTable.CreateDefault();
         foreach (var (oldName, newName) in config.RenamedCommands)
             if (Commands.Rename(oldName, newName) is { } renameError) Log.Warning($"rename-command {oldName}: {renameError}");
         Acl = new Acl.AclManager(this);
@@ -67,6 +67,7 @@ public sealed partial class RedisServer : IKeyspaceEvents
     public ServerConfig Config { get; }
     /// <summary>Cluster mode (cluster-enabled yes): the node's bus, state machine and routing; null otherwise.</summary>
     public Cluster.ClusterService? Cluster { get; set; }
+    public Sentinel.SentinelService? Sentinel { get; set; }
     public Log Log { get; }
     public Keyspace Keyspace { get; }
     public CommandTable Commands { get; }

@@ -6,8 +6,10 @@ cluster-skip.py SKIPFILE TESTDIR
     in the .tcl files of TESTDIR (a private copy of the suite), printing "NAME: SKIPPED" instead.
 
 cluster-skip.py --score LOG UNIT...
-    Splits the runner's LOG by "Testing unit:" and writes, for each cluster/NN-name UNIT, the
-    "ok err exc rc" score file run.sh reads (LOG's directory, named like the other units' logs).
+    Splits the runner's LOG by "Testing unit:" and writes, for each cluster/NN-name (or
+    sentinel/NN-name) UNIT, the "ok err exc rc" score file run.sh reads (LOG's directory, named
+    like the other units' logs). The runner's exit code is read from LOG's name with .rc for .log
+    (cluster-runner.rc, sentinel-runner.rc): both runners share tests/instances.tcl's output format.
 """
 import os
 import re
@@ -44,7 +46,7 @@ def skip(skipfile, testdir):
 def score(log, units):
     with open(log, encoding="utf-8", errors="replace") as f:
         lines = f.read().splitlines()
-    rc_path = os.path.join(os.path.dirname(log), "cluster-runner.rc")
+    rc_path = (log[:-4] if log.endswith(".log") else log) + ".rc"
     try:
         rc = int(open(rc_path).read().strip())
     except (OSError, ValueError):
@@ -59,19 +61,29 @@ def score(log, units):
             continue
         if current is not None:
             sections[current].append(line)
+    # A unit also fails when the runner aborted in it (an instance did not start), found leaked
+    # fds or a crash report (printed at cleanup, so counted in the last unit), or when the runner
+    # died without its final verdict (timeout): then the last unit it started fails.
+    markers = ("WARNING: Aborting the test", "ERROR: Sentinel has leaked fds", "*** Crash report found in")
+    ended = any(re.search(r"GOOD! No errors|WARNING \d+ test\(s\) failed|WARNING: Aborting the test", l) for l in lines)
+    last = current
     for unit in units:
         name = unit.split("/", 1)[1]
         key = next((k for k in sections if k.startswith(name)), None)
         body = sections.get(key, [])
-        ok = sum(1 for l in body if re.match(r"^\d\d:\d\d:\d\d> .*: .*OK", l))
-        err = sum(1 for l in body if l.startswith("FAILED: caught an error"))
+        if key is not None and key == last and rc != 0 and not ended:
+            body = body + ["FAILED: caught an error in the test: the runner ended without a verdict (rc=%d)" % rc]
+        ok = sum(1 for l in body if re.match(r"^\d\d:\d\d:\d\d> .*: .*OK", l) and "FAILED" not in l)
+        err = sum(1 for l in body if l.startswith("FAILED: caught an error") or any(m in l for m in markers))
         # Log lines in run.sh's format, so its summary prints the failures.
         out = os.path.join(os.path.dirname(log), unit.replace("/", "_") + ".log")
         with open(out, "w", encoding="utf-8") as f:
             for l in body:
-                if re.match(r"^\d\d:\d\d:\d\d> .*: .*OK", l):
+                if re.match(r"^\d\d:\d\d:\d\d> .*: .*OK", l) and "FAILED" not in l:
                     f.write("[ok]: " + l + "\n")
                 elif "FAILED" in l and re.match(r"^\d\d:\d\d:\d\d> ", l):
+                    f.write("[err]: " + l + "\n")
+                elif any(m in l for m in markers):
                     f.write("[err]: " + l + "\n")
                 elif l.startswith("FAILED: caught an error") and "FAILED" not in "".join(body[:0]):
                     f.write("[exception]: " + l + "\n")

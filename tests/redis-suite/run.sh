@@ -7,8 +7,14 @@
 # Usage: tests/redis-suite/run.sh [--list FILE] [--jobs N] [--external] [unit ...] [-- extra runtest args]
 #   A unit named cluster/NN-name is a file of the cluster runner (tests/cluster, runtest-cluster):
 #   those run together in one invocation (it spawns its 20 nodes once, from port 30000) after the others.
+#   A unit named sentinel/NN-name is a file of the sentinel runner (tests/sentinel, runtest-sentinel):
+#   those run together in one invocation too (5 sentinels from port 20000, 5 servers from 30000),
+#   last. The suite copy's src/redis-sentinel is bin/cinnabar-sentinel (cinnabar-server --sentinel).
+#   SENTINEL_SUITE_REAL=1 runs the sentinel units against Debian's real redis-sentinel and
+#   redis-server instead (apt-get install redis-sentinel), to check the harness or compare.
 #   tests/redis-suite/run.sh unit/type/incr unit/type/hash
 #   tests/redis-suite/run.sh --list tests/redis-suite/ci-units.txt --jobs 2
+#   tests/redis-suite/run.sh sentinel/00-base sentinel/13-info-command
 #   --jobs N     runs units in N parallel lanes, each in its own port range
 #   --external   starts ONE Cinnabar server and runs every unit against it (the harness's
 #                --host/--port mode, as Redis's CI tests an external server), instead of the
@@ -39,12 +45,15 @@ take_suite_copy() {
     exec {lockfd}>"$dir.lock"
     if flock -n "$lockfd"; then
       if [ ! -f "$dir/tests/test_helper.tcl" ]; then
-        rm -rf "$dir.tmp" && cp -a "$pristine" "$dir.tmp" && rm -rf "$dir.tmp/tests/tmp" "$dir.tmp/src/redis-server" && mv "$dir.tmp" "$dir"
+        rm -rf "$dir.tmp" && cp -a "$pristine" "$dir.tmp" && rm -rf "$dir.tmp/tests/tmp" "$dir.tmp/src/redis-server" "$dir.tmp/src/redis-sentinel" && mv "$dir.tmp" "$dir"
       fi
       mkdir -p "$dir/src" "$dir/tests/tmp"
       rm -f "$dir/src/redis-server"
       printf '#!/bin/sh\nexec "%s/bin/cinnabar-server" "$@"\n' "$root" >"$dir/src/redis-server"
       chmod +x "$dir/src/redis-server"
+      rm -f "$dir/src/redis-sentinel"
+      printf '#!/bin/sh\nexec "%s/bin/cinnabar-sentinel" "$@"\n' "$root" >"$dir/src/redis-sentinel"
+      chmod +x "$dir/src/redis-sentinel"
       for t in redis-cli redis-benchmark redis-check-aof redis-check-rdb; do ln -sf "$(command -v $t)" "$dir/src/$t"; done
       SUITE_DIR="$dir"
       return 0
@@ -54,8 +63,6 @@ take_suite_copy() {
   echo "no free suite copy" >&2
   return 1
 }
-"$root/bin/cinnabar-server" --version >/dev/null
-
 units=()
 extra=()
 jobs=1
@@ -71,11 +78,21 @@ while [ $# -gt 0 ]; do
 done
 
 cluster_units=()
+sentinel_units=()
 plain_units=()
 for u in "${units[@]}"; do
-  case "$u" in cluster/*) cluster_units+=("$u") ;; *) plain_units+=("$u") ;; esac
+  case "$u" in
+    cluster/*) cluster_units+=("$u") ;;
+    sentinel/*) sentinel_units+=("$u") ;;
+    *) plain_units+=("$u") ;;
+  esac
 done
 units=("${plain_units[@]}")
+# Build the server once up front (the launcher builds when stale) so units never race to build it;
+# not needed when only sentinel units run against real Redis (SENTINEL_SUITE_REAL=1).
+if [ ${#units[@]} -gt 0 ] || [ ${#cluster_units[@]} -gt 0 ] || [ "${SENTINEL_SUITE_REAL:-0}" != 1 ]; then
+  "$root/bin/cinnabar-server" --version >/dev/null
+fi
 
 logs="${SUITE_LOGS:-$root/TestResults/redis-suite}"
 mkdir -p "$logs"
@@ -178,6 +195,42 @@ run_cluster_runner() {
   fi
 }
 
+# run_sentinel_runner DIR UNIT...: like run_cluster_runner, for the sentinel runner (tests/sentinel):
+# one runner process for the units, its log and rc in DIR (sentinel-runner.log/.rc), scored.
+run_sentinel_runner() {
+  local out="$1"; shift
+  mkdir -p "$out"
+  (
+    take_suite_copy || exit 1
+    cd "$SUITE_DIR" || exit 1
+    if [ "${SENTINEL_SUITE_REAL:-0}" = 1 ]; then
+      # Debian's real binaries, for checking the harness (and comparing with Cinnabar).
+      printf '#!/bin/sh\nexec /usr/bin/redis-server "$@"\n' >src/redis-server
+      printf '#!/bin/sh\nexec /usr/bin/redis-sentinel "$@"\n' >src/redis-sentinel
+    fi
+    rm -rf tests/sentinel/tests tests/sentinel/tmp && cp -a "$pristine/tests/sentinel/tests" tests/sentinel/ && mkdir -p tests/sentinel/tmp
+    python3 "$root/tests/redis-suite/cluster-skip.py" "$root/tests/redis-suite/skip.txt" tests/sentinel/tests
+    args=()
+    for u in "$@"; do args+=(--single "${u#sentinel/}"); done
+    # Sentinels take ports 20000+ and servers 30000+ (instances.tcl; each checked together with
+    # port+10000). Reserve them against ephemeral use for the run when we may, as for the cluster.
+    reserved=/proc/sys/net/ipv4/ip_local_reserved_ports
+    old_reserved="$(cat "$reserved" 2>/dev/null)"
+    echo "${old_reserved:+$old_reserved,}20000-20099,30000-30099,40000-40099" 2>/dev/null >"$reserved" || true
+    timeout 2400 tclsh tests/sentinel/run.tcl "${args[@]}" >"$out/sentinel-runner.log" 2>&1
+    echo $? >"$out/sentinel-runner.rc"
+    echo "$old_reserved" 2>/dev/null >"$reserved" || true
+    # Back to this checkout's servers (take_suite_copy writes them again anyway).
+    printf '#!/bin/sh\nexec "%s/bin/cinnabar-server" "$@"\n' "$root" >src/redis-server
+    printf '#!/bin/sh\nexec "%s/bin/cinnabar-sentinel" "$@"\n' "$root" >src/redis-sentinel
+  )
+  python3 "$root/tests/redis-suite/cluster-skip.py" --score "$out/sentinel-runner.log" "$@"
+  if [ "$(cat "$out/sentinel-runner.rc" 2>/dev/null)" != 0 ]; then
+    echo "sentinel runner exited with rc=$(cat "$out/sentinel-runner.rc" 2>/dev/null); its last lines:"
+    tail -40 "$out/sentinel-runner.log" | sed 's/^/    /'
+  fi
+}
+
 # The cluster runner's files, in one run. Tests named in skip.txt are turned into no-ops in this
 # private copy (the runner has no skip list of its own).
 if [ ${#cluster_units[@]} -gt 0 ] && [ "$external" = 0 ]; then
@@ -203,8 +256,30 @@ if [ ${#cluster_units[@]} -gt 0 ] && [ "$external" = 0 ]; then
   fi
 fi
 
+# The sentinel runner's files, in one run (skip.txt honoured the same way), retried the same way.
+if [ ${#sentinel_units[@]} -gt 0 ] && [ "$external" = 0 ]; then
+  run_sentinel_runner "$logs" "${sentinel_units[@]}"
+  if [ "${SUITE_RETRY:-0}" = 1 ]; then
+    again=()
+    for u in "${sentinel_units[@]}"; do
+      read -r ok err exc rc <"$logs/$(echo "$u" | tr / _).log.score" 2>/dev/null || rc=1
+      [ "${rc:-1}" -ne 0 ] && again+=("$u")
+    done
+    if [ ${#again[@]} -gt 0 ]; then
+      echo "sentinel units failed; running them once more: ${again[*]}"
+      run_sentinel_runner "$logs/sentinel-retry" "${again[@]}"
+      for u in "${again[@]}"; do
+        log="$logs/$(echo "$u" | tr / _).log"
+        mv "$log" "$log.first"
+        cp "$logs/sentinel-retry/$(basename "$log")" "$log"
+        cp "$logs/sentinel-retry/$(basename "$log").score" "$log.score"
+      done
+    fi
+  fi
+fi
+
 passed=0 failed=0
-for u in "${units[@]}" "${cluster_units[@]}"; do
+for u in "${units[@]}" "${cluster_units[@]}" "${sentinel_units[@]}"; do
   prefix=""
   [ "$external" = 1 ] && prefix="external_"
   log="$logs/$prefix$(echo "$u" | tr / _).log"

@@ -146,7 +146,9 @@ public sealed class ConnectionCommands : ICommandFamily
         if (setName != null) ctx.Client.Name = setName.Length == 0 ? null : setName;
         ctx.Reply.Protocol = proto;
         var w = ctx.Reply;
-        w.WriteMapHeader(7);
+        // A sentinel's HELLO has no "role" field (Redis's hello in sentinel mode).
+        bool sentinel = ctx.Server.Sentinel != null;
+        w.WriteMapHeader(sentinel ? 6 : 7);
         w.WriteBulk("server"u8);
         w.WriteBulk("redis"u8);
         w.WriteBulk("version"u8);
@@ -156,9 +158,12 @@ public sealed class ConnectionCommands : ICommandFamily
         w.WriteBulk("id"u8);
         w.WriteInteger(ctx.Client.Id);
         w.WriteBulk("mode"u8);
-        w.WriteBulk(ctx.Server.Config.ClusterEnabled ? "cluster" : "standalone");
-        w.WriteBulk("role"u8);
-        w.WriteBulk(ctx.Server.RoleName);
+        w.WriteBulk(sentinel ? "sentinel" : ctx.Server.Config.ClusterEnabled ? "cluster" : "standalone");
+        if (!sentinel)
+        {
+            w.WriteBulk("role"u8);
+            w.WriteBulk(ctx.Server.RoleName);
+        }
         w.WriteBulk("modules"u8);
         w.WriteEmptyArray();
     }

@@ -75,6 +75,7 @@ public static class ConfigRewrite
             // Old occurrences with no new line to hold are blanked, as Redis does.
             while (q != null && q.Count > 0) lines[q.Dequeue()] = "";
         }
+        RewriteSentinel(config, lines, appended);
         var sb = new StringBuilder();
         foreach (var l in lines) sb.Append(l).Append('\n');
         if (appended.Count > 0)
@@ -87,6 +88,31 @@ public static class ConfigRewrite
             foreach (var l in appended) sb.Append(l).Append('\n');
         }
         return sb.ToString();
+    }
+
+    /// <summary>rewriteConfigSentinelOption: "sentinel &lt;directive&gt;" lines replace the old lines of
+    /// the same two words in place, the rest are appended, and old ones left over are removed.</summary>
+    private static void RewriteSentinel(ServerConfig config, List<string> lines, List<string> appended)
+    {
+        if (config.SentinelRewriteLines == null) return;
+        var slots = new Dictionary<string, Queue<int>>(StringComparer.OrdinalIgnoreCase);
+        for (int i = 0; i < lines.Count; i++)
+        {
+            var argv = ArgSplitter.SplitToStrings(lines[i].Trim());
+            if (argv == null || argv.Count < 2 || !argv[0].Equals("sentinel", StringComparison.OrdinalIgnoreCase)) continue;
+            string sub = argv[1].Equals("known-slave", StringComparison.OrdinalIgnoreCase) ? "known-replica" : argv[1];
+            string key = "sentinel " + sub.ToLowerInvariant();
+            if (!slots.TryGetValue(key, out var q)) slots[key] = q = new Queue<int>();
+            q.Enqueue(i);
+        }
+        foreach (var (key, line, force) in config.SentinelRewriteLines())
+        {
+            if (slots.TryGetValue(key, out var q) && q.Count > 0) lines[q.Dequeue()] = line;
+            else if (force) appended.Add(line);
+        }
+        foreach (var key in Cinnabar.Sentinel.SentinelNode.RewriteKeys)
+            if (slots.TryGetValue(key, out var q))
+                while (q.Count > 0) lines[q.Dequeue()] = "";
     }
 
     /// <summary>rewriteConfigUserOption: the current users replace the old "user" lines (none with an ACL file).</summary>
@@ -114,6 +140,8 @@ public static class ConfigRewrite
         bool isDefault = value == d.Default;
         switch (d.Name)
         {
+            case "save" when config.SentinelMode:
+                yield break; // a sentinel has no dataset to save
             case "save":
             {
                 // Redis always writes the save points (or save ""), defaults included.

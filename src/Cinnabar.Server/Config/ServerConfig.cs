@@ -365,6 +365,12 @@ public sealed partial class ServerConfig
     /// <summary>CONFIG REWRITE's "user" lines, supplied by the ACL subsystem (null: leave user lines alone).</summary>
     public Func<List<string>>? UserRewriteLines { get; set; }
 
+    /// <summary>Sentinel mode (redis-server --sentinel): the restricted command table, no dataset.</summary>
+    public bool SentinelMode { get; set; }
+
+    /// <summary>CONFIG REWRITE's "sentinel ..." lines (rewrite key, line, force), supplied in sentinel mode.</summary>
+    public Func<List<(string Key, string Line, bool Force)>>? SentinelRewriteLines { get; set; }
+
     private string? AddRename(string oldName, string newName)
     {
         RenamedCommands.Add((oldName, newName));
