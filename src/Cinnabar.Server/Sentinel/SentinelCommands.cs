@@ -43,6 +43,8 @@ public static class SentinelCommands
     {
         var t = CommandTable.CreateDefault();
         t.RetainOnly(Kept);
+        // CLIENT SETINFO came with Redis 7.2; a 7.0 sentinel lists 72 commands and subcommands.
+        t.Lookup("client")!.Subcommands!.Remove("setinfo");
         t.Lookup("publish")!.Handler = Publish;
         t.Lookup("info")!.Handler = Info;
         t.Lookup("role")!.Handler = Role;
