@@ -528,6 +528,13 @@ public sealed partial class SentinelNode
     {
         if (ri.Released) return;
         ri.Link.PubSubLastActivity = now;
+        // hiredis drops a subscribed connection on an error reply it has no callback for (SUBSCRIBE
+        // refused with -NOAUTH): the link shows disconnected and is retried every second.
+        if (r.Type == RespType.Error)
+        {
+            ClosePubSub(ri.Link);
+            return;
+        }
         if (r.Type is not (RespType.Array or RespType.Push) || r.Elements.Count != 3) return;
         if (r.Elements.Any(e => e.Type != RespType.Bulk) || r.Elements[0].Text != "message") return;
         string payload = r.Elements[2].Text;
