@@ -417,7 +417,7 @@ public sealed class InfoCommand : ICommandFamily
             if (link?.Connected != true) w.Line("master_link_down_since_seconds", link == null ? -1 : (now - link.LinkDownSinceMs) / 1000);
             w.Line("slave_priority", s.Config.Find("replica-priority") != null ? s.Config.Get("replica-priority") : "100");
             w.Line("slave_read_only", s.Config.ReplicaReadOnly ? 1 : 0);
-            w.Line("replica_announced", 1);
+            w.Line("replica_announced", s.Config.ReplicaAnnounced ? 1 : 0);
         }
         // A replica whose connection just closed is no longer counted even before its cleanup
         // (which needs the exec lock): a busy script polling INFO sees it go, as in Redis.

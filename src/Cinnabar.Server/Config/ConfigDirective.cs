@@ -25,7 +25,7 @@ public sealed class ConfigDirective
     public Func<string, (string? Value, string? Error)>? Parse { get; init; }
     /// <summary>Directives such as "save" or "client-output-buffer-limit" accumulate several lines in a file.</summary>
     public bool Accumulates { get; init; }
-    /// <summary>Hidden (Redis's HIDDEN_CONFIG): left out of CONFIG GET glob matches and CONFIG REWRITE, reachable by exact name.</summary>
+    /// <summary>Hidden (Redis's HIDDEN_CONFIG): left out of CONFIG GET glob matches, reachable by exact name (CONFIG REWRITE still writes it when set, as Redis 7.0 does).</summary>
     public bool Hidden { get; init; }
     /// <summary>Sensitive: shown by CONFIG GET but redacted in logs.</summary>
     public bool Sensitive { get; init; }

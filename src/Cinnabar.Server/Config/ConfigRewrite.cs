@@ -57,7 +57,7 @@ public static class ConfigRewrite
             var argv = ArgSplitter.SplitToStrings(t);
             if (argv == null || argv.Count == 0) continue;
             var d = config.Find(argv[0]);
-            if (d == null || d.Hidden) continue;
+            if (d == null) continue;
             if (!slots.TryGetValue(d.Name, out var q)) slots[d.Name] = q = new Queue<int>();
             q.Enqueue(i);
         }
@@ -65,7 +65,6 @@ public static class ConfigRewrite
         RewriteUsers(config, lines, appended);
         foreach (var d in config.Directives)
         {
-            if (d.Hidden) continue;
             slots.TryGetValue(d.Name, out var q);
             foreach (var (line, force) in LinesFor(config, d))
             {
