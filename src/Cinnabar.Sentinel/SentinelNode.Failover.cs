@@ -85,7 +85,9 @@ public sealed partial class SentinelNode
             {
                 var at = DateTimeOffset.FromUnixTimeMilliseconds(master.FailoverStartTime + master.FailoverTimeoutMs * 2).ToLocalTime();
                 master.FailoverDelayLogged = master.FailoverStartTime;
-                _env.Log(SentinelLogLevel.Warning, "Next failover delay: I will not start a failover before " + at.ToString("ddd MMM d HH:mm:ss yyyy", CultureInfo.InvariantCulture));
+                // ctime(): "Thu Dec  3 02:29:19 2026", the day padded to two characters.
+                string when = string.Create(CultureInfo.InvariantCulture, $"{at:ddd MMM} {at.Day,2} {at:HH:mm:ss yyyy}");
+                _env.Log(SentinelLogLevel.Warning, "Next failover delay: I will not start a failover before " + when);
             }
             return false;
         }
