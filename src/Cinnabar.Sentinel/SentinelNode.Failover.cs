@@ -35,8 +35,11 @@ public sealed partial class SentinelNode
     {
         var counters = new Dictionary<string, int>(StringComparer.Ordinal);
         int voters = master.Sentinels.Count + 1;
+        // Redis 7.0 counts the peers' votes of the current epoch but our own of the failover epoch;
+        // after a restart with a stale epoch the two differ and votes of two epochs could elect us
+        // in an epoch someone else already won (redis#11571). Only votes of this epoch count.
         foreach (var ri in master.Sentinels.Values)
-            if (ri.Leader != null && ri.LeaderEpoch == CurrentEpoch)
+            if (ri.Leader != null && ri.LeaderEpoch == epoch)
                 counters[ri.Leader] = counters.GetValueOrDefault(ri.Leader) + 1;
         string? winner = null;
         int maxVotes = 0;

@@ -589,7 +589,12 @@ public sealed partial class SentinelNode
         if (si != null && master.ConfigEpoch < masterConfigEpoch)
         {
             master.ConfigEpoch = masterConfigEpoch;
-            if (masterPort != master.Addr.Port || !AddrEqualsHostname(master.Addr, token[5]))
+            // Compared with the address we advertise (the promoted replica's once our own failover
+            // reached reconf_slaves), not the old one as Redis 7.0 does: otherwise a newer epoch
+            // naming the old master is adopted without its address and our failover then
+            // announces another master under that epoch, and the sentinels never agree again.
+            var current = CurrentMasterAddress(master);
+            if (masterPort != current.Port || !AddrEqualsHostname(current, token[5]))
             {
                 Event(SentinelLogLevel.Warning, "+config-update-from", si, "%@");
                 Event(SentinelLogLevel.Warning, "+switch-master", master, $"{master.Name} {Announce(master.Addr)} {master.Addr.Port} {token[5]} {masterPort}");
