@@ -55,6 +55,8 @@ public static class SentinelStartup
     {
         var log = server.Log;
         log.Role = 'X';
+        // INFO's redis_mode: clients (StackExchange.Redis) tell a sentinel by it.
+        server.ServerMode = "sentinel";
         try
         {
             server.Sentinel = SentinelService.Create(server, lines);
