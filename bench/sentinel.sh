@@ -12,7 +12,7 @@ data="${2:-cinnabar}"
 base=27700
 work="$(mktemp -d /tmp/cinnabar-sentinel-bench.XXXXXX)"
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done; pids=(); }
+cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; pids=(); }
 trap 'cleanup; rm -rf "$work"' EXIT
 "$root/bin/cinnabar-server" --version >/dev/null
 
@@ -44,23 +44,24 @@ moved() {
   [ -n "$port" ] && [ "$port" != "$base" ] && redis-cli -p "$port" set bench:k v 2>/dev/null | grep -q OK
 }
 
-one_run() { # kind -> prints ms
+one_run() { # kind -> sets ms (runs in this shell, so pids stays ours to clean up)
+  ms=""
   rm -rf "$work"/*
   start_data $base; wait_until 30 redis-cli -p $base ping || return 1
   start_data $((base + 1)) $base; start_data $((base + 2)) $base
   wait_until 30 sh -c "redis-cli -p $base info replication | grep -q connected_slaves:2"
   for s in 0 1 2; do start_sentinel "$1" $((base + 10 + s)) $base; done
   wait_until 60 ready || { echo "sentinels never discovered each other" >&2; return 1; }
-  kill -9 "${pids[0]}"
+  kill -9 "${pids[0]}"; wait "${pids[0]}" 2>/dev/null
   local t0; t0=$(date +%s%N)
   wait_until 60 moved || { echo "no failover within 60 s" >&2; return 1; }
-  echo $(( ($(date +%s%N) - t0) / 1000000 ))
+  ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 }
 
 declare -A times=([cinnabar]="" [redis]="")
 for r in $(seq "$runs"); do
   for kind in cinnabar redis; do
-    ms="$(one_run $kind)"; cleanup; sleep 0.5
+    one_run $kind; cleanup; sleep 0.5
     echo "run $r $kind sentinels: ${ms:-failed} ms"
     times[$kind]+="${ms:-999999} "
   done
