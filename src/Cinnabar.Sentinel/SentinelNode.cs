@@ -486,14 +486,16 @@ public sealed partial class SentinelNode
         long infoPeriod = ri.IsReplica && (ri.Master!.Has(InstanceFlags.ODown | InstanceFlags.FailoverInProgress) || ri.MasterLinkDownTime != 0)
             ? 1000 : InfoPeriodMs;
         long pingPeriod = Math.Min(ri.DownAfterMs, PingPeriodMs);
-        if (!ri.IsSentinel && (ri.InfoRefresh == 0 || now - ri.InfoRefresh > infoPeriod))
-            Send(ri, link.Cmd, [MapCommand(ri, "INFO")], (r, t) =>
-            {
-                if (r.Type is RespType.Bulk or RespType.Verbatim) RefreshInstanceInfo(ri, r.Text, t);
-            });
+        if (!ri.IsSentinel && (ri.InfoRefresh == 0 || now - ri.InfoRefresh > infoPeriod)) SendInfo(ri);
         if (now - link.LastPongTime > pingPeriod && now - link.LastPingTime > pingPeriod / 2) SendPing(ri, now);
         if (now - ri.LastPubTime > PublishPeriodMs) SendHello(ri);
     }
+
+    private void SendInfo(SentinelInstance ri) =>
+        Send(ri, ri.Link.Cmd, [MapCommand(ri, "INFO")], (r, t) =>
+        {
+            if (r.Type is RespType.Bulk or RespType.Verbatim) RefreshInstanceInfo(ri, r.Text, t);
+        });
 
     /// <summary>sentinelSendHello: PUBLISH our view of the master to the instance.</summary>
     private bool SendHello(SentinelInstance ri)
@@ -800,6 +802,9 @@ public sealed partial class SentinelNode
         Send(ri, conn, [MapCommand(ri, "CLIENT"), "KILL", "TYPE", "normal"], null);
         Send(ri, conn, [MapCommand(ri, "CLIENT"), "KILL", "TYPE", "pubsub"], null);
         Send(ri, conn, [MapCommand(ri, "EXEC")], null);
+        // Beyond Redis 7.0: an INFO right behind the transaction shows its effect (the promotion,
+        // the new master) at once, where Redis waits for the next INFO period (up to 1 s).
+        SendInfo(ri);
         return true;
     }
 
