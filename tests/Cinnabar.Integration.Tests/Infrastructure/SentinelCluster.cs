@@ -83,7 +83,7 @@ public sealed class SentinelProcess : IDisposable
     }
 
     public static SentinelProcess Start(bool redis, int port, string dir, string masterName, int masterPort, int quorum,
-        int downAfterMs, int failoverTimeoutMs)
+        int downAfterMs, int failoverTimeoutMs, Func<int, string, string>? extraConf = null)
     {
         Directory.CreateDirectory(dir);
         var s = new SentinelProcess(redis, port, dir);
@@ -93,7 +93,8 @@ public sealed class SentinelProcess : IDisposable
             $"dir {dir}\n" +
             $"sentinel monitor {masterName} 127.0.0.1 {masterPort} {quorum}\n" +
             $"sentinel down-after-milliseconds {masterName} {downAfterMs}\n" +
-            $"sentinel failover-timeout {masterName} {failoverTimeoutMs}\n");
+            $"sentinel failover-timeout {masterName} {failoverTimeoutMs}\n" +
+            (extraConf?.Invoke(port, dir) ?? ""));
         s.Launch();
         return s;
     }
@@ -257,8 +258,10 @@ public sealed class SentinelCluster : IDisposable
 
     /// <summary>Starts the data nodes (the first is the master), waits for every replica's link,
     /// then starts the sentinels (true = Debian's redis-sentinel) and waits until each knows the
-    /// replicas and the other sentinels.</summary>
-    public static SentinelCluster Start(ITestOutputHelper log, bool redisData, bool[] redisSentinels, int replicas = 2)
+    /// replicas and the other sentinels. extraConf(port, dir), if given, returns lines appended to
+    /// each sentinel's config (it may also write files into the sentinel's directory, which exists).</summary>
+    public static SentinelCluster Start(ITestOutputHelper log, bool redisData, bool[] redisSentinels, int replicas = 2,
+        Func<int, string, string>? extraConf = null)
     {
         if ((redisData || redisSentinels.Any(r => r)) && !File.Exists("/usr/bin/redis-sentinel"))
             throw new InvalidOperationException("redis-server/redis-sentinel are required (.ci/run installs them)");
@@ -274,7 +277,7 @@ public sealed class SentinelCluster : IDisposable
             {
                 int port = SentinelPorts.Allocate();
                 c.Sentinels.Add(SentinelProcess.Start(redisSentinels[i], port, Path.Combine(c._root, $"sentinel-{port}"),
-                    MasterName, masterPort, 2, DownAfterMs, FailoverTimeoutMs));
+                    MasterName, masterPort, 2, DownAfterMs, FailoverTimeoutMs, extraConf));
             }
             c.Log($"started: master {masterPort}, replicas {string.Join(",", c.Nodes.Skip(1).Select(n => n.Port))}, sentinels " +
                   string.Join(",", c.Sentinels.Select(s => $"{s.Port}({s.Kind})")));
