@@ -285,9 +285,10 @@ public sealed partial class Client
                 // in Redis's single loop: otherwise a client sending commands back to back can
                 // keep taking the free lock ahead of it for seconds (the hop's waiter wakes late
                 // on a loaded machine). The wait is asynchronous: the engine thread moves on.
-                // Bounded: a hop is a thread-pool hand-off, never longer than this.
-                for (int waited = 0; waited < 200 && Volatile.Read(ref _server.ScriptHops) > 0 && !_server.ScriptBusy && _closed == 0; waited++)
-                    await Task.Delay(1).ConfigureAwait(false);
+                // Bounded: a hop is a thread-pool hand-off, never longer than this. Woken as soon as
+                // the hoppers hold the lock (polling every millisecond halved EVAL throughput).
+                if (Volatile.Read(ref _server.ScriptHops) > 0 && !_server.ScriptBusy && _server.ScriptHopsDrained() is { } drained)
+                    await Task.WhenAny(drained, Task.Delay(200)).ConfigureAwait(false);
             }
             try
             {
@@ -314,7 +315,7 @@ public sealed partial class Client
             }
             finally
             {
-                if (hopped) Interlocked.Decrement(ref _server.ScriptHops);
+                if (hopped) _server.ScriptHopEnded();
             }
             try
             {
@@ -336,7 +337,7 @@ public sealed partial class Client
         {
             // Closed before its hop: it no longer goes first.
             _hopToPool = false;
-            Interlocked.Decrement(ref _server.ScriptHops);
+            _server.ScriptHopEnded();
         }
     }
 
@@ -387,7 +388,7 @@ public sealed partial class Client
             if (!Thread.CurrentThread.IsThreadPoolThread && IsScriptCall(_args[0]))
             {
                 _hopToPool = true;
-                Interlocked.Increment(ref _server.ScriptHops);
+                _server.ScriptHopStarted();
                 _inputPending = true;
                 return true;
             }

@@ -55,6 +55,34 @@ public sealed partial class RedisServer
 
     /// <summary>Clients on their way to the pool to run a script (Client.ProcessInputAsync): other clients let them take the lock first.</summary>
     public int ScriptHops;
+    private readonly object _hopLock = new();
+    private TaskCompletionSource? _hopsDrained;
+
+    /// <summary>A client starts its hop to the pool to run a script.</summary>
+    public void ScriptHopStarted()
+    {
+        lock (_hopLock)
+        {
+            if (ScriptHops++ == 0) _hopsDrained = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+    }
+
+    /// <summary>A hopping client took the lock (or closed): when none is left, waiting clients go on.</summary>
+    public void ScriptHopEnded()
+    {
+        lock (_hopLock)
+        {
+            if (--ScriptHops != 0) return;
+            _hopsDrained?.TrySetResult();
+            _hopsDrained = null;
+        }
+    }
+
+    /// <summary>Completes when no client is hopping to run a script; null when none is now.</summary>
+    public Task? ScriptHopsDrained()
+    {
+        lock (_hopLock) return ScriptHops > 0 ? _hopsDrained?.Task : null;
+    }
 
     /// <summary>
     /// Between two batches of a background save or rewrite: while clients wait for the lock,
