@@ -91,6 +91,7 @@ public sealed class ServerProcess : IDisposable
     public void WaitReady(TimeSpan timeout)
     {
         var deadline = DateTime.UtcNow + timeout;
+        DateTime? noAuthSince = null;
         while (DateTime.UtcNow < deadline)
         {
             if (_process.HasExited) throw new InvalidOperationException($"server exited with {_process.ExitCode}: {Output}");
@@ -98,7 +99,13 @@ public sealed class ServerProcess : IDisposable
             {
                 using var c = new RespConnection(Port);
                 var pong = c.Call("PING").ToString();
-                if (pong == "NOAUTH Authentication required.") return;
+                // With no default user PING says NOAUTH even while loading: then the log's
+                // "Ready to accept connections" (or 2 s of NOAUTH when logging elsewhere) says it is up.
+                if (pong == "NOAUTH Authentication required.")
+                {
+                    noAuthSince ??= DateTime.UtcNow;
+                    if (Output.Contains("Ready to accept connections", StringComparison.Ordinal) || DateTime.UtcNow - noAuthSince > TimeSpan.FromSeconds(2)) return;
+                }
                 // Wait until the dataset is loaded (PING is answered while loading, GET is not).
                 if (pong == "PONG" && c.Call("INFO", "persistence").ToString().Contains("loading:0")) return;
             }
