@@ -97,17 +97,7 @@ namespace Cinnabar.Server
                 log.Warning(e.Message);
                 return 1;
             }
-            if (config.PidFile.Length > 0)
-            {
-                try { File.WriteAllText(config.PidFile, Environment.ProcessId + "\n"); }
-                catch (IOException e) { log.Warning($"Failed to write PID file: {e.Message}"); }
-            }
-            string mode = config.ClusterEnabled ? "cluster" : "standalone";
-            // Redis shows its logo (with "PID: n", which test harnesses look for) when always-show-logo
-            // is set or stdout is a terminal; otherwise a one-line summary. Ours is a plain banner.
-            if (config.Get("always-show-logo") == "yes" || (config.LogFile.Length == 0 && !Console.IsOutputRedirected))
-                log.Raw($"\n    Cinnabar {ServerConfig.RedisVersion} (00000000/0) 64 bit, Redis-compatible\n    Running in {mode} mode\n    Port: {config.Port}\n    PID: {Environment.ProcessId}\n\n");
-            else log.Notice($"Running mode={mode}, port={config.Port}.");
+            Announce(server, config.ClusterEnabled ? "cluster" : "standalone");
             log.Warning("Server initialized");
             try
             {
@@ -122,27 +112,51 @@ namespace Cinnabar.Server
                 server.Rdb.Loading = false;
             }
             log.Notice("Ready to accept connections");
+            return WaitUntilStopped(server, saveOnSignal: null);
+        }
+
+        /// <summary>The PID file, then the banner (Redis shows its logo, with "PID: n" that test
+        /// harnesses look for, when always-show-logo is set or stdout is a terminal; otherwise a
+        /// one-line summary. Ours is a plain banner).</summary>
+        internal static void Announce(RedisServer server, string mode)
+        {
+            var config = server.Config;
+            var log = server.Log;
+            if (config.PidFile.Length > 0)
+            {
+                try { File.WriteAllText(config.PidFile, Environment.ProcessId + "\n"); }
+                catch (IOException e) { log.Warning($"Failed to write PID file: {e.Message}"); }
+            }
+            if (config.Get("always-show-logo") == "yes" || (config.LogFile.Length == 0 && !Console.IsOutputRedirected))
+                log.Raw($"\n    Cinnabar {ServerConfig.RedisVersion} (00000000/0) 64 bit, Redis-compatible\n    Running in {mode} mode\n    Port: {config.Port}\n    PID: {Environment.ProcessId}\n\n");
+            else log.Notice($"Running mode={mode}, port={config.Port}.");
+        }
+
+        /// <summary>Serves until SHUTDOWN, SIGTERM or SIGINT (a signal shuts down as SHUTDOWN with
+        /// <paramref name="saveOnSignal"/>: null saves when save points are set).</summary>
+        internal static int WaitUntilStopped(RedisServer server, bool? saveOnSignal)
+        {
             using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx =>
             {
                 ctx.Cancel = true;
-                OnSignal(server, "SIGTERM");
+                OnSignal(server, "SIGTERM", saveOnSignal);
             });
             using var intr = PosixSignalRegistration.Create(PosixSignal.SIGINT, ctx =>
             {
                 ctx.Cancel = true;
-                OnSignal(server, "SIGINT");
+                OnSignal(server, "SIGINT", saveOnSignal);
             });
             using var abort = CrashReport.InstallAbortHandler(server);
             server.Stopped.Wait();
             return 0;
         }
 
-        private static void OnSignal(RedisServer server, string name)
+        private static void OnSignal(RedisServer server, string name, bool? save)
         {
             server.Log.Warning($"Received {name} scheduling shutdown...");
             ThreadPool.QueueUserWorkItem(_ =>
             {
-                lock (server.ExecLock) server.Shutdown(save: null, force: true);
+                lock (server.ExecLock) server.Shutdown(save, force: true);
             });
         }
 

@@ -231,51 +231,35 @@ run_sentinel_runner() {
   fi
 }
 
-# The cluster runner's files, in one run. Tests named in skip.txt are turned into no-ops in this
-# private copy (the runner has no skip list of its own).
-if [ ${#cluster_units[@]} -gt 0 ] && [ "$external" = 0 ]; then
-  run_cluster_runner "$logs" "${cluster_units[@]}"
-  # With SUITE_RETRY=1 the units that failed run once more, in a fresh runner (every unit starts
-  # by resetting all nodes; a unit left broken by its predecessor fails every later one too).
-  if [ "${SUITE_RETRY:-0}" = 1 ]; then
-    again=()
-    for u in "${cluster_units[@]}"; do
-      read -r ok err exc rc <"$logs/$(echo "$u" | tr / _).log.score" 2>/dev/null || rc=1
-      [ "${rc:-1}" -ne 0 ] && again+=("$u")
-    done
-    if [ ${#again[@]} -gt 0 ]; then
-      echo "cluster units failed; running them once more: ${again[*]}"
-      run_cluster_runner "$logs/cluster-retry" "${again[@]}"
-      for u in "${again[@]}"; do
-        log="$logs/$(echo "$u" | tr / _).log"
-        mv "$log" "$log.first"
-        cp "$logs/cluster-retry/$(basename "$log")" "$log"
-        cp "$logs/cluster-retry/$(basename "$log").score" "$log.score"
-      done
-    fi
-  fi
-fi
+# run_with_retry KIND UNIT...: the units of one runner (cluster or sentinel) in one run of
+# run_KIND_runner. With SUITE_RETRY=1 the units that failed run once more, in a fresh runner
+# (every unit starts by resetting all instances; a unit left broken by its predecessor fails every
+# later one too); their first logs are kept as .first.
+run_with_retry() {
+  local kind="$1"; shift
+  "run_${kind}_runner" "$logs" "$@"
+  [ "${SUITE_RETRY:-0}" = 1 ] || return 0
+  local again=() u log ok err exc rc
+  for u in "$@"; do
+    read -r ok err exc rc <"$logs/$(echo "$u" | tr / _).log.score" 2>/dev/null || rc=1
+    [ "${rc:-1}" -ne 0 ] && again+=("$u")
+  done
+  [ ${#again[@]} -gt 0 ] || return 0
+  echo "$kind units failed; running them once more: ${again[*]}"
+  "run_${kind}_runner" "$logs/$kind-retry" "${again[@]}"
+  for u in "${again[@]}"; do
+    log="$logs/$(echo "$u" | tr / _).log"
+    mv "$log" "$log.first"
+    cp "$logs/$kind-retry/$(basename "$log")" "$log"
+    cp "$logs/$kind-retry/$(basename "$log").score" "$log.score"
+  done
+}
 
-# The sentinel runner's files, in one run (skip.txt honoured the same way), retried the same way.
-if [ ${#sentinel_units[@]} -gt 0 ] && [ "$external" = 0 ]; then
-  run_sentinel_runner "$logs" "${sentinel_units[@]}"
-  if [ "${SUITE_RETRY:-0}" = 1 ]; then
-    again=()
-    for u in "${sentinel_units[@]}"; do
-      read -r ok err exc rc <"$logs/$(echo "$u" | tr / _).log.score" 2>/dev/null || rc=1
-      [ "${rc:-1}" -ne 0 ] && again+=("$u")
-    done
-    if [ ${#again[@]} -gt 0 ]; then
-      echo "sentinel units failed; running them once more: ${again[*]}"
-      run_sentinel_runner "$logs/sentinel-retry" "${again[@]}"
-      for u in "${again[@]}"; do
-        log="$logs/$(echo "$u" | tr / _).log"
-        mv "$log" "$log.first"
-        cp "$logs/sentinel-retry/$(basename "$log")" "$log"
-        cp "$logs/sentinel-retry/$(basename "$log").score" "$log.score"
-      done
-    fi
-  fi
+# The cluster and sentinel runners' files, each in one run. Tests named in skip.txt are turned
+# into no-ops in the runner's private copy (the runners have no skip list of their own).
+if [ "$external" = 0 ]; then
+  [ ${#cluster_units[@]} -gt 0 ] && run_with_retry cluster "${cluster_units[@]}"
+  [ ${#sentinel_units[@]} -gt 0 ] && run_with_retry sentinel "${sentinel_units[@]}"
 fi
 
 passed=0 failed=0

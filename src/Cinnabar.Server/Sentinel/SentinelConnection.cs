@@ -1,6 +1,5 @@
 using System.Net;
 using System.Net.Sockets;
-using System.Text;
 using Cinnabar.Protocol;
 using Cinnabar.Sentinel;
 
@@ -87,14 +86,10 @@ internal sealed class SentinelConnection
     public void Send(IReadOnlyList<string> argv, ReplyCallback? onReply, bool persistent)
     {
         if (_closed) return;
-        var sb = new StringBuilder();
-        sb.Append('*').Append(argv.Count).Append("\r\n");
-        foreach (var a in argv)
-        {
-            int len = Encoding.UTF8.GetByteCount(a);
-            sb.Append('$').Append(len).Append("\r\n").Append(a).Append("\r\n");
-        }
-        var bytes = Encoding.UTF8.GetBytes(sb.ToString());
+        var w = new RespWriter(256);
+        w.WriteArrayHeader(argv.Count);
+        foreach (var a in argv) w.WriteBulk(a);
+        var bytes = w.Written.ToArray();
         _callbacks.Enqueue((onReply, persistent));
         lock (_writeLock)
         {

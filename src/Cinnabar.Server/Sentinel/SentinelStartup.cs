@@ -76,36 +76,9 @@ public static class SentinelStartup
             log.Warning(e.Message);
             return 1;
         }
-        var config = server.Config;
-        if (config.PidFile.Length > 0)
-        {
-            try { File.WriteAllText(config.PidFile, Environment.ProcessId + "\n"); }
-            catch (IOException e) { log.Warning($"Failed to write PID file: {e.Message}"); }
-        }
-        if (config.Get("always-show-logo") == "yes" || (config.LogFile.Length == 0 && !Console.IsOutputRedirected))
-            log.Raw($"\n    Cinnabar {ServerConfig.RedisVersion} (00000000/0) 64 bit, Redis-compatible\n    Running in sentinel mode\n    Port: {config.Port}\n    PID: {Environment.ProcessId}\n\n");
-        else log.Notice($"Running mode=sentinel, port={config.Port}.");
+        ServerMain.Announce(server, "sentinel");
         server.Sentinel.Start();
-        using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx =>
-        {
-            ctx.Cancel = true;
-            Stop(server, "SIGTERM");
-        });
-        using var intr = PosixSignalRegistration.Create(PosixSignal.SIGINT, ctx =>
-        {
-            ctx.Cancel = true;
-            Stop(server, "SIGINT");
-        });
-        server.Stopped.Wait();
-        return 0;
-    }
-
-    private static void Stop(RedisServer server, string signal)
-    {
-        server.Log.Warning($"Received {signal} scheduling shutdown...");
-        ThreadPool.QueueUserWorkItem(_ =>
-        {
-            lock (server.ExecLock) server.Shutdown(save: false, force: true);
-        });
+        // A sentinel never saves data on shutdown.
+        return ServerMain.WaitUntilStopped(server, saveOnSignal: false);
     }
 }
