@@ -43,6 +43,41 @@ public sealed class CliOptions
     public bool ShowHelp { get; set; }
     public List<string> Command { get; } = [];
 
+    // Client modes (redis-cli's main() order: cluster manager, latency, latency-dist, replica,
+    // rdb, pipe, bigkeys, memkeys, hotkeys, stat, scan, lru-test, intrinsic-latency).
+    public string? StdinTag { get; set; }
+    public bool AskPass { get; set; }
+    public bool QuotedInput { get; set; }
+    public bool Json { get; set; }
+    public bool QuotedJson { get; set; }
+    public bool Latency { get; set; }
+    public bool LatencyHistory { get; set; }
+    public bool LatencyDist { get; set; }
+    public bool Mono { get; set; }
+    public bool LruTest { get; set; }
+    public long LruTestSampleSize { get; set; }
+    public bool Replica { get; set; }
+    public bool Stat { get; set; }
+    public bool IntrinsicLatency { get; set; }
+    public int IntrinsicLatencyDuration { get; set; }
+    public string? RdbFile { get; set; }
+    public bool FunctionsRdb { get; set; }
+    public bool BigKeys { get; set; }
+    public bool MemKeys { get; set; }
+    public int MemKeysSamples { get; set; }
+    public bool HotKeys { get; set; }
+    /// <summary>--count for --scan (redis-cli 7.2): SCAN's COUNT hint; 0 = server default.</summary>
+    public int ScanCount { get; set; }
+    public bool Ldb { get; set; }
+    public bool LdbSync { get; set; }
+    public bool Verbose { get; set; }
+    /// <summary>--show-pushes: null = default (shown in a terminal, hidden otherwise).</summary>
+    public bool? ShowPushes { get; set; }
+    /// <summary>--cluster &lt;verb&gt; [args] and the --cluster-* options (Name is null without --cluster).</summary>
+    public ClusterManagerOptions ClusterCmd { get; } = new();
+
+    public bool ClusterManagerMode => ClusterCmd.Name != null;
+
     /// <summary>Parses argv. On error returns null and sets error to redis-cli's message.</summary>
     public static CliOptions? Parse(string[] args, out string? error)
     {
@@ -55,6 +90,9 @@ public sealed class CliOptions
             string a = args[i];
             bool last = i == args.Length - 1;
             string Next() => args[++i];
+            if (ParseClusterOption(o, args, ref i, out error))
+                continue;
+            if (error != null) return null;
             switch (a)
             {
                 case "-h" when !last: o.Host = Next(); break;
@@ -100,6 +138,57 @@ public sealed class CliOptions
                 case "-c": o.Cluster = true; break;
                 case "--pipe": o.Pipe = true; break;
                 case "--pipe-timeout" when !last: o.PipeTimeout = AtoI(Next()); break;
+                case "-X" when !last: o.StdinTag = Next(); break;
+                case "--askpass": o.AskPass = true; break;
+                case "--quoted-input": o.QuotedInput = true; break;
+                case "--json": o.Json = true; o.Output = OutputMode.Raw; break;
+                case "--quoted-json": o.QuotedJson = true; o.Output = OutputMode.Raw; break;
+                case "--latency": o.Latency = true; break;
+                case "--latency-dist": o.LatencyDist = true; break;
+                case "--latency-history": o.Latency = true; o.LatencyHistory = true; break;
+                case "--mono": o.Mono = true; break;
+                case "--lru-test" when !last: o.LruTest = true; o.LruTestSampleSize = AtoL(Next()); break;
+                case "--slave" or "--replica": o.Replica = true; break;
+                case "--stat": o.Stat = true; break;
+                case "--intrinsic-latency" when !last: o.IntrinsicLatency = true; o.IntrinsicLatencyDuration = AtoI(Next()); break;
+                case "--rdb" when !last: o.RdbFile = Next(); o.FunctionsRdb = false; break;
+                case "--functions-rdb" when !last: o.RdbFile = Next(); o.FunctionsRdb = true; break;
+                case "--bigkeys": o.BigKeys = true; break;
+                case "--memkeys": o.MemKeys = true; o.MemKeysSamples = 0; break;
+                case "--memkeys-samples":
+                    // redis-cli reads the value without checking it exists (atoi(NULL) crashes it).
+                    o.MemKeys = true;
+                    o.MemKeysSamples = last ? 0 : AtoI(Next());
+                    break;
+                case "--hotkeys": o.HotKeys = true; break;
+                case "--count" when !last: o.ScanCount = AtoI(Next()); break;
+                case "--ldb": o.Ldb = true; o.Output = OutputMode.Raw; break;
+                case "--ldb-sync-mode": o.Ldb = true; o.LdbSync = true; o.Output = OutputMode.Raw; break;
+                case "--verbose": o.Verbose = true; break;
+                case "--show-pushes" when !last:
+                    {
+                        string v = Next();
+                        if (v.StartsWith('n') || v.StartsWith('N')) o.ShowPushes = false;
+                        else if (v.StartsWith('y') || v.StartsWith('Y')) o.ShowPushes = true;
+                        else StdErrLine($"Unknown --show-pushes value '{v}' (valid: '[y]es', '[n]o')");
+                        break;
+                    }
+                case "--cluster" when !last:
+                    {
+                        // The verb, then every following argument not starting with '-'.
+                        if (o.ClusterManagerMode)
+                        {
+                            o.ShowHelp = true;
+                            o.HelpExitCode = 1;
+                            break;
+                        }
+                        o.ClusterCmd.Name = args[++i];
+                        int j = i + 1;
+                        while (j < args.Length && !args[j].StartsWith('-')) o.ClusterCmd.Args.Add(args[j++]);
+                        i = j - 1;
+                        break;
+                    }
+                case "--cluster" when last: o.ShowHelp = true; o.HelpExitCode = 1; break;
                 default:
                     if (a.Length > 0 && a[0] == '-')
                     {
@@ -110,12 +199,84 @@ public sealed class CliOptions
                     break;
             }
         }
+        if (o.Socket != null && o.Cluster)
+        {
+            error = "Options -c and -s are mutually exclusive.";
+            return null;
+        }
         if (seen2 && seen3)
         {
             error = "Options -2 and -3 are mutually exclusive.";
             return null;
         }
         return o;
+    }
+
+    /// <summary>Exit code after printing the usage (1 when it was shown for a bad --cluster).</summary>
+    public int HelpExitCode { get; set; }
+
+    /// <summary>Warnings printed while parsing (redis-cli writes them and goes on).</summary>
+    private static void StdErrLine(string s) => StdIo.Err.WriteLine(s);
+
+    // The --cluster-* options, and (with --cluster given) the verb's arguments when they come
+    // after options, as redis-cli accepts `--cluster check --cluster-search-multiple-owners h:p`.
+    private static bool ParseClusterOption(CliOptions o, string[] args, ref int i, out string? error)
+    {
+        var c = o.ClusterCmd!;
+        string a = args[i];
+        bool last = i == args.Length - 1;
+        error = null;
+        switch (a)
+        {
+            case "--cluster-only-masters": c.OnlyMasters = true; return true;
+            case "--cluster-only-replicas": c.OnlyReplicas = true; return true;
+            case "--cluster-replicas" when !last: c.Replicas = AtoI(args[++i]); return true;
+            case "--cluster-master-id" when !last: c.MasterId = args[++i]; return true;
+            case "--cluster-from" when !last: c.From = args[++i]; return true;
+            case "--cluster-to" when !last: c.To = args[++i]; return true;
+            case "--cluster-from-user" when !last: c.FromUser = args[++i]; return true;
+            case "--cluster-from-pass" when !last: c.FromPass = args[++i]; return true;
+            case "--cluster-from-askpass": c.FromAskPass = true; return true;
+            case "--cluster-weight" when !last:
+                if (c.Weights.Count > 0)
+                {
+                    error = "WARNING: you cannot use --cluster-weight more than once.\nYou can set more weights by adding them as a space-separated list, ie:\n--cluster-weight n1=w n2=w";
+                    return false;
+                }
+                while (i + 1 < args.Length && !args[i + 1].StartsWith("--", StringComparison.Ordinal) && args[i + 1].Contains('=')) c.Weights.Add(args[++i]);
+                return true;
+            case "--cluster-slots" when !last: c.Slots = AtoI(args[++i]); return true;
+            case "--cluster-timeout" when !last: c.Timeout = AtoI(args[++i]); return true;
+            case "--cluster-pipeline" when !last: c.Pipeline = AtoI(args[++i]); return true;
+            case "--cluster-threshold" when !last:
+                c.Threshold = double.TryParse(args[++i], NumberStyles.Float, CultureInfo.InvariantCulture, out var t) ? t : 0;
+                return true;
+            case "--cluster-yes": c.Yes = true; return true;
+            case "--cluster-simulate": c.Simulate = true; return true;
+            case "--cluster-replace": c.Replace = true; return true;
+            case "--cluster-copy": c.Copy = true; return true;
+            case "--cluster-slave": c.Slave = true; return true;
+            case "--cluster-use-empty-masters": c.UseEmptyMasters = true; return true;
+            case "--cluster-search-multiple-owners": c.SearchMultipleOwners = true; return true;
+            case "--cluster-fix-with-unreachable-masters": c.FixWithUnreachableMasters = true; return true;
+            // Beyond redis-cli.
+            case "--cluster-throttle" when !last: c.Throttle = AtoL(args[++i]); return true;
+            case "--cluster-atomic": c.Atomic = true; return true;
+            case "--cluster-no-progress": c.NoProgress = true; return true;
+        }
+        if (o.ClusterManagerMode && (a.Length == 0 || a[0] != '-'))
+        {
+            // Arguments after options belong to the verb when it has none yet; otherwise
+            // redis-cli skips them.
+            if (c.Args.Count == 0)
+            {
+                int j = i;
+                while (j < args.Length && !args[j].StartsWith('-')) c.Args.Add(args[j++]);
+                i = j - 1;
+            }
+            return true;
+        }
+        return false;
     }
 
     // redis-cli uses atoi: leading digits, anything else is 0.

@@ -44,8 +44,8 @@ namespace Cinnabar.Cli
             }
             if (o.ShowHelp)
             {
-                StdIo.Out.Write(Encoding.UTF8.GetBytes(HelpText.Usage));
-                return 0;
+                (o.HelpExitCode == 0 ? StdIo.Out : StdIo.ErrStream).Write(Encoding.UTF8.GetBytes(HelpText.Usage));
+                return o.HelpExitCode;
             }
             if (o.Password == null && Environment.GetEnvironmentVariable("REDISCLI_AUTH") is { } envAuth) o.Password = envAuth;
             if (o.AuthWarning && o.Password != null && !o.NoAuthWarning)
@@ -55,6 +55,9 @@ namespace Cinnabar.Cli
             var cli = new Cli(o, stdout, mode);
             try
             {
+                if (o.ClusterManagerMode) return ClusterManager.ClusterManagerCli.Run(o);
+                // The client modes, in redis-cli's order (each one exits when it ends).
+                if (ClientModes.TryRun(o, mode, out int modeExit)) return modeExit;
                 if (o.Pipe) return cli.PipeMode();
                 if (o.Scan) return cli.ScanMode();
                 if (o.EvalFile != null) return cli.EvalMode();

@@ -13,7 +13,8 @@ internal static partial class StdIo
 {
     public static readonly Stream In = new FdStream(0);
     public static readonly Stream Out = new FdStream(1);
-    public static readonly StreamWriter Err = new(new FdStream(2), new UTF8Encoding(false)) { AutoFlush = true };
+    public static readonly Stream ErrStream = new FdStream(2);
+    public static readonly StreamWriter Err = new(ErrStream, new UTF8Encoding(false)) { AutoFlush = true };
 
     [LibraryImport("libc", EntryPoint = "read", SetLastError = true)]
     private static unsafe partial nint SysRead(int fd, byte* buf, nint count);

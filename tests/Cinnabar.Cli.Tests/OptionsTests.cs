@@ -27,8 +27,11 @@ public sealed class OptionsTests
     [Fact]
     public void Flags_are_recognised()
     {
-        var o = P("-x", "-e", "-c", "-3", "--no-raw", "-r", "5", "-i", "0.25", "--pipe", "-s", "/tmp/s", "-d", "\\t", "-D", ";");
-        Assert.True(o.StdinLastArg && o.ExitOnError && o.Cluster && o.Pipe);
+        var o = P("-x", "-e", "-3", "--no-raw", "-r", "5", "-i", "0.25", "--pipe", "-s", "/tmp/s", "-d", "\\t", "-D", ";");
+        Assert.True(o.StdinLastArg && o.ExitOnError && o.Pipe);
+        Assert.True(P("-c").Cluster);
+        Assert.Null(CliOptions.Parse(["-c", "-s", "/tmp/s"], out string? err));
+        Assert.Equal("Options -c and -s are mutually exclusive.", err);
         Assert.Equal((3, OutputMode.Human, 5L, 0.25, "/tmp/s"), (o.Resp, o.Output, o.Repeat, o.IntervalSeconds, o.Socket));
         Assert.Equal(("\t", ";"), (o.MbDelim, o.CmdDelim));
         Assert.Equal(3, P("-3", "-3").Resp);
