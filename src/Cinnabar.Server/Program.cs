@@ -175,21 +175,25 @@ namespace Cinnabar.Server
         }
     }
 
-    /// <summary>daemonize yes: .NET cannot fork, so the process re-launches itself detached and exits.</summary>
+    /// <summary>
+    /// daemonize yes: .NET cannot fork, so the process re-launches itself detached (new session,
+    /// stdin/stdout/stderr on /dev/null as Redis's daemonize leaves them) and exits.
+    /// </summary>
     public static class Daemon
     {
         public static int Spawn(string[] args)
         {
-            var psi = new System.Diagnostics.ProcessStartInfo(Environment.ProcessPath!)
-            {
-                UseShellExecute = false,
-                RedirectStandardInput = true,
-                RedirectStandardOutput = false,
-                RedirectStandardError = false,
-            };
+            var psi = new System.Diagnostics.ProcessStartInfo("/bin/sh") { UseShellExecute = false };
+            psi.ArgumentList.Add("-c");
+            psi.ArgumentList.Add("if command -v setsid >/dev/null 2>&1; then exec setsid \"$0\" \"$@\" </dev/null >/dev/null 2>&1; "
+                + "else exec \"$0\" \"$@\" </dev/null >/dev/null 2>&1; fi");
+            psi.ArgumentList.Add(Environment.ProcessPath!);
+            // Run through the dotnet host (bin/cinnabar-server): the host needs the assembly path.
+            if (Path.GetFileNameWithoutExtension(Environment.ProcessPath!) == "dotnet")
+                psi.ArgumentList.Add(Environment.GetCommandLineArgs()[0]);
             foreach (var a in args) psi.ArgumentList.Add(a);
             psi.Environment["CINNABAR_DAEMON_CHILD"] = "1";
-            var p = System.Diagnostics.Process.Start(psi);
+            using var p = System.Diagnostics.Process.Start(psi);
             return p == null ? 1 : 0;
         }
     }
