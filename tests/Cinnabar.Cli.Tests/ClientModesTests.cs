@@ -206,6 +206,47 @@ public sealed class ClientModesTests : IClassFixture<ClientModesFixture>
     }
 
     [Fact]
+    public void BigKeysStopsOnSigintAndStillPrintsTheSummary()
+    {
+        int port = _f.Cinnabar.Port;
+        Tools.RedisCli(port, "-n", "10", "EVAL", "for i=1,20000 do redis.call('set','big:'..i,'v'..i) end return 1", "0");
+        try
+        {
+            foreach (var exe in new[] { "redis-cli", Cli })
+            {
+                // With -i 0.2 the scan takes several seconds; interrupt it once it has started
+                // (the previous CLI's connection gone first, so its db=10 entry cannot mislead).
+                Tools.WaitUntil(() => !Tools.RedisCli(port, "CLIENT", "LIST").Contains("db=10 ", StringComparison.Ordinal), TimeSpan.FromSeconds(10), "no client on db 10");
+                var psi = new ProcessStartInfo(exe) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+                foreach (var a in new[] { "-p", port.ToString(), "-n", "10", "--bigkeys", "-i", "0.2" }) psi.ArgumentList.Add(a);
+                using var p = Process.Start(psi)!;
+                var tOut = p.StandardOutput.ReadToEndAsync();
+                var tErr = p.StandardError.ReadToEndAsync();
+                try
+                {
+                    Tools.WaitUntil(() => Tools.RedisCli(port, "CLIENT", "LIST").Contains("db=10 ", StringComparison.Ordinal), TimeSpan.FromSeconds(30), "the scan to start");
+                    Tools.Run("kill", ["-INT", p.Id.ToString()], timeoutMs: 10_000);
+                    Assert.True(p.WaitForExit(20_000), exe + " ignored SIGINT");
+                }
+                finally
+                {
+                    if (!p.HasExited) p.Kill(entireProcessTree: true);
+                }
+                p.WaitForExit();
+                Assert.Equal(0, p.ExitCode);
+                Assert.Equal("", tErr.Result);
+                var m = Regex.Match(tOut.Result, @"\n-------- summary -------\n\n\[\d\d\.\d\d%\] Sampled (\d+) keys in the keyspace!\nTotal key length in bytes is \d+ \(avg len \d+\.\d\d\)\n\nBiggest string found '""big:\d+""' has \d+ bytes\n\n");
+                Assert.True(m.Success, exe + ": " + tOut.Result);
+                Assert.InRange(int.Parse(m.Groups[1].Value), 1, 19999);
+            }
+        }
+        finally
+        {
+            Tools.RedisCli(port, "-n", "10", "FLUSHDB");
+        }
+    }
+
+    [Fact]
     public void TypeTableIteratesLikeRedisCliTypeDict()
     {
         // Observed from redis-cli 7.0.15: right after the six adds (table half rehashed) and
