@@ -428,6 +428,21 @@ public sealed class ClientModesTests : IClassFixture<ClientModesFixture>
     }
 
     [Fact]
+    public void SyncRefusedByAReplicaWithoutItsMasterFailsLikeRedisCli()
+    {
+        // A replica whose master is unreachable refuses SYNC; redis-cli prints the error line
+        // with its carriage return.
+        using var replica = ServerProcess.StartRedis("--replicaof", "127.0.0.1 1");
+        foreach (var args in new[] { new[] { "--rdb", "/tmp/never.rdb" }, ["--replica"] })
+        {
+            Same(replica.Port, args);
+            var (code, _, stderr) = Run(Cli, replica.Port, args);
+            Assert.Equal(1, code);
+            Assert.EndsWith("\nSYNC with master failed: -NOMASTERLINK Can't SYNC while not connected with my master\r\n", stderr);
+        }
+    }
+
+    [Fact]
     public void RdbIntoAnUnwritablePathFailsLikeRedisCli() =>
         Same(_f.Cinnabar.Port, "--rdb", "/nonexistent-dir/x.rdb");
 
