@@ -420,6 +420,27 @@ public sealed class ClientModesTests : IClassFixture<ClientModesFixture>
             Assert.Equal(theirs.Stdout.Length, ours.Stdout.Length);
             Assert.Equal("REDIS0010"u8.ToArray(), ours.Stdout[..9]);
             Assert.Equal(0xff, ours.Stdout[^9]); // EOF opcode, then the 8-byte checksum
+
+            // Into an existing longer file: redis-cli overwrites the start and leaves the rest
+            // (it truncates only after a diskless transfer).
+            string file = Path.Combine(Path.GetTempPath(), "cli-rdb-" + Guid.NewGuid().ToString("N") + ".rdb");
+            try
+            {
+                File.WriteAllBytes(file, Enumerable.Repeat((byte)'x', 100_000).ToArray());
+                Assert.Equal(0, Run(Cli, port, "--rdb", file).Item1);
+                var bytes = File.ReadAllBytes(file);
+                Assert.Equal(100_000, bytes.Length);
+                Assert.Equal("REDIS0010"u8.ToArray(), bytes[..9]);
+                Assert.Equal(0xff, bytes[ours.Stdout.Length - 9]);
+                Assert.All(bytes[ours.Stdout.Length..], b => Assert.Equal((byte)'x', b));
+                Tools.RedisCli(port, "CONFIG", "SET", "repl-diskless-sync", "yes");
+                Assert.Equal(0, Run(Cli, port, "--rdb", file).Item1);
+                Assert.Equal(ours.Stdout.Length, new FileInfo(file).Length);
+            }
+            finally
+            {
+                File.Delete(file);
+            }
         }
         finally
         {
