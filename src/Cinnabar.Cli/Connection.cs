@@ -110,5 +110,24 @@ public sealed class Connection : IDisposable
 
     public RespReply? Call(params string[] args) => Call(args.Select(Encoding.UTF8.GetBytes).ToList());
 
+    /// <summary>
+    /// Reads raw bytes straight from the socket (the RDB payload after SYNC's "$&lt;len&gt;" line),
+    /// at most buf.Length; 0 when the server closed the connection. Only valid while no reply
+    /// bytes are pending in the reply reader (true between request/reply exchanges).
+    /// </summary>
+    public int ReadRaw(Span<byte> buf)
+    {
+        if (_reader.Buffered > 0) throw new InvalidOperationException("reply bytes pending before a raw read");
+        return buf.Length == 0 ? 0 : _socket.Receive(buf);
+    }
+
+    /// <summary>Sends several encoded commands at once (pipelining); read the replies with Read.</summary>
+    public void SendMany(IEnumerable<IReadOnlyList<byte[]>> commands)
+    {
+        var ms = new MemoryStream();
+        foreach (var c in commands) ms.Write(Encode(c));
+        Send(ms.GetBuffer().AsSpan(0, (int)ms.Length));
+    }
+
     public void Dispose() => _socket.Dispose();
 }
