@@ -25,12 +25,13 @@ public sealed partial class ClusterMoveTests
 
         private TestCluster(bool redis) => Redis = redis;
 
-        public static TestCluster Create(bool redis, int masters)
+        /// <summary>A cluster; with redisNodes, the last that many masters are redis-server nodes.</summary>
+        public static TestCluster Create(bool redis, int masters, int redisNodes = 0)
         {
             var c = new TestCluster(redis);
             try
             {
-                for (int i = 0; i < masters; i++) c.Nodes.Add(c.StartNode());
+                for (int i = 0; i < masters; i++) c.Nodes.Add(i >= masters - redisNodes ? c.StartNode(redis: true) : c.StartNode());
                 var args = new List<string> { "--cluster", "create" };
                 args.AddRange(c.Nodes.Select(n => "127.0.0.1:" + n.Port));
                 args.Add("--cluster-yes");
@@ -47,10 +48,10 @@ public sealed partial class ClusterMoveTests
             }
         }
 
-        public ServerProcess StartNode()
+        public ServerProcess StartNode(bool? redis = null)
         {
             string[] args = ["--cluster-enabled", "yes", "--cluster-node-timeout", "3000", "--appendonly", "no"];
-            return Redis ? ServerProcess.StartRedis([.. args, "--enable-debug-command", "yes"]) : ServerProcess.StartCinnabar(args);
+            return redis ?? Redis ? ServerProcess.StartRedis([.. args, "--enable-debug-command", "yes"]) : ServerProcess.StartCinnabar(args);
         }
 
         /// <summary>Adds an empty master with redis-cli --cluster add-node.</summary>
@@ -358,5 +359,26 @@ public sealed partial class ClusterMoveTests
         var table = ReshardVerb.ComputeReshardTable([a, b, c], 7);
         // b (300 slots) first, rounded up: ceil(4.2) = 5; then a and c (ties keep their order): floor(1.4) = 1 each.
         Assert.Equal(["b:100", "b:101", "b:102", "b:103", "b:104", "a:0", "c:400"], table.Select(m => m.Source.Name + ":" + m.Slot));
+    }
+
+    [Fact]
+    public void MixedCluster_CinnabarAndRedisServer()
+    {
+        Assert.True(ServerProcess.RedisAvailable);
+        // Two Cinnabar masters and a redis-server 7.0 master.
+        using var c = TestCluster.Create(redis: false, 3, redisNodes: 1);
+        var keys = Enumerable.Range(0, 200).Select(i => "m:" + i).ToList();
+        LoadKeys(c, keys);
+        var toCinnabar = Run(CinnabarCli, ["--cluster", "reshard", "127.0.0.1:" + c.Nodes[0].Port, "--cluster-from", c.Ids[2], "--cluster-to", c.Ids[0], "--cluster-slots", "150", "--cluster-yes"]);
+        Assert.True(toCinnabar.ExitCode == 0, toCinnabar.Stdout + toCinnabar.Stderr);
+        Assert.Equal(5461 + 150, c.SlotCount(0));
+        // --cluster-atomic falls back to MIGRATE: the redis-server master has no CLUSTER MIGRATION.
+        var toRedis = Run(CinnabarCli, ["--cluster", "reshard", "127.0.0.1:" + c.Nodes[0].Port, "--cluster-from", c.Ids[1], "--cluster-to", c.Ids[2], "--cluster-slots", "150", "--cluster-yes", "--cluster-atomic"]);
+        Assert.True(toRedis.ExitCode == 0, toRedis.Stdout + toRedis.Stderr);
+        Assert.Contains("*** --cluster-atomic: 127.0.0.1:" + c.Nodes[2].Port + " does not support CLUSTER MIGRATION", toRedis.Stdout);
+        Assert.Equal(150, Regex.Matches(toRedis.Stdout, "^Moving slot [0-9]+ from ", RegexOptions.Multiline).Count);
+        Assert.Equal(5461, c.SlotCount(2));
+        Assert.Equal(200, c.TotalKeys());
+        AssertKeysReadable(c, keys);
     }
 }
