@@ -330,6 +330,16 @@ public sealed partial class ClusterMoveTests
             env: new() { ["CINNABAR_CLI_PROGRESS"] = "always" });
         Assert.True(q.ExitCode == 0, q.Stdout + q.Stderr);
         Assert.Equal("", q.Stderr);
+
+        // An atomic rebalance prints what the simulation prints ("#" per slot), and moves it all.
+        string[] Weighted(bool simulate) => ["--cluster", "rebalance", "127.0.0.1:" + c.Nodes[0].Port, "--cluster-weight", c.Ids[2][..10] + "=2",
+            simulate ? "--cluster-simulate" : "--cluster-atomic"];
+        var sim = Run(CinnabarCli, Weighted(simulate: true));
+        var reb = Run(CinnabarCli, Weighted(simulate: false));
+        Assert.True(reb.ExitCode == 0, reb.Stdout + reb.Stderr);
+        Assert.Contains(">>> Rebalancing across 3 nodes. Total weight = 4.00\nMoving ", reb.Stdout);
+        Assert.Equal(WithoutCheck(sim.Stdout), WithoutCheck(reb.Stdout));
+        Assert.InRange(c.SlotCount(2), 8192, 8194);
         Assert.Equal(120, c.TotalKeys());
         AssertKeysReadable(c, keys);
     }

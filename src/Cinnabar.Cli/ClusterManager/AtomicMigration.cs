@@ -44,69 +44,101 @@ internal static class AtomicMigration
             if (i < 0) bySource.Add((m.Source, [m.Slot]));
             else bySource[i].Slots.Add(m.Slot);
         }
-        if (cluster.Cmd.Throttle > 0)
-            MoveOut.Warn("*** --cluster-throttle does not apply to atomic slot migrations; moving at full speed.\n");
+        long throttle = cluster.Cmd.Throttle;
         var progress = MoveProgress.Current;
-        long slotsBefore = 0, keysBefore = 0, bytesBefore = 0;
         foreach (var (source, slots) in bySource)
         {
             slots.Sort();
-            var ranges = Ranges(slots);
-            string rangeText = string.Join(",", ranges.Select(r => r.Start == r.End ? r.Start.ToString(CultureInfo.InvariantCulture) : string.Create(CultureInfo.InvariantCulture, $"{r.Start}-{r.End}")));
-            if (!rebalanceStyle)
-                MoveOut.Print($"Moving slots {rangeText} from {source.Ip}:{source.Port} to {target.Ip}:{target.Port} (atomic): ");
-            var args = new List<string> { "CLUSTER", "MIGRATION", "IMPORT" };
-            foreach (var (s, e) in ranges)
+            // With --cluster-throttle, tasks of about one second's worth of keys each, and a
+            // pause after each as needed to keep the average under the rate.
+            foreach (var chunk in throttle > 0 ? Chunks(source, slots, throttle) : [slots])
             {
-                args.Add(s.ToString(CultureInfo.InvariantCulture));
-                args.Add(e.ToString(CultureInfo.InvariantCulture));
+                if (!RunTask(cluster, source, target, chunk, rebalanceStyle, progress)) return false;
+                progress?.ThrottleNow();
             }
-            var r = target.Command([.. args]);
-            if (r == null || r.Type == RespType.Error)
+        }
+        return true;
+    }
+
+    /// <summary>Consecutive runs of the slots holding at most maxKeys keys (at least one slot each).</summary>
+    private static List<List<int>> Chunks(CmNode source, List<int> slots, long maxKeys)
+    {
+        var chunks = new List<List<int>>();
+        var cur = new List<int>();
+        long keys = 0;
+        foreach (int s in slots)
+        {
+            var r = source.Command("CLUSTER", "COUNTKEYSINSLOT", s.ToString(CultureInfo.InvariantCulture));
+            long n = r is { Type: RespType.Integer } ? r.Integer : 0;
+            if (cur.Count > 0 && keys + n > maxKeys)
+            {
+                chunks.Add(cur);
+                cur = [];
+                keys = 0;
+            }
+            cur.Add(s);
+            keys += n;
+        }
+        if (cur.Count > 0) chunks.Add(cur);
+        return chunks;
+    }
+
+    /// <summary>One CLUSTER MIGRATION IMPORT of the slots from source to target, polled to its end.</summary>
+    private static bool RunTask(CmCluster cluster, CmNode source, CmNode target, List<int> slots, bool rebalanceStyle, MoveProgress? progress)
+    {
+        var ranges = Ranges(slots);
+        string rangeText = string.Join(",", ranges.Select(r => r.Start == r.End ? r.Start.ToString(CultureInfo.InvariantCulture) : string.Create(CultureInfo.InvariantCulture, $"{r.Start}-{r.End}")));
+        if (!rebalanceStyle)
+            MoveOut.Print($"Moving slots {rangeText} from {source.Ip}:{source.Port} to {target.Ip}:{target.Port} (atomic): ");
+        var args = new List<string> { "CLUSTER", "MIGRATION", "IMPORT" };
+        foreach (var (s, e) in ranges)
+        {
+            args.Add(s.ToString(CultureInfo.InvariantCulture));
+            args.Add(e.ToString(CultureInfo.InvariantCulture));
+        }
+        var r = target.Command([.. args]);
+        if (r == null || r.Type == RespType.Error)
+        {
+            if (!rebalanceStyle) MoveOut.Print("\n");
+            MoveOut.Err($"*** CLUSTER MIGRATION IMPORT on {target.Ip}:{target.Port} failed: {(r == null ? "no reply" : r.Text)}\n");
+            return false;
+        }
+        string id = r.Text;
+        progress?.BeginTask();
+        Dictionary<string, RespReply>? status;
+        while (true)
+        {
+            status = Status(target, id, out string? err);
+            if (status == null)
             {
                 if (!rebalanceStyle) MoveOut.Print("\n");
-                MoveOut.Err($"*** CLUSTER MIGRATION IMPORT on {target.Ip}:{target.Port} failed: {(r == null ? "no reply" : r.Text)}\n");
+                MoveOut.Err($"*** CLUSTER MIGRATION STATUS ID {id} on {target.Ip}:{target.Port}: {err}\n");
                 return false;
             }
-            string id = r.Text;
-            Dictionary<string, RespReply>? status;
-            while (true)
+            string state = Text(status, "state");
+            long keys = Int(status, "keys"), bytes = Int(status, "bytes");
+            progress?.SetTaskCounters(slots.Count, state == "completed", keys, bytes);
+            if (state == "completed") break;
+            if (state is "failed" or "canceled")
             {
-                status = Status(target, id, out string? err);
-                if (status == null)
-                {
-                    if (!rebalanceStyle) MoveOut.Print("\n");
-                    MoveOut.Err($"*** CLUSTER MIGRATION STATUS ID {id} on {target.Ip}:{target.Port}: {err}\n");
-                    return false;
-                }
-                string state = Text(status, "state");
-                long keys = Int(status, "keys"), bytes = Int(status, "bytes");
-                progress?.SetTaskCounters(slotsBefore, slots.Count, state == "completed", keysBefore, keys, bytesBefore, bytes);
-                if (state == "completed") break;
-                if (state is "failed" or "canceled")
-                {
-                    if (!rebalanceStyle) MoveOut.Print("\n");
-                    string lastError = Text(status, "last_error");
-                    MoveOut.Err($"*** Slot migration task {id} {state}{(lastError.Length > 0 ? ": " + lastError : "")}\n");
-                    return false;
-                }
-                Thread.Sleep(PollMs);
+                if (!rebalanceStyle) MoveOut.Print("\n");
+                string lastError = Text(status, "last_error");
+                MoveOut.Err($"*** Slot migration task {id} {state}{(lastError.Length > 0 ? ": " + lastError : "")}\n");
+                return false;
             }
-            long taskKeys = Int(status, "keys");
-            slotsBefore += slots.Count;
-            keysBefore += taskKeys;
-            bytesBefore += Int(status, "bytes");
-            // The source finishes once it sees the target owning the slots; then its writes resume.
-            WaitSourceDone(source, id);
-            foreach (int s in slots)
-            {
-                source.SlotMap[s] = false;
-                target.SlotMap[s] = true;
-            }
-            WaitAgreement(cluster, target, slots);
-            if (rebalanceStyle) MoveOut.Print(new string('#', slots.Count));
-            else MoveOut.Print(string.Create(CultureInfo.InvariantCulture, $"done, {taskKeys} keys (task {id})\n"));
+            Thread.Sleep(PollMs);
         }
+        long taskKeys = Int(status, "keys");
+        // The source finishes once it sees the target owning the slots; then its writes resume.
+        WaitSourceDone(source, id);
+        foreach (int s in slots)
+        {
+            source.SlotMap[s] = false;
+            target.SlotMap[s] = true;
+        }
+        WaitAgreement(cluster, target, slots);
+        if (rebalanceStyle) MoveOut.Print(new string('#', slots.Count));
+        else MoveOut.Print(string.Create(CultureInfo.InvariantCulture, $"done, {taskKeys} keys (task {id})\n"));
         return true;
     }
 

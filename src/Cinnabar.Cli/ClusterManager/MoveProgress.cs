@@ -126,16 +126,29 @@ internal sealed partial class MoveProgress : IDisposable
         Tick(false);
     }
 
-    /// <summary>Totals reported by an atomic task (CLUSTER MIGRATION STATUS) as it runs.</summary>
-    public void SetTaskCounters(long slotsBefore, long slotsOfTask, bool done, long keysBefore, long keys, long bytesBefore, long bytes)
+    private long _baseSlots, _baseKeys, _baseBytes;
+
+    /// <summary>An atomic task starts: its counters add to what is done so far.</summary>
+    public void BeginTask()
     {
-        _slotsDone = slotsBefore + (done ? slotsOfTask : 0);
-        _keysDone = keysBefore + keys;
-        _bytesDone = bytesBefore + bytes;
+        _baseSlots = _slotsDone;
+        _baseKeys = _keysDone;
+        _baseBytes = _bytesDone;
+    }
+
+    /// <summary>Counters reported by the running atomic task (CLUSTER MIGRATION STATUS).</summary>
+    public void SetTaskCounters(long slotsOfTask, bool done, long keys, long bytes)
+    {
+        _slotsDone = _baseSlots + (done ? slotsOfTask : 0);
+        _keysDone = _baseKeys + keys;
+        _bytesDone = _baseBytes + bytes;
         Tick(false);
     }
 
     public long BytesDone => _bytesDone;
+
+    /// <summary>Sleeps as long as the keys moved so far need to stay under --cluster-throttle.</summary>
+    public void ThrottleNow() => Throttle();
 
     /// <summary>Sleeps as long as needed to stay at or under --cluster-throttle keys per second.</summary>
     private void Throttle()
