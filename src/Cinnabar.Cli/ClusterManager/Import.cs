@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.InteropServices;
 using System.Text;
 using Cinnabar.Protocol;
 
@@ -8,7 +9,18 @@ namespace Cinnabar.Cli.ClusterManager;
 public static class ImportVerb
 {
     /// <summary>Runs the verb with o.ClusterCmd.Args; returns the exit code.</summary>
-    public static int Run(CliOptions o) => Import(o) ? 0 : 1;
+    public static int Run(CliOptions o)
+    {
+        // redis-cli asks for the source's password at startup, before looking at anything else.
+        if (o.ClusterCmd.FromAskPass && !_asked)
+        {
+            _asked = true;
+            o.ClusterCmd.FromPass = PasswordPrompt.Ask("Please input import source node password: ");
+        }
+        return Import(o) ? 0 : 1;
+    }
+
+    private static bool _asked;
 
     private static bool Import(CliOptions o)
     {
@@ -218,5 +230,71 @@ public static class ImportVerb
             for (int i = 0; i < 8; i++) crc = (crc & 0x8000) != 0 ? (ushort)((crc << 1) ^ 0x1021) : (ushort)(crc << 1);
         }
         return crc & 0x3FFF;
+    }
+}
+
+/// <summary>
+/// askPassword (linenoise in mask mode): on a terminal the prompt is shown and the answer is not
+/// echoed; otherwise a line is read from stdin without a prompt (null at end of input).
+/// </summary>
+internal static partial class PasswordPrompt
+{
+    private const int Echo = 0x8;
+    private const int LFlagOffset = 12;
+
+    [LibraryImport("libc", EntryPoint = "tcgetattr", SetLastError = true)]
+    private static partial int TcGetAttr(int fd, [Out] byte[] termios);
+
+    [LibraryImport("libc", EntryPoint = "tcsetattr", SetLastError = true)]
+    private static partial int TcSetAttr(int fd, int actions, byte[] termios);
+
+    public static string? Ask(string prompt)
+    {
+        bool tty = MoveProgress.IsTty(0);
+        byte[]? saved = null;
+        if (tty)
+        {
+            CmLog.Print(prompt);
+            var t = new byte[128];
+            try
+            {
+                if (TcGetAttr(0, t) == 0)
+                {
+                    saved = (byte[])t.Clone();
+                    int lflag = BitConverter.ToInt32(t, LFlagOffset) & ~Echo;
+                    BitConverter.GetBytes(lflag).CopyTo(t, LFlagOffset);
+                    TcSetAttr(0, 0, t);
+                }
+            }
+            catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+            {
+                saved = null;
+            }
+        }
+        try
+        {
+            var line = new List<byte>();
+            var one = new byte[1];
+            bool any = false;
+            while (true)
+            {
+                int n = PromptInput.ReadRaw(one, 1);
+                if (n <= 0) break;
+                any = true;
+                if (one[0] == (byte)'\n') break;
+                line.Add(one[0]);
+            }
+            if (!any) return null;
+            if (line.Count > 0 && line[^1] == (byte)'\r' && tty) line.RemoveAt(line.Count - 1);
+            return Encoding.UTF8.GetString(line.ToArray());
+        }
+        finally
+        {
+            if (saved != null)
+            {
+                TcSetAttr(0, 0, saved);
+                CmLog.Print("\n");
+            }
+        }
     }
 }
