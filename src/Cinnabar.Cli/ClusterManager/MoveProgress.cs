@@ -112,6 +112,40 @@ internal sealed partial class MoveProgress : IDisposable
 
     public void AddTotalSlots(long n) => _totalSlots += n;
 
+    /// <summary>True when the live line is shown (worth spending round trips on totals).</summary>
+    public bool Drawing => _draw;
+
+    public void AddTotalKeys(long n) => _totalKeys += n;
+
+    /// <summary>Keys in the planned slots: CLUSTER COUNTKEYSINSLOT, pipelined per source.</summary>
+    public static long CountKeys(IEnumerable<ReshardVerb.Move> table)
+    {
+        long total = 0;
+        foreach (var group in table.GroupBy(m => m.Source))
+        {
+            var conn = group.Key.Conn;
+            if (conn == null) continue;
+            try
+            {
+                var slots = group.Select(m => m.Slot).ToList();
+                var ms = new MemoryStream();
+                foreach (int slot in slots)
+                    ms.Write(Connection.Encode(["CLUSTER"u8.ToArray(), "COUNTKEYSINSLOT"u8.ToArray(), Encoding.ASCII.GetBytes(slot.ToString(CultureInfo.InvariantCulture))]));
+                conn.Send(ms.ToArray());
+                foreach (int _ in slots)
+                {
+                    var r = conn.Read();
+                    if (r is { Type: Cinnabar.Protocol.RespType.Integer }) total += r.Integer;
+                }
+            }
+            catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException)
+            {
+                return 0;
+            }
+        }
+        return total;
+    }
+
     /// <summary>Keys moved by a MIGRATE batch: counted, then the throttle may sleep.</summary>
     public void AddKeys(long n)
     {
@@ -203,7 +237,9 @@ internal sealed partial class MoveProgress : IDisposable
         else sb.Append(CultureInfo.InvariantCulture, $"keys {_keysDone} | ");
         sb.Append(CultureInfo.InvariantCulture, $"{_keysDone / secs:0} keys/s");
         if (_bytesDone > 0) sb.Append(CultureInfo.InvariantCulture, $" | {FormatBytes(_bytesDone / secs)}/s");
-        double frac = _totalKeys > 0 ? (double)_keysDone / _totalKeys : _totalSlots > 0 ? (double)_slotsDone / _totalSlots : 0;
+        // Each slot costs a few round trips and each key a share of a MIGRATE: weigh both.
+        double? fk = _totalKeys > 0 ? (double)_keysDone / _totalKeys : null, fs = _totalSlots > 0 ? (double)_slotsDone / _totalSlots : null;
+        double frac = fk != null && fs != null ? (fk.Value + fs.Value) / 2 : fk ?? fs ?? 0;
         if (frac > 0 && frac < 1) sb.Append(" | ETA ").Append(FormatDuration(secs * (1 - frac) / frac));
         return sb.ToString();
     }

@@ -137,6 +137,7 @@ public static class ReshardVerb
             if (n < 3 || buf[0] != 'y' || buf[1] != 'e' || buf[2] != 's') return false;
         }
         using var progress = MoveProgress.Begin(o, "reshard", table.Count, 0);
+        if (progress.Drawing) progress.AddTotalKeys(MoveProgress.CountKeys(table));
         bool ok;
         if (cmd.Atomic && AtomicMigration.Supported(cluster))
         {
