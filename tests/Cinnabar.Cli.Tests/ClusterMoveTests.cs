@@ -48,6 +48,30 @@ public sealed partial class ClusterMoveTests
             }
         }
 
+        /// <summary>A cluster whose masters serve the given slot ranges (ADDSLOTSRANGE and MEET).</summary>
+        public static TestCluster CreateWithRanges(bool redis, params (int Start, int End)[] ranges)
+        {
+            var c = new TestCluster(redis);
+            try
+            {
+                foreach (var (start, end) in ranges)
+                {
+                    var n = c.StartNode();
+                    c.Nodes.Add(n);
+                    Assert.Equal("OK", Cli(n.Port, "CLUSTER", "ADDSLOTSRANGE", start.ToString(), end.ToString()).Trim());
+                    c.Ids.Add(Cli(n.Port, "CLUSTER", "MYID").Trim());
+                }
+                foreach (var n in c.Nodes.Skip(1)) Assert.Equal("OK", Cli(n.Port, "CLUSTER", "MEET", "127.0.0.1", c.Nodes[0].Port.ToString()).Trim());
+                c.WaitOk();
+                return c;
+            }
+            catch
+            {
+                c.Dispose();
+                throw;
+            }
+        }
+
         public ServerProcess StartNode(bool? redis = null)
         {
             string[] args = ["--cluster-enabled", "yes", "--cluster-node-timeout", "3000", "--appendonly", "no"];
@@ -389,6 +413,35 @@ public sealed partial class ClusterMoveTests
         Assert.Equal(150, Regex.Matches(toRedis.Stdout, "^Moving slot [0-9]+ from ", RegexOptions.Multiline).Count);
         Assert.Equal(5461, c.SlotCount(2));
         Assert.Equal(200, c.TotalKeys());
+        AssertKeysReadable(c, keys);
+    }
+
+    [Fact]
+    public void Rebalance_DrainedMasterTurningReplica_DoesNotStopTheRun()
+    {
+        Assert.True(ServerProcess.RedisAvailable);
+        // A (30 slots, weight 0) is drained first; it then becomes a replica (Redis 7.0's rule),
+        // and the next move (C to B) informs every master. redis-cli 7.0.15 stops there with
+        // "ERR Please use SETSLOT only with masters." and leaves a slot open; cinnabar-cli goes on.
+        var ranges = new[] { (0, 29), (30, 8181), (8182, 16383) };
+        var rTask = Task.Run(() => TestCluster.CreateWithRanges(redis: true, ranges));
+        var cTask = Task.Run(() => TestCluster.CreateWithRanges(redis: false, ranges));
+        using var r = rTask.Result;
+        using var c = cTask.Result;
+        var keys = Enumerable.Range(0, 30).SelectMany(s => KeysInSlot(s, 2)).Concat(Enumerable.Range(8182, 10).SelectMany(s => KeysInSlot(s, 2))).ToList();
+        LoadKeys(c, keys);
+        string[] Drain(TestCluster x) => ["--cluster", "rebalance", "127.0.0.1:" + x.Nodes[0].Port, "--cluster-weight", x.Ids[0][..8] + "=0"];
+        var expected = Run("redis-cli", Drain(r));
+        Assert.Contains("*** clusterManagerMoveSlot: ERR Please use SETSLOT only with masters.\n", expected.Stdout);
+        var actual = Run(CinnabarCli, Drain(c));
+        Assert.True(actual.ExitCode == 0, actual.Stdout + actual.Stderr);
+        string tail = c.Normalize(WithoutCheck(actual.Stdout));
+        Assert.Equal(">>> Rebalancing across 3 nodes. Total weight = 2.00\nMoving 30 slots from H:P0 to H:P1\n" + new string('#', 30)
+            + "\nMoving 10 slots from H:P2 to H:P1\n" + new string('#', 10) + "\n", tail);
+        Tools.WaitUntil(() => Cli(c.Nodes[0].Port, "ROLE").StartsWith("slave", StringComparison.Ordinal), TimeSpan.FromSeconds(10), "drained master to become a replica");
+        Assert.Equal("0-8191", c.SlotsOf(1));
+        Assert.Equal("8192-16383", c.SlotsOf(2));
+        Assert.Equal(keys.Count, c.Nodes.Skip(1).Sum(n => long.Parse(Cli(n.Port, "DBSIZE").Trim())));
         AssertKeysReadable(c, keys);
     }
 }
