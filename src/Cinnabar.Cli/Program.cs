@@ -532,6 +532,13 @@ namespace Cinnabar.Cli
             {
                 var docs = _conn!.Call("COMMAND", "DOCS");
                 if (docs is { Type: RespType.Map or RespType.Array }) _help = CommandHelp.FromDocs(docs);
+                else if (docs == null)
+                {
+                    // The server closed the link (as at the end of a debugging session): the
+                    // next command reconnects.
+                    _conn.Dispose();
+                    _conn = null;
+                }
             }
             catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException)
             {
@@ -812,6 +819,7 @@ namespace Cinnabar.Cli
         }
 
         private System.Runtime.InteropServices.PosixSignalRegistration? _sigint;
+        private LineReader? _stdinLines; // kept across debugger restarts: it buffers stdin
 
         private int Repl()
         {
@@ -844,7 +852,7 @@ namespace Cinnabar.Cli
                 if (histFile != null) LineEditor.HistoryLoad(histFile);
                 LoadPreferences();
             }
-            var input = new LineReader(StdIo.In);
+            var input = _stdinLines ??= new LineReader(StdIo.In);
             while (true)
             {
                 byte[]? line = tty ? LineEditor.ReadLine(Prompt()) : input.ReadLine();
