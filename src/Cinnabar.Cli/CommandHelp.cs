@@ -145,6 +145,20 @@ internal sealed class CommandHelp
         if (optional) p.Append(']');
     }
 
+    /// <summary>The table embedded at build time (our server's COMMAND DOCS), for when no
+    /// server answers; null if the resource is missing.</summary>
+    public static CommandHelp? Embedded()
+    {
+        using var s = typeof(CommandHelp).Assembly.GetManifestResourceStream("command-docs.resp");
+        if (s == null) return null;
+        var ms = new MemoryStream();
+        s.CopyTo(ms);
+        var reader = new RespReplyReader();
+        reader.Feed(ms.ToArray());
+        var docs = reader.TryRead();
+        return docs is { Type: RespType.Map or RespType.Array } ? FromDocs(docs) : null;
+    }
+
     /// <summary>redis-cli's `help` output for the words after "help" (the caller handles no words).</summary>
     public string Help(IReadOnlyList<string> argv)
     {

@@ -527,24 +527,29 @@ namespace Cinnabar.Cli
         private void InitHelp()
         {
             _help = null;
-            if (_conn == null && !Connect(quiet: true) && _conn == null) return;
+            if (_conn == null && !Connect(quiet: true) && _conn == null)
+            {
+                _help = CommandHelp.Embedded();
+                return;
+            }
             try
             {
                 var docs = _conn!.Call("COMMAND", "DOCS");
-                if (docs is { Type: RespType.Map or RespType.Array }) _help = CommandHelp.FromDocs(docs);
-                else if (docs == null)
+                if (docs == null && Connect(quiet: true))
                 {
-                    // The server closed the link (as at the end of a debugging session): the
-                    // next command reconnects.
-                    _conn.Dispose();
-                    _conn = null;
+                    // The server closed the link (as at the end of a debugging session): ask
+                    // again on a new connection.
+                    docs = _conn!.Call("COMMAND", "DOCS");
                 }
+                if (docs is { Type: RespType.Map or RespType.Array }) _help = CommandHelp.FromDocs(docs);
             }
             catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException)
             {
                 _conn?.Dispose();
                 _conn = null;
             }
+            // A server without COMMAND DOCS (or none at all): the table built into the CLI.
+            _help ??= CommandHelp.Embedded();
         }
 
         private void OutputHelp(List<string> args)
