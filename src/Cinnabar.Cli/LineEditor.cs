@@ -238,11 +238,13 @@ internal static partial class LineEditor
             while (true)
             {
                 int c = ReadByte();
-                if (c < 0) return RemoveScratchAnd([.. _buf]);
+                // End of input: linenoise hands back what was typed (an empty line keeps
+                // redis-cli polling a dead terminal forever); an empty line ends the prompt here.
+                if (c < 0) return _buf.Count > 0 ? [.. _buf] : null;
                 if (c == 9 && Completion != null)
                 {
                     c = CompleteLine();
-                    if (c < 0) return RemoveScratchAnd([.. _buf]);
+                    if (c < 0) return _buf.Count > 0 ? [.. _buf] : null;
                     if (c == 0) continue;
                 }
                 switch (c)
@@ -347,12 +349,6 @@ internal static partial class LineEditor
                         break;
                 }
             }
-        }
-
-        private byte[] RemoveScratchAnd(byte[] line)
-        {
-            // linenoise leaves its scratch history entry in place when input ends.
-            return line;
         }
 
         private static void HistoryAddRaw(byte[] line)

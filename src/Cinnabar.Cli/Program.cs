@@ -612,32 +612,47 @@ namespace Cinnabar.Cli
         // --scan: walk the keyspace with SCAN [MATCH pattern] [COUNT n] and print every key.
         private int ScanMode()
         {
-            if (!Connect() && _conn == null) return 1;
+            if (!Connect()) return 1;
             string cursor = "0";
             do
             {
                 var args = new List<string> { "SCAN", cursor };
                 if (_o.Pattern != null) args.AddRange(["MATCH", _o.Pattern]);
                 if (_o.ScanCount != 0) args.AddRange(["COUNT", _o.ScanCount.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
-                var r = _conn!.Call([.. args]);
-                if (r == null)
+                RespReply? r;
+                try
                 {
-                    StdIo.Err.WriteLine("I/O error");
+                    r = _conn!.Call([.. args]);
+                }
+                catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException)
+                {
+                    r = null;
+                }
+                string? problem = r switch
+                {
+                    null => "\nI/O error",
+                    { Type: RespType.Error } => "SCAN error: " + r.Text,
+                    { Type: not RespType.Array } => "Non ARRAY response from SCAN!",
+                    { Elements.Count: not 2 } => "Invalid element count from SCAN!",
+                    _ => null,
+                };
+                if (problem != null)
+                {
+                    StdIo.Err.WriteLine(problem);
                     return 1;
                 }
-                if (r.Type == RespType.Error)
-                {
-                    StdIo.Err.WriteLine("Error: " + r.Text);
-                    return 1;
-                }
-                if (r.Elements.Count != 2)
-                {
-                    StdIo.Err.WriteLine("Error: " + r.Text);
-                    return 1;
-                }
-                cursor = r.Elements[0].Text;
+                cursor = r!.Elements[0].Text;
                 foreach (var key in r.Elements[1].Elements)
-                    Out(_mode == OutputMode.Human ? Encoding.UTF8.GetBytes(ArgSplitter.Repr(key.Str) + "\n") : [.. key.Str, (byte)'\n']);
+                {
+                    if (_mode == OutputMode.Human) Out(Encoding.UTF8.GetBytes(ArgSplitter.Repr(key.Str) + "\n"));
+                    else
+                    {
+                        // printf("%s\n"): the key up to its first NUL byte.
+                        int nul = Array.IndexOf(key.Str, (byte)0);
+                        Out([.. nul < 0 ? key.Str : key.Str[..nul], (byte)'\n']);
+                    }
+                }
+                if (_o.IntervalSeconds > 0) Thread.Sleep(TimeSpan.FromSeconds(_o.IntervalSeconds));
             }
             while (cursor != "0");
             return 0;

@@ -4,7 +4,7 @@
 usage: pty_drive.py COLS ROWS -- PROGRAM [ARGS...]   (keystroke chunks as a JSON list on stdin)
 
 The terminal gets a fixed size (TIOCSWINSZ). Each chunk is typed once the program has been quiet
-for a moment (so every chunk meets the prompt it was meant for); after the last chunk the program
+for a moment and, after a line (a chunk ending in CR), once the next prompt is shown; after the last chunk the program
 must exit. Prints everything the program wrote to the terminal, with bytes outside printable
 ASCII escaped (\\r, \\n, \\x1b ...), then a final line "EXIT <status>".
 """
@@ -21,8 +21,10 @@ def main():
     out = bytearray()
     deadline = time.time() + 60
 
-    def pump(quiet, limit):
-        # Read until nothing arrived for `quiet` seconds (or `limit` passed); False at EOF.
+    def pump(quiet, limit, prompt=False):
+        # Read until nothing arrived for `quiet` seconds (or `limit` passed); with prompt=True
+        # also until the output ends with a prompt ("> " or ": "), which the line editor only
+        # writes once the terminal is in raw mode. False at EOF.
         end = time.time() + limit
         last = time.time()
         while time.time() < end:
@@ -36,16 +38,18 @@ def main():
                     return False
                 out.extend(data)
                 last = time.time()
-            elif time.time() - last >= quiet and len(out) > 0:
+            elif time.time() - last >= quiet and len(out) > 0 and (not prompt or out.endswith(b'> ') or out.endswith(b': ')):
                 return True
         return True
 
-    alive = pump(0.4, 20)
+    alive = pump(0.3, 20, True)
     for c in chunks:
         if not alive:
             break
         os.write(fd, c.encode('latin1'))
-        alive = pump(0.25, 10)
+        # A finished line is followed by the command's output and the next prompt; wait for
+        # it, so that nothing is typed while the terminal is back in cooked (echoing) mode.
+        alive = pump(0.1 if c.endswith('\r') else 0.25, 15, c.endswith('\r'))
     while alive and time.time() < deadline:
         alive = pump(5, 10)
         pid_done, _ = os.waitpid(pid, os.WNOHANG)
