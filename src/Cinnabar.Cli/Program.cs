@@ -844,6 +844,8 @@ namespace Cinnabar.Cli
         private int Repl()
         {
             _inRepl = true;
+            // redis-cli connects (reporting a failure) before the prompt; later commands retry.
+            if (_conn == null && !_ldb) Connect();
             if (!_ldb) InitHelp();
             _sigint ??= System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGINT, ctx =>
             {

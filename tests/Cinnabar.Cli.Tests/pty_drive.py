@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Drives a program through a pseudo-terminal, the way a user at a terminal would.
 
-usage: pty_drive.py COLS ROWS -- PROGRAM [ARGS...]   (keystroke chunks as a JSON list on stdin)
+usage: pty_drive.py COLS ROWS -- PROGRAM [ARGS...]   (keystroke chunks as a JSON list on stdin; a chunk
+may be ["keys", "quiet"] to wait only for quiet output, not for a prompt)
 
 The terminal gets a fixed size (TIOCSWINSZ). Each chunk is typed once the program has been quiet
 for a moment and, after a line (a chunk ending in CR), once the next prompt is shown; after the last chunk the program
@@ -46,10 +47,15 @@ def main():
     for c in chunks:
         if not alive:
             break
+        wait_prompt = True
+        if isinstance(c, list):
+            # ["keys", "quiet"]: a line whose command keeps running (SUBSCRIBE...): no prompt to wait for.
+            c, wait_prompt = c[0], c[1] != 'quiet'
         os.write(fd, c.encode('latin1'))
         # A finished line is followed by the command's output and the next prompt; wait for
         # it, so that nothing is typed while the terminal is back in cooked (echoing) mode.
-        alive = pump(0.1 if c.endswith('\r') else 0.25, 15, c.endswith('\r'))
+        line = c.endswith('\r') and wait_prompt
+        alive = pump(0.1 if line else 0.4, 15, line)
     while alive and time.time() < deadline:
         alive = pump(5, 10)
         pid_done, _ = os.waitpid(pid, os.WNOHANG)
