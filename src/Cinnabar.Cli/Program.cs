@@ -178,16 +178,8 @@ namespace Cinnabar.Cli
                         return false;
                     }
                 }
-                if (_o.Db != 0)
-                {
-                    var r = _conn.Call("SELECT", _o.Db.ToString(System.Globalization.CultureInfo.InvariantCulture));
-                    if (r is { Type: RespType.Error })
-                    {
-                        StdIo.Err.WriteLine($"SELECT {_o.Db} failed: {r.Text}");
-                        _o.Db = 0;
-                        return false;
-                    }
-                }
+                _db = 0;
+                if (!SelectDb()) return false;
                 if (_resp3 < 0) _resp3 = _o.Resp == 3 ? 1 : (_o.Json || _o.QuotedJson) && !_o.Resp2Forced ? 2 : 0;
                 if (_resp3 > 0)
                 {
@@ -204,6 +196,30 @@ namespace Cinnabar.Cli
                 StdIo.Err.WriteLine("\nI/O error");
                 return false;
             }
+            return true;
+        }
+
+        // The database asked for (-n, SELECT) and the one the connection is in, as redis-cli
+        // tracks them: a new connection selects the asked one again, so does a successful AUTH.
+        private int _inputDb = -1;
+        private int _db;
+
+        private bool SelectDb()
+        {
+            if (_inputDb < 0) _inputDb = _o.Db;
+            if (_inputDb == _db) return true;
+            var r = _conn!.Call("SELECT", _inputDb.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            if (r == null)
+            {
+                StdIo.Err.WriteLine("\nI/O error");
+                return false;
+            }
+            if (r.Type == RespType.Error)
+            {
+                StdIo.Err.WriteLine($"SELECT {_inputDb} failed: {r.Text}");
+                return false;
+            }
+            _db = _inputDb;
             return true;
         }
 
@@ -424,31 +440,32 @@ namespace Cinnabar.Cli
             bool err = r.Type == RespType.Error;
             if (name == "select" && argv.Count == 2 && !err)
             {
-                _o.Db = (int)CAtoL(Encoding.UTF8.GetString(argv[1]));
+                _inputDb = _db = (int)CAtoL(Encoding.UTF8.GetString(argv[1]));
             }
             else if (name == "auth" && argv.Count is 2 or 3)
             {
                 // redis-cli re-selects the database it was asked for after an AUTH.
+                SelectDb();
             }
             else if (name == "multi" && argv.Count == 1 && !err)
             {
                 _inMulti = true;
-                _preMultiDb = _o.Db;
+                _preMultiDb = _db;
             }
             else if (name == "exec" && argv.Count == 1 && _inMulti)
             {
                 _inMulti = false;
-                if (err || r.Type == RespType.Nil) _o.Db = _preMultiDb;
+                if (err || r.Type == RespType.Nil) _inputDb = _db = _preMultiDb;
             }
             else if (name == "discard" && argv.Count == 1 && !err)
             {
                 _inMulti = false;
-                _o.Db = _preMultiDb;
+                _inputDb = _db = _preMultiDb;
             }
             else if (name == "reset" && argv.Count == 1 && !err)
             {
                 _inMulti = false;
-                _o.Db = 0;
+                _inputDb = _db = 0;
                 _resp3 = 0;
             }
             return true;
@@ -743,7 +760,7 @@ namespace Cinnabar.Cli
             if (_ldb) return "lua debugger> ";
             if (_conn == null) return "not connected> ";
             string where = _o.Socket != null ? "redis " + _o.Socket : FormatAddr(_o.Host, _o.Port);
-            if (_o.Db != 0) where += $"[{_o.Db}]";
+            if (_db != 0) where += $"[{_db}]";
             if (_inMulti) where += "(TX)";
             return where + "> ";
         }
@@ -937,7 +954,6 @@ namespace Cinnabar.Cli
                     _o.Host = words[1];
                     _o.Port = (int)CAtoL(words[2]);
                     _o.Socket = null;
-                    _o.Db = 0;
                     Connect();
                 }
                 else if (argv.Count == 1 && cmd.Equals("clear", StringComparison.OrdinalIgnoreCase))

@@ -155,6 +155,20 @@ public sealed class InteractiveTests : IClassFixture<CliFixture>
     }
 
     [Fact]
+    public void Database_is_selected_again_after_auth_and_reconnects_like_redis_cli()
+    {
+        // -n 2 cannot be selected before AUTH; AUTH selects it, `connect` reconnects to it, and
+        // DISCARD restores the database of before MULTI.
+        using var server = ServerProcess.StartRedis("--requirepass", "sekret");
+        string port = server.Port.ToString();
+        string[] keys = ["get x\r", "auth sekret\r", "get x\r", "select 3\r", "connect 127.0.0.1 " + port + "\r", "get x\r", "auth sekret\r", "multi\r", "select 5\r", "discard\r", "quit\r"];
+        var (screen, _) = Same(80, keys, ["-p", port, "-n", "2"]);
+        Assert.StartsWith("SELECT 2 failed: NOAUTH Authentication required.", screen);
+        Assert.Contains($"127.0.0.1:{port}[5](TX)> ", screen);
+        Assert.Contains($"127.0.0.1:{port}[3]> \\r\\x1b[0K127.0.0.1:{port}[3]> q", screen);
+    }
+
+    [Fact]
     public void Lua_debugger_prompt_matches_redis_cli()
     {
         string file = Path.Combine(_f.Redis.Dir, "ldb-tty.lua");
