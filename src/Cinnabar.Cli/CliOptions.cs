@@ -31,6 +31,8 @@ public sealed class CliOptions
     public bool StdinLastArg { get; set; }
     public bool ExitOnError { get; set; }
     public int Resp { get; set; } = 2;
+    /// <summary>-2 was given: --json/--quoted-json then keep RESP2 instead of trying HELLO 3.</summary>
+    public bool Resp2Forced { get; set; }
     public bool Cluster { get; set; }
     public bool Pipe { get; set; }
     public bool Scan { get; set; }
@@ -133,7 +135,7 @@ public sealed class CliOptions
                 case "--eval" when !last: o.EvalFile = Next(); break;
                 case "-x": o.StdinLastArg = true; break;
                 case "-e": o.ExitOnError = true; break;
-                case "-2": o.Resp = 2; seen2 = true; break;
+                case "-2": o.Resp = 2; o.Resp2Forced = true; seen2 = true; break;
                 case "-3": o.Resp = 3; seen3 = true; break;
                 case "-c": o.Cluster = true; break;
                 case "--pipe": o.Pipe = true; break;

@@ -18,6 +18,8 @@ Usage: cinnabar-cli [OPTIONS] [cmd [arg [arg ...]]]
   -n <db>            Database number.
   -2 / -3            Start the session in RESP2 / RESP3 mode.
   -x                 Read the last argument from STDIN.
+  -X <tag>           Read the argument equal to <tag> from STDIN.
+  --askpass          Read the password from STDIN (masked at a terminal).
   -d <delimiter>     Delimiter between response bulks for raw formatting (default: \n).
   -D <delimiter>     Delimiter between responses for raw formatting (default: \n).
   -c                 Cluster mode: follow -ASK and -MOVED redirections.
@@ -25,18 +27,26 @@ Usage: cinnabar-cli [OPTIONS] [cmd [arg [arg ...]]]
   --raw              Raw formatting of replies (default when STDOUT is not a tty).
   --no-raw           Formatted output even when STDOUT is not a tty.
   --csv              Output in CSV format.
+  --json             Output in JSON format (RESP3 by default; -2 keeps RESP2).
+  --quoted-json      Same as --json, with ASCII-safe quoted strings.
+  --quoted-input     Take the command's arguments as quoted strings.
+  --show-pushes <yn> Print RESP3 push messages (default: yes when STDOUT is a tty).
   --scan             List all keys using the SCAN command.
   --pattern <pat>    Keys pattern for --scan (default: *).
   --quoted-pattern <pat> Same as --pattern, but the pattern may be quoted.
+  --count <count>    COUNT hint for each SCAN of --scan.
   --eval <file>      Send an EVAL command using the Lua script at <file>
                      (a "," argument separates KEYS[] from ARGV[]).
+  --ldb              With --eval: debug the script with the server's Lua debugger.
+  --ldb-sync-mode    Like --ldb, with the synchronous debugger (changes are kept).
   --pipe             Transfer raw Redis protocol from STDIN to the server.
   --pipe-timeout <n> Seconds to wait for the last reply in --pipe mode (0: forever).
   --no-auth-warning  Don't warn about passwords on the command line.
   --help             Output this help and exit.
   --version          Output version and exit.
 
-When no command is given, cinnabar-cli starts in interactive mode.
+When no command is given, cinnabar-cli starts in interactive mode: line editing, history
+in ~/.rediscli_history (REDISCLI_HISTFILE), hints and "help <command>" / "help @<group>".
 
 """;
 

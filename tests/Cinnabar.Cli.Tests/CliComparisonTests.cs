@@ -225,26 +225,8 @@ public sealed class CliComparisonTests : IClassFixture<CliFixture>
         }
     }
 
-    [Fact]
-    public void Tty_prompt_shows_host_port_and_db()
-    {
-        // redis-cli's linenoise queries the terminal, so here the expectations are redis-cli's
-        // documented prompt and human formats rather than a side-by-side run.
-        var (code, output) = RunInTty($"{CinnabarCli} -p {_f.Redis.Port}", "GET cli:text\nSELECT 2\nGET cli:db2\nLRANGE cli:list 0 -1\nexit\n");
-        Assert.Equal(0, code);
-        string p = $"127.0.0.1:{_f.Redis.Port}";
-        Assert.Contains($"{p}> \"hello\"\n{p}> OK\n{p}[2]> \"in-db-two\"\n{p}[2]> (empty array)\n{p}[2]> ", output);
-        Assert.DoesNotContain("\u001b", output);
-    }
-
-    [Fact]
-    public void Tty_prompt_marks_open_transactions()
-    {
-        var (code, output) = RunInTty($"{CinnabarCli} -p {_f.Redis.Port} -n 3", "MULTI\nPING\nEXEC\nMULTI\nDISCARD\nexit\n");
-        Assert.Equal(0, code);
-        string p = $"127.0.0.1:{_f.Redis.Port}[3]";
-        Assert.Contains($"{p}> OK\n{p}(TX)> QUEUED\n{p}(TX)> 1) PONG\n{p}> OK\n{p}(TX)> OK\n{p}> ", output);
-    }
+    // The prompt in a terminal (line editing, prompts with db and "(TX)", history, hints) is
+    // compared with redis-cli through a pseudo-terminal in InteractiveTests.
 
     [Theory]
     [InlineData("--raw")]
