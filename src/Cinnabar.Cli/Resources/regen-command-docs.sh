@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Regenerates command-docs.resp: the raw RESP2 reply of COMMAND DOCS from a server on 127.0.0.1:PORT
-# (the checked-in copy comes from redis-server 7.0.15, so offline help matches redis-cli 7.0), which
+# (the checked-in copy comes from Cinnabar's own command table: run bin/cinnabar-server --port PORT, then this script), which
 # cinnabar-cli embeds as its help table for when no server can be reached (redis-cli has a
 # compiled-in table for that case).
 set -euo pipefail
