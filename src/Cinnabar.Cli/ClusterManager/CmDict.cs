@@ -156,3 +156,41 @@ public sealed class CmDict
         return v0 ^ v1 ^ v2 ^ v3;
     }
 }
+
+/// <summary>
+/// glibc's srand()/rand() (the additive feedback generator of random_r, TYPE_3). redis-cli seeds
+/// it with time(NULL) before its random choices (replica placement, covering slots), so within
+/// one second it makes the same choices; this reproduces them.
+/// </summary>
+public sealed class GlibcRand
+{
+    private readonly List<uint> _r = new(400);
+
+    public GlibcRand(uint seed)
+    {
+        int s = (int)seed;
+        if (s == 0) s = 1;
+        _r.Add((uint)s);
+        for (int i = 1; i < 31; i++)
+        {
+            long v = 16807L * (int)_r[i - 1] % 2147483647;
+            if (v < 0) v += 2147483647;
+            _r.Add((uint)v);
+        }
+        for (int i = 31; i < 34; i++) _r.Add(_r[i - 31]);
+        for (int i = 34; i < 344; i++) _r.Add(unchecked(_r[i - 31] + _r[i - 3]));
+    }
+
+    /// <summary>srand(time(NULL)).</summary>
+    public static GlibcRand FromClock() => new((uint)DateTimeOffset.UtcNow.ToUnixTimeSeconds());
+
+    /// <summary>rand(): 0 .. 2^31-1.</summary>
+    public int Next()
+    {
+        int n = _r.Count;
+        uint v = unchecked(_r[n - 31] + _r[n - 3]);
+        _r.Add(v);
+        if (_r.Count > 1024) _r.RemoveRange(0, _r.Count - 64);
+        return (int)(v >> 1);
+    }
+}

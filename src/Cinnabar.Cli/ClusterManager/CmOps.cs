@@ -168,8 +168,9 @@ public static class CmOps
 
     public static CmNode NodeMasterRandom(CmCluster cluster)
     {
+        // redis-cli reseeds with time(NULL) on every call: one second, one node.
         var masters = cluster.Nodes.Where(n => !n.IsSlave).ToList();
-        return masters[Random.Shared.Next(masters.Count)];
+        return masters[GlibcRand.FromClock().Next() % masters.Count];
     }
 
     /// <summary>clusterManagerGetNodeWithMostKeysInSlot over the masters in nodes; null on an error reply.</summary>

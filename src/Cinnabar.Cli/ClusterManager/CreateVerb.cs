@@ -262,19 +262,18 @@ public static class CreateVerb
         {
             if (group.Count == 0) continue;
             string ip = group[0].Ip;
+            // Grouped by master id, visited in the order of redis-cli's dict (it decides which
+            // offender the optimizer may pick).
             var related = new Dictionary<string, string>();
-            var order = new List<string>();
+            var order = new CmDict();
             foreach (var node in group)
             {
                 string key = node.Replicate ?? node.Name ?? "";
-                if (!related.TryGetValue(key, out string? types))
-                {
-                    types = "";
-                    order.Add(key);
-                }
+                order.Add(key);
+                string types = related.GetValueOrDefault(key, "");
                 related[key] = node.Replicate != null ? types + "s" : "m" + types;
             }
-            foreach (var name in order)
+            foreach (var name in order.Keys())
             {
                 string types = related[name];
                 if (types.Length < 2) continue;
@@ -293,16 +292,16 @@ public static class CreateVerb
         if (score == 0) return;
         CmLog.Info(">>> Trying to optimize slaves allocation for anti-affinity\n");
         int maxIter = 500 * cluster.Nodes.Count;
-        var rnd = Random.Shared;
+        var rnd = GlibcRand.FromClock();
         while (maxIter > 0)
         {
             var offenders = new List<CmNode>();
             score = AntiAffinityScore(cluster, ipNodes, offenders);
             if (score == 0 || offenders.Count == 0) break;
-            var firstNode = offenders[rnd.Next(offenders.Count)];
+            var firstNode = offenders[rnd.Next() % offenders.Count];
             var others = cluster.Nodes.Where(n => !ReferenceEquals(n, firstNode) && n.Replicate != null).ToList();
             if (others.Count == 0) break;
-            var second = others[rnd.Next(others.Count)];
+            var second = others[rnd.Next() % others.Count];
             string? firstMaster = firstNode.Replicate, secondMaster = second.Replicate;
             firstNode.Replicate = secondMaster;
             firstNode.Dirty = true;
