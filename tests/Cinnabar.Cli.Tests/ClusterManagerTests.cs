@@ -39,6 +39,16 @@ public static partial class ClusterCli
         return (p.ExitCode, outTask.Result, errTask.Result);
     }
 
+    /// <summary>The launchers rebuild when any source changed: build once, before servers start in parallel.</summary>
+    public static void BuildBoth()
+    {
+        foreach (var tool in new[] { "cinnabar-server", "cinnabar-cli" })
+        {
+            var v = Tools.Run(Path.Combine(ServerProcess.RepoRoot, "bin", tool), ["--version"], stdin: "", timeoutMs: 600_000);
+            if (v.ExitCode != 0) throw new InvalidOperationException(tool + " build failed: " + v.Stderr);
+        }
+    }
+
     public static (int, string, string) Redis(params string[] args) => Run("redis-cli", args);
 
     public static (int, string, string) Ours(params string[] args) => Run(CinnabarCli, args);
@@ -114,8 +124,7 @@ public sealed class CinnabarClusterFixture : IDisposable
 {
     public CinnabarClusterFixture()
     {
-        var v = Tools.Run(ClusterCli.CinnabarCli, ["--version"], stdin: "", timeoutMs: 300_000);
-        if (v.ExitCode != 0) throw new InvalidOperationException("cinnabar-cli build failed: " + v.Stderr);
+        ClusterCli.BuildBoth();
         try
         {
             Nodes = ClusterCli.StartMany(redis: false, 6);
@@ -326,6 +335,52 @@ public sealed class ClusterManagerTests : IClassFixture<CinnabarClusterFixture>
     }
 
     [Fact]
+    public void CreatePlan_AnsweredNo_SameAsRedisCli()
+    {
+        // Three empty nodes: the plan and the prompt, then nothing is changed on "no".
+        var args = new List<string> { "--cluster", "create" };
+        args.AddRange(_f.Spares.Select(ClusterCli.Addr));
+        Same([.. args], stdin: "no\n");
+        var (code, stdout, _) = ClusterCli.Run(ClusterCli.CinnabarCli, args, stdin: "no\n");
+        Assert.Equal(0, code);
+        Assert.EndsWith("   slots:[10923-16383] (5461 slots) master\nCan I set the above configuration? (type 'yes' to accept): ", stdout, StringComparison.Ordinal);
+        foreach (var n in _f.Spares) Assert.Contains("cluster_known_nodes:1\r\n", Call(n, "CLUSTER", "INFO"), StringComparison.Ordinal);
+        foreach (var n in _f.Spares) Assert.Contains("cluster_slots_assigned:0\r\n", Call(n, "CLUSTER", "INFO"), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Backup_SameAsRedisCli()
+    {
+        // The RDB transfer is RdbFetcher's (the --rdb mode); until it exists there is nothing to compare.
+        string? err;
+        using (var conn = Connection.Open(new CliOptions { Port = _f.Plain!.Port }, out _))
+        {
+            Assert.NotNull(conn);
+            string probe = Path.Combine(Path.GetTempPath(), "cm-probe-" + Guid.NewGuid().ToString("N") + ".rdb");
+            Cinnabar.Cli.Modes.RdbFetcher.Fetch(conn, probe, false, out err);
+            File.Delete(probe);
+        }
+        if (err == "not implemented yet") return;
+        var dirs = new[] { Directory.CreateTempSubdirectory("cm-backup-").FullName, Directory.CreateTempSubdirectory("cm-backup-").FullName };
+        try
+        {
+            var redis = ClusterCli.Redis("--cluster", "backup", Entry, dirs[0]);
+            var ours = ClusterCli.Ours("--cluster", "backup", Entry, dirs[1]);
+            Assert.Equal(redis.Item1, ours.Item1);
+            Assert.Equal(redis.Item2.Replace(dirs[0], "DIR", StringComparison.Ordinal), ours.Item2.Replace(dirs[1], "DIR", StringComparison.Ordinal));
+            Assert.Equal(File.ReadAllText(Path.Combine(dirs[0], "nodes.json")), File.ReadAllText(Path.Combine(dirs[1], "nodes.json")));
+            var files = Directory.GetFiles(dirs[1]).Select(Path.GetFileName).Order(StringComparer.Ordinal).ToList();
+            Assert.Equal(Directory.GetFiles(dirs[0]).Select(Path.GetFileName).Order(StringComparer.Ordinal), files);
+            Assert.Equal(4, files.Count); // three masters' RDBs and nodes.json
+            foreach (var f in Directory.GetFiles(dirs[1], "*.rdb")) Assert.StartsWith("REDIS", File.ReadAllText(f)[..5], StringComparison.Ordinal);
+        }
+        finally
+        {
+            foreach (var d in dirs) ServerProcess.DeleteDir(d);
+        }
+    }
+
+    [Fact]
     public void AddNodeAsReplica_ReplicatesTheMasterWithFewestReplicas()
     {
         var spare = _f.Spares[2];
@@ -350,6 +405,7 @@ public sealed class ClusterManagerRedisServerTests
     public void Create_OfRedisServerNodes_SameAsRedisCli()
     {
         if (!ServerProcess.RedisAvailable) return;
+        ClusterCli.BuildBoth();
         var a = ClusterCli.StartMany(redis: true, 6);
         var b = ClusterCli.StartMany(redis: true, 6);
         try
@@ -374,4 +430,41 @@ public sealed class ClusterManagerRedisServerTests
             foreach (var n in a.Concat(b)) n.Dispose();
         }
     }
+}
+
+/// <summary>The pieces that reproduce redis-cli's C library behaviour.</summary>
+public sealed class ClusterManagerUnitTests
+{
+    [Fact]
+    public void GlibcRand_MatchesGlibc()
+    {
+        // Values of glibc's srand(seed); rand() ...
+        var r = new ClusterManager.GlibcRand(1764745000u);
+        Assert.Equal([130570766, 932127974, 244628959, 1247599539, 470819794], Enumerable.Range(0, 5).Select(_ => r.Next()));
+        var r2 = new ClusterManager.GlibcRand(12345u);
+        for (int i = 0; i < 2000; i++) r2.Next();
+        Assert.Equal(505739536, r2.Next());
+    }
+
+    [Fact]
+    public void CmDict_IteratesInRedisCliOrder()
+    {
+        // The order redis-cli 7.0.15 printed for "The following slots are open" after marking
+        // these slots migrating on one node, in this order.
+        var d = new ClusterManager.CmDict();
+        foreach (var s in new[] { "1", "2", "3", "7", "33", "44", "55", "66", "100", "200", "5000" }) d.Add(s);
+        Assert.Equal(["33", "3", "44", "1", "2", "55", "200", "5000", "66", "7", "100"], d.Keys());
+        Assert.False(d.Add("7"));
+        Assert.Equal(11, d.Count);
+    }
+
+    [Theory]
+    [InlineData(0, "0.00")]
+    [InlineData(30, "0.00")]
+    [InlineData(2048, "0.12")]
+    [InlineData(6144, "0.38")]
+    [InlineData(16384, "1.00")]
+    [InlineData(100000, "6.10")]
+    public void KeysPerSlot_FormatsLikePrintf(int keys, string expected) =>
+        Assert.Equal(expected, ClusterManager.CmOps.FormatFixed2(keys / 16384f));
 }
