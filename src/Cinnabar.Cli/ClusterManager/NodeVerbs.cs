@@ -296,12 +296,7 @@ public static class NodeVerbs
             if (node.Replicate != null) continue;
             CmLog.Info($">>> Node {node.Ip}:{I(node.Port)} -> Saving RDB...\n");
             string file = $"{prefix}redis-node-{node.Ip}-{I(node.Port)}-{node.Name}.rdb";
-            string? err = "I/O Error reading RDB payload from socket";
-            if (node.Conn == null || !Modes.RdbFetcher.Fetch(node.Conn, file, false, out err))
-            {
-                StdIo.Err.WriteLine(err ?? "I/O Error reading RDB payload from socket");
-                throw new ClusterManagerExitException(1);
-            }
+            GetRdb(node, o, file);
             // redis-cli closes the replication connection once the payload is written.
             node.Dispose();
         }
@@ -328,6 +323,136 @@ public static class NodeVerbs
             CmLog.Ok("[ERR] Failed to back cluster!\n");
         }
         return success;
+    }
+
+    private static void Fatal(string msg)
+    {
+        StdIo.Err.WriteLine(msg);
+        throw new ClusterManagerExitException(1);
+    }
+
+    /// <summary>
+    /// getRDB for a backup: a bare SYNC (no REPLCONF, unlike --rdb), the payload written to the
+    /// file (opened without truncation, as redis-cli does), progress on stderr, any failure fatal.
+    /// </summary>
+    private static void GetRdb(CmNode node, CliOptions o, string filename)
+    {
+        using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            socket.Connect(node.Ip, node.Port);
+        }
+        catch (System.Net.Sockets.SocketException)
+        {
+            Fatal("Error writing to master");
+        }
+        using var stream = new System.Net.Sockets.NetworkStream(socket, ownsSocket: false);
+        if (o.Password != null)
+        {
+            var auth = o.User == null ? new[] { "AUTH", o.Password } : new[] { "AUTH", o.User, o.Password };
+            stream.Write(Connection.Encode(auth.Select(Encoding.UTF8.GetBytes).ToList()));
+            // The AUTH reply is one line.
+            int c;
+            while ((c = stream.ReadByte()) >= 0 && c != '\n') { }
+        }
+        try
+        {
+            stream.Write("SYNC\r\n"u8);
+        }
+        catch (IOException)
+        {
+            Fatal("Error writing to master");
+        }
+        var line = new List<byte>();
+        while (true)
+        {
+            int b;
+            try
+            {
+                b = stream.ReadByte();
+            }
+            catch (IOException)
+            {
+                b = -1;
+            }
+            if (b < 0) Fatal("Error reading bulk length while SYNCing");
+            if (b == '\n' && line.Count > 0) break;
+            if (b != '\n') line.Add((byte)b);
+        }
+        string head = Encoding.Latin1.GetString(line.ToArray());
+        if (head.StartsWith('-')) Fatal("SYNC with master failed: " + head);
+        const int markSize = 40;
+        byte[]? eofMark = null;
+        ulong payload;
+        if (head.Length >= 5 && head.AsSpan(1, 4).SequenceEqual("EOF:") && head.Length - 5 >= markSize)
+        {
+            eofMark = Encoding.Latin1.GetBytes(head.Substring(5, markSize));
+            payload = ulong.MaxValue;
+            StdIo.Err.WriteLine($"SYNC sent to master, writing bytes of bulk transfer until EOF marker to '{filename}'");
+        }
+        else
+        {
+            int i = 1;
+            payload = 0;
+            while (i < head.Length && head[i] >= '0' && head[i] <= '9') payload = unchecked(payload * 10 + (ulong)(head[i++] - '0'));
+            StdIo.Err.WriteLine($"SYNC sent to master, writing {payload.ToString(CultureInfo.InvariantCulture)} bytes to '{filename}'");
+        }
+        FileStream file;
+        try
+        {
+            file = new FileStream(filename, FileMode.OpenOrCreate, FileAccess.Write);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Fatal($"Error opening '{filename}': {(e is UnauthorizedAccessException ? "Permission denied" : e is DirectoryNotFoundException or FileNotFoundException ? "No such file or directory" : e.Message)}");
+            return;
+        }
+        using (file)
+        {
+            var buf = new byte[4096];
+            var last = new byte[markSize];
+            ulong written = 0;
+            while (payload > 0)
+            {
+                int n;
+                try
+                {
+                    n = stream.Read(buf, 0, (int)Math.Min((ulong)buf.Length, payload));
+                }
+                catch (IOException)
+                {
+                    n = -1;
+                }
+                if (n <= 0) Fatal("I/O Error reading RDB payload from socket");
+                file.Write(buf, 0, n);
+                written += (ulong)n;
+                payload -= (ulong)n;
+                if (eofMark != null)
+                {
+                    if (n >= markSize)
+                    {
+                        Array.Copy(buf, n - markSize, last, 0, markSize);
+                    }
+                    else
+                    {
+                        Array.Copy(last, n, last, 0, markSize - n);
+                        Array.Copy(buf, 0, last, markSize - n, n);
+                    }
+                    if (last.AsSpan().SequenceEqual(eofMark)) break;
+                }
+            }
+            if (eofMark != null)
+            {
+                ulong size = written - markSize;
+                file.SetLength((long)size);
+                StdIo.Err.WriteLine($"Transfer finished with success after {size.ToString(CultureInfo.InvariantCulture)} bytes");
+            }
+            else
+            {
+                StdIo.Err.WriteLine("Transfer finished with success.");
+            }
+            file.Flush(flushToDisk: true);
+        }
     }
 
     /// <summary>clusterManagerNodeGetJSON: the node's entry in nodes.json.</summary>
