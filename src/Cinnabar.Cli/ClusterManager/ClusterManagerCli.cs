@@ -34,11 +34,13 @@ public static class ClusterManagerCli
     {
         var cmd = o.ClusterCmd;
         if (Environment.GetEnvironmentVariable("REDISCLI_CLUSTER_YES") == "1") cmd.Yes = true;
-        if (o.StdinLastArg)
+        // redis-cli takes the stdin argument when it meets --cluster, so only a -x/-X given
+        // before --cluster counts.
+        if (o.StdinLastArg && GivenBeforeCluster("-x"))
         {
             cmd.Args.Add(ReadStdin());
         }
-        else if (o.StdinTag != null)
+        else if (o.StdinTag != null && GivenBeforeCluster("-X"))
         {
             string value = ReadStdin();
             int idx = cmd.Args.IndexOf(o.StdinTag);
@@ -75,6 +77,16 @@ public static class ClusterManagerCli
         {
             return e.Code;
         }
+    }
+
+    private static bool GivenBeforeCluster(string flag)
+    {
+        foreach (var a in Environment.GetCommandLineArgs().Skip(1))
+        {
+            if (a == "--cluster") return false;
+            if (a == flag) return true;
+        }
+        return false;
     }
 
     private static string ReadStdin()
