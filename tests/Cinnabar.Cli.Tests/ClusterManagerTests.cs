@@ -104,7 +104,7 @@ public static partial class ClusterCli
     [GeneratedRegex("[0-9a-f]{40}")]
     public static partial Regex IdRegex();
 
-    [GeneratedRegex(@"(?m)^\.+$")]
+    [GeneratedRegex(@"Waiting for the cluster to join\n\.*\n")]
     public static partial Regex DotsRegex();
 
     /// <summary>
@@ -116,7 +116,7 @@ public static partial class ClusterCli
     {
         for (int i = 0; i < nodes.Count; i++) s = s.Replace(":" + nodes[i].Port, ":N" + i, StringComparison.Ordinal);
         s = IdRegex().Replace(s, "<id>");
-        s = DotsRegex().Replace(s, "...");
+        s = DotsRegex().Replace(s, "Waiting for the cluster to join\n...\n");
         int check = s.IndexOf(">>> Performing Cluster Check", StringComparison.Ordinal);
         if (check < 0) return s;
         int blocksStart = s.IndexOf('\n', check) + 1;
@@ -414,16 +414,17 @@ public sealed class ClusterManagerTests : IClassFixture<CinnabarClusterFixture>
     }
 }
 
-/// <summary>cinnabar-cli creating a cluster of redis-server nodes, next to redis-cli doing the same.</summary>
-public sealed class ClusterManagerRedisServerTests
+/// <summary>cinnabar-cli creating a cluster (of redis-server or Cinnabar nodes), next to redis-cli doing the same on as many nodes.</summary>
+public sealed class ClusterManagerCreateTests
 {
-    [Fact]
-    public void Create_OfRedisServerNodes_SameAsRedisCli()
+    [Theory]
+    [InlineData(true, 6, 1)]
+    [InlineData(false, 3, 0)]
+    public void Create_SameAsRedisCli(bool redisNodes, int count, int replicas)
     {
-        if (!ServerProcess.RedisAvailable) return;
         ClusterCli.BuildBoth();
-        var a = ClusterCli.StartMany(redis: true, 6);
-        var b = ClusterCli.StartMany(redis: true, 6);
+        var a = ClusterCli.StartMany(redisNodes, count);
+        var b = ClusterCli.StartMany(redisNodes, count);
         try
         {
             var outputs = new List<string>();
@@ -431,7 +432,7 @@ public sealed class ClusterManagerRedisServerTests
             {
                 var args = new List<string> { "--cluster", "create" };
                 args.AddRange(nodes.Select(ClusterCli.Addr));
-                args.AddRange(["--cluster-replicas", "1", "--cluster-yes"]);
+                args.AddRange(["--cluster-replicas", replicas.ToString(), "--cluster-yes"]);
                 var r = ClusterCli.Run(cli, args);
                 outputs.Add(ClusterCli.Normalize($"{r.ExitCode}\n{r.Stdout}{r.Stderr}", nodes));
             }
