@@ -1,5 +1,4 @@
 using System.Globalization;
-using Cinnabar.Protocol;
 
 namespace Cinnabar.Cli.ClusterManager;
 
@@ -481,7 +480,4 @@ public static class ClusterChecker
         }
         return success;
     }
-
-    /// <summary>Reply helper for verbs: true when r is a non-error reply.</summary>
-    internal static bool Ok(RespReply? r) => r != null && r.Type != RespType.Error;
 }

@@ -48,6 +48,23 @@ public sealed class CmDict
         return true;
     }
 
+    /// <summary>dictFind: a rehash step (when not empty), then the lookup.</summary>
+    public bool Contains(string key)
+    {
+        if (Count == 0) return false;
+        if (Rehashing) Rehash(1);
+        ulong h = Hash(key);
+        for (int t = 0; t <= 1; t++)
+        {
+            var table = _tables[t];
+            if (table == null) break;
+            for (var e = table[(long)(h & (ulong)(table.Length - 1))]; e != null; e = e.Next)
+                if (e.Key == key) return true;
+            if (!Rehashing) break;
+        }
+        return false;
+    }
+
     /// <summary>The keys in dictNext order (table 0, then table 1 while rehashing; each bucket newest first).</summary>
     public List<string> Keys()
     {

@@ -372,6 +372,7 @@ public static class CmOps
     public static List<(string Addr, List<string> From)> LinkStatus(CmCluster cluster)
     {
         var status = new List<(string Addr, List<string> From)>();
+        var order = new CmDict();
         foreach (var node in cluster.Nodes)
         {
             var r = node.Command("CLUSTER", "NODES");
@@ -387,6 +388,7 @@ public static class CmOps
                 bool handshaking = flags.Contains("handshake", StringComparison.Ordinal);
                 if (!disconnected && !handshaking) continue;
                 int idx = status.FindIndex(s => s.Addr == addr);
+                if (!order.Contains(addr)) order.Add(addr);
                 if (idx < 0)
                 {
                     status.Add((addr, []));
@@ -395,7 +397,9 @@ public static class CmOps
                 status[idx].From.Add($"{node.Ip}:{I(node.Port)}");
             }
         }
-        return status;
+        // redis-cli reports them in its dict's order.
+        var keys = order.Keys();
+        return [.. status.OrderBy(s => keys.IndexOf(s.Addr))];
     }
 
     /// <summary>clusterManagerWaitForClusterJoin: a dot a second until every node has the same slots view.</summary>

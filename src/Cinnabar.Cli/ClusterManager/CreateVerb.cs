@@ -269,6 +269,7 @@ public static class CreateVerb
             foreach (var node in group)
             {
                 string key = node.Replicate ?? node.Name ?? "";
+                order.Contains(key); // dictFind, then dictReplace: both step a rehash
                 order.Add(key);
                 string types = related.GetValueOrDefault(key, "");
                 related[key] = node.Replicate != null ? types + "s" : "m" + types;

@@ -478,6 +478,4 @@ public static class NodeVerbs
         sb.Append("\n  }");
         return sb.ToString();
     }
-
-    internal static bool IsError(RespReply? r) => r is { Type: RespType.Error };
 }
