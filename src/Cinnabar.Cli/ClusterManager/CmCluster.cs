@@ -15,6 +15,8 @@ public sealed class CmCluster : IDisposable
     public List<CmNode> Nodes { get; } = [];
     /// <summary>Masters listed by the entry node that could not be reached or loaded.</summary>
     public int UnreachableMasters { get; set; }
+    /// <summary>The errors clusterManagerCheckCluster reported (cluster_manager.errors).</summary>
+    public List<string> Errors { get; } = [];
 
     public IEnumerable<CmNode> Masters => Nodes.Where(n => !n.IsSlave);
 
