@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using System.Text.RegularExpressions;
 using Cinnabar.Integration.Tests.Infrastructure;
 using Xunit.Abstractions;
@@ -29,24 +27,9 @@ public sealed class ClusterScriptTests : IDisposable
         for (int attempt = 0; attempt < 200; attempt++)
         {
             int b = 50000 + rnd.Next(0, 400) * 10;
-            if (Enumerable.Range(1, 6).All(i => IsFree(b + i) && IsFree(b + i + 10000))) return b;
+            if (Enumerable.Range(1, 6).All(i => ServerProcess.IsFree(b + i) && ServerProcess.IsFree(b + i + 10000))) return b;
         }
         throw new InvalidOperationException("no free port range for the cluster");
-    }
-
-    private static bool IsFree(int port)
-    {
-        try
-        {
-            var l = new TcpListener(IPAddress.Loopback, port);
-            l.Start();
-            l.Stop();
-            return true;
-        }
-        catch (SocketException)
-        {
-            return false;
-        }
     }
 
     private (int Code, string Out) Run(string verb, int timeoutMs = 240_000)

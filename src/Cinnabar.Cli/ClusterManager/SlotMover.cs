@@ -230,34 +230,7 @@ public static class SlotMover
 
     /// <summary>clusterManagerGetSlotOwner: the slot's owner in n's CLUSTER SLOTS; null when
     /// unassigned (err null) or on an error reply (err set).</summary>
-    public static CmNode? GetSlotOwner(CmCluster cluster, CmNode n, int slot, out string? err)
-    {
-        err = null;
-        var r = n.Command("CLUSTER", "SLOTS");
-        if (r == null) return null;
-        if (r.Type == RespType.Error)
-        {
-            err = r.Text;
-            return null;
-        }
-        foreach (var range in r.Elements)
-        {
-            if (range.Elements.Count < 3) continue;
-            long from = range.Elements[0].Integer, to = range.Elements[1].Integer;
-            if (slot < from || slot > to) continue;
-            var nr = range.Elements[2];
-            CmNode? owner = null;
-            if (nr.Elements.Count >= 3) owner = cluster.NodeByName(nr.Elements[2].Text);
-            else if (nr.Elements.Count >= 2)
-            {
-                string ip = nr.Elements[0].Text;
-                long port = nr.Elements[1].Integer;
-                owner = cluster.Nodes.FirstOrDefault(x => x.Ip == ip && x.Port == port);
-            }
-            if (owner != null) return owner;
-        }
-        return null;
-    }
+    public static CmNode? GetSlotOwner(CmCluster cluster, CmNode n, int slot, out string? err) => CmOps.GetSlotOwner(cluster, n, slot, out err);
 
     /// <summary>clusterManagerCompareKeysValues: DEBUG DIGEST-VALUE on both nodes; keys present on
     /// both with different digests go to diffs. False on an error reply.</summary>

@@ -27,26 +27,12 @@ public static class SentinelPorts
             {
                 int p = _next;
                 _next = _next >= Last ? First : _next + 1;
-                if (IsFree(p)) return p;
+                if (ServerProcess.IsFree(p)) return p;
             }
         }
         throw new InvalidOperationException("no free port in 17100-17499");
     }
 
-    private static bool IsFree(int port)
-    {
-        try
-        {
-            var l = new TcpListener(IPAddress.Loopback, port);
-            l.Start();
-            l.Stop();
-            return true;
-        }
-        catch (SocketException)
-        {
-            return false;
-        }
-    }
 }
 
 /// <summary>

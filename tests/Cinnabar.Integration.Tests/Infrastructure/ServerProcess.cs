@@ -175,7 +175,7 @@ public sealed class ServerProcess : IDisposable
         throw new InvalidOperationException("no free port");
     }
 
-    private static bool IsFree(int port)
+    public static bool IsFree(int port)
     {
         try
         {
