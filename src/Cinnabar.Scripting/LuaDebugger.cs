@@ -146,7 +146,10 @@ public sealed class LuaDebugger
         bool bp = IsBreakpoint(line) || LuaBreakpoint;
         bool timeout = false;
         if (!userScript) return null;
-        if (countEvent && !Step && !bp)
+        // Redis checks the time limit on count events only. Our hook is Lua code, whose own
+        // instructions consume the instruction count too: in a tight loop the count can run out
+        // inside the hook every time, and the event is lost. Line events check the time as well.
+        if (!Step && !bp)
         {
             if (_sinceStop.ElapsedMilliseconds < TimeLimitMs) return null;
             timeout = true;

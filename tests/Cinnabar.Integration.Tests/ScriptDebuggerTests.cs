@@ -26,6 +26,8 @@ public sealed class ScriptDebuggerTests : IClassFixture<SideBySideFixture>
         "return v\n";
 
     private static object[] C(params object[] args) => args;
+    private static readonly string[] NoStrings = [];
+    private static readonly object[] NoCommands = [];
 
     /// <summary>
     /// Runs SCRIPT DEBUG, the EVAL, then each debugger command, reading one reply per step; once
@@ -156,9 +158,9 @@ public sealed class ScriptDebuggerTests : IClassFixture<SideBySideFixture>
     [Fact]
     public void Errors_before_the_script_runs_still_end_the_session()
     {
-        AssertSameAsRedis("SYNC", "return (", [], []);
-        AssertSameAsRedis("SYNC", "return 1", ["x"], [], C("c"));
-        AssertSameAsRedis("YES", "return (", [], []);
+        AssertSameAsRedis("SYNC", "return (", NoStrings, NoStrings, NoCommands);
+        AssertSameAsRedis("SYNC", "local x = 1\nreturn redis.call('nosuch')\n", NoStrings, NoStrings, C("s"), C("s"), C("c"));
+        AssertSameAsRedis("YES", "return (", NoStrings, NoStrings, NoCommands);
     }
 
     [Fact]
