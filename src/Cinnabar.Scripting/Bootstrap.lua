@@ -6,7 +6,7 @@ local cs, functions_mode = ...
 local rawget, rawset, error, type, select, tostring, setmetatable, getmetatable, next, pairs, ipairs =
   rawget, rawset, error, type, select, tostring, setmetatable, getmetatable, next, pairs, ipairs
 local setfenv, loadstring, load, pcall, unpack = setfenv, loadstring, load, pcall, unpack
-local getinfo, sethook, gethook = debug.getinfo, debug.sethook, debug.gethook
+local getinfo, sethook, gethook, getlocal = debug.getinfo, debug.sethook, debug.gethook, debug.getlocal
 local cocreate, cowrap = coroutine.create, coroutine.wrap
 local G = _G
 local READONLY = 'Attempt to modify a readonly table'
@@ -47,8 +47,9 @@ redis.REDIS_VERSION = '7.0.15'
 redis.REDIS_VERSION_NUM = 0x07000f
 -- Redis 7.0 always replicates scripts by effects: this is a no-op that reports success.
 redis.replicate_commands = function() return true end
-redis.breakpoint = function() return false end
-redis.debug = function() end
+-- The Lua debugger's functions (LuaDebugger.cs): no-ops outside a debugging session.
+redis.breakpoint = cs.breakpoint
+redis.debug = cs.debug
 
 -- Globals scripts may use (Redis 7.0.15's allow list; newproxy is not reachable there either).
 local safe = {}
@@ -321,7 +322,63 @@ local function raise_on_return(e, level)
   sethook(pending_hook, 'r')
 end
 
+-- The Lua debugger (SCRIPT DEBUG): a line hook (plus a count hook for endless loops) that hands
+-- the script's lines to C#, which may stop there and serve debugger commands. Our own frames
+-- (source '=cinnabar') are invisible to it, as Redis's C functions are.
+local ldb_cb = cs.ldb_hook
+local function ldb_hook(event)
+  local info = getinfo(2, 'Sl')
+  if not info or info.source == '=cinnabar' then return end
+  local r = ldb_cb(event == 'count', info.currentline or -1, info.short_src:find('user_script', 1, true) ~= nil)
+  if r then error({err = r}, 0) end
+end
+
 local api = {}
+api.ldb_arm = function()
+  hook_fn, hook_mask, hook_count = ldb_hook, 'l', 100000
+  sethook(ldb_hook, 'l', 100000)
+end
+-- An error a C# function left to raise while hooks were off (debugger eval/redis): taken back here.
+api.take_pending = function()
+  local e = pending
+  if e == nil then return nil end
+  pending = nil
+  sethook(hook_fn, hook_mask, hook_count)
+  return e
+end
+api.get_global = function(k) return rawget(safe, k) end
+-- The frames of the stopped script, innermost first: {user=, name=, line=, n=, names=, values=}.
+api.ldb_frames = function(with_locals)
+  local level = 2
+  while true do
+    local info = getinfo(level, 'f')
+    if not info then return {} end
+    if info.func == ldb_hook then break end
+    level = level + 1
+  end
+  local frames = {}
+  level = level + 1
+  while true do
+    local info = getinfo(level, 'Snl')
+    if not info then break end
+    if info.source ~= '=cinnabar' then
+      local f = {user = info.short_src:find('user_script', 1, true) ~= nil, name = info.name, line = info.currentline,
+        n = 0, names = {}, values = {}}
+      if with_locals then
+        local i = 1
+        while true do
+          local name, value = getlocal(level, i)
+          if name == nil then break end
+          f.names[i], f.values[i], f.n = name, value, i
+          i = i + 1
+        end
+      end
+      frames[#frames + 1] = f
+    end
+    level = level + 1
+  end
+  return frames
+end
 api.env = proxy
 api.error_handler = error_handler
 api.rearm = arm_hook

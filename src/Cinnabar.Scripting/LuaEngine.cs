@@ -60,6 +60,9 @@ public sealed unsafe class LuaEngine : IDisposable
         AddFunction("is_bytecode", IsBytecode);
         AddFunction("null", PushNull);
         AddFunction("wrap", Wrap);
+        AddFunction("ldb_hook", LdbHook);
+        AddFunction("debug", DebugLog);
+        AddFunction("breakpoint", Breakpoint);
         AddLibrary("bit", LuaBit.Functions);
         AddLibrary("struct", LuaStruct.Functions);
         AddLibrary("cmsgpack", LuaMsgPack.Functions);
@@ -79,6 +82,9 @@ public sealed unsafe class LuaEngine : IDisposable
         _callablesRef = _lua.Ref();
         _lua.Gc(Lua51.GcCollect, 0);
     }
+
+    /// <summary>The debugging session of the next <see cref="Run"/> (SCRIPT DEBUG), or null.</summary>
+    public LuaDebugger? Debugger { get; set; }
 
     /// <summary>Protocol chosen by redis.setresp for the running script (2 by default).</summary>
     public int Resp { get; private set; } = 2;
@@ -411,6 +417,8 @@ public sealed unsafe class LuaEngine : IDisposable
         ReplFlags = 3;
         ReadOnlyRun = readOnly;
         PrepareRun();
+        // Debugging replaces the kill-check hook with the debugger's line hook (luaCallFunction).
+        if (Debugger != null) CallApi("ldb_arm", 0, 0);
         if (!asFunction)
         {
             PushArray(keys);
@@ -632,12 +640,24 @@ public sealed unsafe class LuaEngine : IDisposable
     private int RedisCall(LuaState l, bool raise)
     {
         var argv = ArgsToArgv(l, out string? argError);
-        if (argv == null) return Fail(l, raise, argError!);
+        // While stepping, the debugger logs the command, its errors and its reply (ldbIsEnabled).
+        var dbg = Debugger is { Step: true } d ? d : null;
+        if (argv == null)
+        {
+            dbg?.LogError(ErrorLogText(argError!));
+            return Fail(l, raise, argError!);
+        }
+        dbg?.LogCommand(argv);
         var reply = _host.Call(argv, Resp, ReadOnlyRun, out string? scriptError);
         // The host counted these errors already (a refusal, or the command's own error reply):
         // the tables carry Redis's ignore_error_stats_update mark.
-        if (scriptError != null) return Fail(l, raise, scriptError, counted: true);
+        if (scriptError != null)
+        {
+            dbg?.LogError(ErrorLogText(scriptError));
+            return Fail(l, raise, scriptError, counted: true);
+        }
         var span = reply.Span;
+        if (dbg != null && span.Length > 0) dbg.LogReply(span);
         l.SetTop(0);
         if (span.Length == 0)
         {
@@ -770,6 +790,163 @@ public sealed unsafe class LuaEngine : IDisposable
             return 1;
         }
         return 0;
+    }
+
+    // ------------------------------------------------------------------ debugger (LuaDebugger)
+
+    /// <summary>
+    /// An error text as Redis's luaPushErrorBuff logs it: our texts carry their code ("ERR ...");
+    /// Redis's plain messages have none, and its shared errors start with '-'.
+    /// </summary>
+    private static byte[] ErrorLogText(string error) =>
+        Encoding.UTF8.GetBytes(error.StartsWith("ERR ", StringComparison.Ordinal) ? error[4..] : "-" + error);
+
+    /// <summary>cs.ldb_hook(count_event, line, user_script): returns an error text to raise, or nothing.</summary>
+    private int LdbHook(LuaState l)
+    {
+        var dbg = Debugger;
+        if (dbg == null) return 0;
+        bool count = l.ToBoolean(1);
+        int line = (int)l.ToNumber(2);
+        bool user = l.ToBoolean(3);
+        l.SetTop(0);
+        string? raise = dbg.OnHook(this, l, count, line, user);
+        l.SetTop(0);
+        if (raise == null) return 0;
+        l.PushString("ERR " + raise);
+        return 1;
+    }
+
+    /// <summary>redis.debug(...): "&lt;debug&gt; line N: v1, v2" in the debugger's log.</summary>
+    private int DebugLog(LuaState l)
+    {
+        var dbg = Debugger;
+        if (dbg == null) return 0;
+        int argc = l.GetTop();
+        var w = new List<byte>(Encoding.ASCII.GetBytes($"<debug> line {dbg.CurrentLine}: "));
+        for (int i = 1; i <= argc; i++)
+        {
+            LuaDebugger.CatValue(w, l, i, 0);
+            if (i != argc)
+            {
+                w.Add((byte)',');
+                w.Add((byte)' ');
+            }
+        }
+        dbg.Log(w.ToArray());
+        return 0;
+    }
+
+    /// <summary>redis.breakpoint(): stop at the next line when debugging (true), else false.</summary>
+    private int Breakpoint(LuaState l)
+    {
+        if (Debugger != null) Debugger.LuaBreakpoint = true;
+        l.PushBoolean(Debugger != null);
+        return 1;
+    }
+
+    /// <summary>Calls an api function on the given thread (the debugger may stop inside a coroutine).</summary>
+    private bool CallApiOn(LuaState l, string name, int nargs, int nresults)
+    {
+        l.GetRef(_apiRef);
+        l.GetField(-1, name);
+        l.Remove(-2);
+        l.Insert(-1 - nargs);
+        if (l.PCall(nargs, nresults, 0) == LuaStatus.OK) return true;
+        l.Pop(1);
+        for (int i = 0; i < nresults; i++) l.PushNil();
+        return false;
+    }
+
+    /// <summary>Pushes the stopped script's frames (see api.ldb_frames); returns how many.</summary>
+    internal int PushDebugFrames(LuaState l, bool withLocals)
+    {
+        l.CheckStack(8);
+        l.PushBoolean(withLocals);
+        CallApiOn(l, "ldb_frames", 1, 1);
+        if (l.Type(-1) != LuaType.Table)
+        {
+            l.Pop(1);
+            l.NewTable();
+        }
+        return (int)l.ObjLen(-1);
+    }
+
+    internal static bool FrameIsUser(LuaState l, int frame)
+    {
+        l.GetField(frame, "user");
+        bool user = l.ToBoolean(-1);
+        l.Pop(1);
+        return user;
+    }
+
+    internal void PushScriptGlobal(LuaState l, string name)
+    {
+        l.PushString(name);
+        CallApiOn(l, "get_global", 1, 1);
+    }
+
+    /// <summary>
+    /// The debugger's eval: the code as an expression ("return " prepended), else as statements,
+    /// chunk "@ldb_eval", run in the script's globals. Leaves its one result on the stack.
+    /// </summary>
+    internal string? DebugEval(LuaState l, byte[] code, out bool hasValue)
+    {
+        hasValue = false;
+        l.CheckStack(8);
+        var expr = new byte[code.Length + 7];
+        "return "u8.CopyTo(expr);
+        code.CopyTo(expr, 7);
+        if (l.LoadBuffer(RefuseBytecode(expr), "@ldb_eval") != LuaStatus.OK)
+        {
+            l.Pop(1);
+            if (l.LoadBuffer(RefuseBytecode(code), "@ldb_eval") != LuaStatus.OK)
+            {
+                string err = l.ToStringUtf8(-1) ?? "unknown error";
+                l.Pop(1);
+                return err;
+            }
+        }
+        l.GetRef(_envRef);
+        l.SetFEnv(-2);
+        var status = l.PCall(0, 1, 0);
+        // A redis.call error inside the code could not be raised (hooks are off in a hook).
+        CallApiOn(l, "take_pending", 0, 1);
+        if (l.Type(-1) != LuaType.Nil)
+        {
+            string pendingError = ErrorText(l, -1);
+            l.Pop(2);
+            return pendingError;
+        }
+        l.Pop(1);
+        if (status != LuaStatus.OK)
+        {
+            string err = ErrorText(l, -1);
+            l.Pop(1);
+            return err;
+        }
+        hasValue = true;
+        return null;
+    }
+
+    private static string ErrorText(LuaState l, int idx)
+    {
+        if (l.Type(idx) == LuaType.Table && LuaConversion.TryGetStringField(l, idx, "err", out var e)) return Encoding.UTF8.GetString(e);
+        return l.ToStringUtf8(idx) ?? "unknown error";
+    }
+
+    /// <summary>The debugger's redis command: redis.call with logging on, its result dropped.</summary>
+    internal void DebugRedisCall(byte[][] argv)
+    {
+        var dbg = Debugger!;
+        dbg.LogCommand(argv);
+        var reply = _host.Call(argv, Resp, ReadOnlyRun, out string? scriptError);
+        if (scriptError != null)
+        {
+            dbg.LogError(ErrorLogText(scriptError));
+            return;
+        }
+        if (reply.Length > 0) dbg.LogReply(reply.Span);
     }
 
     public void Dispose()

@@ -55,6 +55,9 @@ public sealed partial class Client
     private bool _inputPending;
     private bool _sending;
     private bool _receiveInFlight;
+    // A receive started while blocked that may still be in flight when commands run (a Lua
+    // debugger session takes it over: Client.Ldb.cs).
+    private Task<int>? _pendingReceive;
     private int _closed;
     private TaskCompletionSource? _unblock;
     private bool _pausedWaiting;
@@ -140,7 +143,6 @@ public sealed partial class Client
 
     private async Task RunLoopAsync()
     {
-        Task<int>? pendingReceive = null;
         try
         {
             while (_closed == 0)
@@ -156,19 +158,19 @@ public sealed partial class Client
                 if (BlockState != null)
                 {
                     var unblocked = _unblock!.Task;
-                    if (pendingReceive == null && _inEnd < _in.Length)
-                        pendingReceive = _socket!.ReceiveAsync(_in.AsMemory(_inEnd), SocketFlags.None).AsTask();
+                    if (_pendingReceive == null && _inEnd < _in.Length)
+                        _pendingReceive = _socket!.ReceiveAsync(_in.AsMemory(_inEnd), SocketFlags.None).AsTask();
                     Task done;
-                    if (pendingReceive == null)
+                    if (_pendingReceive == null)
                     {
                         await unblocked.ConfigureAwait(false);
                         done = unblocked;
                     }
-                    else done = await Task.WhenAny(unblocked, pendingReceive).ConfigureAwait(false);
-                    if (done == pendingReceive)
+                    else done = await Task.WhenAny(unblocked, _pendingReceive).ConfigureAwait(false);
+                    if (done == _pendingReceive)
                     {
-                        int got = await pendingReceive.ConfigureAwait(false);
-                        pendingReceive = null;
+                        int got = await _pendingReceive.ConfigureAwait(false);
+                        _pendingReceive = null;
                         if (got <= 0) break;
                         OnReceived(got);
                     }
@@ -176,16 +178,16 @@ public sealed partial class Client
                 }
                 if (_inputPending)
                 {
-                    _receiveInFlight = pendingReceive != null;
+                    _receiveInFlight = _pendingReceive != null;
                     await ProcessInputAsync().ConfigureAwait(false);
                     _receiveInFlight = false;
                     continue;
                 }
                 int n;
-                if (pendingReceive != null)
+                if (_pendingReceive != null)
                 {
-                    n = await pendingReceive.ConfigureAwait(false);
-                    pendingReceive = null;
+                    n = await _pendingReceive.ConfigureAwait(false);
+                    _pendingReceive = null;
                 }
                 else
                 {

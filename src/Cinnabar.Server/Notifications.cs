@@ -18,7 +18,10 @@ public sealed class Notifications
 
     public Notifications(RedisServer server) => _server = server;
 
-    public bool Enabled => _flags != 0;
+    public bool Enabled => _flags != 0 && !Muted;
+
+    /// <summary>Set while a Lua debugger session runs in YES mode (its changes are rolled back, Redis makes them in a forked child).</summary>
+    public bool Muted;
 
     public void Configure(string canonical)
     {

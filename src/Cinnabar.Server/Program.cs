@@ -154,6 +154,7 @@ namespace Cinnabar.Server
         private static void OnSignal(RedisServer server, string name, bool? save)
         {
             server.Log.Warning($"Received {name} scheduling shutdown...");
+            server.LdbInterrupt = true;
             ThreadPool.QueueUserWorkItem(_ =>
             {
                 lock (server.ExecLock) server.Shutdown(save, force: true);

@@ -21,6 +21,12 @@ public sealed partial class RedisServer
     /// <summary>Set by SCRIPT KILL / FUNCTION KILL from another connection while a script is busy.</summary>
     public volatile bool ScriptKillRequested;
 
+    /// <summary>
+    /// Set by SIGTERM/SIGINT: a Lua debugger session blocked reading its client gives up (as
+    /// Redis's read() returns on the signal), so the shutdown can take the exec lock.
+    /// </summary>
+    public volatile bool LdbInterrupt;
+
     /// <summary>True once the running script modified data: SCRIPT KILL then answers UNKILLABLE.</summary>
     public volatile bool ScriptWrote;
 

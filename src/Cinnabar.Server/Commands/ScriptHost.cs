@@ -79,6 +79,12 @@ internal sealed class ScriptHost : IScriptHost
     public (long LuaEval, long LuaFunctions, int CachedScripts, int Functions, int Libraries) MemoryStats() =>
         (EvalEngine.UsedMemory, FunctionEngine.UsedMemory, Scripts.Count, Functions.Count, Libraries.Count);
 
+    /// <summary>The Lua debugger session the next EVAL runs under (SCRIPT DEBUG), or null.</summary>
+    public LuaDebugger? Debugger { get; set; }
+
+    /// <summary>A YES-mode debugger session's undo log: writes are recorded and not propagated.</summary>
+    public ScriptUndoLog? Undo { get; set; }
+
     /// <summary>The running script declared allow-oom (shebang flag or function flag).</summary>
     public bool AllowOom { get; set; }
     /// <summary>SCRIPT_ALLOW_CROSS_SLOT: eval scripts without a shebang, or the allow-cross-slot-keys flag.</summary>
@@ -160,12 +166,15 @@ internal sealed class ScriptHost : IScriptHost
         _server.ScriptKillRequested = false;
         engine.KillMessage = asFunction ? "ERR Script killed by user with FUNCTION KILL..." : "ERR Script killed by user with SCRIPT KILL...";
         string? error;
+        // Only EVAL scripts are debugged (FCALL ignores SCRIPT DEBUG, as in Redis).
+        engine.Debugger = asFunction ? null : Debugger;
         try
         {
             error = engine.Run(name, keys, args, asFunction, readOnly, ctx.Reply, errorName);
         }
         finally
         {
+            engine.Debugger = null;
             RunningName = null;
             _callerArgs = null;
             _busyInfo = null;
@@ -276,9 +285,11 @@ internal sealed class ScriptHost : IScriptHost
         _fake.Reply.Clear();
         _fake.Reply.Protocol = resp;
         _args.SetOwned(argv);
+        if (Undo != null && cmd.Is(CommandFlags.Write)) Undo.Record(_fake.DbIndex, cmd, _args);
         long dirtyBefore = _server.Dirty;
         _server.Call(_fake, cmd, _args);
-        if (_server.Dirty != dirtyBefore)
+        if (_server.Dirty != dirtyBefore && Undo != null) _server.ScriptWrote = true;
+        else if (_server.Dirty != dirtyBefore)
         {
             _server.ScriptWrote = true;
             // redis.set_repl(REPL_NONE) drops the effect; REPL_AOF / REPL_REPLICA send it to one side only.

@@ -40,6 +40,7 @@ public sealed class ScriptingCommands : ICommandFamily
         t.AddSub(s, "flush", -2, "noscript", 0, 0, 0, "@slow @scripting", ScriptFlush, "Removes all server-side Lua scripts from the script cache.", "2.6.0", "O(N) with N being the number of scripts in cache");
         t.AddSub(s, "kill", 2, "noscript allow_busy", 0, 0, 0, "@slow @scripting", ctx => ctx.Error(Errors.NotBusy), "Terminates a server-side Lua script during execution.", "2.6.0");
         t.AddSub(s, "help", 2, "loading stale", 0, 0, 0, "@slow @scripting", ctx => WriteHelp(ctx, ScriptHelp), "Returns helpful text about the different subcommands.", "5.0.0");
+        t.AddSub(s, "debug", 3, "noscript", 0, 0, 0, "@slow @scripting", ScriptDebugging.ScriptDebug, "Sets the debug mode of server-side Lua scripts.", "3.2.0");
 
         var f = t.AddContainer("function", -2, G, "A container for function commands.", "7.0.0");
         t.AddSub(f, "load", -3, "write denyoom noscript", 0, 0, 0, "@write @slow @scripting", FunctionLoad, "Creates a library.", "7.0.0", "O(1) (considering compilation time is redundant)");
@@ -96,6 +97,22 @@ public sealed class ScriptingCommands : ICommandFamily
     // ------------------------------------------------------------------ EVAL
 
     private static void Eval(CommandContext ctx, bool bySha, bool ro)
+    {
+        if (ctx.Client.LuaDebug != LuaDebugMode.Off)
+        {
+            if (!bySha)
+            {
+                ScriptDebugging.EvalWithDebugging(ctx, c => EvalCore(c, bySha: false, ro));
+                return;
+            }
+            // evalShaCommand: a sha of the wrong length is refused first.
+            ctx.Error(ctx.Arg(1).Length != 40 ? Errors.NoScript : "ERR Please use EVAL instead of EVALSHA for debugging");
+            return;
+        }
+        EvalCore(ctx, bySha, ro);
+    }
+
+    private static void EvalCore(CommandContext ctx, bool bySha, bool ro)
     {
         var host = ctx.Server.Scripting;
         string sha;
