@@ -61,7 +61,7 @@ public static class SyntaxParser
             // A "..." / "*..." suffix glued to a word is a separate postfix token.
             foreach (var suffix in new[] { "*...", "..." })
             {
-                if (w.Length > suffix.Length && w.EndsWith(suffix, StringComparison.Ordinal))
+                if (w != "*..." && w.Length > suffix.Length && w.EndsWith(suffix, StringComparison.Ordinal))
                 {
                     list.Add(w[..^suffix.Length]);
                     w = suffix;
