@@ -19,6 +19,7 @@ public sealed class SyntaxArg
 /// words without lower-case letters are tokens (a token followed by an argument or group gives
 /// that item its token; alone it is a pure-token); "[...]" is an optional group, "(...)" a
 /// required one; inside a group "|" separates alternatives (a oneof), several items make a block;
+/// a "#N" suffix on an argument sets its key_spec_index (keys are otherwise numbered in order);
 /// "name=" before an item names it; a "..." suffix makes an item repeat, "*..." repeats it with
 /// its token.
 /// </summary>
@@ -171,6 +172,10 @@ public static class SyntaxParser
             string tok = t == "\"\"" ? "" : t;
             return new SyntaxArg { Name = TokenName(tok), Type = "pure-token", Token = tok };
         }
+        int spec = -1;
+        int hash = t.LastIndexOf('#');
+        if (hash > 0 && int.TryParse(t.AsSpan(hash + 1), out spec)) t = t[..hash];
+        else spec = -1;
         string name = t, type;
         int at = t.LastIndexOf('@');
         if (at > 0)
@@ -180,7 +185,12 @@ public static class SyntaxParser
         }
         else type = CommandSyntax.TypeOf(name);
         var a = new SyntaxArg { Name = name, Type = type };
-        if (type == "key") a.KeySpecIndex = st.KeyIndex++;
+        if (spec >= 0)
+        {
+            a.KeySpecIndex = spec;
+            if (type == "key") st.KeyIndex = spec + 1;
+        }
+        else if (type == "key") a.KeySpecIndex = st.KeyIndex++;
         return a;
     }
 
