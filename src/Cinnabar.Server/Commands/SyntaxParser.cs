@@ -207,11 +207,33 @@ public static class SyntaxParser
         _ => tok.ToLowerInvariant(),
     };
 
+    /// <summary>The names Redis gives common token choices.</summary>
+    private static readonly Dictionary<string, string> OneofNames = new()
+    {
+        ["m_km_ft_mi"] = "unit",
+        ["sum_min_max"] = "aggregate",
+        ["nx_xx_gt_lt"] = "condition",
+        ["nx_xx"] = "condition",
+        ["gt_lt"] = "comparison",
+        ["asc_desc"] = "order",
+        ["byscore_bylex"] = "sortby",
+        ["async_sync"] = "async",
+        ["flush_append_replace"] = "policy",
+    };
+
     private static SyntaxArg MakeGroup(List<List<SyntaxArg>> alts, string? name)
     {
         if (alts.Count == 1)
         {
             var items = alts[0];
+            // "TOKEN a b": a block introduced by the token (as Redis declares LIMIT offset count).
+            if (items.Count > 1 && items[0] is { Type: not "pure-token", Token: not null, Args: null, Optional: false, Multiple: false }
+                && items.Skip(1).All(i => i is { Token: null, Args: null, Optional: false, Multiple: false, Type: not "pure-token" }))
+            {
+                string token = items[0].Token!;
+                items[0].Token = null;
+                return new SyntaxArg { Type = "block", Token = token, Name = name ?? string.Join('_', items.Select(i => i.Name)), Args = items };
+            }
             return new SyntaxArg
             {
                 Type = "block",
@@ -222,7 +244,8 @@ public static class SyntaxParser
         var members = new List<SyntaxArg>();
         foreach (var alt in alts)
             members.Add(alt.Count == 1 ? alt[0] : MakeGroup([alt], null));
-        return new SyntaxArg { Type = "oneof", Name = name ?? string.Join('_', members.Select(m => m.Name)), Args = members };
+        string joined = string.Join('_', members.Select(m => m.Name));
+        return new SyntaxArg { Type = "oneof", Name = name ?? OneofNames.GetValueOrDefault(joined, joined), Args = members };
     }
 
     /// <summary>Writes an argument list the way Redis 7.0's COMMAND DOCS does.</summary>
