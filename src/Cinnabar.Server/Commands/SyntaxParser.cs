@@ -18,7 +18,7 @@ public sealed class SyntaxArg
 /// Notation: words in lower case are arguments (type from an "@type" suffix, else from the name);
 /// words without lower-case letters are tokens (a token followed by an argument or group gives
 /// that item its token; alone it is a pure-token); "[...]" is an optional group, "(...)" a
-/// required one; inside a group "|" separates alternatives (a oneof), several items make a block;
+/// required one, "{...}" a block even of one item; inside a group "|" separates alternatives (a oneof), several items make a block;
 /// a "#N" suffix on an argument sets its key_spec_index (keys are otherwise numbered in order);
 /// "name=" before an item names it; a "..." suffix makes an item repeat, "*..." repeats it with
 /// its token.
@@ -50,14 +50,14 @@ public static class SyntaxParser
         {
             char c = s[i];
             if (c == ' ') { i++; continue; }
-            if (c is '[' or ']' or '(' or ')' or '|')
+            if (c is '[' or ']' or '(' or ')' or '{' or '}' or '|')
             {
                 list.Add(c.ToString());
                 i++;
                 continue;
             }
             int start = i;
-            while (i < s.Length && s[i] is not (' ' or '[' or ']' or '(' or ')' or '|')) i++;
+            while (i < s.Length && s[i] is not (' ' or '[' or ']' or '(' or ')' or '{' or '}' or '|')) i++;
             string w = s[start..i];
             // A "..." / "*..." suffix glued to a word is a separate postfix token.
             foreach (var suffix in new[] { "*...", "..." })
@@ -95,7 +95,7 @@ public static class SyntaxParser
     private static List<SyntaxArg> ParseSequence(State st)
     {
         var items = new List<SyntaxArg>();
-        while (st.Peek is { } t && t is not ("|" or "]" or ")"))
+        while (st.Peek is { } t && t is not ("|" or "]" or ")" or "}"))
         {
             var item = ParseItem(st);
             items.Add(item);
@@ -117,7 +117,7 @@ public static class SyntaxParser
         var item = ParseAtom(st);
         // A token followed by an argument or group: the token belongs to that item.
         if (item.Type == "pure-token" && !item.Optional && st.Peek is { } next
-            && next is not ("|" or "]" or ")" or "..." or "*...") && TakesToken(st))
+            && next is not ("|" or "]" or ")" or "}" or "..." or "*...") && TakesToken(st))
         {
             string token = item.Token!;
             string? innerLabel = null;
@@ -148,9 +148,9 @@ public static class SyntaxParser
         if (eq > 0 && n[..eq].Any(char.IsLower))
         {
             if (eq < n.Length - 1) return !IsTokenWord(n[(eq + 1)..]);
-            return st.Pos + 1 < st.Toks.Count && st.Toks[st.Pos + 1] == "(";
+            return st.Pos + 1 < st.Toks.Count && st.Toks[st.Pos + 1] is "(" or "{";
         }
-        if (n == "(") return true;
+        if (n is "(" or "{") return true;
         if (n == "[") return false;
         return !IsTokenWord(n);
     }
@@ -158,6 +158,12 @@ public static class SyntaxParser
     private static SyntaxArg ParseAtom(State st)
     {
         string t = st.Toks[st.Pos++];
+        if (t == "{")
+        {
+            var items = ParseAlternatives(st, "}");
+            if (items.Count != 1) throw new FormatException("'|' inside {...}");
+            return new SyntaxArg { Type = "block", Name = string.Join('_', items[0].Select(i => i.Name)), Args = items[0] };
+        }
         if (t is "[" or "(")
         {
             var alts = ParseAlternatives(st, t == "[" ? "]" : ")");
