@@ -114,7 +114,8 @@ public sealed class CommandCommands : ICommandFamily
     private static void WriteDoc(RespWriter w, CommandDef c)
     {
         bool subs = c.Subcommands is { Count: > 0 };
-        w.WriteMapHeader(subs ? 5 : 4);
+        var args = subs ? null : CommandSyntax.Arguments(c.FullName);
+        w.WriteMapHeader(4 + (subs ? 1 : 0) + (args != null ? 1 : 0));
         w.WriteBulk("summary");
         w.WriteBulk(c.Summary);
         w.WriteBulk("since");
@@ -123,6 +124,11 @@ public sealed class CommandCommands : ICommandFamily
         w.WriteBulk(c.Group);
         w.WriteBulk("complexity");
         w.WriteBulk(subs ? "Depends on subcommand." : c.Complexity);
+        if (args != null)
+        {
+            w.WriteBulk("arguments");
+            SyntaxParser.Write(w, args);
+        }
         if (subs)
         {
             w.WriteBulk("subcommands");
