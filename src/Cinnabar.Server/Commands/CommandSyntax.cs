@@ -311,6 +311,7 @@ public static class CommandSyntax
         ["scan"] = "cursor [MATCH pattern] [COUNT count] [TYPE type]",
         ["scard"] = "key",
         ["script"] = "",
+        ["script|debug"] = "mode=(YES|SYNC|NO)",
         ["script|exists"] = "sha1...",
         ["script|flush"] = "[ASYNC|SYNC]",
         ["script|help"] = "",
