@@ -70,12 +70,18 @@ public sealed class SentinelScriptTests : IDisposable
         int promoted = c.WaitAgreedMaster(old);
         string sdown = $"+sdown master {M} 127.0.0.1 {old}";
         string switchMaster = $"+switch-master {M} 127.0.0.1 {old} 127.0.0.1 {promoted}";
+        // Every sentinel reports the switch. +sdown comes from those whose own down-after period
+        // ran out before the failover ended: a sentinel that learns the new master from the
+        // leader's hello first never flags the old one down (the same race exists in Redis), but
+        // the leader always did.
         foreach (var s in c.Sentinels)
         {
             var script = ScriptIn(s, "notify.sh");
-            c.WaitUntil(() => Lines(script).Contains(sdown) && Lines(script).Any(l => l.StartsWith(switchMaster, StringComparison.Ordinal)),
-                $"sentinel {s.Port}'s notification script to log '{sdown}' and '{switchMaster}'");
+            c.WaitUntil(() => Lines(script).Any(l => l.StartsWith(switchMaster, StringComparison.Ordinal)),
+                $"sentinel {s.Port}'s notification script to log '{switchMaster}'");
         }
+        c.WaitUntil(() => c.Sentinels.Any(s => Lines(ScriptIn(s, "notify.sh")).Contains(sdown)),
+            $"a notification script to log '{sdown}'");
         // Let the post-failover notices (+slave for the old master, +slave-reconf-*...) happen.
         Thread.Sleep(3000);
         foreach (var s in c.Sentinels)
