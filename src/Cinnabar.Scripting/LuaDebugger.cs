@@ -571,11 +571,7 @@ public sealed class LuaDebugger
             {
                 l.RawGetInteger(frames, i);
                 int f = l.GetTop();
-                l.GetField(f, "n");
-                int n = (int)l.ToNumber(-1);
-                l.Pop(1);
-                l.GetField(f, "names");
-                l.GetField(f, "values");
+                int n = OpenLocals(l, f);
                 for (int k = 1; k <= n; k++)
                 {
                     l.RawGetInteger(f + 1, k);
@@ -601,6 +597,18 @@ public sealed class LuaDebugger
         }
     }
 
+    /// <summary>For the frame table at index f (from PushDebugFrames): pushes its "names" and
+    /// "values" arrays (at f+1, f+2) and returns how many locals they hold.</summary>
+    private static int OpenLocals(LuaState l, int f)
+    {
+        l.GetField(f, "n");
+        int n = (int)l.ToNumber(-1);
+        l.Pop(1);
+        l.GetField(f, "names");
+        l.GetField(f, "values");
+        return n;
+    }
+
     private void PrintAll(LuaEngine engine, LuaState l)
     {
         int top = l.GetTop();
@@ -610,11 +618,7 @@ public sealed class LuaDebugger
         {
             l.RawGetInteger(-1, 1);
             int f = l.GetTop();
-            l.GetField(f, "n");
-            int n = (int)l.ToNumber(-1);
-            l.Pop(1);
-            l.GetField(f, "names");
-            l.GetField(f, "values");
+            int n = OpenLocals(l, f);
             for (int k = 1; k <= n; k++)
             {
                 l.RawGetInteger(f + 1, k);

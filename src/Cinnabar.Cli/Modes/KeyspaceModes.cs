@@ -196,6 +196,22 @@ internal static class KeyspaceModes
         return r.Elements[1].Elements.Select(e => e.Str).ToList();
     }
 
+    /// <summary>The next reply of a pipelined batch; a closed connection ends the mode with
+    /// redis-cli's "Error getting {what} for key '...'" message.</summary>
+    private static RespReply ReadPipelined(Connection conn, string what, string key)
+    {
+        RespReply? r = null;
+        try
+        {
+            r = conn.Read();
+        }
+        catch (Exception e) when (e is IOException or SocketException)
+        {
+        }
+        if (r == null) Exit($"Error getting {what} for key '{key}' (1: Server closed the connection)");
+        return r!;
+    }
+
     private static TypeInfo?[] GetTypes(Connection conn, List<byte[]> keys, TypeTable<TypeInfo> types)
     {
         var result = new TypeInfo?[keys.Count];
@@ -203,16 +219,8 @@ internal static class KeyspaceModes
         conn.SendMany(keys.Select(k => (IReadOnlyList<byte[]>)["TYPE"u8.ToArray(), k]));
         for (int i = 0; i < keys.Count; i++)
         {
-            RespReply? r = null;
-            try
-            {
-                r = conn.Read();
-            }
-            catch (Exception e) when (e is IOException or SocketException)
-            {
-            }
-            if (r == null) Exit($"Error getting type for key '{Encoding.UTF8.GetString(keys[i])}' (1: Server closed the connection)");
-            if (r!.Type != RespType.Status)
+            var r = ReadPipelined(conn, "type", Encoding.UTF8.GetString(keys[i]));
+            if (r.Type != RespType.Status)
             {
                 if (r.Type == RespType.Error) Exit("TYPE returned an error: " + r.Text);
                 Exit($"Invalid reply type ({HiredisType(r)}) for TYPE on key '{Encoding.UTF8.GetString(keys[i])}'!");
@@ -245,16 +253,8 @@ internal static class KeyspaceModes
         for (int i = 0; i < keys.Count; i++)
         {
             if (!Sized(i)) continue;
-            RespReply? r = null;
-            try
-            {
-                r = conn.Read();
-            }
-            catch (Exception e) when (e is IOException or SocketException)
-            {
-            }
-            if (r == null) Exit($"Error getting size for key '{Encoding.UTF8.GetString(keys[i])}' (1: Server closed the connection)");
-            if (r!.Type != RespType.Integer)
+            var r = ReadPipelined(conn, "size", Encoding.UTF8.GetString(keys[i]));
+            if (r.Type != RespType.Integer)
             {
                 StdIo.ErrStream.Write(Encoding.UTF8.GetBytes($"Warning:  {(memKeys ? "MEMORY USAGE" : types[i]!.SizeCmd)} on '"));
                 StdIo.ErrStream.Write(CString(keys[i]));
@@ -275,16 +275,8 @@ internal static class KeyspaceModes
         conn.SendMany(keys.Select(k => (IReadOnlyList<byte[]>)["OBJECT"u8.ToArray(), "FREQ"u8.ToArray(), k]));
         for (int i = 0; i < keys.Count; i++)
         {
-            RespReply? r = null;
-            try
-            {
-                r = conn.Read();
-            }
-            catch (Exception e) when (e is IOException or SocketException)
-            {
-            }
-            if (r == null) Exit($"Error getting freq for key '{ArgSplitter.Repr(keys[i])}' (1: Server closed the connection)");
-            if (r!.Type == RespType.Error) Exit("Error: " + r.Text);
+            var r = ReadPipelined(conn, "freq", ArgSplitter.Repr(keys[i]));
+            if (r.Type == RespType.Error) Exit("Error: " + r.Text);
             if (r.Type != RespType.Integer)
                 StdIo.Err.Write($"Warning: OBJECT freq on '{ArgSplitter.Repr(keys[i])}' failed (may have been deleted)\n");
             else
