@@ -158,7 +158,9 @@ public sealed class ServerProcess : IDisposable
 
     /// <summary>
     /// A port free now (and port+10000, for cluster buses), never handed out twice by this
-    /// process, so parallel tests cannot race for the same port.
+    /// process, so parallel tests cannot race for the same port. Never one of the Redis suite's
+    /// cluster and sentinel runners' ports (20000-20099, 30000-30099 and their buses 40000-40099):
+    /// CI runs those runners while these tests run, and a runner restarts nodes on their ports.
     /// </summary>
     public static int FreePort()
     {
@@ -167,7 +169,7 @@ public sealed class ServerProcess : IDisposable
             for (int attempt = 0; attempt < 1000; attempt++)
             {
                 int port = PortRandom.Next(20000, 40000);
-                if (HandedOut.Contains(port) || !IsFree(port) || !IsFree(port + 10000)) continue;
+                if (port % 10000 < 100 || HandedOut.Contains(port) || !IsFree(port) || !IsFree(port + 10000)) continue;
                 HandedOut.Add(port);
                 return port;
             }
