@@ -214,7 +214,7 @@ public sealed partial class ClusterNode
         CloseAllSlots();
         ResetManualFailover();
         for (int j = 0; j < SlotCount; j++) DelSlot(j);
-        foreach (var n in _nodes.Values.ToArray())
+        foreach (var n in PeerSnapshot())
             if (n != Myself) DeleteNode(n);
         if (hard)
         {

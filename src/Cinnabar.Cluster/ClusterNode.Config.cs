@@ -61,18 +61,13 @@ public sealed partial class ClusterNode
 
     public static IEnumerable<(int Start, int End)> SlotRanges(SlotBitmap slots)
     {
-        int start = -1;
-        for (int j = 0; j < SlotCount; j++)
+        int start = slots.NextWith(0, true);
+        while (start < SlotCount)
         {
-            bool bit = slots.Get(j);
-            if (bit && start == -1) start = j;
-            if (start != -1 && !bit)
-            {
-                yield return (start, j - 1);
-                start = -1;
-            }
+            int end = slots.NextWith(start, false);
+            yield return (start, end - 1);
+            start = end < SlotCount ? slots.NextWith(end, true) : SlotCount;
         }
-        if (start != -1) yield return (start, SlotCount - 1);
     }
 
     /// <summary>CLUSTER NODES text: every node not matching filter, one line each ending in \n.</summary>
@@ -94,7 +89,7 @@ public sealed partial class ClusterNode
     public void SaveConfig(bool fsync)
     {
         _todo &= ~(Todo.SaveConfig | Todo.FsyncConfig);
-        _env.SaveConfig(ConfigText(), fsync);
+        _env.SaveConfig(ConfigText, fsync);
     }
 
     /// <summary>clusterLoadConfig. Throws ClusterConfigException with Redis's message on a corrupt file.</summary>
@@ -157,6 +152,7 @@ public sealed partial class ClusterNode
         }
         if (myself == null) throw Corrupt();
         node._nodes.Remove(placeholder.Name);
+        node._peerSnapshot = null;
         node.Myself = myself;
         env.Log(ClusterLogLevel.Notice, $"Node configuration loaded, I'm {myself.Name}");
         ulong maxEpoch = node.MaxEpoch();

@@ -11,7 +11,7 @@ public sealed partial class ClusterNode
         long handshakeTimeout = Math.Max(Options.NodeTimeoutMs, 1000);
         _statsPfailNodes = 0;
 
-        foreach (var node in _nodes.Values.ToArray())
+        foreach (var node in PeerSnapshot())
         {
             if ((node.Flags & (NodeFlags.Myself | NodeFlags.NoAddr)) != 0) continue;
             if (node.TimedOut) _statsPfailNodes++;
@@ -27,7 +27,7 @@ public sealed partial class ClusterNode
 
         bool updateState = false;
         _orphanedMasters = _maxReplicas = _myMasterReplicas = 0;
-        foreach (var node in _nodes.Values.ToArray())
+        foreach (var node in PeerSnapshot())
         {
             if ((node.Flags & (NodeFlags.Myself | NodeFlags.NoAddr | NodeFlags.Handshake)) != 0) continue;
             CountReplicasForMigration(node);
@@ -105,7 +105,7 @@ public sealed partial class ClusterNode
     private void PingOldestOfFiveRandom(long nowMs)
     {
         if (_nodes.Count == 0) return;
-        var all = _nodes.Values.ToArray();
+        var all = PeerSnapshot();
         Peer? minNode = null;
         for (int j = 0; j < 5; j++)
         {

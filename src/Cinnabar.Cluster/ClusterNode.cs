@@ -121,7 +121,21 @@ public sealed partial class ClusterNode
 
     // ---- node table -------------------------------------------------------------------------
 
-    private void AddNode(Peer p) => _nodes[p.Name] = p;
+    private void AddNode(Peer p)
+    {
+        _nodes[p.Name] = p;
+        _peerSnapshot = null;
+    }
+
+    private Peer[]? _peerSnapshot;
+
+    /// <summary>
+    /// The node table as an array, for loops that may add or delete nodes as they go and for
+    /// random picks (gossip, the cron's ping). Made again only after the table changed (the cron
+    /// and every PING used to copy it, which dominated a large cluster's CPU); never written to,
+    /// so a loop keeps the array it started with.
+    /// </summary>
+    private Peer[] PeerSnapshot() => _peerSnapshot ??= _nodes.Values.ToArray();
 
     private void DeleteNode(Peer node)
     {
@@ -143,6 +157,7 @@ public sealed partial class ClusterNode
         node.Replicas.Clear();
         if (node.IsReplica && node.Master != null) RemoveReplica(node.Master, node);
         _nodes.Remove(node.Name);
+        _peerSnapshot = null;
         if (node.LinkId >= 0) FreeLink(node.LinkId);
         if (node.InboundLinkId >= 0) FreeLink(node.InboundLinkId);
     }
@@ -150,6 +165,7 @@ public sealed partial class ClusterNode
     private void RenameNode(Peer node, string newName)
     {
         _nodes.Remove(node.Name);
+        _peerSnapshot = null;
         node.Name = newName;
         AddNode(node);
     }
@@ -306,7 +322,7 @@ public sealed partial class ClusterNode
 
         if (freshNodes > 0 && wanted > 0)
         {
-            var all = _nodes.Values.ToArray();
+            var all = PeerSnapshot();
             int maxIterations = wanted * 3;
             while (freshNodes > 0 && m.Gossip.Count < wanted && maxIterations-- > 0)
             {
@@ -346,7 +362,7 @@ public sealed partial class ClusterNode
     /// <summary>clusterBroadcastPong: to every connected node, or only to my master's other replicas.</summary>
     private void BroadcastPong(bool localReplicasOnly, long nowMs)
     {
-        foreach (var n in _nodes.Values.ToArray())
+        foreach (var n in PeerSnapshot())
         {
             if (n.LinkId < 0 || n == Myself || n.InHandshake) continue;
             if (localReplicasOnly)

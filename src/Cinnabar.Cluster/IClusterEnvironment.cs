@@ -21,6 +21,13 @@ public interface IClusterEnvironment
     /// <summary>Writes nodes.conf (contents given) atomically; fsync when asked.</summary>
     void SaveConfig(string contents, bool fsync);
 
+    /// <summary>
+    /// Writes nodes.conf, its text made by <paramref name="contents"/> (what the state machine
+    /// calls). An environment that keeps no file may skip making the text, which costs a line per
+    /// known node: a simulation of a thousand nodes would otherwise spend its time there.
+    /// </summary>
+    void SaveConfig(Func<string> contents, bool fsync) => SaveConfig(contents(), fsync);
+
     void Log(ClusterLogLevel level, string message);
 
     /// <summary>Delivers a PUBLISH / PUBLISHSHARD received over the bus to local subscribers.</summary>

@@ -44,6 +44,27 @@ public sealed class SlotBitmap
         }
     }
 
+    /// <summary>
+    /// The first slot at or after <paramref name="from"/> whose bit equals <paramref name="value"/>,
+    /// or SlotCount when there is none. Skips whole 64-bit words, so walking the ranges of a
+    /// sparse or empty bitmap costs 256 word reads rather than 16384 bit tests.
+    /// </summary>
+    public int NextWith(int from, bool value)
+    {
+        var words = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, ulong>(_bits);
+        int w = from >> 6;
+        if (w >= words.Length) return BusMessage.SlotCount;
+        // Bit order matches Get on a little-endian machine: byte s/8, bit s%8 is bit s%64 of word s/64.
+        ulong word = value ? words[w] : ~words[w];
+        word &= ~0UL << (from & 63);
+        while (word == 0)
+        {
+            if (++w == words.Length) return BusMessage.SlotCount;
+            word = value ? words[w] : ~words[w];
+        }
+        return (w << 6) + System.Numerics.BitOperations.TrailingZeroCount(word);
+    }
+
     public SlotBitmap Clone() => new(_bits);
 
     public bool SameAs(SlotBitmap other) => _bits.AsSpan().SequenceEqual(other._bits);

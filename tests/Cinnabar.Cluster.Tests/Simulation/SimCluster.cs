@@ -19,6 +19,7 @@ public sealed class SimCluster
     private int _nextLinkId = 1;
     private readonly Dictionary<int, SimLink> _links = new();
     private readonly HashSet<(int, int)> _cut = new();
+    private readonly Dictionary<int, SimNode> _byBusPort = new();
 
     public long Now { get; private set; } = 1_700_000_000_000;
     public List<SimNode> Nodes { get; } = new();
@@ -30,6 +31,12 @@ public sealed class SimCluster
     /// <summary>Called around every frame a node handles (the chaos tests check invariants there).</summary>
     public Action<SimNode, BusMessage>? BeforeDelivery { get; set; }
     public Action<SimNode, BusMessage>? AfterDelivery { get; set; }
+    /// <summary>
+    /// Whether nodes make their nodes.conf text at each save (as real nodes write the file). A
+    /// large simulation that never restarts a node turns it off: the text has a line per known node
+    /// and a node saves whenever it learns one, which is quadratic work per node.
+    /// </summary>
+    public bool KeepConfigs { get; set; } = true;
     public long BytesSent { get; private set; }
     public long FramesSent { get; private set; }
 
@@ -53,6 +60,7 @@ public sealed class SimCluster
         int index = Nodes.Count;
         var node = new SimNode(this, index, new Random(_rng.Next()), nodeTimeoutMs, hostname);
         Nodes.Add(node);
+        _byBusPort[node.BusPort] = node;
         // Crons start at a random phase, as real processes do.
         Schedule(_rng.Next(0, 100), () => CronLoop(node));
         return node;
@@ -119,7 +127,7 @@ public sealed class SimCluster
     {
         var outLink = new SimLink { Id = _nextLinkId++, Owner = from };
         _links[outLink.Id] = outLink;
-        var target = Nodes.FirstOrDefault(n => n.BusPort == cport && ip == "127.0.0.1");
+        var target = ip == "127.0.0.1" && _byBusPort.TryGetValue(cport, out var t) ? t : null;
         void Complete()
         {
             if (!outLink.Open) return;

@@ -12,7 +12,6 @@ public sealed class SimNode : IClusterEnvironment
     public int BusPort => Port + 10000;
     public bool Alive { get; set; } = true;
     public ClusterNode Node { get; private set; }
-    public string SavedConfig { get; private set; } = "";
     public int Saves { get; private set; }
     public List<string> LogLines { get; } = new();
     /// <summary>Our replication offset (a master's grows with writes; a replica copies its master's).</summary>
@@ -65,6 +64,15 @@ public sealed class SimNode : IClusterEnvironment
         SavedConfig = contents;
         Saves++;
     }
+
+    void IClusterEnvironment.SaveConfig(Func<string> contents, bool fsync)
+    {
+        Saves++;
+        if (_net.KeepConfigs) SavedConfig = contents();
+    }
+
+    /// <summary>The nodes.conf text of the last save (empty when the simulation keeps none).</summary>
+    public string SavedConfig { get; private set; } = "";
 
     void IClusterEnvironment.Log(ClusterLogLevel level, string message) => LogLines.Add(message);
     void IClusterEnvironment.Publish(byte[] channel, byte[] message, bool shard) => Published.Add((channel, message, shard));
