@@ -154,17 +154,29 @@ run_and_score() {
   echo "$ok $err $exc $rc" >"$log.score"
 }
 
+# Lanes take the next unit from one shared queue (a counter under a lock) as they become free,
+# so a long unit does not hold back the units dealt to its lane; list long units first.
+queue="$(mktemp /tmp/cinnabar-suite-queue.XXXXXX)"
+echo 0 >"$queue"
+next_unit() {
+  local fd i
+  exec {fd}>>"$queue.lock"
+  flock "$fd"
+  i=$(cat "$queue")
+  echo $((i + 1)) >"$queue"
+  exec {fd}>&-
+  echo "$i"
+}
 for lane in $(seq 0 $((jobs - 1))); do
   (
     take_suite_copy || exit 1
-    i=0
-    for u in "${units[@]}"; do
-      [ $((i % jobs)) -eq "$lane" ] && run_and_score "$u" "$lane"
-      i=$((i + 1))
+    while i=$(next_unit) && [ "$i" -lt "${#units[@]}" ]; do
+      run_and_score "${units[$i]}" "$lane"
     done
   ) &
 done
 wait $(jobs -p | grep -v "^${ext_pid}$")
+rm -f "$queue" "$queue.lock"
 
 # run_cluster_runner DIR UNIT...: one runner process for the units, its log and rc in DIR, scored.
 run_cluster_runner() {
