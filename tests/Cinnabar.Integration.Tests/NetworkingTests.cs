@@ -48,6 +48,19 @@ public sealed class NetworkingTests
         Assert.Contains("rejected_connections:2", c.Call("INFO", "stats").ToString());
     }
 
+    [Fact]
+    public void Protected_mode_also_denies_a_client_that_connects_while_a_script_is_busy()
+    {
+        using var server = ServerProcess.StartCinnabar("--protected-mode", "yes", "--busy-reply-threshold", "100");
+        using var busy = server.Connect();
+        using var c = server.Connect();
+        busy.Send("EVAL", "while true do end", "0");
+        Tools.WaitUntil(() => c.Call("PING").ToString().StartsWith("BUSY", StringComparison.Ordinal), Deadline, "script busy");
+        Assert.StartsWith("-DENIED", PingFrom127002(server.Port));
+        c.Call("SCRIPT", "KILL");
+        Assert.StartsWith("ERR", busy.Read().ToString());
+    }
+
     /// <summary>Connects from 127.0.0.2, sends PING and returns the first reply line (with its CRLF).</summary>
     private static string PingFrom127002(int port)
     {
