@@ -275,7 +275,8 @@ public sealed class MasterLink
         _discard = false;
         LastIoMs = Environment.TickCount64;
         State = "connecting";
-        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true }.AllowLocalPortReuse();
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true }
+            .AllowLocalPortReuse().BindSource(_server.Config.BindSourceAddr);
         _socket = socket;
         await socket.ConnectAsync(Host, Port, _cts.Token).ConfigureAwait(false);
         _server.Log.Notice("MASTER <-> REPLICA sync started");

@@ -84,6 +84,8 @@ namespace Cinnabar.Server
             else log.Warning("Configuration loaded");
             log.Role = 'M';
             var server = new RedisServer(config, log);
+            // Redis's updateProcTitleTemplate: CONFIG SET proc-title-template retitles at once.
+            config.Changed += (name, _) => { if (name == "proc-title-template") ProcTitle.Apply(config); };
             if (sentinelLines != null) return Sentinel.SentinelStartup.Run(server, sentinelLines);
             try
             {
@@ -91,6 +93,7 @@ namespace Cinnabar.Server
                 // Clients may connect before the dataset is loaded: they get -LOADING until it is.
                 server.Rdb.Loading = true;
                 server.Start();
+                if (config.Get("set-proc-title") == "yes") ProcTitle.Apply(config);
             }
             catch (InvalidOperationException e)
             {

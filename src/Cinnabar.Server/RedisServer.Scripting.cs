@@ -153,6 +153,14 @@ public sealed partial class RedisServer
     private void AcceptWhileBusy(Socket socket)
     {
         var client = new Client(this, socket, Interlocked.Increment(ref _nextClientId)) { Authenticated = !AuthRequired };
+        // Redis checks protected mode in the accept handler, which runs while a script is busy too.
+        if (IsProtectedModeViolation(client))
+        {
+            Stats.RejectedConnections++;   // only the accept path writes it while the lock is held elsewhere
+            try { socket.Send(System.Text.Encoding.ASCII.GetBytes(ProtectedModeMessage)); } catch (SocketException) { }
+            socket.Dispose();
+            return;
+        }
         _acceptedWhileBusy.Enqueue(client);
         // Started inline, as OnAccepted does: a pool work item could wait behind pool threads
         // that are blocked on the lock for as long as the script runs.

@@ -214,7 +214,6 @@ public sealed partial class RedisServer : IKeyspaceEvents
         }
         try
         {
-            Stats.TotalConnections++;
             client = new Client(this, socket, Interlocked.Increment(ref _nextClientId));
             client.Authenticated = !AuthRequired;
             string? refusal = null;
@@ -227,6 +226,7 @@ public sealed partial class RedisServer : IKeyspaceEvents
                 socket.Dispose();
                 return;
             }
+            Stats.TotalConnections++;   // Redis counts a connection once it passed these checks
             _clients[client.Id] = client;
         }
         finally
@@ -242,19 +242,20 @@ public sealed partial class RedisServer : IKeyspaceEvents
     }
 
     private bool IsProtectedModeViolation(Client c) =>
-        IsProtectedModeViolation(Config, c.RemoteIp, (c.Flags & ClientFlags.Unix) != 0);
+        IsProtectedModeViolation(Config.ProtectedMode, Acl.DefaultUser.NoPass, c.RemoteIp, (c.Flags & ClientFlags.Unix) != 0);
 
     /// <summary>
-    /// Redis's protected mode: with protected-mode on, no password and the default bind (all
-    /// interfaces), only loopback and unix socket connections are accepted.
+    /// Redis 7.0's protected mode (networking.c clientAcceptHandler): with protected-mode on and
+    /// the default user passwordless ("nopass"), only clients from 127.0.0.1, ::1 or the unix
+    /// socket are accepted, whatever `bind` says (7.0 dropped 6.x's "default bind only" condition).
+    /// Like islocalClient, other 127.0.0.0/8 addresses are not local.
     /// </summary>
-    public static bool IsProtectedModeViolation(ServerConfig config, IPAddress? remoteIp, bool unix)
+    public static bool IsProtectedModeViolation(bool protectedMode, bool defaultUserNoPass, IPAddress? remoteIp, bool unix)
     {
-        if (!config.ProtectedMode || config.RequirePass != null) return false;
+        if (!protectedMode || !defaultUserNoPass) return false;
         if (unix || remoteIp == null) return false;
-        if (!(config.Bind.Length == 2 && config.Bind[0] == "*" && config.Bind[1] == "-::*")) return false;
         var ip = remoteIp.IsIPv4MappedToIPv6 ? remoteIp.MapToIPv4() : remoteIp;
-        return !IPAddress.IsLoopback(ip);
+        return !(ip.Equals(IPAddress.Loopback) || ip.Equals(IPAddress.IPv6Loopback));
     }
 
     private static readonly string ProtectedModeMessage = "-" + Errors.ProtectedMode + "\r\n";

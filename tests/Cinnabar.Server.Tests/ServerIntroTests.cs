@@ -25,28 +25,25 @@ public sealed class ServerIntroTests
     }
 
     [Fact]
-    public void Protected_mode_refuses_only_non_loopback_clients_with_default_bind_and_no_password()
+    public void Protected_mode_refuses_all_but_127_0_0_1_and_ipv6_loopback_without_a_password()
     {
-        var cfg = new ServerConfig();
         var remote = IPAddress.Parse("192.0.2.7");
-        Assert.True(RedisServer.IsProtectedModeViolation(cfg, remote, unix: false));
-        Assert.True(RedisServer.IsProtectedModeViolation(cfg, IPAddress.Parse("::ffff:192.0.2.7"), unix: false));
-        Assert.False(RedisServer.IsProtectedModeViolation(cfg, IPAddress.Loopback, unix: false));
-        Assert.False(RedisServer.IsProtectedModeViolation(cfg, IPAddress.IPv6Loopback, unix: false));
-        Assert.False(RedisServer.IsProtectedModeViolation(cfg, IPAddress.Parse("::ffff:127.0.0.1"), unix: false));
-        Assert.False(RedisServer.IsProtectedModeViolation(cfg, null, unix: true));
+        Assert.True(RedisServer.IsProtectedModeViolation(true, true, remote, unix: false));
+        Assert.True(RedisServer.IsProtectedModeViolation(true, true, IPAddress.Parse("::ffff:192.0.2.7"), unix: false));
+        // islocalClient compares the peer with "127.0.0.1" and "::1" only.
+        Assert.True(RedisServer.IsProtectedModeViolation(true, true, IPAddress.Parse("127.0.0.2"), unix: false));
+        Assert.False(RedisServer.IsProtectedModeViolation(true, true, IPAddress.Loopback, unix: false));
+        Assert.False(RedisServer.IsProtectedModeViolation(true, true, IPAddress.IPv6Loopback, unix: false));
+        Assert.False(RedisServer.IsProtectedModeViolation(true, true, IPAddress.Parse("::ffff:127.0.0.1"), unix: false));
+        Assert.False(RedisServer.IsProtectedModeViolation(true, true, null, unix: true));
     }
 
     [Fact]
-    public void Protected_mode_is_off_with_a_password_an_explicit_bind_or_protected_mode_no()
+    public void Protected_mode_is_off_with_a_default_user_password_or_protected_mode_no()
     {
         var remote = IPAddress.Parse("192.0.2.7");
-        var withPass = new ServerConfig { RequirePass = "secret" };
-        Assert.False(RedisServer.IsProtectedModeViolation(withPass, remote, unix: false));
-        var bound = new ServerConfig { Bind = ["0.0.0.0"] };
-        Assert.False(RedisServer.IsProtectedModeViolation(bound, remote, unix: false));
-        var off = new ServerConfig { ProtectedMode = false };
-        Assert.False(RedisServer.IsProtectedModeViolation(off, remote, unix: false));
+        Assert.False(RedisServer.IsProtectedModeViolation(true, defaultUserNoPass: false, remote, unix: false));
+        Assert.False(RedisServer.IsProtectedModeViolation(protectedMode: false, true, remote, unix: false));
     }
 
     [Fact]

@@ -49,7 +49,7 @@ take_suite_copy() {
       fi
       mkdir -p "$dir/src" "$dir/tests/tmp"
       rm -f "$dir/src/redis-server"
-      printf '#!/bin/sh\nexec "%s/bin/cinnabar-server" "$@"\n' "$root" >"$dir/src/redis-server"
+      printf '#!/bin/sh\nCINNABAR_EXEC_NAME="$0" exec "%s/bin/cinnabar-server" "$@"\n' "$root" >"$dir/src/redis-server"
       chmod +x "$dir/src/redis-server"
       rm -f "$dir/src/redis-sentinel"
       printf '#!/bin/sh\nexec "%s/bin/cinnabar-sentinel" "$@"\n' "$root" >"$dir/src/redis-sentinel"

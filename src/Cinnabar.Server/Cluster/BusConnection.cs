@@ -58,7 +58,8 @@ internal sealed class BusConnection
         try
         {
             if (!IPAddress.TryParse(ip, out var addr)) throw new SocketException((int)SocketError.AddressNotAvailable);
-            var s = new Socket(addr.AddressFamily, SocketType.Stream, ProtocolType.Tcp).AllowLocalPortReuse();
+            var s = new Socket(addr.AddressFamily, SocketType.Stream, ProtocolType.Tcp)
+                .AllowLocalPortReuse().BindSource(_owner.BindSourceAddr);
             using var cts = new CancellationTokenSource(timeoutMs);
             try
             {

@@ -26,6 +26,7 @@ public sealed class ClusterService : IClusterEnvironment
     public SlotStats SlotStats { get; } = new();
     /// <summary>cluster-slot-stats-enabled: cpu and network counters per slot.</summary>
     public bool SlotStatsEnabled => _server.Config.ClusterSlotStatsEnabled;
+    internal string BindSourceAddr => _server.Config.BindSourceAddr;
     public ClusterOptions Options { get; }
     internal Log Log => _server.Log;
     public int BusPort { get; }

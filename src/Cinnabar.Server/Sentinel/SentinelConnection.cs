@@ -32,7 +32,8 @@ internal sealed class SentinelConnection
         _owner = owner;
         Id = id;
         var addr = IPAddress.Parse(ip);
-        _socket = new Socket(addr.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        _socket = new Socket(addr.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true }
+            .BindSource(owner.BindSourceAddr);
         _ = RunAsync(new IPEndPoint(addr, port));
     }
 

@@ -22,6 +22,9 @@ public sealed class SentinelService : ISentinelEnvironment
     public SentinelNode Node { get; }
     internal SentinelScripts Scripts { get; }
 
+    /// <summary>bind-source-addr, which sentinel links honour too (redisAsyncConnectBind in sentinel.c).</summary>
+    internal string BindSourceAddr => _server.Config.BindSourceAddr;
+
     private SentinelService(RedisServer server)
     {
         _server = server;

@@ -70,6 +70,7 @@ public static class SentinelStartup
         {
             ServerStartup.Initialize(server);
             server.Start();
+            if (server.Config.Get("set-proc-title") == "yes") ProcTitle.Apply(server.Config);   // "... [sentinel]"
         }
         catch (InvalidOperationException e)
         {
