@@ -339,7 +339,12 @@ public sealed partial class Client
             {
                 Monitor.Exit(_server.ExecLock);
             }
-            await FlushAsync().ConfigureAwait(false);
+            // Like Redis, a client whose socket is full keeps being read and served: the send
+            // finishes in the background and further replies wait in the output buffer, which
+            // client-output-buffer-limit and maxmemory-clients bound (not the socket).
+            var flush = FlushAsync();
+            if (flush.IsCompletedSuccessfully) flush.GetAwaiter().GetResult();
+            else _ = flush.AsTask();
         } while (more && _closed == 0 && BlockState == null);
         if (_hopToPool)
         {
