@@ -27,6 +27,14 @@ public sealed class CommandArgs
 
     public byte[] ToArray(int index) => this[index].ToArray();
 
+    /// <summary>Sum of the arguments' lengths (Redis's argv_len_sum).</summary>
+    public long TotalLength()
+    {
+        long n = 0;
+        for (int i = 0; i < Count; i++) n += _owned != null ? _owned[i].Length : _slices[i].Length;
+        return n;
+    }
+
     public string GetString(int index) => System.Text.Encoding.UTF8.GetString(this[index]);
 
     /// <summary>Arguments from owned arrays (scripts, replication, tests).</summary>

@@ -41,6 +41,10 @@ public sealed class RequestParser
     /// <summary>Total bytes this command needs from its start, when known (for buffer growth).</summary>
     public long BytesNeeded { get; private set; }
 
+    /// <summary>Bytes at the start of a partly received command already parsed (headers and complete
+    /// arguments): Redis has moved those out of its query buffer into argv, so CLIENT LIST qbuf leaves them out.</summary>
+    public int ParsedPrefix => _pos;
+
     public void Reset()
     {
         _pos = 0;

@@ -84,7 +84,10 @@ public sealed class RespWriter
     private static long _releasedLarge;
 
     /// <summary>Records a dropped buffer of <paramref name="bytes"/> bytes (counted when on the large object heap).</summary>
-    public static void NoteReleased(int bytes)
+    public static void NoteReleased(int bytes) => NoteReleased((long)bytes);
+
+    /// <inheritdoc cref="NoteReleased(int)"/>
+    public static void NoteReleased(long bytes)
     {
         if (bytes >= 85_000) Interlocked.Add(ref _releasedLarge, bytes);
     }

@@ -132,3 +132,61 @@ public sealed partial class Client
         }
     }
 }
+
+// Client memory as Redis's getClientMemoryUsage counts it (see ClientEviction.cs).
+public sealed partial class Client
+{
+    /// <summary>Fixed cost of a connection beyond its buffers (the client's own objects).</summary>
+    internal const int ClientOverheadBytes = 1024;
+    private const int PerEntryOverheadBytes = 64;
+
+    /// <summary>What <see cref="ClientEviction"/> last counted for this client.</summary>
+    internal long TrackedMemory;
+
+    private List<byte[][]>? _multiMeasured;
+    private int _multiMeasuredCount;
+    private long _multiMeasuredBytes;
+
+    /// <summary>
+    /// Bytes this connection holds: query buffer (which also holds the current command's
+    /// arguments), reply buffers with all pending output, MULTI queue, watched keys,
+    /// subscriptions and tracking prefixes, plus a fixed overhead. Allocation free.
+    /// </summary>
+    public long MemoryUsage()
+    {
+        long mem = ClientOverheadBytes + _in.Length + Reply.Buffer.Length + _sendBuffer.Buffer.Length;
+        mem += MultiQueueBytes();
+        // The running command's arguments (Redis: argv_len_sum + argc pointers); between
+        // commands there are none.
+        if (_batchStart >= 0) mem += ArgvBytes + 8L * _args.Count;
+        mem += (long)(Watched?.Count ?? 0) * PerEntryOverheadBytes;
+        mem += (long)SubscriptionCount * PerEntryOverheadBytes;
+        mem += (long)(Tracking?.Prefixes?.Count ?? 0) * PerEntryOverheadBytes;
+        return mem;
+    }
+
+    /// <summary>CLIENT LIST argv-mem: the running command's argument bytes, 0 between commands.</summary>
+    public long ArgvBytes => _batchStart >= 0 ? _args.TotalLength() : 0;
+
+    /// <summary>CLIENT LIST multi-mem: queued commands' argument bytes plus per-command/argument overhead (incremental).</summary>
+    public long MultiQueueBytes()
+    {
+        var q = MultiQueue;
+        if (q == null || q.Count == 0) return 0;
+        if (!ReferenceEquals(q, _multiMeasured) || q.Count < _multiMeasuredCount)
+        {
+            _multiMeasured = q;
+            _multiMeasuredCount = 0;
+            _multiMeasuredBytes = 0;
+        }
+        for (int i = _multiMeasuredCount; i < q.Count; i++)
+        {
+            var argv = q[i];
+            long b = 32 + 8L * argv.Length;
+            foreach (var a in argv) b += a.Length;
+            _multiMeasuredBytes += b;
+        }
+        _multiMeasuredCount = q.Count;
+        return _multiMeasuredBytes;
+    }
+}

@@ -115,7 +115,9 @@ public sealed partial class Client
     public bool WaitingForUnpause => _pausedWaiting;
     // While a batch runs, Redis's querybuf still holds the commands already processed in it
     // (trimmed after the batch), so CLIENT LIST shows the running command in qbuf.
-    public int QueryBufferLength => Math.Max(0, _inEnd - (_batchStart >= 0 && _batchStart <= _inStart ? _batchStart : _inStart));
+    public int QueryBufferLength => _batchStart >= 0 && _batchStart <= _inStart
+        ? Math.Max(0, _inEnd - _batchStart)
+        : Math.Max(0, _inEnd - _inStart - (_inEnd > _inStart ? _parser.ParsedPrefix : 0));
     private int _batchStart = -1;
     public int QueryBufferCapacity => _in.Length;
     public int PendingOutputBytes => Reply.Length + (_sending ? _sendBuffer.Length : 0);
@@ -191,10 +193,11 @@ public sealed partial class Client
                 }
                 else
                 {
-                    if (_inStart == _inEnd)
+                    if (_inStart == _inEnd || _inEnd == _in.Length)
                     {
                         // Nothing buffered: wait for data without lending the query buffer to the
                         // socket, so the cron may shrink or release it meanwhile (Client.Buffers.cs).
+                        // A full buffer grows only once more data has arrived, not in advance.
                         EnterIdleWait();
                         try
                         {
@@ -328,12 +331,20 @@ public sealed partial class Client
                 _server.AfterBatch();
                 NoteReplyPeak();
                 if (Reply.Length > 0) _server.EnforceOutputLimit(this);
+                // After the output limits, which take precedence (Redis: client eviction runs
+                // in beforeNextClient, after the command's reply was checked).
+                _server.ClientMemory.Update(this);
             }
             finally
             {
                 Monitor.Exit(_server.ExecLock);
             }
-            await FlushAsync().ConfigureAwait(false);
+            // Like Redis, a client whose socket is full keeps being read and served: the send
+            // finishes in the background and further replies wait in the output buffer, which
+            // client-output-buffer-limit and maxmemory-clients bound (not the socket).
+            var flush = FlushAsync();
+            if (flush.IsCompletedSuccessfully) flush.GetAwaiter().GetResult();
+            else _ = flush.AsTask();
         } while (more && _closed == 0 && BlockState == null);
         if (_hopToPool)
         {
@@ -508,6 +519,8 @@ public sealed partial class Client
     {
         if (_socket == null || _closed != 0) return;
         if (_server.EnforceOutputLimit(this)) return;
+        _server.ClientMemory.Update(this, removeNow: false);
+        if (_closed != 0) return;
         ThreadPool.UnsafeQueueUserWorkItem(static c => _ = c.FlushAsync(), this, preferLocal: false);
     }
 

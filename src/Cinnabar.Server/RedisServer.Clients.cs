@@ -317,12 +317,12 @@ public sealed partial class RedisServer
         // Redis keeps up to rbs bytes in the client's buffer (obl) and the rest in a list of
         // 16 KiB blocks (oll blocks, omem bytes).
         long obl = Math.Min(pending, rbs), omem = pending - obl, oll = (omem + 16383) / 16384;
-        long totMem = c.QueryBufferCapacity + rbs + omem + 1024;
+        long totMem = c.MemoryUsage();
         string events = pending > 0 ? "rw" : "r";
         return string.Create(CultureInfo.InvariantCulture,
             $"id={c.Id} addr={c.Address} laddr={c.LocalAddress} fd={c.Fd} name={c.Name ?? ""} age={(now - c.CreatedMs) / 1000} idle={(now - c.LastInteractionMs) / 1000} " +
             $"flags={c.FlagString()} db={c.DbIndex} sub={c.Channels?.Count ?? 0} psub={c.Patterns?.Count ?? 0} ssub={c.ShardChannels?.Count ?? 0} multi={multi} " +
-            $"qbuf={qbuf} qbuf-free={c.QueryBufferCapacity - qbuf} argv-mem=0 multi-mem=0 rbs={rbs} rbp={c.ReplyBufferPeak} obl={obl} oll={oll} omem={omem} " +
+            $"qbuf={qbuf} qbuf-free={c.QueryBufferCapacity - qbuf} argv-mem={c.ArgvBytes} multi-mem={c.MultiQueueBytes()} rbs={rbs} rbp={c.ReplyBufferPeak} obl={obl} oll={oll} omem={omem} " +
             $"tot-mem={totMem} events={events} cmd={c.LastCommand} user={c.User} redir={c.Tracking?.RedirectId ?? -1} resp={c.Reply.Protocol}");
     }
 }

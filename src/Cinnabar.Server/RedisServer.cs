@@ -75,6 +75,9 @@ public sealed partial class RedisServer : IKeyspaceEvents
     public PubSub PubSub { get; }
     /// <summary>Background reclaiming of large deleted values (UNLINK, FLUSHDB ASYNC).</summary>
     public LazyFree LazyFree { get; } = new();
+    /// <summary>Client memory accounting and maxmemory-clients (ClientEviction.cs).</summary>
+    public ClientEviction ClientMemory => _clientMemory ??= new ClientEviction(this);
+    private ClientEviction? _clientMemory;
     public Notifications Notifications { get; }
     /// <summary>CLIENT TRACKING: who may cache which keys, and their invalidations.</summary>
     public Tracking.ClientTracking Tracking { get; }
@@ -110,13 +113,14 @@ public sealed partial class RedisServer : IKeyspaceEvents
         {
             case "notify-keyspace-events": Notifications.Configure(value); break;
             // updateMaxmemory starts evicting at once, not at the next command.
-            case "maxmemory" when Config.MaxMemory > 0: PerformEvictions(); break;
+            case "maxmemory" when Config.MaxMemory > 0: PerformEvictions(); ClientMemory.EvictIfNeeded(); break;
             case "loglevel": Log.SetLevel(value); break;
             case "hz": _cron?.Change(1000 / Config.Hz, 1000 / Config.Hz); break;
             case "maxmemory-policy" or "lfu-log-factor" or "lfu-decay-time": ApplyLfuSettings(); break;
             case "appendonly": SetAppendOnly(value == "yes"); break;
             case "client-output-buffer-limit": OnOutputLimitConfigChanged(); break;
-            case "maxmemory": OnMaxMemoryChanged(); break;
+            case "maxmemory": OnMaxMemoryChanged(); ClientMemory.EvictIfNeeded(); break;
+            case "maxmemory-clients": ClientMemory.EvictIfNeeded(); break;
             // resizeReplicationBacklog: at once, keeping the most recent history that fits.
             case "repl-backlog-size": Repl.Backlog?.Resize(BacklogSize); break;
         }
@@ -292,12 +296,16 @@ public sealed partial class RedisServer : IKeyspaceEvents
         while (_closedWhileLocked.TryDequeue(out var c)) CleanUpClient(c);
     }
 
+    /// <summary>Lock held: removes a client the server just closed at once (Redis's freeClient), so CLIENT LIST no longer shows it.</summary>
+    internal void RemoveClosedClient(Client c) => CleanUpClient(c);
+
     private void CleanUpClient(Client c)
     {
         {
             if (c.CleanedUp) return;
             c.CleanedUp = true;
             _clients.Remove(c.Id);
+            ClientMemory.Remove(c);
             if (c.BlockState != null) Unblock(c, timedOut: false, write: false);
             UnwatchAll(c);
             PubSub.RemoveClient(c);
@@ -906,6 +914,8 @@ public sealed partial class RedisServer : IKeyspaceEvents
                     // A soft output limit expires even when no new reply arrives.
                     if (c.PendingOutputBytes > 0) EnforceOutputLimit(c);
                 }
+                // clientsCron: sizes change without commands too (buffers shrink, output drains).
+                ClientMemory.UpdateAll();
                 // No save or rewrite while a replica's diskless load fills the keyspace outside the lock.
                 if (!Rdb.Loading)
                 {

@@ -187,22 +187,36 @@ public sealed class ByteTable<TValue>
         if (capacity > _entries.Length) ResizeTo(RoundUpPow2(capacity));
     }
 
-    private void Resize() => ResizeTo(_entries.Length * 2);
+    // The entry array grows by half (fill after growth averages ~80% instead of ~70% when
+    // doubling: fewer bytes per key, as Redis's memefficiency expects); the bucket array stays a
+    // power of two at least as long as the entry array, so the load factor stays at most 1.
+    private void Resize()
+    {
+        int len = _entries.Length;
+        ResizeTo((int)Math.Min(len < 16 ? len * 2L : len + len / 2L, Array.MaxLength));
+    }
 
     private void ResizeTo(int newSize)
     {
+        // The old arrays become garbage; large ones stay on the large object heap until a full
+        // collection, and used_memory must not count them (RedisServer.UsedMemory).
+        Cinnabar.Protocol.RespWriter.NoteReleased((long)_entries.Length * Unsafe.SizeOf<Entry>());
         Array.Resize(ref _entries, newSize);
-        var buckets = new int[newSize];
+        _slots?.Resize(newSize);
+        int bucketCount = RoundUpPow2(newSize);
+        // Entries keep their indexes, so chains over an unchanged bucket array stay valid.
+        if (bucketCount == _buckets.Length) return;
+        Cinnabar.Protocol.RespWriter.NoteReleased((long)_buckets.Length * sizeof(int));
+        var buckets = new int[bucketCount];
         for (int i = 0; i < _used; i++)
         {
             ref Entry e = ref _entries[i];
             if (e.Key == null) continue;
-            ref int b = ref buckets[e.Hash & (uint)(newSize - 1)];
+            ref int b = ref buckets[e.Hash & (uint)(bucketCount - 1)];
             e.Next = b - 1;
             b = i + 1;
         }
         _buckets = buckets;
-        _slots?.Resize(newSize);
     }
 
     public bool Remove(ReadOnlySpan<byte> key) => Remove(key, out _, out _);

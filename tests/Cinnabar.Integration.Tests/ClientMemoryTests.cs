@@ -165,4 +165,62 @@ public sealed class ClientMemoryTests
         WaitFor(() => Info(r, "used_memory") <= Info(m, "used_memory") + 10 * 1024 * 1024, TimeSpan.FromSeconds(10),
             "the replica's memory to come back near the master's");
     }
+
+    [Fact]
+    public void Maxmemory_clients_evicts_the_largest_client_and_spares_no_evict_ones()
+    {
+        using var server = ServerProcess.StartCinnabar();
+        using var admin = server.Connect();
+        admin.Call("CLIENT", "SETNAME", "control");
+        admin.Call("CLIENT", "NO-EVICT", "on");
+        using var small = server.Connect();
+        small.Call("CLIENT", "SETNAME", "small");
+        using var big = server.Connect();
+        big.Call("CLIENT", "SETNAME", "big");
+        using var kept = server.Connect();
+        kept.Call("CLIENT", "SETNAME", "kept");
+        kept.Call("CLIENT", "NO-EVICT", "on");
+        // Partial commands: their arguments wait in the query buffers, counted in tot-mem.
+        kept.SendRaw("*2\r\n$600000\r\n" + new string('k', 600_000));
+        big.SendRaw("*2\r\n$400000\r\n" + new string('b', 400_000));
+        small.SendRaw("*2\r\n$100000\r\n" + new string('s', 100_000));
+        WaitFor(() => Field(ClientLine(admin, "big"), "qbuf") == 400_000 && Field(ClientLine(admin, "small"), "qbuf") == 100_000
+            && Field(ClientLine(admin, "kept"), "qbuf") == 600_000, TimeSpan.FromSeconds(10), "the query buffers to fill");
+        long total = 0;
+        foreach (var l in admin.Call("CLIENT", "LIST").ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries)) total += Field(l, "tot-mem");
+        Assert.True(Field(ClientLine(admin, "big"), "tot-mem") >= 400_000);
+        // Just under the total: evicting the biggest evictable client (not "kept") is enough.
+        admin.Call("CONFIG", "SET", "maxmemory-clients", (total - 1000).ToString());
+        string list = admin.Call("CLIENT", "LIST").ToString();
+        Assert.DoesNotContain("name=big ", list);
+        Assert.Contains("name=small ", list);
+        Assert.Contains("name=kept ", list);
+        Assert.Equal(1, Info(admin, "evicted_clients"));
+        // A client growing past the limit by itself is evicted as it reads.
+        admin.Call("CONFIG", "SET", "maxmemory-clients", "1mb");
+        using var grower = server.Connect();
+        grower.Call("CLIENT", "SETNAME", "grower");
+        grower.SendRaw("*1\r\n$2000000\r\n" + new string('g', 2_000_000));
+        WaitFor(() => !admin.Call("CLIENT", "LIST").ToString().Contains("name=grower "), TimeSpan.FromSeconds(10), "the growing client's eviction");
+    }
+
+    [Fact]
+    public void Subscriber_pending_output_is_reported_in_omem_and_tot_mem()
+    {
+        using var server = ServerProcess.StartCinnabar();
+        using var admin = server.Connect();
+        using var sub = server.Connect();
+        sub.Call("CLIENT", "SETNAME", "sub");
+        sub.Call("SUBSCRIBE", "ch");
+        string payload = new('p', 100_000);
+        // The subscriber never reads: once the socket buffers are full, output waits in the server.
+        WaitFor(() =>
+        {
+            for (int i = 0; i < 20; i++) admin.Call("PUBLISH", "ch", payload);
+            return Field(ClientLine(admin, "sub"), "omem") > 1_000_000;
+        }, TimeSpan.FromSeconds(20), "omem to grow");
+        var line = ClientLine(admin, "sub");
+        Assert.True(Field(line, "tot-mem") > Field(line, "omem"), line);
+        Assert.True(Info(admin, "mem_clients_normal") > Field(line, "omem"));
+    }
 }

@@ -80,6 +80,9 @@ public sealed partial class ClientCommands
         foreach (var c in clients)
         {
             if (type != null && RedisServer.TypeOf(c) != type) continue;
+            // Closed for its limits (output buffer, client eviction): Redis has freed it before
+            // the next command runs, so it is no longer listed.
+            if (c.IsClosed && (c.Flags & ClientFlags.CloseAsap) != 0) continue;
             if (ids != null && !ids.Contains(c.Id)) continue;
             sb.Append(ctx.Server.DescribeClient(c)).Append('\n');
         }

@@ -212,7 +212,8 @@ public sealed class InfoCommand : ICommandFamily
         long rss = Rss();
         long startup = Math.Min(s.UsedMemoryStartup, used);
         long clientsMem = 0;
-        foreach (var c in s.Clients) clientsMem += c.QueryBufferCapacity + c.PendingOutputBytes;
+        foreach (var c in s.Clients)
+            if (RedisServer.TypeOf(c) is ClientType.Normal or ClientType.PubSub) clientsMem += c.MemoryUsage();
         long overhead = startup + clientsMem;
         long dataset = Math.Max(0, used - overhead);
         long sys = TotalSystemMemory();
