@@ -58,6 +58,12 @@ public sealed class MasterLink
 
     public void SendAckSoon() => _ackRequested = true;
 
+    /// <summary>
+    /// Bytes of the master's stream received but not yet applied (an unparsed or paused command,
+    /// a transaction before its EXEC): slave_read_repl_offset is the applied offset plus these.
+    /// </summary>
+    public long UnappliedBytes { get; private set; }
+
     /// <summary>The db the master's stream had selected at our offset (0 after a full sync).</summary>
     private int _streamDb;
 
@@ -627,9 +633,12 @@ public sealed class MasterLink
         // (Redis keeps the cached master client, its db included).
         master.DbIndex = _streamDb;
         var pendingTx = new MemoryStream();
+        // A receive left running while the stream was paused (see below).
+        Task<bool>? pendingFill = null;
         while (!_cts.IsCancellationRequested)
         {
             bool progressed = false;
+            bool paused = false;
             lock (_server.ExecLock)
             {
                 // Stopped (REPLICAOF, promotion) while waiting for the lock: apply nothing more.
@@ -643,6 +652,14 @@ public sealed class MasterLink
                     int start = r.Start;
                     if (res == ParseResult.Command)
                     {
+                        // CLIENT PAUSE holds our master's writes too (Redis exempts only
+                        // replicas): the command stays unapplied, with all that follows it,
+                        // while the link keeps reading (slave_read_repl_offset grows).
+                        if (_server.MustPause(master, args))
+                        {
+                            paused = true;
+                            break;
+                        }
                         _server.UpdateCachedTime();
                         _server.Execute(master, args);
                         master.Reply.Clear();
@@ -664,8 +681,9 @@ public sealed class MasterLink
                     progressed = true;
                 }
                 if (progressed) _server.AfterBatch();
+                UnappliedBytes = r.End - r.Start + pendingTx.Length;
             }
-            if (r.Start == r.End)
+            if (r.Start == r.End && pendingFill == null)
             {
                 // Everything applied: a buffer grown for a big command goes back to its usual
                 // size (Redis trims the master client's query buffer the same way).
@@ -673,8 +691,19 @@ public sealed class MasterLink
                 r.ShrinkIfEmpty();
             }
             if (_ackRequested) SendAck();
-            if (!await r.FillAsync().ConfigureAwait(false)) throw new IOException("Connection with master lost.");
+            pendingFill ??= r.FillAsync();
+            if (paused)
+            {
+                Task unpaused;
+                lock (_server.ExecLock) unpaused = _server.WaitUnpausedAsync();
+                await Task.WhenAny(pendingFill, unpaused).ConfigureAwait(false);
+                if (!pendingFill.IsCompleted) continue;
+            }
+            bool more = await pendingFill.ConfigureAwait(false);
+            pendingFill = null;
+            if (!more) throw new IOException("Connection with master lost.");
             LastIoMs = Environment.TickCount64;
+            lock (_server.ExecLock) UnappliedBytes = r.End - r.Start + pendingTx.Length;
         }
     }
 }

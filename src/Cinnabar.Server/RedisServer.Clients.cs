@@ -104,7 +104,7 @@ public sealed partial class RedisServer
     /// <summary>
     /// True when this command must wait for the pause to end: every command in ALL mode; in WRITE
     /// mode commands flagged write or may_replicate, and EXEC of a transaction holding such commands.
-    /// Replicas (and our master's stream) are never paused.
+    /// Replicas are never paused; our master's stream is.
     /// </summary>
     internal bool MustPause(Client c, Protocol.CommandArgs args)
     {
@@ -115,7 +115,8 @@ public sealed partial class RedisServer
             UnpauseClients();
             if (!_failoverPause) return false;
         }
-        if ((c.Flags & (ClientFlags.Replica | ClientFlags.Master)) != 0) return false;
+        // Replicas are never paused; our master's stream is, like any client (Redis processCommand).
+        if ((c.Flags & ClientFlags.Replica) != 0) return false;
         if (ClientPauseActive && !_pauseWritesOnly) return true;
         var cmd = Commands.Lookup(args[0]);
         if (cmd == null) return false;

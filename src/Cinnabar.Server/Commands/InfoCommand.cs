@@ -403,7 +403,7 @@ public sealed class InfoCommand : ICommandFamily
             w.Line("master_link_status", link?.Connected == true ? "up" : "down");
             w.Line("master_last_io_seconds_ago", link?.Connected == true ? (now - link.LastIoMs) / 1000 : -1);
             w.Line("master_sync_in_progress", link?.SyncInProgress == true ? 1 : 0);
-            w.Line("slave_read_repl_offset", r.MasterReplOffset);
+            w.Line("slave_read_repl_offset", r.MasterReplOffset + (link?.Connected == true ? link.UnappliedBytes : 0));
             w.Line("slave_repl_offset", r.MasterReplOffset);
             if (link?.SyncInProgress == true)
             {
