@@ -624,6 +624,22 @@ public sealed class MasterLink
         return true;
     }
 
+    /// <summary>
+    /// An error our master's command got here goes nowhere (the master reads no replies), so it
+    /// is logged as Redis's afterErrorReply does: the data may have diverged.
+    /// </summary>
+    private void ReportErrorReply(Client master, CommandArgs args)
+    {
+        var written = master.Reply.Written.Span;
+        if (written.IsEmpty || written[0] != (byte)'-') return;
+        int end = written.IndexOf("\r\n"u8);
+        if (end < 0) end = written.Length;
+        string error = Encoding.UTF8.GetString(written[1..Math.Min(end, 4097)]);
+        string name = _server.Commands.Lookup(args[0])?.Name ?? "<unknown>";
+        _server.Log.Warning($"== CRITICAL == This replica is sending an error to its master: '{error}' after processing the command '{name}'");
+        _server.Stats.UnexpectedErrorReplies++;
+    }
+
     private async Task StreamAsync(LineReader r)
     {
         var parser = new RequestParser { IsMasterLink = true };
@@ -661,7 +677,17 @@ public sealed class MasterLink
                             break;
                         }
                         _server.UpdateCachedTime();
-                        _server.Execute(master, args);
+                        var keyspace = _server.Keyspace;
+                        keyspace.MasterStreamRunning = true;
+                        try
+                        {
+                            _server.Execute(master, args);
+                        }
+                        finally
+                        {
+                            keyspace.MasterStreamRunning = false;
+                        }
+                        ReportErrorReply(master, args);
                         master.Reply.Clear();
                     }
                     // The exact bytes go to our backlog and sub-replicas, advancing our offset;

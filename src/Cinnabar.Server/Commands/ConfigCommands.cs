@@ -72,8 +72,9 @@ public sealed class ConfigCommands : ICommandFamily
                 ctx.Error(Errors.ConfigSetUnknown(name));
                 return;
             }
-            // DENY_LOADING_CONFIG directives are refused with -LOADING while a dataset loads.
-            if (ctx.Server.Rdb.Loading && DenyWhileLoading.Contains(d.Name))
+            // DENY_LOADING_CONFIG directives are refused with -LOADING while a dataset loads,
+            // asynchronously too (Redis's server.loading is set for async loading as well).
+            if ((ctx.Server.Rdb.Loading || ctx.Server.AsyncLoading) && DenyWhileLoading.Contains(d.Name))
             {
                 ctx.Error(Errors.Loading);
                 return;
