@@ -292,7 +292,7 @@ public sealed class InfoCommand : ICommandFamily
         w.Line("current_save_keys_processed", 0);
         w.Line("current_save_keys_total", 0);
         w.Line("rdb_changes_since_last_save", s.Dirty - p.DirtyAtLastSave);
-        w.Line("rdb_bgsave_in_progress", p.BgsaveInProgress ? 1 : 0);
+        w.Line("rdb_bgsave_in_progress", p.BgsaveInProgress || s.ReplicationSavesRunning > 0 ? 1 : 0);
         w.Line("rdb_last_save_time", p.LastSaveUnix);
         w.Line("rdb_last_bgsave_status", p.LastBgsaveOk ? "ok" : "err");
         w.Line("rdb_last_bgsave_time_sec", p.LastBgsaveDurationSec);
