@@ -36,6 +36,8 @@ public sealed partial class RedisServer
         DisconnectAllBlockedClients();
         Repl.MasterHost = host;
         Repl.MasterPort = port;
+        // CONFIG REWRITE writes the current master (Redis's rewriteConfigReplicaOfOption).
+        Config.Set("replicaof", $"{host} {port}", startup: true);
         RoleName = "slave";
         Log.Role = 'S';
         if (wasMaster)
@@ -66,6 +68,7 @@ public sealed partial class RedisServer
         if (hadCachedMaster) Log.Notice("Discarding previously cached master state.");
         Repl.MasterHost = null;
         Repl.MasterPort = 0;
+        Config.Set("replicaof", "", startup: true);
         RoleName = "master";
         UpdateExpireOnAccess();
         Repl.ReplId2 = Repl.ReplId;

@@ -126,6 +126,7 @@ public sealed class ConfigCommands : ICommandFamily
         Keyspace ks = server.Keyspace;
         ks.Hits = ks.Misses = ks.ExpiredKeys = ks.EvictedKeys = 0;
         server.LazyFree.ResetStats();
+        server.Repl.SyncFull = server.Repl.SyncPartialOk = server.Repl.SyncPartialErr = 0;
         foreach (var cmd in server.Commands.All) ResetCommandStats(cmd);
         StatsReset?.Invoke(server);
         ctx.Reply.WriteOk();
