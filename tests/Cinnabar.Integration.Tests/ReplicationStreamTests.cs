@@ -97,4 +97,39 @@ public sealed class ReplicationStreamTests
         // Well before the 60 s delay.
         Tools.WaitUntil(() => r.Call("ROLE").Items![3].ToString() == "connected", TimeSpan.FromSeconds(15), "replica synced");
     }
+    [Fact]
+    public void A_restarted_master_sends_deletions_of_keys_that_expired_while_it_was_down()
+    {
+        string dir = Directory.CreateTempSubdirectory("cinnabar-restart-").FullName;
+        try
+        {
+            int port = ServerProcess.FreePort();
+            using var replica = ServerProcess.StartCinnabar("--enable-debug-command", "yes");
+            using var r = replica.Connect();
+            using (var master = ServerProcess.Start(false, ["--repl-diskless-sync-delay", "0", "--enable-debug-command", "yes"], port: port, dir: dir))
+            {
+                using var m = master.Connect();
+                r.Call("REPLICAOF", "127.0.0.1", port);
+                WaitOnline(r);
+                m.Call("DEBUG", "SET-ACTIVE-EXPIRE", "0");
+                m.Call("SET", "restart:gone", "1", "PX", "200");
+                m.Call("SET", "restart:kept", "1");
+                WaitCaughtUp(m, r);
+                Thread.Sleep(300);
+                try { m.Call("SHUTDOWN", "SAVE"); } catch (IOException) { }
+                Assert.True(master.WaitForExit(TimeSpan.FromSeconds(30)));
+            }
+            using var restarted = ServerProcess.Start(false, ["--repl-diskless-sync-delay", "0"], port: port, dir: dir);
+            using var m2 = restarted.Connect();
+            Assert.Equal(1, Field(m2, "persistence", "rdb_last_load_keys_expired"));
+            // The replica continues partially and drops the key with the DEL from the backlog.
+            Tools.WaitUntil(() => r.Call("DEBUG", "OBJECT", "restart:gone").ToString() == "ERR no such key", Deadline, "replica dropped the key");
+            Assert.Equal(1, Field(m2, "stats", "sync_partial_ok"));
+            Assert.Equal("1", r.Call("GET", "restart:kept").ToString());
+        }
+        finally
+        {
+            ServerProcess.DeleteDir(dir);
+        }
+    }
 }
