@@ -285,7 +285,11 @@ public sealed partial class RedisServer
         var limit = OutputLimit(type);
         if (limit.HardBytes == 0 && limit.SoftBytes == 0) return false;
         long used = c.PendingOutputBytes;
-        bool hard = limit.HardBytes > 0 && used >= limit.HardBytes;
+        // A replica's hard limit below repl-backlog-size counts as repl-backlog-size: a partial
+        // resync may send that much at once (Redis's checkClientOutputBufferLimits).
+        long hardBytes = limit.HardBytes;
+        if (type == ClientType.Replica && hardBytes > 0 && hardBytes < Config.ReplBacklogSize) hardBytes = Config.ReplBacklogSize;
+        bool hard = hardBytes > 0 && used >= hardBytes;
         bool soft = limit.SoftBytes > 0 && used >= limit.SoftBytes;
         long now = Environment.TickCount64;
         if (soft && !hard)
