@@ -283,6 +283,14 @@ public sealed partial class RedisServer
         }
         catch (Exception e) when (e is InvalidDataException or EndOfStreamException or IOException or SocketException or ObjectDisposedException)
         {
+            // A short read (the master went away mid-transfer) is not a corrupt payload: Redis's
+            // rdbReportError logs it this way and resumes (tools and tests wait for these words).
+            if (e is not InvalidDataException)
+            {
+                long at = 0;
+                try { at = payload.Position; } catch (NotSupportedException) { }
+                Log.Warning($"Internal error in RDB reading offset {at}, function at rdb.c:0 -> Unexpected EOF reading RDB file. Failure loading rdb format from socket, assuming connection error, resuming operation.");
+            }
             failure = $"Failed trying to load the MASTER synchronization DB from socket: {e.Message}";
         }
         lock (ExecLock)
