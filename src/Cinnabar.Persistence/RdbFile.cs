@@ -44,6 +44,8 @@ public sealed class RdbLoadResult
     public List<byte[]> FunctionLibraries { get; } = new();
     public long KeysLoaded { get; set; }
     public long ExpiredSkipped { get; set; }
+    /// <summary>When not null, the (db, key) of every expired key skipped: a master feeds their DELs to its backlog.</summary>
+    public List<(int Db, byte[] Key)>? ExpiredKeys { get; set; }
     /// <summary>Empty collections skipped (rdbLoad's RDB_LOAD_ERR_EMPTY_KEY); the first 10 names are kept for the log.</summary>
     public long EmptyKeysSkipped { get; set; }
     public List<byte[]> EmptyKeyNames { get; } = new();
@@ -182,10 +184,10 @@ public static class RdbFile
     /// </summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     /// <param name="onKey">Called after each key is read (key-load-delay hooks in here).</param>
-    public static RdbLoadResult Load(Stream input, Keyspace ks, bool skipExpired, long nowMs, bool deepIntegrity = false, Action? onKey = null)
+    public static RdbLoadResult Load(Stream input, Keyspace ks, bool skipExpired, long nowMs, bool deepIntegrity = false, Action? onKey = null, bool keepExpiredKeys = false)
     {
         var r = new RdbReader(input) { DeepIntegrity = deepIntegrity };
-        var result = new RdbLoadResult();
+        var result = new RdbLoadResult { ExpiredKeys = keepExpiredKeys ? [] : null };
         r.ReadHeader(out int version);
         result.Version = version;
         Db db = ks[0];
@@ -261,6 +263,7 @@ public static class RdbFile
             if (skipExpired && expire >= 0 && expire < nowMs)
             {
                 result.ExpiredSkipped++;
+                result.ExpiredKeys?.Add((db.Index, key));
             }
             else
             {

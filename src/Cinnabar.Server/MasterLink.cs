@@ -58,6 +58,12 @@ public sealed class MasterLink
 
     public void SendAckSoon() => _ackRequested = true;
 
+    /// <summary>
+    /// Bytes of the master's stream received but not yet applied (an unparsed or paused command,
+    /// a transaction before its EXEC): slave_read_repl_offset is the applied offset plus these.
+    /// </summary>
+    public long UnappliedBytes { get; private set; }
+
     /// <summary>The db the master's stream had selected at our offset (0 after a full sync).</summary>
     private int _streamDb;
 
@@ -619,6 +625,22 @@ public sealed class MasterLink
         return true;
     }
 
+    /// <summary>
+    /// An error our master's command got here goes nowhere (the master reads no replies), so it
+    /// is logged as Redis's afterErrorReply does: the data may have diverged.
+    /// </summary>
+    private void ReportErrorReply(Client master, CommandArgs args)
+    {
+        var written = master.Reply.Written.Span;
+        if (written.IsEmpty || written[0] != (byte)'-') return;
+        int end = written.IndexOf("\r\n"u8);
+        if (end < 0) end = written.Length;
+        string error = Encoding.UTF8.GetString(written[1..Math.Min(end, 4097)]);
+        string name = _server.Commands.Lookup(args[0])?.Name ?? "<unknown>";
+        _server.Log.Warning($"== CRITICAL == This replica is sending an error to its master: '{error}' after processing the command '{name}'");
+        _server.Stats.UnexpectedErrorReplies++;
+    }
+
     private async Task StreamAsync(LineReader r)
     {
         var parser = new RequestParser { IsMasterLink = true };
@@ -628,9 +650,12 @@ public sealed class MasterLink
         // (Redis keeps the cached master client, its db included).
         master.DbIndex = _streamDb;
         var pendingTx = new MemoryStream();
+        // A receive left running while the stream was paused (see below).
+        Task<bool>? pendingFill = null;
         while (!_cts.IsCancellationRequested)
         {
             bool progressed = false;
+            bool paused = false;
             lock (_server.ExecLock)
             {
                 // Stopped (REPLICAOF, promotion) while waiting for the lock: apply nothing more.
@@ -644,8 +669,26 @@ public sealed class MasterLink
                     int start = r.Start;
                     if (res == ParseResult.Command)
                     {
+                        // CLIENT PAUSE holds our master's writes too (Redis exempts only
+                        // replicas): the command stays unapplied, with all that follows it,
+                        // while the link keeps reading (slave_read_repl_offset grows).
+                        if (_server.MustPause(master, args))
+                        {
+                            paused = true;
+                            break;
+                        }
                         _server.UpdateCachedTime();
-                        _server.Execute(master, args);
+                        var keyspace = _server.Keyspace;
+                        keyspace.MasterStreamRunning = true;
+                        try
+                        {
+                            _server.Execute(master, args);
+                        }
+                        finally
+                        {
+                            keyspace.MasterStreamRunning = false;
+                        }
+                        ReportErrorReply(master, args);
                         master.Reply.Clear();
                     }
                     // The exact bytes go to our backlog and sub-replicas, advancing our offset;
@@ -665,8 +708,9 @@ public sealed class MasterLink
                     progressed = true;
                 }
                 if (progressed) _server.AfterBatch();
+                UnappliedBytes = r.End - r.Start + pendingTx.Length;
             }
-            if (r.Start == r.End)
+            if (r.Start == r.End && pendingFill == null)
             {
                 // Everything applied: a buffer grown for a big command goes back to its usual
                 // size (Redis trims the master client's query buffer the same way).
@@ -674,8 +718,19 @@ public sealed class MasterLink
                 r.ShrinkIfEmpty();
             }
             if (_ackRequested) SendAck();
-            if (!await r.FillAsync().ConfigureAwait(false)) throw new IOException("Connection with master lost.");
+            pendingFill ??= r.FillAsync();
+            if (paused)
+            {
+                Task unpaused;
+                lock (_server.ExecLock) unpaused = _server.WaitUnpausedAsync();
+                await Task.WhenAny(pendingFill, unpaused).ConfigureAwait(false);
+                if (!pendingFill.IsCompleted) continue;
+            }
+            bool more = await pendingFill.ConfigureAwait(false);
+            pendingFill = null;
+            if (!more) throw new IOException("Connection with master lost.");
             LastIoMs = Environment.TickCount64;
+            lock (_server.ExecLock) UnappliedBytes = r.End - r.Start + pendingTx.Length;
         }
     }
 }

@@ -104,7 +104,7 @@ public sealed partial class RedisServer
     /// <summary>
     /// True when this command must wait for the pause to end: every command in ALL mode; in WRITE
     /// mode commands flagged write or may_replicate, and EXEC of a transaction holding such commands.
-    /// Replicas (and our master's stream) are never paused.
+    /// Replicas are never paused; our master's stream is.
     /// </summary>
     internal bool MustPause(Client c, Protocol.CommandArgs args)
     {
@@ -115,7 +115,8 @@ public sealed partial class RedisServer
             UnpauseClients();
             if (!_failoverPause) return false;
         }
-        if ((c.Flags & (ClientFlags.Replica | ClientFlags.Master)) != 0) return false;
+        // Replicas are never paused; our master's stream is, like any client (Redis processCommand).
+        if ((c.Flags & ClientFlags.Replica) != 0) return false;
         if (ClientPauseActive && !_pauseWritesOnly) return true;
         var cmd = Commands.Lookup(args[0]);
         if (cmd == null) return false;
@@ -284,7 +285,11 @@ public sealed partial class RedisServer
         var limit = OutputLimit(type);
         if (limit.HardBytes == 0 && limit.SoftBytes == 0) return false;
         long used = c.PendingOutputBytes;
-        bool hard = limit.HardBytes > 0 && used >= limit.HardBytes;
+        // A replica's hard limit below repl-backlog-size counts as repl-backlog-size: a partial
+        // resync may send that much at once (Redis's checkClientOutputBufferLimits).
+        long hardBytes = limit.HardBytes;
+        if (type == ClientType.Replica && hardBytes > 0 && hardBytes < Config.ReplBacklogSize) hardBytes = Config.ReplBacklogSize;
+        bool hard = hardBytes > 0 && used >= hardBytes;
         bool soft = limit.SoftBytes > 0 && used >= limit.SoftBytes;
         long now = Environment.TickCount64;
         if (soft && !hard)

@@ -381,12 +381,16 @@ public sealed partial class RedisServer
             RdbLoadResult result;
             using (LoadingGcMode())
             using (var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16))
-                result = RdbFile.Load(fs, Keyspace, skipExpired: Keyspace.ExpireOnAccess, Keyspace.NowMs, DeepSanitizeLoads, KeyLoadDelay());
+                result = RdbFile.Load(fs, Keyspace, skipExpired: Keyspace.ExpireOnAccess, Keyspace.NowMs, DeepSanitizeLoads, KeyLoadDelay(), keepExpiredKeys: true);
             LogRdbLoaded(result, start);
             if (result.Aux.TryGetValue("repl-id", out var rid) && rid.Length == 40 &&
                 result.Aux.TryGetValue("repl-offset", out var roff) && long.TryParse(roff, NumberStyles.Integer, CultureInfo.InvariantCulture, out long ro) &&
                 !(result.Aux.TryGetValue("repl-stream-db", out var sdb) && sdb == "-1"))
+            {
                 RestoreReplicationInfo(rid, ro);
+                if (!StartingAsReplica) FeedExpiredKeyDeletions(result.ExpiredKeys);
+            }
+            result.ExpiredKeys = null;
             if (result.FunctionLibraries.Count > 0) FunctionLibrariesLoaded?.Invoke(result.FunctionLibraries);
             LastLoadedRdb = result;
         }
@@ -412,6 +416,21 @@ public sealed partial class RedisServer
     /// the stored offset, with an empty backlog starting there: its former replicas continue
     /// partially after its restart (Redis's loadDataFromDisk).
     /// </summary>
+    /// <summary>
+    /// A restarted master resuming its replication history dropped the keys that expired while it
+    /// was down: their DELs (UNLINKs with lazyfree-lazy-expire) go to the backlog so that its former
+    /// replicas, continuing partially, drop them too (Redis's rdbLoad with RDBFLAGS_FEED_REPL).
+    /// </summary>
+    private void FeedExpiredKeyDeletions(List<(int Db, byte[] Key)>? expired)
+    {
+        if (expired == null || expired.Count == 0) return;
+        byte[] verb = Config.LazyfreeLazyExpire ? "UNLINK"u8.ToArray() : "DEL"u8.ToArray();
+        lock (ExecLock)
+        {
+            foreach (var (db, key) in expired) PropagateToReplicasOnly(db, [verb, key]);
+        }
+    }
+
     private void RestoreReplicationInfo(string replId, long offset)
     {
         // A replica (replicaof, or a cluster replica per nodes.conf) resumes its master's

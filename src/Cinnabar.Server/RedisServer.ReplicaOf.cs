@@ -36,6 +36,8 @@ public sealed partial class RedisServer
         DisconnectAllBlockedClients();
         Repl.MasterHost = host;
         Repl.MasterPort = port;
+        // CONFIG REWRITE writes the current master (Redis's rewriteConfigReplicaOfOption).
+        Config.Set("replicaof", $"{host} {port}", startup: true);
         RoleName = "slave";
         Log.Role = 'S';
         if (wasMaster)
@@ -66,6 +68,7 @@ public sealed partial class RedisServer
         if (hadCachedMaster) Log.Notice("Discarding previously cached master state.");
         Repl.MasterHost = null;
         Repl.MasterPort = 0;
+        Config.Set("replicaof", "", startup: true);
         RoleName = "master";
         UpdateExpireOnAccess();
         Repl.ReplId2 = Repl.ReplId;
@@ -280,6 +283,14 @@ public sealed partial class RedisServer
         }
         catch (Exception e) when (e is InvalidDataException or EndOfStreamException or IOException or SocketException or ObjectDisposedException)
         {
+            // A short read (the master went away mid-transfer) is not a corrupt payload: Redis's
+            // rdbReportError logs it this way and resumes (tools and tests wait for these words).
+            if (e is not InvalidDataException)
+            {
+                long at = 0;
+                try { at = payload.Position; } catch (NotSupportedException) { }
+                Log.Warning($"Internal error in RDB reading offset {at}, function at rdb.c:0 -> Unexpected EOF reading RDB file. Failure loading rdb format from socket, assuming connection error, resuming operation.");
+            }
             failure = $"Failed trying to load the MASTER synchronization DB from socket: {e.Message}";
         }
         lock (ExecLock)

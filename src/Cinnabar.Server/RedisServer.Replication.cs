@@ -325,15 +325,27 @@ public sealed partial class RedisServer
         Log.Notice($"Full resync requested by replica {info.Ip}:{info.ListeningPort}");
         Log.Notice(diskless ? $"Starting BGSAVE for SYNC with target: replicas sockets" : "Starting BGSAVE for SYNC with target: disk");
         var socket = c.Socket;
+        var round = diskless && delaySec > 0 ? JoinDisklessRound(delaySec) : null;
         _ = Task.Run(async () =>
         {
             bool ok = true;
             try
             {
-                if (diskless && delaySec > 0) await Task.Delay(delaySec * 1000).ConfigureAwait(false);
-                lock (ExecLock) info.State = ReplicaState.SendingRdb;
-                if (socket == null) throw new IOException("no socket");
-                await SendRdbAsync(socket, header, snaps, options, diskless).ConfigureAwait(false);
+                if (round != null) await round.Start.Task.WaitAsync(info.SyncCancel.Token).ConfigureAwait(false);
+                lock (ExecLock)
+                {
+                    info.State = ReplicaState.SendingRdb;
+                    ReplicationSavesRunning++;
+                }
+                try
+                {
+                    if (socket == null) throw new IOException("no socket");
+                    await SendRdbAsync(socket, header, snaps, options, diskless).ConfigureAwait(false);
+                }
+                finally
+                {
+                    lock (ExecLock) ReplicationSavesRunning--;
+                }
             }
             catch (OperationCanceledException)
             {
@@ -365,6 +377,45 @@ public sealed partial class RedisServer
                 else StartCommandStream(info);
             }
         });
+    }
+
+    /// <summary>RDB transfers to replicas being produced now: INFO counts them as a BGSAVE in progress, as Redis's child.</summary>
+    public int ReplicationSavesRunning { get; private set; }
+
+    /// <summary>Replicas waiting together for repl-diskless-sync-delay (one BGSAVE for all in Redis).</summary>
+    private sealed class DisklessRound
+    {
+        public readonly TaskCompletionSource Start = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public int Members;
+    }
+
+    private DisklessRound? _disklessRound;
+
+    /// <summary>
+    /// A diskless full sync starts repl-diskless-sync-delay seconds after the first replica of the
+    /// round asked, or as soon as repl-diskless-sync-max-replicas replicas wait (lock held).
+    /// </summary>
+    private DisklessRound JoinDisklessRound(int delaySec)
+    {
+        var round = _disklessRound;
+        if (round == null)
+        {
+            round = _disklessRound = new DisklessRound();
+            _ = Task.Delay(delaySec * 1000).ContinueWith(_ =>
+            {
+                lock (ExecLock) StartDisklessRound(round);
+            }, TaskScheduler.Default);
+        }
+        round.Members++;
+        int maxReplicas = Config.ReplDisklessSyncMaxReplicas;
+        if (maxReplicas > 0 && round.Members >= maxReplicas) StartDisklessRound(round);
+        return round;
+    }
+
+    private void StartDisklessRound(DisklessRound round)
+    {
+        if (_disklessRound == round) _disklessRound = null;
+        round.Start.TrySetResult();
     }
 
     /// <summary>Sends everything written since the snapshot, then switches the replica to the live stream.</summary>

@@ -89,7 +89,9 @@ public sealed class Db
 
     private bool IsExpired(ReadOnlySpan<byte> key)
     {
-        return Expires.TryGetValue(key, out long when) && when <= Owner.NowMs;
+        // Our master's own commands see every key as live: Redis's expireIfNeeded never expires
+        // for the master client, which sends the DEL itself when the key expires there.
+        return !Owner.MasterStreamRunning && Expires.TryGetValue(key, out long when) && when <= Owner.NowMs;
     }
 
     /// <summary>Deletes key if its TTL passed. Returns true if it was expired (deleted or, on replicas, hidden).</summary>

@@ -40,6 +40,9 @@ public sealed class Keyspace
     /// <summary>False on replicas: logically expired keys are hidden from reads but not deleted.</summary>
     public bool ExpireOnAccess = true;
 
+    /// <summary>True while a replica applies its master's stream: no key counts as expired then.</summary>
+    public bool MasterStreamRunning;
+
     /// <summary>
     /// Slots whose keys are being imported by an atomic slot migration (null when none): their keys
     /// exist but KEYS, SCAN, RANDOMKEY, DBSIZE and the per-slot counts do not show them, and the

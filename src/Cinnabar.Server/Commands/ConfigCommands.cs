@@ -72,8 +72,9 @@ public sealed class ConfigCommands : ICommandFamily
                 ctx.Error(Errors.ConfigSetUnknown(name));
                 return;
             }
-            // DENY_LOADING_CONFIG directives are refused with -LOADING while a dataset loads.
-            if (ctx.Server.Rdb.Loading && DenyWhileLoading.Contains(d.Name))
+            // DENY_LOADING_CONFIG directives are refused with -LOADING while a dataset loads,
+            // asynchronously too (Redis's server.loading is set for async loading as well).
+            if ((ctx.Server.Rdb.Loading || ctx.Server.AsyncLoading) && DenyWhileLoading.Contains(d.Name))
             {
                 ctx.Error(Errors.Loading);
                 return;
@@ -125,6 +126,7 @@ public sealed class ConfigCommands : ICommandFamily
         Keyspace ks = server.Keyspace;
         ks.Hits = ks.Misses = ks.ExpiredKeys = ks.EvictedKeys = 0;
         server.LazyFree.ResetStats();
+        server.Repl.SyncFull = server.Repl.SyncPartialOk = server.Repl.SyncPartialErr = 0;
         foreach (var cmd in server.Commands.All) ResetCommandStats(cmd);
         StatsReset?.Invoke(server);
         ctx.Reply.WriteOk();

@@ -32,7 +32,17 @@ public sealed partial class DebugCommands : ICommandFamily
         ["CONFIG-REWRITE-FORCE-ALL"] = (2, ConfigRewriteForceAll),
         ["SEGFAULT"] = (2, CrashReport.DebugSegfault),
         ["AOF-FLUSH-SLEEP"] = (3, AofFlushSleep),
+        ["REPLICATE"] = (3, Replicate),
     };
+
+    /// <summary>DEBUG REPLICATE cmd [arg ...]: sends a command to the replicas only, unexecuted (Redis's test hook).</summary>
+    private static void Replicate(CommandContext ctx)
+    {
+        var argv = new byte[ctx.ArgCount - 2][];
+        for (int i = 2; i < ctx.ArgCount; i++) argv[i - 2] = ctx.Arg(i).ToArray();
+        ctx.Server.PropagateToReplicasOnly(ctx.Client.DbIndex, argv);
+        ctx.Reply.WriteOk();
+    }
 
     /// <summary>DEBUG CONFIG-REWRITE-FORCE-ALL: CONFIG REWRITE writing every directive, defaults included.</summary>
     private static void ConfigRewriteForceAll(CommandContext ctx)

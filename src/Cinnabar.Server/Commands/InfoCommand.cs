@@ -293,7 +293,7 @@ public sealed class InfoCommand : ICommandFamily
         w.Line("current_save_keys_processed", 0);
         w.Line("current_save_keys_total", 0);
         w.Line("rdb_changes_since_last_save", s.Dirty - p.DirtyAtLastSave);
-        w.Line("rdb_bgsave_in_progress", p.BgsaveInProgress ? 1 : 0);
+        w.Line("rdb_bgsave_in_progress", p.BgsaveInProgress || s.ReplicationSavesRunning > 0 ? 1 : 0);
         w.Line("rdb_last_save_time", p.LastSaveUnix);
         w.Line("rdb_last_bgsave_status", p.LastBgsaveOk ? "ok" : "err");
         w.Line("rdb_last_bgsave_time_sec", p.LastBgsaveDurationSec);
@@ -404,7 +404,7 @@ public sealed class InfoCommand : ICommandFamily
             w.Line("master_link_status", link?.Connected == true ? "up" : "down");
             w.Line("master_last_io_seconds_ago", link?.Connected == true ? (now - link.LastIoMs) / 1000 : -1);
             w.Line("master_sync_in_progress", link?.SyncInProgress == true ? 1 : 0);
-            w.Line("slave_read_repl_offset", r.MasterReplOffset);
+            w.Line("slave_read_repl_offset", r.MasterReplOffset + (link?.Connected == true ? link.UnappliedBytes : 0));
             w.Line("slave_repl_offset", r.MasterReplOffset);
             if (link?.SyncInProgress == true)
             {
