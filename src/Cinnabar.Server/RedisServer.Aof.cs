@@ -134,7 +134,19 @@ public sealed partial class RedisServer : ICommandStreamConsumer
     {
         string path = Path.Combine(AofDir, AofManifest.ManifestName(AofPrefix));
         if (!File.Exists(path)) return null;
-        return AofManifest.Parse(File.ReadAllText(path));
+        return AofManifest.Parse(File.ReadAllBytes(path));
+    }
+
+    /// <summary>aofLoadManifestFromFile's fatal report, before the server exits.</summary>
+    private void LogManifestError(AofManifestException e)
+    {
+        Log.Warning("\n*** FATAL AOF MANIFEST FILE ERROR ***\n");
+        if (e.Line != null)
+        {
+            Log.Warning($"Reading the manifest file, at line {e.LineNumber}\n");
+            Log.Warning($">>> '{e.Line}'\n");
+        }
+        Log.Warning(e.Message + "\n");
     }
 
     private void PersistManifest(AofManifest m)
@@ -193,19 +205,26 @@ public sealed partial class RedisServer : ICommandStreamConsumer
     /// <summary>Startup with appendonly yes: load the AOF (which wins over the RDB), then open it for writing.</summary>
     public void StartAofAtStartup()
     {
-        var m = ReadManifest();
-        if (m != null)
+        AofManifest? m;
+        try
         {
-            try
-            {
-                LoadAof(m);
-            }
-            catch (InvalidOperationException e)
-            {
-                // The reason is the last line of the log, as Redis exits right after it.
-                Log.Warning(e.Message);
-                throw;
-            }
+            m = ReadManifest();
+        }
+        catch (AofManifestException e)
+        {
+            LogManifestError(e);
+            throw new InvalidOperationException(e.Message, e);
+        }
+        try
+        {
+            m = UpgradeOldStyleAof(m);
+            if (m != null && (m.Base != null || m.Incrs.Count > 0)) LoadAof(m);
+        }
+        catch (InvalidOperationException e)
+        {
+            // The reason is the last line of the log, as Redis exits right after it.
+            Log.Warning(e.Message);
+            throw;
         }
         m ??= new AofManifest();
         lock (ExecLock)
@@ -219,6 +238,36 @@ public sealed partial class RedisServer : ICommandStreamConsumer
             OpenNewIncrIfNeeded(m);
             EnableAofWriting();
         }
+    }
+
+    /// <summary>
+    /// loadAppendOnlyFiles's upgrade from a pre-7.0 single AOF: when dir/appendfilename exists and
+    /// the AOF directory is missing, or its manifest names no files, or names only that file as
+    /// the base without it being there (an interrupted upgrade), the file becomes the base (seq 1)
+    /// of a new manifest and moves into the directory.
+    /// </summary>
+    private AofManifest? UpgradeOldStyleAof(AofManifest? m)
+    {
+        string oldPath = Path.Combine(Config.Dir, AofPrefix);
+        if (!File.Exists(oldPath)) return m;
+        bool upgrade = !Directory.Exists(AofDir)
+            || m == null || (m.Base == null && m.Incrs.Count == 0)
+            || (m.Base != null && m.Incrs.Count == 0 && m.Base.Name == AofPrefix && !File.Exists(Path.Combine(AofDir, AofPrefix)));
+        if (!upgrade) return m;
+        m ??= new AofManifest();
+        m.Base = new AofFileInfo(AofPrefix, 1, AofFileType.Base);
+        m.CurrentBaseSeq = 1;
+        try
+        {
+            PersistManifest(m);
+            File.Move(oldPath, Path.Combine(AofDir, AofPrefix));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new InvalidOperationException($"Error trying to move the old AOF file {AofPrefix} into dir {ConfigOr("appenddirname", "appendonlydir")}: {IoErrorText(e)}");
+        }
+        Log.Notice($"Successfully migrated an old-style AOF file ({AofPrefix}) into the AOF directory ({ConfigOr("appenddirname", "appendonlydir")}).");
+        return m;
     }
 
     private void OpenNewIncrIfNeeded(AofManifest m)
@@ -338,7 +387,17 @@ public sealed partial class RedisServer : ICommandStreamConsumer
             Aof.RewriteScheduled = true;
             return null;
         }
-        var m = _aofManifest ?? ReadManifest() ?? new AofManifest();
+        AofManifest m;
+        try
+        {
+            m = _aofManifest ?? ReadManifest() ?? new AofManifest();
+        }
+        catch (IOException e)
+        {
+            Log.Warning($"Can't read the AOF manifest for the background rewrite: {e.Message}");
+            Aof.LastBgrewriteOk = false;
+            return Errors.AofRewriteFailed;
+        }
         // Buffered commands predate the snapshot: they must reach the old incr file, not the new one.
         FlushAofBuffer();
         if (!Aof.LastWriteOk)
@@ -490,20 +549,16 @@ public sealed partial class RedisServer : ICommandStreamConsumer
             var files = new List<AofFileInfo>();
             if (m.Base != null) files.Add(m.Base);
             files.AddRange(m.Incrs);
+            // Like getBaseAndIncrAppendOnlyFilesSize: every file is stat'ed before any is loaded,
+            // and one the manifest names but the disk lacks is fatal.
+            var lengths = new long[files.Count];
+            for (int i = 0; i < files.Count; i++) lengths[i] = AofFileLength(files[i].Name);
             long total = 0;
             for (int i = 0; i < files.Count; i++)
             {
                 var f = files[i];
                 string path = Path.Combine(AofDir, f.Name);
-                if (!File.Exists(path))
-                {
-                    if (f.Type == AofFileType.Base) throw new InvalidOperationException($"The AOF file {f.Name} doesn't exist");
-                    throw new InvalidOperationException($"The AOF file {f.Name} doesn't exist");
-                }
-                // The size of what the name leads to (fstat, as Redis does), not of a symlink itself.
-                long length;
-                using (var probe = File.OpenHandle(path)) length = RandomAccess.GetLength(probe);
-                if (length == 0) continue;
+                if (lengths[i] == 0) continue;
                 total += LoadAofFile(path, isLast: i == files.Count - 1);
                 Log.Notice($"DB loaded from {(f.Type == AofFileType.Base ? "base" : "incr")} file {f.Name}: {Stopwatch.GetElapsedTime(start).TotalSeconds:F3} seconds");
             }
@@ -517,8 +572,24 @@ public sealed partial class RedisServer : ICommandStreamConsumer
         }
     }
 
+    /// <summary>The size of what the name leads to (stat follows symlinks, as Redis's does).</summary>
+    private long AofFileLength(string name)
+    {
+        try
+        {
+            using var probe = File.OpenHandle(Path.Combine(AofDir, name));
+            return RandomAccess.GetLength(probe);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            string reason = e is FileNotFoundException or DirectoryNotFoundException ? "No such file or directory" : IoErrorText(e);
+            throw new InvalidOperationException($"Unable to obtain the AOF file {name} length. stat: {reason}");
+        }
+    }
+
     private long LoadAofFile(string path, bool isLast)
     {
+        long rdbLength = 0;
         using (var probe = File.OpenRead(path))
         {
             Span<byte> magic = stackalloc byte[5];
@@ -529,10 +600,18 @@ public sealed partial class RedisServer : ICommandStreamConsumer
                 var r = RdbFile.Load(probe, Keyspace, skipExpired: true, Keyspace.NowMs);
                 if (r.FunctionLibraries.Count > 0) FunctionLibrariesLoaded?.Invoke(r.FunctionLibraries);
                 Log.Notice($"Loading RDB preamble from AOF file... Done loading RDB, keys loaded: {r.KeysLoaded}, keys expired: {r.ExpiredSkipped}.");
-                return r.KeysLoaded;
+                // A pre-7.0 AOF (or a base a user appended to) continues with commands after the RDB.
+                if (r.BytesRead >= probe.Length) return r.KeysLoaded;
+                rdbLength = r.BytesRead;
             }
         }
-        var data = File.ReadAllBytes(path);
+        byte[] data;
+        using (var fs = File.OpenRead(path))
+        {
+            fs.Position = rdbLength;
+            data = new byte[fs.Length - rdbLength];
+            fs.ReadExactly(data);
+        }
         var parser = new RequestParser { IsMasterLink = true };
         var args = new CommandArgs();
         var fake = CreateFakeClient();
@@ -582,8 +661,8 @@ public sealed partial class RedisServer : ICommandStreamConsumer
             if (!isLast || !allowed)
                 throw new InvalidOperationException($"Unexpected end of file reading the append only file {Path.GetFileName(path)}. You can: 1) Make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>. 2) Alternatively you can set the 'aof-load-truncated' configuration option to yes and restart the server.");
             Log.Warning($"!!! Warning: short read while loading the AOF file {Path.GetFileName(path)}!!!");
-            Log.Warning($"!!! Truncating the AOF {Path.GetFileName(path)} at offset {lastGood} !!!");
-            using (var fs = new FileStream(path, FileMode.Open, FileAccess.Write)) fs.SetLength(lastGood);
+            Log.Warning($"!!! Truncating the AOF {Path.GetFileName(path)} at offset {rdbLength + lastGood} !!!");
+            using (var fs = new FileStream(path, FileMode.Open, FileAccess.Write)) fs.SetLength(rdbLength + lastGood);
             Log.Warning($"AOF {Path.GetFileName(path)} loaded anyway because aof-load-truncated is enabled");
         }
         return commands;
