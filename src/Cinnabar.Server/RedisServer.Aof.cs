@@ -348,7 +348,9 @@ public sealed partial class RedisServer : ICommandStreamConsumer
         if (on == Aof.Enabled && !Aof.RewriteInProgress) return null;
         if (!on)
         {
+            if (!Aof.Enabled && !_aofEnablePending) return null;
             _aofEnablePending = false;
+            Aof.RewriteScheduled = false;
             FlushAofBuffer();
             RemoveStreamConsumer(this);
             lock (_aofFileLock)
@@ -361,6 +363,7 @@ public sealed partial class RedisServer : ICommandStreamConsumer
                 }
             }
             Aof.Enabled = false;
+            KillAofRewriteChild();
             return null;
         }
         if (_atomicDepth > 0)
@@ -425,12 +428,16 @@ public sealed partial class RedisServer : ICommandStreamConsumer
         }
         if (enabling) EnableAofWriting();
         var snaps = RdbFile.BeginSnapshots(Keyspace);
+        var child = BackgroundChild.Start();
+        _aofRewriteChild = child;
         bool rdb = Config.AofUseRdbPreamble;
-        var options = rdb ? RdbOptions(aofBase: true) : null;
+        var options = rdb ? RdbOptions(aofBase: true, child) : null;
+        var delay = KeySaveDelay.Create(Config.RdbKeySaveDelayMicros, child.Cancel.Token);
         var libraries = CurrentFunctionLibraries();
         long baseSeq = m.CurrentBaseSeq + 1;
-        Log.Notice($"Background append only file rewriting started by pid {Environment.ProcessId}");
-        string tmp = Path.Combine(AofDir, $"temp-rewriteaof-bg-{Environment.ProcessId}.aof");
+        Log.Notice($"Background append only file rewriting started by pid {child.Pid}");
+        // Like Redis's child, the base is written in the working directory, then moved into the AOF dir.
+        string tmp = Path.Combine(Config.Dir, $"temp-rewriteaof-bg-{child.Pid}.aof");
         bool timestamps = Config.AofTimestampEnabled;
         BackgroundJobs.Run("aofrewrite", () =>
         {
@@ -442,7 +449,7 @@ public sealed partial class RedisServer : ICommandStreamConsumer
                 else
                 {
                     if (timestamps) fs.Write(TimestampAnnotation(DateTimeOffset.UtcNow.ToUnixTimeSeconds()));
-                    AofRewriter.Write(fs, snaps, ExecLock, libraries, YieldToClients);
+                    AofRewriter.Write(fs, snaps, ExecLock, libraries, YieldToClients, delay);
                 }
                 fs.Flush(flushToDisk: true);
                 Log.Notice($"Successfully created the temporary AOF base file {Path.GetFileName(tmp)}");
@@ -451,21 +458,50 @@ public sealed partial class RedisServer : ICommandStreamConsumer
             {
                 ok = false;
                 Log.Warning($"Write error writing append only file on disk: {e.Message}");
-                try { File.Delete(tmp); } catch (IOException) { }
             }
-            lock (ExecLock) FinishAofRewrite(ok, tmp, baseSeq, rdb);
+            catch (OperationCanceledException)
+            {
+                ok = false;   // stopped by the server, or its stand-in child killed: reported below
+            }
+            if (!ok) DeleteQuietly(tmp);
+            lock (ExecLock)
+            {
+                // A rewrite the server already stopped (appendonly no) was cleaned up then.
+                if (_aofRewriteChild == child)
+                {
+                    _aofRewriteChild = null;
+                    FinishAofRewrite(ok, tmp, baseSeq, rdb, child);
+                }
+            }
+            child.Dispose();
         });
         return null;
     }
 
-    private void FinishAofRewrite(bool ok, string tmp, long baseSeq, bool rdb)
+    /// <summary>The running rewrite's handle (null when none runs).</summary>
+    private BackgroundChild? _aofRewriteChild;
+
+    /// <summary>killAppendOnlyChild: appendonly turned off ends a running rewrite (lock held).</summary>
+    private void KillAofRewriteChild()
+    {
+        var child = _aofRewriteChild;
+        if (child == null) return;
+        Log.Notice($"Killing running AOF rewrite child: {child.Pid}");
+        _aofRewriteChild = null;
+        child.Stop();
+        DeleteQuietly(Path.Combine(Config.Dir, $"temp-rewriteaof-bg-{child.Pid}.aof"));
+        Aof.RewriteInProgress = false;
+    }
+
+    private void FinishAofRewrite(bool ok, string tmp, long baseSeq, bool rdb, BackgroundChild child)
     {
         Aof.RewriteInProgress = false;
         Aof.LastRewriteTimeSec = (Environment.TickCount64 - Aof.CurrentRewriteStartMs) / 1000;
-        Aof.LastBgrewriteOk = ok;
+        Aof.LastBgrewriteOk = ok || child.StoppedByServer;
         if (!ok)
         {
-            Log.Warning("Background AOF rewrite terminated with error");
+            if (child.KilledBySignal != 0) Log.Warning($"Background AOF rewrite terminated by signal {child.KilledBySignal}");
+            else Log.Warning("Background AOF rewrite terminated with error");
             return;
         }
         Log.Notice("Background AOF rewrite terminated with success");

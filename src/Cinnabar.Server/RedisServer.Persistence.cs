@@ -34,8 +34,12 @@ public sealed partial class RedisServer
 
     public string RdbPath => Path.Combine(Config.Dir, ConfigOr("dbfilename", "dump.rdb"));
 
-    public RdbSaveOptions RdbOptions(bool aofBase = false) => new()
+    /// <summary>Save options from the config; a background job's saves are slowed by
+    /// rdb-key-save-delay and end early when its <paramref name="child"/> is stopped or killed.</summary>
+    internal RdbSaveOptions RdbOptions(bool aofBase = false, BackgroundChild? child = null) => new()
     {
+        KeySaveDelayMicros = child != null ? Config.RdbKeySaveDelayMicros : 0,
+        Cancel = child?.Cancel.Token ?? default,
         Compress = ConfigOr("rdbcompression", "yes") == "yes",
         Checksum = ConfigOr("rdbchecksum", "yes") == "yes",
         UsedMemory = UsedMemory(),
