@@ -873,6 +873,11 @@ public sealed partial class RedisServer : IKeyspaceEvents
     /// <summary>DEBUG PAUSE-CRON: the cron does nothing while set.</summary>
     public bool CronPaused;
 
+    private SignalShutdown? _signalShutdown;
+
+    /// <summary>SIGTERM/SIGINT: a shutdown the cron carries out (see SignalShutdown).</summary>
+    public SignalShutdown SignalShutdown => _signalShutdown ??= new SignalShutdown(this);
+
     private void Cron()
     {
         if (CronPaused) return;
@@ -889,6 +894,7 @@ public sealed partial class RedisServer : IKeyspaceEvents
         try
         {
             {
+                _signalShutdown?.CronCheck();
                 CleanUpClosedClients();
                 UpdateCachedTime();
                 Stats.Sample(Environment.TickCount64);
