@@ -364,6 +364,11 @@ public sealed partial class RedisServer : ICommandStreamConsumer
             }
             Aof.Enabled = false;
             KillAofRewriteChild();
+            if (_aofWaitRewrite)
+            {
+                _aofWaitRewrite = false;
+                DeleteQuietly(Path.Combine(AofDir, TempIncrName));
+            }
             return null;
         }
         if (_atomicDepth > 0)
@@ -387,6 +392,8 @@ public sealed partial class RedisServer : ICommandStreamConsumer
         if (Aof.RewriteInProgress) return "ERR Background append only file rewriting already in progress";
         if (Rdb.BgsaveInProgress)
         {
+            // startAppendOnly with a child active: AOF_WAIT_REWRITE, the rewrite runs later.
+            if (enabling) _aofEnablePending = true;
             Aof.RewriteScheduled = true;
             return null;
         }
@@ -411,13 +418,15 @@ public sealed partial class RedisServer : ICommandStreamConsumer
         Aof.RewriteInProgress = true;
         Stats.TotalForks++;
         Aof.CurrentRewriteStartMs = Environment.TickCount64;
-        if (enabling || _aofHandle == null)
-        {
-            _aofManifest = m;
-        }
+        _aofManifest = m;
+        if (enabling) _aofWaitRewrite = true;
         try
         {
-            OpenNewIncr(m);
+            // openNewIncrAofForAppend: nothing while the AOF is off; while it is being turned on
+            // (AOF_WAIT_REWRITE) a temp incr file outside the manifest collects the writes until
+            // the rewrite succeeds; otherwise a new incr file is added to the manifest.
+            if (_aofWaitRewrite) OpenTempIncr();
+            else if (Aof.Enabled) OpenNewIncr(m);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -478,6 +487,78 @@ public sealed partial class RedisServer : ICommandStreamConsumer
         return null;
     }
 
+    /// <summary>Redis's AOF_WAIT_REWRITE: the AOF is being turned on; writes go to the temp incr file.</summary>
+    private bool _aofWaitRewrite;
+
+    /// <summary>stat_aofrw_consecutive_failures.</summary>
+    private int _aofRewriteFailures;
+    private int _aofLimitDelayMinutes;
+    private long _aofLimitNextUnix;
+
+    private string TempIncrName => "temp-" + AofPrefix + ".incr";
+
+    /// <summary>The temp incr file of AOF_WAIT_REWRITE becomes the write target (truncated, outside the manifest).</summary>
+    private void OpenTempIncr()
+    {
+        FlushAofBuffer();
+        Directory.CreateDirectory(AofDir);
+        var handle = File.OpenHandle(Path.Combine(AofDir, TempIncrName), FileMode.Create, FileAccess.Write, FileShare.Read);
+        lock (_aofFileLock)
+        {
+            _aofHandle?.Dispose();
+            _aofHandle = handle;
+            _aofOffset = 0;
+        }
+        ResetSelectedDb(this);
+    }
+
+    /// <summary>A rewrite that was to turn the AOF on failed: drop the temp incr and try again (cron).</summary>
+    private void RetryAfterFailedEnable()
+    {
+        if (!_aofWaitRewrite) return;
+        _aofBuffer.Clear();
+        Log.Notice($"Removing the temp incr aof file {TempIncrName} in the background");
+        DeleteQuietly(Path.Combine(AofDir, TempIncrName));
+        Aof.RewriteScheduled = true;
+    }
+
+    /// <summary>aofDelHistoryFiles: unless aof-disable-auto-gc, history files are deleted and dropped from the manifest (lock held).</summary>
+    internal void DeleteAofHistory()
+    {
+        var m = _aofManifest;
+        if (m == null || m.History.Count == 0 || Config.AofDisableAutoGc) return;
+        foreach (var h in m.History)
+        {
+            Log.Notice($"Removing the history file {h.Name} in the background");
+            DeleteQuietly(Path.Combine(AofDir, h.Name));
+        }
+        m.History.Clear();
+        try { PersistManifest(m); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { Log.Warning($"Can't persist the AOF manifest: {IoErrorText(e)}"); }
+    }
+
+    /// <summary>aofRewriteLimited: after 3 failures in a row, automatic rewrites wait 1, 2, 4 ... 60 minutes.</summary>
+    private bool AofRewriteLimited()
+    {
+        if (_aofRewriteFailures < 3)
+        {
+            _aofLimitDelayMinutes = 0;
+            _aofLimitNextUnix = 0;
+            return false;
+        }
+        long now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        if (_aofLimitNextUnix != 0)
+        {
+            if (now < _aofLimitNextUnix) return true;
+            _aofLimitNextUnix = 0;
+            return false;
+        }
+        _aofLimitDelayMinutes = Math.Min(_aofLimitDelayMinutes == 0 ? 1 : _aofLimitDelayMinutes * 2, 60);
+        _aofLimitNextUnix = now + _aofLimitDelayMinutes * 60L;
+        Log.Warning($"Background AOF rewrite has repeatedly failed and triggered the limit, will retry in {_aofLimitDelayMinutes} minutes");
+        return true;
+    }
+
     /// <summary>The running rewrite's handle (null when none runs).</summary>
     private BackgroundChild? _aofRewriteChild;
 
@@ -500,8 +581,10 @@ public sealed partial class RedisServer : ICommandStreamConsumer
         Aof.LastBgrewriteOk = ok || child.StoppedByServer;
         if (!ok)
         {
+            if (!child.StoppedByServer) _aofRewriteFailures++;
             if (child.KilledBySignal != 0) Log.Warning($"Background AOF rewrite terminated by signal {child.KilledBySignal}");
             else Log.Warning("Background AOF rewrite terminated with error");
+            RetryAfterFailedEnable();
             return;
         }
         Log.Notice("Background AOF rewrite terminated with success");
@@ -519,23 +602,43 @@ public sealed partial class RedisServer : ICommandStreamConsumer
             return;
         }
         Log.Notice($"Successfully renamed the temporary AOF base file {Path.GetFileName(tmp)} into {baseName}");
+        // backgroundRewriteDoneHandler on a copy of the manifest: the old base goes to the head of
+        // the history; a temp incr (AOF being turned on) becomes the next incr file; every incr
+        // but the one being written is history too (all of them when the AOF is off).
         var newManifest = new AofManifest { CurrentBaseSeq = baseSeq, CurrentIncrSeq = m.CurrentIncrSeq };
         newManifest.Base = new AofFileInfo(baseName, baseSeq, AofFileType.Base);
-        var history = new List<AofFileInfo>();
-        history.AddRange(m.History);
-        // Every incr file but the one opened when this rewrite started is now covered by the base.
-        var current = m.Incrs[^1];
-        history.AddRange(m.Incrs.Take(m.Incrs.Count - 1));
-        if (m.Base != null) history.Add(m.Base);
-        newManifest.Incrs.Add(current);
-        PersistManifest(newManifest);
-        foreach (var h in history)
+        var history = new List<AofFileInfo>(m.History);
+        if (m.Base != null && m.Base.Name != baseName) history.Insert(0, m.Base with { Type = AofFileType.History });
+        var incrs = new List<AofFileInfo>(m.Incrs);
+        if (_aofWaitRewrite)
         {
-            // The previous base may have had the same name (another base kind never does).
-            if (h.Name == baseName) continue;
-            Log.Notice($"Removing the history file {h.Name} in the background");
-            try { File.Delete(Path.Combine(AofDir, h.Name)); } catch (IOException) { }
+            long seq = newManifest.CurrentIncrSeq + 1;
+            string incrName = AofManifest.IncrName(AofPrefix, seq);
+            try
+            {
+                File.Move(Path.Combine(AofDir, TempIncrName), Path.Combine(AofDir, incrName), overwrite: true);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                Log.Warning($"Error trying to rename the temporary AOF incr file {TempIncrName} into {incrName}: {e.Message}");
+                DeleteQuietly(Path.Combine(AofDir, baseName));
+                Aof.LastBgrewriteOk = false;
+                _aofRewriteFailures++;
+                RetryAfterFailedEnable();
+                return;
+            }
+            Log.Notice($"Successfully renamed the temporary AOF incr file {TempIncrName} into {incrName}");
+            newManifest.CurrentIncrSeq = seq;
+            incrs.Add(new AofFileInfo(incrName, seq, AofFileType.Incr));
         }
+        int keep = _aofHandle != null && Aof.Enabled ? 1 : 0;
+        for (int i = incrs.Count - 1 - keep; i >= 0; i--) history.Insert(0, incrs[i] with { Type = AofFileType.History });
+        for (int i = Math.Max(0, incrs.Count - keep); i < incrs.Count; i++) newManifest.Incrs.Add(incrs[i]);
+        newManifest.History.AddRange(history);
+        PersistManifest(newManifest);
+        _aofWaitRewrite = false;
+        _aofRewriteFailures = 0;
+        DeleteAofHistory();
         Aof.Rewrites++;
         Aof.BaseSize = new FileInfo(Path.Combine(AofDir, baseName)).Length;
         Aof.CurrentSize = AofTotalSize();
@@ -552,7 +655,7 @@ public sealed partial class RedisServer : ICommandStreamConsumer
         if (Aof.RewriteScheduled)
         {
             Aof.RewriteScheduled = false;
-            bool enabling = _aofEnablePending;
+            bool enabling = _aofEnablePending && !_aofWaitRewrite;
             _aofEnablePending = false;
             StartAofRewrite(enabling);
             return;
@@ -563,7 +666,7 @@ public sealed partial class RedisServer : ICommandStreamConsumer
         if (pct <= 0 || Aof.CurrentSize < minSize) return;
         long baseSize = Math.Max(Aof.BaseSize, 1);
         long growth = (Aof.CurrentSize - baseSize) * 100 / baseSize;
-        if (growth >= pct)
+        if (growth >= pct && !AofRewriteLimited())
         {
             Log.Notice($"Starting automatic rewriting of AOF on {growth}% growth");
             StartAofRewrite();

@@ -157,8 +157,10 @@ public sealed partial class RedisServer
         }
         catch (RdbSaveException e)
         {
+            // rdbSave's failure leaves lastbgsave_status alone (no MISCONF from a failed SAVE or
+            // shutdown save); only the attempt time is recorded.
             Log.Warning(e.Message);
-            OnSaveDone(ok: false, Dirty);
+            Rdb.LastSaveAttemptUnix = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
             return "ERR";
         }
     }

@@ -108,6 +108,9 @@ public sealed partial class RedisServer : IKeyspaceEvents
         Cluster?.OnConfigChanged(name);
         switch (name)
         {
+            case "aof-disable-auto-gc":
+                if (value == "no") DeleteAofHistory();
+                break;
             case "notify-keyspace-events": Notifications.Configure(value); break;
             // updateMaxmemory starts evicting at once, not at the next command.
             case "maxmemory" when Config.MaxMemory > 0: PerformEvictions(); break;
