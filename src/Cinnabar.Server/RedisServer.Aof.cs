@@ -634,11 +634,21 @@ public sealed partial class RedisServer : ICommandStreamConsumer
         int keep = _aofHandle != null && Aof.Enabled ? 1 : 0;
         for (int i = incrs.Count - 1 - keep; i >= 0; i--) history.Insert(0, incrs[i] with { Type = AofFileType.History });
         for (int i = Math.Max(0, incrs.Count - keep); i < incrs.Count; i++) newManifest.Incrs.Add(incrs[i]);
-        newManifest.History.AddRange(history);
+        // With auto gc the manifest is written once, without the history (Redis writes it with
+        // the history, then again without it once aofDelHistoryFiles ran: same end state).
+        bool gc = !Config.AofDisableAutoGc;
+        if (!gc) newManifest.History.AddRange(history);
         PersistManifest(newManifest);
         _aofWaitRewrite = false;
         _aofRewriteFailures = 0;
-        DeleteAofHistory();
+        if (gc)
+        {
+            foreach (var h in history)
+            {
+                Log.Notice($"Removing the history file {h.Name} in the background");
+                DeleteQuietly(Path.Combine(AofDir, h.Name));
+            }
+        }
         Aof.Rewrites++;
         Aof.BaseSize = new FileInfo(Path.Combine(AofDir, baseName)).Length;
         Aof.CurrentSize = AofTotalSize();
