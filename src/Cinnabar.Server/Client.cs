@@ -443,8 +443,11 @@ public sealed partial class Client
         Span<byte> lower = stackalloc byte[10];
         for (int i = 0; i < name.Length; i++) lower[i] = name[i] is >= (byte)'A' and <= (byte)'Z' ? (byte)(name[i] | 0x20) : name[i];
         var n = lower[..name.Length];
+        // DEBUG too (LOADAOF may replay a slow script, RELOAD and SLEEP hold the lock for long):
+        // on the socket engine's thread it would stop every other connection from being read.
         return n.SequenceEqual("eval"u8) || n.SequenceEqual("evalsha"u8) || n.SequenceEqual("eval_ro"u8)
-            || n.SequenceEqual("evalsha_ro"u8) || n.SequenceEqual("fcall"u8) || n.SequenceEqual("fcall_ro"u8);
+            || n.SequenceEqual("evalsha_ro"u8) || n.SequenceEqual("fcall"u8) || n.SequenceEqual("fcall_ro"u8)
+            || n.SequenceEqual("debug"u8);
     }
 
     /// <summary>Answers complete buffered commands without the exec lock while a script is busy (see RedisServer.Scripting).</summary>

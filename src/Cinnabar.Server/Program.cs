@@ -154,15 +154,7 @@ namespace Cinnabar.Server
             return 0;
         }
 
-        private static void OnSignal(RedisServer server, string name, bool? save)
-        {
-            server.Log.Warning($"Received {name} scheduling shutdown...");
-            server.LdbInterrupt = true;
-            ThreadPool.QueueUserWorkItem(_ =>
-            {
-                lock (server.ExecLock) server.Shutdown(save, force: true);
-            });
-        }
+        private static void OnSignal(RedisServer server, string name, bool? save) => server.SignalShutdown.OnSignal(name, save);
 
         private static void Usage()
         {

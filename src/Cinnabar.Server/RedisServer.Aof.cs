@@ -134,7 +134,19 @@ public sealed partial class RedisServer : ICommandStreamConsumer
     {
         string path = Path.Combine(AofDir, AofManifest.ManifestName(AofPrefix));
         if (!File.Exists(path)) return null;
-        return AofManifest.Parse(File.ReadAllText(path));
+        return AofManifest.Parse(File.ReadAllBytes(path));
+    }
+
+    /// <summary>aofLoadManifestFromFile's fatal report, before the server exits.</summary>
+    private void LogManifestError(AofManifestException e)
+    {
+        Log.Warning("\n*** FATAL AOF MANIFEST FILE ERROR ***\n");
+        if (e.Line != null)
+        {
+            Log.Warning($"Reading the manifest file, at line {e.LineNumber}\n");
+            Log.Warning($">>> '{e.Line}'\n");
+        }
+        Log.Warning(e.Message + "\n");
     }
 
     private void PersistManifest(AofManifest m)
@@ -193,19 +205,26 @@ public sealed partial class RedisServer : ICommandStreamConsumer
     /// <summary>Startup with appendonly yes: load the AOF (which wins over the RDB), then open it for writing.</summary>
     public void StartAofAtStartup()
     {
-        var m = ReadManifest();
-        if (m != null)
+        AofManifest? m;
+        try
         {
-            try
-            {
-                LoadAof(m);
-            }
-            catch (InvalidOperationException e)
-            {
-                // The reason is the last line of the log, as Redis exits right after it.
-                Log.Warning(e.Message);
-                throw;
-            }
+            m = ReadManifest();
+        }
+        catch (AofManifestException e)
+        {
+            LogManifestError(e);
+            throw new InvalidOperationException(e.Message, e);
+        }
+        try
+        {
+            m = UpgradeOldStyleAof(m);
+            if (m != null && (m.Base != null || m.Incrs.Count > 0)) LoadAof(m);
+        }
+        catch (InvalidOperationException e)
+        {
+            // The reason is the last line of the log, as Redis exits right after it.
+            Log.Warning(e.Message);
+            throw;
         }
         m ??= new AofManifest();
         lock (ExecLock)
@@ -219,6 +238,36 @@ public sealed partial class RedisServer : ICommandStreamConsumer
             OpenNewIncrIfNeeded(m);
             EnableAofWriting();
         }
+    }
+
+    /// <summary>
+    /// loadAppendOnlyFiles's upgrade from a pre-7.0 single AOF: when dir/appendfilename exists and
+    /// the AOF directory is missing, or its manifest names no files, or names only that file as
+    /// the base without it being there (an interrupted upgrade), the file becomes the base (seq 1)
+    /// of a new manifest and moves into the directory.
+    /// </summary>
+    private AofManifest? UpgradeOldStyleAof(AofManifest? m)
+    {
+        string oldPath = Path.Combine(Config.Dir, AofPrefix);
+        if (!File.Exists(oldPath)) return m;
+        bool upgrade = !Directory.Exists(AofDir)
+            || m == null || (m.Base == null && m.Incrs.Count == 0)
+            || (m.Base != null && m.Incrs.Count == 0 && m.Base.Name == AofPrefix && !File.Exists(Path.Combine(AofDir, AofPrefix)));
+        if (!upgrade) return m;
+        m ??= new AofManifest();
+        m.Base = new AofFileInfo(AofPrefix, 1, AofFileType.Base);
+        m.CurrentBaseSeq = 1;
+        try
+        {
+            PersistManifest(m);
+            File.Move(oldPath, Path.Combine(AofDir, AofPrefix));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new InvalidOperationException($"Error trying to move the old AOF file {AofPrefix} into dir {ConfigOr("appenddirname", "appendonlydir")}: {IoErrorText(e)}");
+        }
+        Log.Notice($"Successfully migrated an old-style AOF file ({AofPrefix}) into the AOF directory ({ConfigOr("appenddirname", "appendonlydir")}).");
+        return m;
     }
 
     private void OpenNewIncrIfNeeded(AofManifest m)
@@ -299,7 +348,9 @@ public sealed partial class RedisServer : ICommandStreamConsumer
         if (on == Aof.Enabled && !Aof.RewriteInProgress) return null;
         if (!on)
         {
+            if (!Aof.Enabled && !_aofEnablePending) return null;
             _aofEnablePending = false;
+            Aof.RewriteScheduled = false;
             FlushAofBuffer();
             RemoveStreamConsumer(this);
             lock (_aofFileLock)
@@ -312,6 +363,12 @@ public sealed partial class RedisServer : ICommandStreamConsumer
                 }
             }
             Aof.Enabled = false;
+            KillAofRewriteChild();
+            if (_aofWaitRewrite)
+            {
+                _aofWaitRewrite = false;
+                DeleteQuietly(Path.Combine(AofDir, TempIncrName));
+            }
             return null;
         }
         if (_atomicDepth > 0)
@@ -335,10 +392,22 @@ public sealed partial class RedisServer : ICommandStreamConsumer
         if (Aof.RewriteInProgress) return "ERR Background append only file rewriting already in progress";
         if (Rdb.BgsaveInProgress)
         {
+            // startAppendOnly with a child active: AOF_WAIT_REWRITE, the rewrite runs later.
+            if (enabling) _aofEnablePending = true;
             Aof.RewriteScheduled = true;
             return null;
         }
-        var m = _aofManifest ?? ReadManifest() ?? new AofManifest();
+        AofManifest m;
+        try
+        {
+            m = _aofManifest ?? ReadManifest() ?? new AofManifest();
+        }
+        catch (IOException e)
+        {
+            Log.Warning($"Can't read the AOF manifest for the background rewrite: {e.Message}");
+            Aof.LastBgrewriteOk = false;
+            return Errors.AofRewriteFailed;
+        }
         // Buffered commands predate the snapshot: they must reach the old incr file, not the new one.
         FlushAofBuffer();
         if (!Aof.LastWriteOk)
@@ -349,13 +418,15 @@ public sealed partial class RedisServer : ICommandStreamConsumer
         Aof.RewriteInProgress = true;
         Stats.TotalForks++;
         Aof.CurrentRewriteStartMs = Environment.TickCount64;
-        if (enabling || _aofHandle == null)
-        {
-            _aofManifest = m;
-        }
+        _aofManifest = m;
+        if (enabling) _aofWaitRewrite = true;
         try
         {
-            OpenNewIncr(m);
+            // openNewIncrAofForAppend: nothing while the AOF is off; while it is being turned on
+            // (AOF_WAIT_REWRITE) a temp incr file outside the manifest collects the writes until
+            // the rewrite succeeds; otherwise a new incr file is added to the manifest.
+            if (_aofWaitRewrite) OpenTempIncr();
+            else if (Aof.Enabled) OpenNewIncr(m);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -366,12 +437,16 @@ public sealed partial class RedisServer : ICommandStreamConsumer
         }
         if (enabling) EnableAofWriting();
         var snaps = RdbFile.BeginSnapshots(Keyspace);
+        var child = BackgroundChild.Start();
+        _aofRewriteChild = child;
         bool rdb = Config.AofUseRdbPreamble;
-        var options = rdb ? RdbOptions(aofBase: true) : null;
+        var options = rdb ? RdbOptions(aofBase: true, child) : null;
+        var delay = KeySaveDelay.Create(Config.RdbKeySaveDelayMicros, child.Cancel.Token);
         var libraries = CurrentFunctionLibraries();
         long baseSeq = m.CurrentBaseSeq + 1;
-        Log.Notice($"Background append only file rewriting started by pid {Environment.ProcessId}");
-        string tmp = Path.Combine(AofDir, $"temp-rewriteaof-bg-{Environment.ProcessId}.aof");
+        Log.Notice($"Background append only file rewriting started by pid {child.Pid}");
+        // Like Redis's child, the base is written in the working directory, then moved into the AOF dir.
+        string tmp = Path.Combine(Config.Dir, $"temp-rewriteaof-bg-{child.Pid}.aof");
         bool timestamps = Config.AofTimestampEnabled;
         BackgroundJobs.Run("aofrewrite", () =>
         {
@@ -383,7 +458,7 @@ public sealed partial class RedisServer : ICommandStreamConsumer
                 else
                 {
                     if (timestamps) fs.Write(TimestampAnnotation(DateTimeOffset.UtcNow.ToUnixTimeSeconds()));
-                    AofRewriter.Write(fs, snaps, ExecLock, libraries, YieldToClients);
+                    AofRewriter.Write(fs, snaps, ExecLock, libraries, YieldToClients, delay);
                 }
                 fs.Flush(flushToDisk: true);
                 Log.Notice($"Successfully created the temporary AOF base file {Path.GetFileName(tmp)}");
@@ -392,21 +467,124 @@ public sealed partial class RedisServer : ICommandStreamConsumer
             {
                 ok = false;
                 Log.Warning($"Write error writing append only file on disk: {e.Message}");
-                try { File.Delete(tmp); } catch (IOException) { }
             }
-            lock (ExecLock) FinishAofRewrite(ok, tmp, baseSeq, rdb);
+            catch (OperationCanceledException)
+            {
+                ok = false;   // stopped by the server, or its stand-in child killed: reported below
+            }
+            if (!ok) DeleteQuietly(tmp);
+            lock (ExecLock)
+            {
+                // A rewrite the server already stopped (appendonly no) was cleaned up then.
+                if (_aofRewriteChild == child)
+                {
+                    _aofRewriteChild = null;
+                    FinishAofRewrite(ok, tmp, baseSeq, rdb, child);
+                }
+            }
+            child.Dispose();
         });
         return null;
     }
 
-    private void FinishAofRewrite(bool ok, string tmp, long baseSeq, bool rdb)
+    /// <summary>Redis's AOF_WAIT_REWRITE: the AOF is being turned on; writes go to the temp incr file.</summary>
+    private bool _aofWaitRewrite;
+
+    /// <summary>stat_aofrw_consecutive_failures.</summary>
+    private int _aofRewriteFailures;
+    private int _aofLimitDelayMinutes;
+    private long _aofLimitNextUnix;
+
+    private string TempIncrName => "temp-" + AofPrefix + ".incr";
+
+    /// <summary>The temp incr file of AOF_WAIT_REWRITE becomes the write target (truncated, outside the manifest).</summary>
+    private void OpenTempIncr()
+    {
+        FlushAofBuffer();
+        Directory.CreateDirectory(AofDir);
+        var handle = File.OpenHandle(Path.Combine(AofDir, TempIncrName), FileMode.Create, FileAccess.Write, FileShare.Read);
+        lock (_aofFileLock)
+        {
+            _aofHandle?.Dispose();
+            _aofHandle = handle;
+            _aofOffset = 0;
+        }
+        ResetSelectedDb(this);
+    }
+
+    /// <summary>A rewrite that was to turn the AOF on failed: drop the temp incr and try again (cron).</summary>
+    private void RetryAfterFailedEnable()
+    {
+        if (!_aofWaitRewrite) return;
+        _aofBuffer.Clear();
+        Log.Notice($"Removing the temp incr aof file {TempIncrName} in the background");
+        DeleteQuietly(Path.Combine(AofDir, TempIncrName));
+        Aof.RewriteScheduled = true;
+    }
+
+    /// <summary>aofDelHistoryFiles: unless aof-disable-auto-gc, history files are deleted and dropped from the manifest (lock held).</summary>
+    internal void DeleteAofHistory()
+    {
+        var m = _aofManifest;
+        if (m == null || m.History.Count == 0 || Config.AofDisableAutoGc) return;
+        foreach (var h in m.History)
+        {
+            Log.Notice($"Removing the history file {h.Name} in the background");
+            DeleteQuietly(Path.Combine(AofDir, h.Name));
+        }
+        m.History.Clear();
+        try { PersistManifest(m); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { Log.Warning($"Can't persist the AOF manifest: {IoErrorText(e)}"); }
+    }
+
+    /// <summary>aofRewriteLimited: after 3 failures in a row, automatic rewrites wait 1, 2, 4 ... 60 minutes.</summary>
+    private bool AofRewriteLimited()
+    {
+        if (_aofRewriteFailures < 3)
+        {
+            _aofLimitDelayMinutes = 0;
+            _aofLimitNextUnix = 0;
+            return false;
+        }
+        long now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        if (_aofLimitNextUnix != 0)
+        {
+            if (now < _aofLimitNextUnix) return true;
+            _aofLimitNextUnix = 0;
+            return false;
+        }
+        _aofLimitDelayMinutes = Math.Min(_aofLimitDelayMinutes == 0 ? 1 : _aofLimitDelayMinutes * 2, 60);
+        _aofLimitNextUnix = now + _aofLimitDelayMinutes * 60L;
+        Log.Warning($"Background AOF rewrite has repeatedly failed and triggered the limit, will retry in {_aofLimitDelayMinutes} minutes");
+        return true;
+    }
+
+    /// <summary>The running rewrite's handle (null when none runs).</summary>
+    private BackgroundChild? _aofRewriteChild;
+
+    /// <summary>killAppendOnlyChild: appendonly turned off ends a running rewrite (lock held).</summary>
+    private void KillAofRewriteChild()
+    {
+        var child = _aofRewriteChild;
+        if (child == null) return;
+        Log.Notice($"Killing running AOF rewrite child: {child.Pid}");
+        _aofRewriteChild = null;
+        child.Stop();
+        DeleteQuietly(Path.Combine(Config.Dir, $"temp-rewriteaof-bg-{child.Pid}.aof"));
+        Aof.RewriteInProgress = false;
+    }
+
+    private void FinishAofRewrite(bool ok, string tmp, long baseSeq, bool rdb, BackgroundChild child)
     {
         Aof.RewriteInProgress = false;
         Aof.LastRewriteTimeSec = (Environment.TickCount64 - Aof.CurrentRewriteStartMs) / 1000;
-        Aof.LastBgrewriteOk = ok;
+        Aof.LastBgrewriteOk = ok || child.StoppedByServer;
         if (!ok)
         {
-            Log.Warning("Background AOF rewrite terminated with error");
+            if (!child.StoppedByServer) _aofRewriteFailures++;
+            if (child.KilledBySignal != 0) Log.Warning($"Background AOF rewrite terminated by signal {child.KilledBySignal}");
+            else Log.Warning("Background AOF rewrite terminated with error");
+            RetryAfterFailedEnable();
             return;
         }
         Log.Notice("Background AOF rewrite terminated with success");
@@ -424,22 +602,52 @@ public sealed partial class RedisServer : ICommandStreamConsumer
             return;
         }
         Log.Notice($"Successfully renamed the temporary AOF base file {Path.GetFileName(tmp)} into {baseName}");
+        // backgroundRewriteDoneHandler on a copy of the manifest: the old base goes to the head of
+        // the history; a temp incr (AOF being turned on) becomes the next incr file; every incr
+        // but the one being written is history too (all of them when the AOF is off).
         var newManifest = new AofManifest { CurrentBaseSeq = baseSeq, CurrentIncrSeq = m.CurrentIncrSeq };
         newManifest.Base = new AofFileInfo(baseName, baseSeq, AofFileType.Base);
-        var history = new List<AofFileInfo>();
-        history.AddRange(m.History);
-        // Every incr file but the one opened when this rewrite started is now covered by the base.
-        var current = m.Incrs[^1];
-        history.AddRange(m.Incrs.Take(m.Incrs.Count - 1));
-        if (m.Base != null) history.Add(m.Base);
-        newManifest.Incrs.Add(current);
-        PersistManifest(newManifest);
-        foreach (var h in history)
+        var history = new List<AofFileInfo>(m.History);
+        if (m.Base != null && m.Base.Name != baseName) history.Insert(0, m.Base with { Type = AofFileType.History });
+        var incrs = new List<AofFileInfo>(m.Incrs);
+        if (_aofWaitRewrite)
         {
-            // The previous base may have had the same name (another base kind never does).
-            if (h.Name == baseName) continue;
-            Log.Notice($"Removing the history file {h.Name} in the background");
-            try { File.Delete(Path.Combine(AofDir, h.Name)); } catch (IOException) { }
+            long seq = newManifest.CurrentIncrSeq + 1;
+            string incrName = AofManifest.IncrName(AofPrefix, seq);
+            try
+            {
+                File.Move(Path.Combine(AofDir, TempIncrName), Path.Combine(AofDir, incrName), overwrite: true);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                Log.Warning($"Error trying to rename the temporary AOF incr file {TempIncrName} into {incrName}: {e.Message}");
+                DeleteQuietly(Path.Combine(AofDir, baseName));
+                Aof.LastBgrewriteOk = false;
+                _aofRewriteFailures++;
+                RetryAfterFailedEnable();
+                return;
+            }
+            Log.Notice($"Successfully renamed the temporary AOF incr file {TempIncrName} into {incrName}");
+            newManifest.CurrentIncrSeq = seq;
+            incrs.Add(new AofFileInfo(incrName, seq, AofFileType.Incr));
+        }
+        int keep = _aofHandle != null && Aof.Enabled ? 1 : 0;
+        for (int i = incrs.Count - 1 - keep; i >= 0; i--) history.Insert(0, incrs[i] with { Type = AofFileType.History });
+        for (int i = Math.Max(0, incrs.Count - keep); i < incrs.Count; i++) newManifest.Incrs.Add(incrs[i]);
+        // With auto gc the manifest is written once, without the history (Redis writes it with
+        // the history, then again without it once aofDelHistoryFiles ran: same end state).
+        bool gc = !Config.AofDisableAutoGc;
+        if (!gc) newManifest.History.AddRange(history);
+        PersistManifest(newManifest);
+        _aofWaitRewrite = false;
+        _aofRewriteFailures = 0;
+        if (gc)
+        {
+            foreach (var h in history)
+            {
+                Log.Notice($"Removing the history file {h.Name} in the background");
+                DeleteQuietly(Path.Combine(AofDir, h.Name));
+            }
         }
         Aof.Rewrites++;
         Aof.BaseSize = new FileInfo(Path.Combine(AofDir, baseName)).Length;
@@ -457,7 +665,7 @@ public sealed partial class RedisServer : ICommandStreamConsumer
         if (Aof.RewriteScheduled)
         {
             Aof.RewriteScheduled = false;
-            bool enabling = _aofEnablePending;
+            bool enabling = _aofEnablePending && !_aofWaitRewrite;
             _aofEnablePending = false;
             StartAofRewrite(enabling);
             return;
@@ -468,7 +676,7 @@ public sealed partial class RedisServer : ICommandStreamConsumer
         if (pct <= 0 || Aof.CurrentSize < minSize) return;
         long baseSize = Math.Max(Aof.BaseSize, 1);
         long growth = (Aof.CurrentSize - baseSize) * 100 / baseSize;
-        if (growth >= pct)
+        if (growth >= pct && !AofRewriteLimited())
         {
             Log.Notice($"Starting automatic rewriting of AOF on {growth}% growth");
             StartAofRewrite();
@@ -490,20 +698,16 @@ public sealed partial class RedisServer : ICommandStreamConsumer
             var files = new List<AofFileInfo>();
             if (m.Base != null) files.Add(m.Base);
             files.AddRange(m.Incrs);
+            // Like getBaseAndIncrAppendOnlyFilesSize: every file is stat'ed before any is loaded,
+            // and one the manifest names but the disk lacks is fatal.
+            var lengths = new long[files.Count];
+            for (int i = 0; i < files.Count; i++) lengths[i] = AofFileLength(files[i].Name);
             long total = 0;
             for (int i = 0; i < files.Count; i++)
             {
                 var f = files[i];
                 string path = Path.Combine(AofDir, f.Name);
-                if (!File.Exists(path))
-                {
-                    if (f.Type == AofFileType.Base) throw new InvalidOperationException($"The AOF file {f.Name} doesn't exist");
-                    throw new InvalidOperationException($"The AOF file {f.Name} doesn't exist");
-                }
-                // The size of what the name leads to (fstat, as Redis does), not of a symlink itself.
-                long length;
-                using (var probe = File.OpenHandle(path)) length = RandomAccess.GetLength(probe);
-                if (length == 0) continue;
+                if (lengths[i] == 0) continue;
                 total += LoadAofFile(path, isLast: i == files.Count - 1);
                 Log.Notice($"DB loaded from {(f.Type == AofFileType.Base ? "base" : "incr")} file {f.Name}: {Stopwatch.GetElapsedTime(start).TotalSeconds:F3} seconds");
             }
@@ -517,8 +721,24 @@ public sealed partial class RedisServer : ICommandStreamConsumer
         }
     }
 
+    /// <summary>The size of what the name leads to (stat follows symlinks, as Redis's does).</summary>
+    private long AofFileLength(string name)
+    {
+        try
+        {
+            using var probe = File.OpenHandle(Path.Combine(AofDir, name));
+            return RandomAccess.GetLength(probe);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            string reason = e is FileNotFoundException or DirectoryNotFoundException ? "No such file or directory" : IoErrorText(e);
+            throw new InvalidOperationException($"Unable to obtain the AOF file {name} length. stat: {reason}");
+        }
+    }
+
     private long LoadAofFile(string path, bool isLast)
     {
+        long rdbLength = 0;
         using (var probe = File.OpenRead(path))
         {
             Span<byte> magic = stackalloc byte[5];
@@ -529,10 +749,18 @@ public sealed partial class RedisServer : ICommandStreamConsumer
                 var r = RdbFile.Load(probe, Keyspace, skipExpired: true, Keyspace.NowMs);
                 if (r.FunctionLibraries.Count > 0) FunctionLibrariesLoaded?.Invoke(r.FunctionLibraries);
                 Log.Notice($"Loading RDB preamble from AOF file... Done loading RDB, keys loaded: {r.KeysLoaded}, keys expired: {r.ExpiredSkipped}.");
-                return r.KeysLoaded;
+                // A pre-7.0 AOF (or a base a user appended to) continues with commands after the RDB.
+                if (r.BytesRead >= probe.Length) return r.KeysLoaded;
+                rdbLength = r.BytesRead;
             }
         }
-        var data = File.ReadAllBytes(path);
+        byte[] data;
+        using (var fs = File.OpenRead(path))
+        {
+            fs.Position = rdbLength;
+            data = new byte[fs.Length - rdbLength];
+            fs.ReadExactly(data);
+        }
         var parser = new RequestParser { IsMasterLink = true };
         var args = new CommandArgs();
         var fake = CreateFakeClient();
@@ -582,8 +810,8 @@ public sealed partial class RedisServer : ICommandStreamConsumer
             if (!isLast || !allowed)
                 throw new InvalidOperationException($"Unexpected end of file reading the append only file {Path.GetFileName(path)}. You can: 1) Make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>. 2) Alternatively you can set the 'aof-load-truncated' configuration option to yes and restart the server.");
             Log.Warning($"!!! Warning: short read while loading the AOF file {Path.GetFileName(path)}!!!");
-            Log.Warning($"!!! Truncating the AOF {Path.GetFileName(path)} at offset {lastGood} !!!");
-            using (var fs = new FileStream(path, FileMode.Open, FileAccess.Write)) fs.SetLength(lastGood);
+            Log.Warning($"!!! Truncating the AOF {Path.GetFileName(path)} at offset {rdbLength + lastGood} !!!");
+            using (var fs = new FileStream(path, FileMode.Open, FileAccess.Write)) fs.SetLength(rdbLength + lastGood);
             Log.Warning($"AOF {Path.GetFileName(path)} loaded anyway because aof-load-truncated is enabled");
         }
         return commands;

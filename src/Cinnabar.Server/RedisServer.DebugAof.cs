@@ -28,6 +28,8 @@ public sealed partial class RedisServer
             Propagator = propagator;
             Dirty = dirty;
         }
+        // debug.c sets server.dirty = 0 after the load: no changes since the last save are left.
+        Rdb.DirtyAtLastSave = Dirty;
         Log.Warning("Append Only File loaded by DEBUG LOADAOF");
         return null;
     }

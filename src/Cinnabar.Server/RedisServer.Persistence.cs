@@ -34,8 +34,12 @@ public sealed partial class RedisServer
 
     public string RdbPath => Path.Combine(Config.Dir, ConfigOr("dbfilename", "dump.rdb"));
 
-    public RdbSaveOptions RdbOptions(bool aofBase = false) => new()
+    /// <summary>Save options from the config; a background job's saves are slowed by
+    /// rdb-key-save-delay and end early when its <paramref name="child"/> is stopped or killed.</summary>
+    internal RdbSaveOptions RdbOptions(bool aofBase = false, BackgroundChild? child = null) => new()
     {
+        KeySaveDelayMicros = child != null ? Config.RdbKeySaveDelayMicros : 0,
+        Cancel = child?.Cancel.Token ?? default,
         Compress = ConfigOr("rdbcompression", "yes") == "yes",
         Checksum = ConfigOr("rdbchecksum", "yes") == "yes",
         UsedMemory = UsedMemory(),
@@ -145,7 +149,7 @@ public sealed partial class RedisServer
         try
         {
             var snaps = RdbFile.BeginSnapshots(Keyspace);
-            WriteRdbFile(snaps, RdbOptions());
+            WriteRdbFile(snaps, WithKeySaveDelay(RdbOptions()));
             OnSaveDone(ok: true, Dirty);
             Log.Notice("DB saved on disk");
             LatencyMeasure("rdb-save", start);
@@ -153,8 +157,10 @@ public sealed partial class RedisServer
         }
         catch (RdbSaveException e)
         {
+            // rdbSave's failure leaves lastbgsave_status alone (no MISCONF from a failed SAVE or
+            // shutdown save); only the attempt time is recorded.
             Log.Warning(e.Message);
-            OnSaveDone(ok: false, Dirty);
+            Rdb.LastSaveAttemptUnix = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
             return "ERR";
         }
     }
@@ -175,9 +181,9 @@ public sealed partial class RedisServer
     /// file is removed (freeing the space a full disk needs back) and an RdbSaveException carries
     /// Redis's log line for the step that failed.
     /// </summary>
-    private void WriteRdbFile(List<DbSnapshot> snaps, RdbSaveOptions options)
+    private void WriteRdbFile(List<DbSnapshot> snaps, RdbSaveOptions options, int pid = 0)
     {
-        string tmpName = $"temp-{Environment.ProcessId}.rdb";
+        string tmpName = $"temp-{(pid != 0 ? pid : Environment.ProcessId)}.rdb";
         string tmp = Path.Combine(Config.Dir, tmpName);
         FileStream fs;
         try
@@ -205,6 +211,12 @@ public sealed partial class RedisServer
         {
             DeleteQuietly(tmp);
             throw new RdbSaveException($"Write error saving DB on disk({step}): {IoErrorText(e)}", e);
+        }
+        catch (OperationCanceledException)
+        {
+            // The save was stopped (SHUTDOWN, FLUSHALL) or its stand-in child killed.
+            DeleteQuietly(tmp);
+            throw;
         }
         try
         {
@@ -271,35 +283,71 @@ public sealed partial class RedisServer
     private void StartBgsaveNow()
     {
         var snaps = RdbFile.BeginSnapshots(Keyspace);
-        var options = RdbOptions();
+        var child = BackgroundChild.Start();
+        var options = RdbOptions(child: child);
         long dirtyAtStart = Dirty;
         Rdb.BgsaveInProgress = true;
+        _bgsaveChild = child;
         Stats.TotalForks++;
         Rdb.CurrentBgsaveStartMs = Environment.TickCount64;
-        Log.Notice($"Background saving started by pid {Environment.ProcessId}");
+        Log.Notice($"Background saving started by pid {child.Pid}");
         BackgroundJobs.Run("bgsave", () =>
         {
             bool ok = true;
             try
             {
-                WriteRdbFile(snaps, options);
+                WriteRdbFile(snaps, options, child.Pid);
             }
             catch (RdbSaveException e)
             {
                 ok = false;
                 Log.Warning(e.Message);
             }
+            catch (OperationCanceledException)
+            {
+                ok = false;
+            }
             lock (ExecLock)
             {
+                if (_bgsaveChild == child) _bgsaveChild = null;
                 Rdb.BgsaveInProgress = false;
                 Rdb.LastBgsaveDurationSec = (Environment.TickCount64 - Rdb.CurrentBgsaveStartMs) / 1000;
-                OnSaveDone(ok, dirtyAtStart);
+                // backgroundSaveDoneHandlerDisk: a child the server stopped (SIGUSR1) is no error.
+                if (ok || !child.StoppedByServer) OnSaveDone(ok, dirtyAtStart);
                 if (ok) Log.Notice("Background saving terminated with success");
+                else if (child.KilledBySignal != 0 || child.StoppedByServer) Log.Warning($"Background saving terminated by signal {(child.StoppedByServer ? 10 : child.KilledBySignal)}");
                 else Log.Warning("Background saving error");
                 BgsaveFinished?.Invoke(ok);
             }
+            child.Dispose();
         });
     }
+
+    /// <summary>The running BGSAVE's handle (null when none runs).</summary>
+    private BackgroundChild? _bgsaveChild;
+
+    /// <summary>killRDBChild: ends a running BGSAVE (FLUSHALL, SHUTDOWN) and removes its temp file (lock held).</summary>
+    public void KillRdbChild()
+    {
+        var child = _bgsaveChild;
+        if (child == null) return;
+        child.Stop();
+        DeleteQuietly(Path.Combine(Config.Dir, $"temp-{child.Pid}.rdb"));
+    }
+
+    private RdbSaveOptions WithKeySaveDelay(RdbSaveOptions o) => new()
+    {
+        Compress = o.Compress,
+        Checksum = o.Checksum,
+        UsedMemory = o.UsedMemory,
+        AofBase = o.AofBase,
+        ReplId = o.ReplId,
+        ReplOffset = o.ReplOffset,
+        EvictionInfo = o.EvictionInfo,
+        FunctionLibraries = o.FunctionLibraries,
+        BetweenSteps = o.BetweenSteps,
+        KeySaveDelayMicros = Config.RdbKeySaveDelayMicros,
+    };
 
     /// <summary>Raised under the lock when a background save ends (replication waits on it).</summary>
     public event Action<bool>? BgsaveFinished;
@@ -526,6 +574,13 @@ public sealed partial class RedisServer
     /// <summary>SHUTDOWN's save step: save when save points exist (or SAVE was given), unless NOSAVE.</summary>
     public string? SaveOnShutdown(bool? save)
     {
+        // prepareForShutdown: a running BGSAVE is killed and its temp file removed first.
+        if (_bgsaveChild != null)
+        {
+            Log.Warning("There is a child saving an .rdb. Killing it!");
+            KillRdbChild();
+            Rdb.BgsaveInProgress = false;
+        }
         bool doSave = save ?? SavePoints().Count > 0;
         if (!doSave) return null;
         Log.Notice("Saving the final RDB snapshot before exiting.");

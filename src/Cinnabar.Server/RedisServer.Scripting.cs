@@ -56,6 +56,13 @@ public sealed partial class RedisServer
             Shutdown(false, now: true, force: true);
             return;
         }
+        // processCommand checks loading before busy: while an AOF's slow script replays, clients
+        // get -LOADING for what may not run during loading (DEBUG LOADAOF, startup).
+        if (Rdb.Loading && Commands.Lookup(args[0]) is { } looked && !looked.Is(CommandFlags.Loading))
+        {
+            client.Reply.WriteError(Errors.Loading);
+            return;
+        }
         if (TryHelloWhileBusy(client, args)) return;
         bool function = IsWord(args[0], "function");
         if (args.Count == 2 && function && IsWord(args[1], "stats"))

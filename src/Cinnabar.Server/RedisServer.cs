@@ -111,6 +111,9 @@ public sealed partial class RedisServer : IKeyspaceEvents
         Cluster?.OnConfigChanged(name);
         switch (name)
         {
+            case "aof-disable-auto-gc":
+                if (value == "no") DeleteAofHistory();
+                break;
             case "notify-keyspace-events": Notifications.Configure(value); break;
             // updateMaxmemory starts evicting at once, not at the next command.
             case "maxmemory" when Config.MaxMemory > 0: PerformEvictions(); ClientMemory.EvictIfNeeded(); break;
@@ -882,6 +885,11 @@ public sealed partial class RedisServer : IKeyspaceEvents
     /// <summary>DEBUG PAUSE-CRON: the cron does nothing while set.</summary>
     public bool CronPaused;
 
+    private SignalShutdown? _signalShutdown;
+
+    /// <summary>SIGTERM/SIGINT: a shutdown the cron carries out (see SignalShutdown).</summary>
+    public SignalShutdown SignalShutdown => _signalShutdown ??= new SignalShutdown(this);
+
     private void Cron()
     {
         if (CronPaused) return;
@@ -898,6 +906,7 @@ public sealed partial class RedisServer : IKeyspaceEvents
         try
         {
             {
+                _signalShutdown?.CronCheck();
                 CleanUpClosedClients();
                 UpdateCachedTime();
                 Stats.Sample(Environment.TickCount64);

@@ -19,7 +19,12 @@ public static class AofRewriter
     public const int ItemsPerCommand = 64;
     private const int KeysPerStep = 256;
 
-    public static void Write(Stream output, IReadOnlyList<DbSnapshot> snapshots, object execLock, IReadOnlyList<byte[]> functionLibraries, Action? betweenSteps = null)
+    /// <summary>
+    /// Writes the commands that rebuild the snapshots. A <paramref name="delay"/> (rdb-key-save-delay)
+    /// makes it go key by key and wait outside the lock; its cancellation ends the rewrite with
+    /// <see cref="OperationCanceledException"/>.
+    /// </summary>
+    public static void Write(Stream output, IReadOnlyList<DbSnapshot> snapshots, object execLock, IReadOnlyList<byte[]> functionLibraries, Action? betweenSteps = null, KeySaveDelay? delay = null)
     {
         var w = new RespWriter(64 * 1024);
         try
@@ -31,7 +36,7 @@ public static class AofRewriter
                 w.WriteBulk("LOAD"u8);
                 w.WriteBulk(lib);
             }
-            foreach (var snap in snapshots) WriteDb(output, w, snap, execLock, betweenSteps);
+            foreach (var snap in snapshots) WriteDb(output, w, snap, execLock, betweenSteps, delay);
             Drain(output, w);
         }
         finally
@@ -50,7 +55,7 @@ public static class AofRewriter
         w.Clear();
     }
 
-    private static void WriteDb(Stream output, RespWriter w, DbSnapshot snap, object execLock, Action? betweenSteps)
+    private static void WriteDb(Stream output, RespWriter w, DbSnapshot snap, object execLock, Action? betweenSteps, KeySaveDelay? delay)
     {
         if (snap.KeyCount == 0)
         {
@@ -63,12 +68,14 @@ public static class AofRewriter
         void Emit(byte[] key, RedisObject value, long expireMs) => WriteKey(w, key, value, expireMs);
         while (true)
         {
+            int n;
             lock (execLock)
             {
-                snap.Step(KeysPerStep, Emit);
+                n = snap.Step(delay != null ? 1 : KeysPerStep, Emit);
                 if (snap.TableDone) snap.Db.EndSnapshot(snap);
             }
             Drain(output, w);
+            if (n > 0) delay?.Pay(n);
             if (snap.TableDone) break;
             betweenSteps?.Invoke();
         }

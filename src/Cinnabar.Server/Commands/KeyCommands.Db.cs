@@ -185,6 +185,8 @@ public sealed partial class KeyCommands
     private static void FlushAll(CommandContext ctx)
     {
         if (!TryParseFlushFlags(ctx)) return;
+        // flushAllDataAndResetRDB: a running BGSAVE would save data that no longer exists: kill it.
+        ctx.Server.KillRdbChild();
         long removed = 0;
         for (int d = 0; d < ctx.Keyspace.Count; d++) removed += FlushOne(ctx, ctx.Keyspace[d]);
         ctx.Server.Tracking.InvalidateAllOnFlush();

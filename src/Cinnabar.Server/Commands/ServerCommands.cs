@@ -84,8 +84,13 @@ public sealed class ServerCommands : ICommandFamily
         }
         if (abort)
         {
-            // Shutdown here is immediate (no waiting for lagging replicas), so nothing is in progress.
-            ctx.Error(Errors.NoShutdownInProgress);
+            // Only a signalled shutdown waits (for the cron); a SHUTDOWN command is immediate.
+            if (ctx.Server.SignalShutdown.Abort())
+            {
+                ctx.Server.Log.Warning("Shutdown manually aborted.");
+                ctx.Reply.WriteOk();
+            }
+            else ctx.Error(Errors.NoShutdownInProgress);
             return;
         }
         string? err = ctx.Server.Shutdown(save, now, force);
