@@ -408,6 +408,18 @@ public sealed partial class RedisServer : ICommandStreamConsumer
             Aof.LastBgrewriteOk = false;
             return Errors.AofRewriteFailed;
         }
+        // rewriteAppendOnlyFileBackground creates the AOF directory first: a BGREWRITEAOF while
+        // the AOF is off still produces a base file and a manifest (DEBUG LOADAOF loads them).
+        try
+        {
+            Directory.CreateDirectory(AofDir);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Log.Warning($"Can't open or create append-only dir {Config.AppendDirName}: {IoErrorText(e)}");
+            Aof.LastBgrewriteOk = false;
+            return Errors.AofRewriteFailed;
+        }
         // Buffered commands predate the snapshot: they must reach the old incr file, not the new one.
         FlushAofBuffer();
         if (!Aof.LastWriteOk)
