@@ -6,6 +6,20 @@ namespace Cinnabar.Server.Tests;
 public sealed class LatencyTests
 {
     [Fact]
+    public void Counters_are_allocated_only_for_the_doublings_that_were_hit()
+    {
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var h = new LatencyHistogram();
+        for (int i = 0; i < 100; i++) h.Record(10_000 + i * 50); // 10-15 us: one doubling bucket
+        long oneBucket = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.True(oneBucket < 2048, $"{oneBucket} bytes for one bucket (Redis's dense array is 24 KB)");
+        h.Record(900_000_000);
+        Assert.Equal(101, h.TotalCount);
+        Assert.Equal(901_775_359, h.ValueAtPercentile(100)); // sub-buckets 4194304 ns wide up there
+        Assert.Equal(12_543, h.ValueAtPercentile(50)); // the 51st value, 12500 ns, in a 64 ns sub-bucket
+    }
+
+    [Fact]
     public void Percentile_is_the_highest_value_of_the_recorded_bucket_like_redis()
     {
         var h = new LatencyHistogram();

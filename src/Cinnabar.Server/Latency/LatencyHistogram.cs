@@ -9,8 +9,10 @@ namespace Cinnabar.Server;
 /// histogram laid out exactly as the one Redis 7.0 keeps per command (values in nanoseconds from
 /// 1 to 1e9, two significant figures: 256 sub-buckets, half of them per doubling bucket, 23
 /// buckets, 3072 counters), so bucket edges, percentiles and the log-2 iteration used for the
-/// CDF reply come out as Redis's. Recording is one index computation and one increment; the
-/// counters are allocated once, on the command's first call after startup or CONFIG RESETSTAT.
+/// CDF reply come out as Redis's. Recording is one index computation and one increment. The
+/// counters are kept in blocks of 128 (one per doubling bucket), each allocated when a duration
+/// first lands in it: a command's durations usually span a few doublings, so it holds a few KB
+/// instead of Redis's 24 KB.
 /// </summary>
 public sealed class LatencyHistogram
 {
@@ -25,7 +27,9 @@ public sealed class LatencyHistogram
     private const int BucketCount = 23;
     public const int CountsLength = (BucketCount + 1) * SubBucketHalfCount;
 
-    private readonly long[] _counts = new long[CountsLength];
+    private readonly long[]?[] _blocks = new long[]?[BucketCount + 1];
+
+    private long CountAt(int index) => _blocks[index >> SubBucketHalfCountMagnitude] is { } b ? b[index & (SubBucketHalfCount - 1)] : 0;
 
     public long TotalCount { get; private set; }
 
@@ -33,7 +37,8 @@ public sealed class LatencyHistogram
     public void Record(long durationNs)
     {
         long v = Math.Clamp(durationNs, MinValueNs, MaxValueNs);
-        _counts[IndexOf(v)]++;
+        int index = IndexOf(v);
+        (_blocks[index >> SubBucketHalfCountMagnitude] ??= new long[SubBucketHalfCount])[index & (SubBucketHalfCount - 1)]++;
         TotalCount++;
     }
 
@@ -84,7 +89,7 @@ public sealed class LatencyHistogram
         long value = 0, seen = 0;
         for (int i = 0; i < CountsLength; i++)
         {
-            seen += _counts[i];
+            seen += CountAt(i);
             if (seen >= countAt)
             {
                 value = ValueAtIndex(i);
@@ -144,7 +149,7 @@ public sealed class LatencyHistogram
         {
             _index++;
             if (_index >= CountsLength) return false;
-            Cumulative += h._counts[_index];
+            Cumulative += h.CountAt(_index);
             _value = ValueAtIndex(_index);
             HighestEquivalent = HighestEquivalent(_value);
             return true;
