@@ -398,7 +398,7 @@ public sealed partial class Client
                 _inputPending = true;
                 return false;
             }
-            if (!Thread.CurrentThread.IsThreadPoolThread && IsScriptCall(_args[0]))
+            if (IsScriptCall(_args[0]) && !Thread.CurrentThread.IsThreadPoolThread)
             {
                 _hopToPool = true;
                 _server.ScriptHopStarted();
@@ -439,7 +439,7 @@ public sealed partial class Client
 
     private static bool IsScriptCall(ReadOnlySpan<byte> name)
     {
-        if (name.Length is < 4 or > 10) return false;
+        if (name.Length is < 4 or > 10 || (name[0] | 0x20) is not ('e' or 'f' or 'd')) return false;
         Span<byte> lower = stackalloc byte[10];
         for (int i = 0; i < name.Length; i++) lower[i] = name[i] is >= (byte)'A' and <= (byte)'Z' ? (byte)(name[i] | 0x20) : name[i];
         var n = lower[..name.Length];

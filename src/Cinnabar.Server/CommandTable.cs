@@ -16,6 +16,7 @@ public sealed class CommandTable
 {
     private readonly Dictionary<string, CommandDef> _byName = new(StringComparer.OrdinalIgnoreCase);
     private readonly Dictionary<string, CommandDef>.AlternateLookup<ReadOnlySpan<char>> _lookup;
+    private CommandNameIndex? _index; // rebuilt on the first lookup after the names change
 
     public CommandTable()
     {
@@ -60,6 +61,7 @@ public sealed class CommandTable
             Complexity = complexity,
         };
         if (!_byName.TryAdd(def.Name, def)) throw new InvalidOperationException("duplicate command " + def.Name);
+        _index = null;
         return def;
     }
 
@@ -77,6 +79,7 @@ public sealed class CommandTable
             Subcommands = new Dictionary<string, CommandDef>(StringComparer.OrdinalIgnoreCase),
         };
         if (!_byName.TryAdd(def.Name, def)) throw new InvalidOperationException("duplicate command " + def.Name);
+        _index = null;
         return def;
     }
 
@@ -109,10 +112,12 @@ public sealed class CommandTable
     {
         foreach (var name in _byName.Keys.ToList())
             if (!names.Contains(name)) _byName.Remove(name);
+        _index = null;
     }
 
     public CommandDef? Lookup(ReadOnlySpan<byte> name)
     {
+        if ((_index ??= new CommandNameIndex(_byName)).TryFind(name, out var found)) return found;
         if (name.Length > 64) return null;
         Span<char> chars = stackalloc char[name.Length];
         for (int i = 0; i < name.Length; i++) chars[i] = (char)name[i];
@@ -128,6 +133,7 @@ public sealed class CommandTable
     public string? Rename(string oldName, string newName)
     {
         if (!_byName.Remove(oldName, out var def)) return "No such command in rename-command";
+        _index = null;
         if (newName.Length == 0) return null;
         if (_byName.TryAdd(newName, def)) return null;
         _byName[oldName] = def;
@@ -137,6 +143,9 @@ public sealed class CommandTable
     public static CommandDef? LookupSub(CommandDef container, ReadOnlySpan<byte> name)
     {
         if (container.Subcommands == null) return null;
-        return container.Subcommands.TryGetValue(Encoding.UTF8.GetString(name), out var d) ? d : null;
+        if (name.Length > 64) return null;
+        Span<char> chars = stackalloc char[name.Length];
+        for (int i = 0; i < name.Length; i++) chars[i] = (char)name[i];
+        return container.Subcommands.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(chars, out var d) ? d : null;
     }
 }
