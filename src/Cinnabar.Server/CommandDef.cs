@@ -54,6 +54,18 @@ public sealed class CommandDef
     }
 
     public required string Name { get; init; }
+
+    private int _scriptKind; // 0 not computed yet, 1 not a script call, 2 EVAL/EVALSHA/FCALL and their _RO forms
+
+    /// <summary>EVAL, EVALSHA, FCALL and their read-only forms: checked by the declared flags of the script they run.</summary>
+    public bool IsScriptCall
+    {
+        get
+        {
+            if (_scriptKind == 0) _scriptKind = Name is "eval" or "evalsha" or "eval_ro" or "evalsha_ro" or "fcall" or "fcall_ro" ? 2 : 1;
+            return _scriptKind == 2;
+        }
+    }
     /// <summary>Redis arity: N = exactly N args (incl. name), -N = at least N.</summary>
     public required int Arity { get; init; }
     public CommandFlags Flags { get; set; }

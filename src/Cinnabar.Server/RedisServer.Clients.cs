@@ -200,7 +200,7 @@ public sealed partial class RedisServer
     /// <summary>CMD_WRITE as getCommandFlags reports it: a script with a shebang and no no-writes
     /// flag (or a function without no-writes) counts as a write; scripts without shebang do not.</summary>
     internal bool IsWriteWithScriptFlags(CommandDef cmd, Protocol.CommandArgs args) =>
-        cmd.Is(CommandFlags.Write) || (ScriptCommands.Contains(cmd.Name) && Cinnabar.Server.Commands.ScriptCommandFlags.ForChecks(Scripting, cmd, args).Is(CommandFlags.Write));
+        cmd.Is(CommandFlags.Write) || (cmd.IsScriptCall && Cinnabar.Server.Commands.ScriptCommandFlags.ForChecks(Scripting, cmd, args).Is(CommandFlags.Write));
 
     /// <summary>Completes when a pause ends or changes (UNPAUSE, timeout, end of a failover); callers re-check.</summary>
     internal Task WaitUnpausedAsync()

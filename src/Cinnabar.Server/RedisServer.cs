@@ -330,8 +330,6 @@ public sealed partial class RedisServer : IKeyspaceEvents
     // ---------------------------------------------------------------- execution
 
     private static readonly HashSet<string> MultiPassThrough = new(StringComparer.Ordinal) { "exec", "discard", "multi", "watch", "quit", "reset" };
-    private static readonly HashSet<string> ScriptCommands = new(StringComparer.Ordinal)
-        { "eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro" };
     private static readonly HashSet<string> SubscriptionCommands = new(StringComparer.Ordinal)
         { "subscribe", "ssubscribe", "unsubscribe", "sunsubscribe", "psubscribe", "punsubscribe" };
     private static readonly HashSet<string> SubscribedAllowed = new(StringComparer.Ordinal)
@@ -415,7 +413,7 @@ public sealed partial class RedisServer : IKeyspaceEvents
         // As Redis's processCommand: a command inside MULTI passes the same checks (OOM,
         // READONLY, MASTERDOWN, LOADING...) before it is queued; a refusal aborts the EXEC.
         // A script's declared flags (shebang, function flags) stand in for the command's own here.
-        var checkedCmd = ScriptCommands.Contains(cmd.Name) ? Cinnabar.Server.Commands.ScriptCommandFlags.ForChecks(Scripting, cmd, args) : cmd;
+        var checkedCmd = cmd.IsScriptCall ? Cinnabar.Server.Commands.ScriptCommandFlags.ForChecks(Scripting, cmd, args) : cmd;
         string? denial = CheckPreconditions(client, checkedCmd);
         if (denial != null)
         {
@@ -524,7 +522,7 @@ public sealed partial class RedisServer : IKeyspaceEvents
         // Scripts are flagged skip_monitor but show themselves before the commands they run
         // (evalCommand/fcallCommandGeneric feed monitors explicitly); other commands are shown
         // after they ran, as Redis's call() does (EXEC after the commands of its transaction).
-        bool isScript = ScriptCommands.Contains(cmd.Name);
+        bool isScript = cmd.IsScriptCall;
         if (Monitors.Count > 0 && isScript) FeedMonitors(client, args);
         int replyStart = client.Reply.Length;
         client.LastCommand = cmd.FullName;
