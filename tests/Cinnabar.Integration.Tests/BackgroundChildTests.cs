@@ -93,6 +93,28 @@ public sealed class BackgroundChildTests
         WaitFor(() => s.Output.Contains("Fork CoW for RDB: current 0 MB, peak 0 MB, average 0 MB", StringComparison.Ordinal), "no Fork CoW log line");
     }
 
+    [Theory]
+    [InlineData("yes")]
+    [InlineData("no")]
+    public void Aof_rewrite_reports_its_copy_on_write_as_aof_last_cow_size(string preamble)
+    {
+        using var s = ServerProcess.StartCinnabar("--appendonly", "yes", "--aof-use-rdb-preamble", preamble);
+        using var c = s.Connect();
+        WaitFor(() => Info(c, "aof_rewrite_in_progress") == "0", "initial rewrite");
+        string value = new('A', 1000);
+        for (int i = 0; i < 20; i++) c.Call("SET", "aofcow:" + i, value);
+        c.Call("CONFIG", "SET", "rdb-key-save-delay", "100000");
+        c.Call("BGREWRITEAOF");
+        for (int i = 0; i < 20; i++) c.Call("SETRANGE", "aofcow:" + i, "0", "B");
+        long cow = long.Parse(Info(c, "current_cow_size"), System.Globalization.CultureInfo.InvariantCulture);
+        Assert.True(cow >= 10 * 1000, $"current_cow_size {cow}");
+        WaitFor(() => Info(c, "aof_rewrite_in_progress") == "0", "rewrite did not end");
+        Assert.Equal(cow.ToString(System.Globalization.CultureInfo.InvariantCulture), Info(c, "aof_last_cow_size"));
+        Assert.Equal("0", Info(c, "rdb_last_cow_size"));
+        Assert.Equal("0", Info(c, "current_save_keys_processed"));
+        WaitFor(() => s.Output.Contains("Fork CoW for AOF rewrite: current 0 MB", StringComparison.Ordinal), "no Fork CoW log line");
+    }
+
     [Fact]
     public void Turning_the_aof_off_kills_a_running_rewrite()
     {
