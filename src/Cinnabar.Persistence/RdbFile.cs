@@ -35,6 +35,9 @@ public sealed class RdbSaveOptions
 
     /// <summary>Cancels a save slowed by <see cref="KeySaveDelayMicros"/> (its waits end at once).</summary>
     public CancellationToken Cancel { get; init; }
+
+    /// <summary>Keys saved and copy-on-write memory, for INFO and the "Fork CoW" log lines (background saves).</summary>
+    public SaveProgress? Progress { get; init; }
 }
 
 /// <summary>Everything read from an RDB besides the keys.</summary>
@@ -140,6 +143,7 @@ public static class RdbFile
                 if (snap.TableDone) snap.Db.EndSnapshot(snap);
             }
             w.FlushPending();
+            o.Progress?.OnKeysSaved(n);
             delay?.Pay(n);
             if (snap.TableDone) break;
             o.BetweenSteps?.Invoke();
@@ -148,6 +152,7 @@ public static class RdbFile
         foreach (var (key, value, expire) in snap.TakePreserved())
         {
             WriteEntry(w, key, value, expire, o);
+            o.Progress?.OnKeysSaved(1);
             if (delay != null)
             {
                 w.FlushPending();

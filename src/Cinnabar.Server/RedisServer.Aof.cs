@@ -452,7 +452,10 @@ public sealed partial class RedisServer : ICommandStreamConsumer
         var child = BackgroundChild.Start();
         _aofRewriteChild = child;
         bool rdb = Config.AofUseRdbPreamble;
-        var options = rdb ? RdbOptions(aofBase: true, child) : null;
+        var progress = new SaveProgress("AOF rewrite", LogCowSample);
+        progress.Attach(snaps);
+        Rdb.Child.Begin(progress);
+        var options = rdb ? RdbOptions(aofBase: true, child, progress) : null;
         var delay = KeySaveDelay.Create(Config.RdbKeySaveDelayMicros, child.Cancel.Token);
         var libraries = CurrentFunctionLibraries();
         long baseSeq = m.CurrentBaseSeq + 1;
@@ -463,6 +466,7 @@ public sealed partial class RedisServer : ICommandStreamConsumer
         BackgroundJobs.Run("aofrewrite", () =>
         {
             bool ok = true;
+            long? cowBytes = null;
             try
             {
                 using var fs = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16);
@@ -470,10 +474,11 @@ public sealed partial class RedisServer : ICommandStreamConsumer
                 else
                 {
                     if (timestamps) fs.Write(TimestampAnnotation(DateTimeOffset.UtcNow.ToUnixTimeSeconds()));
-                    AofRewriter.Write(fs, snaps, ExecLock, libraries, YieldToClients, delay);
+                    AofRewriter.Write(fs, snaps, ExecLock, libraries, YieldToClients, delay, progress);
                 }
                 fs.Flush(flushToDisk: true);
                 Log.Notice($"Successfully created the temporary AOF base file {Path.GetFileName(tmp)}");
+                cowBytes = progress.Finish();
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
@@ -487,6 +492,7 @@ public sealed partial class RedisServer : ICommandStreamConsumer
             if (!ok) DeleteQuietly(tmp);
             lock (ExecLock)
             {
+                Rdb.Child.End(progress, aof: true, ok ? cowBytes : null);
                 // A rewrite the server already stopped (appendonly no) was cleaned up then.
                 if (_aofRewriteChild == child)
                 {

@@ -20,7 +20,8 @@ public sealed class RdbState
     public long SavesCompleted;
     public bool Loading;
     public long LoadingStartUnix;
-    public long LastCowBytes;
+    /// <summary>The running background save's progress and copy-on-write figures (INFO persistence).</summary>
+    public ChildInfo Child { get; } = new();
 }
 
 // RDB persistence wiring: SAVE/BGSAVE, save points, load at startup, shutdown save.
@@ -36,8 +37,9 @@ public sealed partial class RedisServer
 
     /// <summary>Save options from the config; a background job's saves are slowed by
     /// rdb-key-save-delay and end early when its <paramref name="child"/> is stopped or killed.</summary>
-    internal RdbSaveOptions RdbOptions(bool aofBase = false, BackgroundChild? child = null) => new()
+    internal RdbSaveOptions RdbOptions(bool aofBase = false, BackgroundChild? child = null, SaveProgress? progress = null) => new()
     {
+        Progress = progress,
         KeySaveDelayMicros = child != null ? Config.RdbKeySaveDelayMicros : 0,
         Cancel = child?.Cancel.Token ?? default,
         Compress = ConfigOr("rdbcompression", "yes") == "yes",
@@ -284,7 +286,10 @@ public sealed partial class RedisServer
     {
         var snaps = RdbFile.BeginSnapshots(Keyspace);
         var child = BackgroundChild.Start();
-        var options = RdbOptions(child: child);
+        var progress = new SaveProgress("RDB", LogCowSample);
+        progress.Attach(snaps);
+        Rdb.Child.Begin(progress);
+        var options = RdbOptions(child: child, progress: progress);
         long dirtyAtStart = Dirty;
         Rdb.BgsaveInProgress = true;
         _bgsaveChild = child;
@@ -294,9 +299,11 @@ public sealed partial class RedisServer
         BackgroundJobs.Run("bgsave", () =>
         {
             bool ok = true;
+            long? cowBytes = null;
             try
             {
                 WriteRdbFile(snaps, options, child.Pid);
+                cowBytes = progress.Finish();
             }
             catch (RdbSaveException e)
             {
@@ -310,6 +317,7 @@ public sealed partial class RedisServer
             lock (ExecLock)
             {
                 if (_bgsaveChild == child) _bgsaveChild = null;
+                Rdb.Child.End(progress, aof: false, cowBytes);
                 Rdb.BgsaveInProgress = false;
                 Rdb.LastBgsaveDurationSec = (Environment.TickCount64 - Rdb.CurrentBgsaveStartMs) / 1000;
                 // backgroundSaveDoneHandlerDisk: a child the server stopped (SIGUSR1) is no error.
@@ -321,6 +329,13 @@ public sealed partial class RedisServer
             }
             child.Dispose();
         });
+    }
+
+    /// <summary>A save's "Fork CoW for ..." line: the final one at notice level, running samples at verbose.</summary>
+    private void LogCowSample(string line, bool final)
+    {
+        if (final) Log.Notice(line);
+        else Log.Verbose(line);
     }
 
     /// <summary>The running BGSAVE's handle (null when none runs).</summary>

@@ -31,6 +31,21 @@ public sealed class DbSnapshot
     internal readonly List<(byte[] Key, RedisObject Value, long ExpireMs)> Preserved = new();
     internal int Cursor;
     internal bool Detached;
+    private long _preservedBytes;
+
+    /// <summary>
+    /// Memory the snapshot holds as copies of values written since it began (the key and an
+    /// estimate of the cloned value, as MEMORY USAGE counts it): what a fork child would have
+    /// had copied for it. Only grows; the copies live until the save ends. Written under the
+    /// execution lock, readable from the saving thread.
+    /// </summary>
+    public long PreservedBytes => Volatile.Read(ref _preservedBytes);
+
+    /// <summary>Per preserved entry: the saved (key, value, expire) tuple and the list slot.</summary>
+    private const int PreservedEntryOverheadBytes = 40;
+
+    /// <summary>Samples MEMORY USAGE takes of a collection by default.</summary>
+    private const int MemoryUsageSamples = 5;
     public bool TableDone { get; private set; }
 
     /// <summary>
@@ -81,8 +96,10 @@ public sealed class DbSnapshot
         if (i < Cursor || Skip.ContainsKey(key)) return;
         byte[] stored = Dict.KeyAt(i);
         long expire = Expires.Count > 0 && Expires.TryGetValue(key, out long e) ? e : -1;
-        Preserved.Add((stored, Dict.ValueAt(i).Clone(), expire));
+        var copy = Dict.ValueAt(i).Clone();
+        Preserved.Add((stored, copy, expire));
         Skip.Set(stored, true);
+        Volatile.Write(ref _preservedBytes, _preservedBytes + stored.Length + copy.MemoryUsage(MemoryUsageSamples) + PreservedEntryOverheadBytes);
     }
 
     /// <summary>

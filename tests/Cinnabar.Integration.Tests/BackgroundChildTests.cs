@@ -67,6 +67,55 @@ public sealed class BackgroundChildTests
     }
 
     [Fact]
+    public void Bgsave_reports_progress_and_copy_on_write_while_it_runs_and_the_peak_after()
+    {
+        using var s = ServerProcess.StartCinnabar();
+        using var c = s.Connect();
+        Assert.Equal("0", Info(c, "current_cow_size"));
+        Assert.Equal("0", Info(c, "rdb_last_cow_size"));
+        string value = new('A', 1000);
+        for (int i = 0; i < 20; i++) c.Call("SET", "cowinfo:" + i, value);
+        c.Call("CONFIG", "SET", "rdb-key-save-delay", "100000");   // 100 ms per key: about 2 s
+        c.Call("BGSAVE");
+        // Overwrite every key: those the save has not reached yet are copied for it first.
+        for (int i = 0; i < 20; i++) c.Call("SETRANGE", "cowinfo:" + i, "0", "B");
+        Assert.Equal("20", Info(c, "current_save_keys_total"));
+        long cow = long.Parse(Info(c, "current_cow_size"), System.Globalization.CultureInfo.InvariantCulture);
+        Assert.True(cow >= 10 * 1000, $"current_cow_size {cow} while most of 20 keys of 1000 bytes were copied");
+        Assert.Equal(cow.ToString(System.Globalization.CultureInfo.InvariantCulture), Info(c, "current_cow_peak"));
+        WaitFor(() => Info(c, "current_save_keys_processed") != "0" && Info(c, "current_fork_perc") != "0.00", "no progress reported");
+        WaitFor(() => Info(c, "rdb_bgsave_in_progress") == "0", "BGSAVE did not end");
+        Assert.Equal("ok", Info(c, "rdb_last_bgsave_status"));
+        Assert.Equal(cow.ToString(System.Globalization.CultureInfo.InvariantCulture), Info(c, "rdb_last_cow_size"));
+        Assert.Equal("0", Info(c, "current_cow_size"));
+        Assert.Equal("0", Info(c, "current_save_keys_total"));
+        Assert.Equal("0.00", Info(c, "current_fork_perc"));
+        WaitFor(() => s.Output.Contains("Fork CoW for RDB: current 0 MB, peak 0 MB, average 0 MB", StringComparison.Ordinal), "no Fork CoW log line");
+    }
+
+    [Theory]
+    [InlineData("yes")]
+    [InlineData("no")]
+    public void Aof_rewrite_reports_its_copy_on_write_as_aof_last_cow_size(string preamble)
+    {
+        using var s = ServerProcess.StartCinnabar("--appendonly", "yes", "--aof-use-rdb-preamble", preamble);
+        using var c = s.Connect();
+        WaitFor(() => Info(c, "aof_rewrite_in_progress") == "0", "initial rewrite");
+        string value = new('A', 1000);
+        for (int i = 0; i < 20; i++) c.Call("SET", "aofcow:" + i, value);
+        c.Call("CONFIG", "SET", "rdb-key-save-delay", "100000");
+        c.Call("BGREWRITEAOF");
+        for (int i = 0; i < 20; i++) c.Call("SETRANGE", "aofcow:" + i, "0", "B");
+        long cow = long.Parse(Info(c, "current_cow_size"), System.Globalization.CultureInfo.InvariantCulture);
+        Assert.True(cow >= 10 * 1000, $"current_cow_size {cow}");
+        WaitFor(() => Info(c, "aof_rewrite_in_progress") == "0", "rewrite did not end");
+        Assert.Equal(cow.ToString(System.Globalization.CultureInfo.InvariantCulture), Info(c, "aof_last_cow_size"));
+        Assert.Equal("0", Info(c, "rdb_last_cow_size"));
+        Assert.Equal("0", Info(c, "current_save_keys_processed"));
+        WaitFor(() => s.Output.Contains("Fork CoW for AOF rewrite: current 0 MB", StringComparison.Ordinal), "no Fork CoW log line");
+    }
+
+    [Fact]
     public void Turning_the_aof_off_kills_a_running_rewrite()
     {
         using var s = ServerProcess.StartCinnabar("--appendonly", "yes", "--aof-use-rdb-preamble", "no");

@@ -42,6 +42,27 @@ public sealed class DbSnapshotTests
     }
 
     [Fact]
+    public void Preserved_bytes_count_copies_of_unwalked_keys_only()
+    {
+        var ks = new Keyspace(1);
+        var db = ks[0];
+        for (int i = 0; i < 10; i++) db.Set(B("cow" + i), StringObject.Create(new byte[1000]));
+        var snap = db.BeginSnapshot();
+        Assert.Equal(0, snap.PreservedBytes);
+        db.Set(B("cownew"), StringObject.Create(new byte[1000]));   // a new key copies nothing
+        Assert.Equal(0, snap.PreservedBytes);
+        db.Set(B("cow3"), StringObject.Create(B("x")));             // not walked yet: its old value is copied
+        long oneCopy = snap.PreservedBytes;
+        Assert.InRange(oneCopy, 1000 + 4, 1200);
+        db.Set(B("cow3"), StringObject.Create(B("y")));             // already copied: nothing more
+        Assert.Equal(oneCopy, snap.PreservedBytes);
+        while (!snap.TableDone) snap.Step(100, (_, _, _) => { });
+        db.Set(B("cow5"), StringObject.Create(B("z")));             // walked: written already, no copy
+        Assert.Equal(oneCopy, snap.PreservedBytes);
+        db.EndSnapshot(snap);
+    }
+
+    [Fact]
     public void Flush_during_snapshot_detaches_it_and_keeps_the_old_data()
     {
         var ks = new Keyspace(1);

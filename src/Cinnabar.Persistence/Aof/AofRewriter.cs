@@ -24,7 +24,7 @@ public static class AofRewriter
     /// makes it go key by key and wait outside the lock; its cancellation ends the rewrite with
     /// <see cref="OperationCanceledException"/>.
     /// </summary>
-    public static void Write(Stream output, IReadOnlyList<DbSnapshot> snapshots, object execLock, IReadOnlyList<byte[]> functionLibraries, Action? betweenSteps = null, KeySaveDelay? delay = null)
+    public static void Write(Stream output, IReadOnlyList<DbSnapshot> snapshots, object execLock, IReadOnlyList<byte[]> functionLibraries, Action? betweenSteps = null, KeySaveDelay? delay = null, SaveProgress? progress = null)
     {
         var w = new RespWriter(64 * 1024);
         try
@@ -36,7 +36,7 @@ public static class AofRewriter
                 w.WriteBulk("LOAD"u8);
                 w.WriteBulk(lib);
             }
-            foreach (var snap in snapshots) WriteDb(output, w, snap, execLock, betweenSteps, delay);
+            foreach (var snap in snapshots) WriteDb(output, w, snap, execLock, betweenSteps, delay, progress);
             Drain(output, w);
         }
         finally
@@ -55,7 +55,7 @@ public static class AofRewriter
         w.Clear();
     }
 
-    private static void WriteDb(Stream output, RespWriter w, DbSnapshot snap, object execLock, Action? betweenSteps, KeySaveDelay? delay)
+    private static void WriteDb(Stream output, RespWriter w, DbSnapshot snap, object execLock, Action? betweenSteps, KeySaveDelay? delay, SaveProgress? progress)
     {
         if (snap.KeyCount == 0)
         {
@@ -75,6 +75,7 @@ public static class AofRewriter
                 if (snap.TableDone) snap.Db.EndSnapshot(snap);
             }
             Drain(output, w);
+            progress?.OnKeysSaved(n);
             if (n > 0) delay?.Pay(n);
             if (snap.TableDone) break;
             betweenSteps?.Invoke();
@@ -82,6 +83,7 @@ public static class AofRewriter
         foreach (var (key, value, expire) in snap.TakePreserved())
         {
             WriteKey(w, key, value, expire);
+            progress?.OnKeysSaved(1);
             if (w.Length >= 64 * 1024) Drain(output, w);
         }
     }

@@ -286,12 +286,14 @@ public sealed class InfoCommand : ICommandFamily
         long nowMs = Environment.TickCount64;
         w.Line("loading", p.Loading ? 1 : 0);
         w.Line("async_loading", s.AsyncLoading ? 1 : 0);
-        w.Line("current_cow_peak", 0);
-        w.Line("current_cow_size", 0);
+        var child = p.Child;
+        w.Line("current_cow_peak", child.CowPeakBytes);
+        w.Line("current_cow_size", child.CowBytes);
+        // Read live from the snapshots, never a stale report: its age is always 0.
         w.Line("current_cow_size_age", 0);
-        w.Line("current_fork_perc", 0.0);
-        w.Line("current_save_keys_processed", 0);
-        w.Line("current_save_keys_total", 0);
+        w.Line("current_fork_perc", child.ForkPercent);
+        w.Line("current_save_keys_processed", child.KeysProcessed);
+        w.Line("current_save_keys_total", child.KeysTotal);
         w.Line("rdb_changes_since_last_save", s.Dirty - p.DirtyAtLastSave);
         w.Line("rdb_bgsave_in_progress", p.BgsaveInProgress || s.ReplicationSavesRunning > 0 ? 1 : 0);
         w.Line("rdb_last_save_time", p.LastSaveUnix);
@@ -299,7 +301,7 @@ public sealed class InfoCommand : ICommandFamily
         w.Line("rdb_last_bgsave_time_sec", p.LastBgsaveDurationSec);
         w.Line("rdb_current_bgsave_time_sec", p.BgsaveInProgress ? (nowMs - p.CurrentBgsaveStartMs) / 1000 : -1);
         w.Line("rdb_saves", p.SavesCompleted);
-        w.Line("rdb_last_cow_size", 0);
+        w.Line("rdb_last_cow_size", child.RdbLastCowBytes);
         w.Line("rdb_last_load_keys_expired", s.LastLoadedRdb?.ExpiredSkipped ?? 0);
         w.Line("rdb_last_load_keys_loaded", s.LastLoadedRdb?.KeysLoaded ?? 0);
         w.Line("aof_enabled", a.Enabled ? 1 : 0);
@@ -311,7 +313,7 @@ public sealed class InfoCommand : ICommandFamily
         w.Line("aof_rewrites", a.Rewrites);
         w.Line("aof_rewrites_consecutive_failures", 0);
         w.Line("aof_last_write_status", a.LastWriteOk ? "ok" : "err");
-        w.Line("aof_last_cow_size", 0);
+        w.Line("aof_last_cow_size", child.AofLastCowBytes);
         w.Line("module_fork_in_progress", 0);
         w.Line("module_fork_last_cow_size", 0);
         if (a.Enabled)
