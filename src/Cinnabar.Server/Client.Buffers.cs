@@ -1,3 +1,4 @@
+using System.Net.Sockets;
 using Cinnabar.Protocol;
 
 namespace Cinnabar.Server;
@@ -28,6 +29,13 @@ public sealed partial class Client
 
     private readonly object _inGate = new();
     private bool _idleWait;
+    // An active client waits for its next batch with the query buffer lent to the socket: one
+    // receive per batch, where the zero-byte wait costs a second system call. The cron cancels
+    // such a wait once the client is idle, and the client then waits without a buffer.
+    private bool _directWait;
+    private bool _directCancelled;
+    private bool _preferIdleWait;
+    private CancellationTokenSource? _directCts;
     private int _queryPeak;
     private int _replyBufferSize = ReplyChunkBytes;
     private int _replyPeak;
@@ -42,6 +50,37 @@ public sealed partial class Client
     {
         lock (_inGate) _idleWait = true;
     }
+
+    /// <summary>Waits for input straight into the (empty, default-sized) query buffer; -1 when the cron took the wait back.</summary>
+    private async ValueTask<int> ReceiveDirectAsync()
+    {
+        _inStart = _inEnd = 0;
+        var cts = _directCts ??= new CancellationTokenSource();
+        lock (_inGate) _directWait = true;
+        try
+        {
+            return await _socket!.ReceiveAsync(_in.AsMemory(), SocketFlags.None, cts.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            _preferIdleWait = true;
+            return -1;
+        }
+        finally
+        {
+            lock (_inGate)
+            {
+                _directWait = false;
+                if (_directCancelled)
+                {
+                    _directCancelled = false;
+                    _directCts = null; // cancelled (or about to be): the next direct wait gets a new one
+                }
+            }
+        }
+    }
+
+    private bool CanReceiveDirect => !_preferIdleWait && _inStart == _inEnd && _in.Length == InitialInputBytes;
 
     private void LeaveIdleWait()
     {
@@ -78,6 +117,14 @@ public sealed partial class Client
         {
             // Only while the run loop waits with an empty buffer: otherwise the socket or the
             // parser owns it.
+            if (_directWait && !_directCancelled && nowMs - LastInteractionMs > 2000 && _directCts is { } cts)
+            {
+                // Idle for 2 s with the buffer lent: take the wait back (on the pool: a cancelled
+                // receive may resume the client's loop on the cancelling thread), so the next cron
+                // can release the buffer.
+                _directCancelled = true;
+                ThreadPool.UnsafeQueueUserWorkItem(static c => c.Cancel(), cts, preferLocal: false);
+            }
             if (_idleWait && _inStart == _inEnd && _in.Length > 4 * 1024)
             {
                 if (nowMs - LastInteractionMs > 2000)

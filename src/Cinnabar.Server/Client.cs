@@ -191,6 +191,12 @@ public sealed partial class Client
                     n = await _pendingReceive.ConfigureAwait(false);
                     _pendingReceive = null;
                 }
+                else if (CanReceiveDirect)
+                {
+                    n = await ReceiveDirectAsync().ConfigureAwait(false);
+                    if (n < 0) continue;
+                    NoteQueryPeak(n);
+                }
                 else
                 {
                     if (_inStart == _inEnd || _inEnd == _in.Length)
@@ -233,6 +239,7 @@ public sealed partial class Client
         _server.Stats.NetInputBytes += n;
         _server.Stats.TotalReadsProcessed++;
         _inputPending = true;
+        _preferIdleWait = false;
         LastInteractionMs = Environment.TickCount64;
     }
 
