@@ -444,9 +444,11 @@ public sealed partial class Client
 
     private bool _hopToPool;
 
-    private static bool IsScriptCall(ReadOnlySpan<byte> name)
+    private static bool IsScriptCall(ReadOnlySpan<byte> name) =>
+        name.Length is >= 4 and <= 10 && (name[0] | 0x20) is 'e' or 'f' or 'd' && IsScriptCallSlow(name);
+
+    private static bool IsScriptCallSlow(ReadOnlySpan<byte> name)
     {
-        if (name.Length is < 4 or > 10 || (name[0] | 0x20) is not ('e' or 'f' or 'd')) return false;
         Span<byte> lower = stackalloc byte[10];
         for (int i = 0; i < name.Length; i++) lower[i] = name[i] is >= (byte)'A' and <= (byte)'Z' ? (byte)(name[i] | 0x20) : name[i];
         var n = lower[..name.Length];

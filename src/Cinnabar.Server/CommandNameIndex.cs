@@ -50,11 +50,17 @@ internal sealed class CommandNameIndex
     {
         def = null;
         if (name.Length is 0 or > MaxLength) return false;
-        Span<byte> bytes = stackalloc byte[MaxLength];
-        bytes.Clear();
-        name.CopyTo(bytes);
-        ulong lo = BinaryPrimitives.ReadUInt64LittleEndian(bytes);
-        ulong hi = BinaryPrimitives.ReadUInt64LittleEndian(bytes[8..]);
+        ulong lo, hi = 0;
+        if (name.Length >= 8)
+        {
+            lo = BinaryPrimitives.ReadUInt64LittleEndian(name);
+            for (int i = name.Length - 1; i >= 8; i--) hi = (hi << 8) | name[i];
+        }
+        else
+        {
+            lo = 0;
+            for (int i = name.Length - 1; i >= 0; i--) lo = (lo << 8) | name[i];
+        }
         if (((lo | hi) & 0x8080808080808080UL) != 0) return false;
         lo = Lower(lo);
         hi = Lower(hi);
