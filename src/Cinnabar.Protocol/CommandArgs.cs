@@ -68,7 +68,7 @@ public sealed class CommandArgs
         if (_owned == null) _buffer = [];
         if (_slices.Length > 1024)
         {
-            RespWriter.NoteReleased(_slices.Length * 8);
+            RespWriter.NoteReleased(_slices, _slices.Length * 8L);
             _slices = new (int, int)[16];
         }
     }

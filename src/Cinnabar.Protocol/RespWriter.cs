@@ -46,7 +46,7 @@ public sealed class RespWriter
         if (capacity == _buffer.Length) return;
         var next = new byte[capacity];
         _buffer.AsSpan(0, _length).CopyTo(next);
-        NoteReleased(_buffer.Length);
+        NoteReleased(_buffer);
         _buffer = next;
     }
 
@@ -55,7 +55,7 @@ public sealed class RespWriter
     {
         if (_length == 0 && _buffer.Length > maxIdleCapacity)
         {
-            NoteReleased(_buffer.Length);
+            NoteReleased(_buffer);
             _buffer = new byte[maxIdleCapacity];
         }
     }
@@ -74,22 +74,49 @@ public sealed class RespWriter
     {
         long newSize = Math.Max((long)_buffer.Length * 2, (long)_length + size);
         if (newSize > Array.MaxLength) newSize = Array.MaxLength;
-        NoteReleased(_buffer.Length);
+        NoteReleased(_buffer);
         Array.Resize(ref _buffer, (int)newSize);
     }
 
-    /// <summary>Bytes of large-object-heap buffers (85,000 bytes and more) dropped so far, which only
-    /// a full collection reclaims; the server's memory accounting subtracts those not yet collected.</summary>
-    public static long ReleasedLargeBytes => Interlocked.Read(ref _releasedLarge);
-    private static long _releasedLarge;
+    // Dropped large buffers (85,000 bytes and more live on the large object heap, which only a
+    // full collection reclaims) are tracked by weak reference: each one counts as released until
+    // the collector has actually reclaimed it, whenever that collection runs. A running total
+    // snapshotted at some later observation would miss buffers dropped between a collection and
+    // that observation, and count them as used memory until the next full collection.
+    private static readonly List<(WeakReference Buffer, long Bytes)> _released = new();
 
-    /// <summary>Records a dropped buffer of <paramref name="bytes"/> bytes (counted when on the large object heap).</summary>
-    public static void NoteReleased(int bytes) => NoteReleased((long)bytes);
-
-    /// <inheritdoc cref="NoteReleased(int)"/>
-    public static void NoteReleased(long bytes)
+    /// <summary>Bytes of dropped large buffers the garbage collector has not reclaimed yet; the
+    /// server's memory accounting (used_memory) subtracts them.</summary>
+    public static long ReleasedLargeBytes
     {
-        if (bytes >= 85_000) Interlocked.Add(ref _releasedLarge, bytes);
+        get
+        {
+            lock (_released)
+            {
+                long sum = 0;
+                for (int i = _released.Count - 1; i >= 0; i--)
+                {
+                    if (_released[i].Buffer.IsAlive)
+                    {
+                        sum += _released[i].Bytes;
+                        continue;
+                    }
+                    _released[i] = _released[^1];
+                    _released.RemoveAt(_released.Count - 1);
+                }
+                return sum;
+            }
+        }
+    }
+
+    /// <summary>Records that <paramref name="buffer"/> is no longer used (tracked when on the large object heap).</summary>
+    public static void NoteReleased(byte[] buffer) => NoteReleased(buffer, buffer.Length);
+
+    /// <summary>Records that <paramref name="array"/>, of <paramref name="bytes"/> bytes, is no longer used.</summary>
+    public static void NoteReleased(Array array, long bytes)
+    {
+        if (bytes < 85_000) return;
+        lock (_released) _released.Add((new WeakReference(array), bytes));
     }
 
     public void WriteRaw(ReadOnlySpan<byte> bytes)

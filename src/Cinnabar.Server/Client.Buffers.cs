@@ -129,12 +129,12 @@ public sealed partial class Client
             {
                 if (nowMs - LastInteractionMs > 2000)
                 {
-                    RespWriter.NoteReleased(_in.Length);
+                    RespWriter.NoteReleased(_in);
                     _in = [];
                 }
                 else if (_in.Length > ResizeThreshold && _in.Length / 2 > _queryPeak)
                 {
-                    RespWriter.NoteReleased(_in.Length);
+                    RespWriter.NoteReleased(_in);
                     _in = new byte[Math.Max(_queryPeak, InitialInputBytes)];
                 }
                 _inStart = _inEnd = 0;

@@ -269,7 +269,7 @@ public sealed partial class Client
         newSize = Math.Min(newSize, Array.MaxLength);
         var bigger = new byte[newSize];
         Buffer.BlockCopy(_in, _inStart, bigger, 0, live);
-        RespWriter.NoteReleased(_in.Length);
+        RespWriter.NoteReleased(_in);
         _in = bigger;
         _inEnd = live;
         _inStart = 0;
@@ -546,9 +546,9 @@ public sealed partial class Client
     {
         if (Interlocked.Exchange(ref _closed, 1) != 0) return;
         // The closed client's buffers are garbage from now on (see RedisServer.UsedMemory).
-        RespWriter.NoteReleased(_in.Length);
-        RespWriter.NoteReleased(Reply.Buffer.Length);
-        RespWriter.NoteReleased(_sendBuffer.Buffer.Length);
+        RespWriter.NoteReleased(_in);
+        RespWriter.NoteReleased(Reply.Buffer);
+        RespWriter.NoteReleased(_sendBuffer.Buffer);
         // Shut down first: disposing a socket with a receive pending is an abortive close (RST),
         // where Redis's close() ends the connection with a FIN ("Server closed the connection").
         try { _socket?.Shutdown(SocketShutdown.Both); } catch (SocketException) { } catch (ObjectDisposedException) { }

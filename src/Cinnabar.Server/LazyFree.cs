@@ -6,13 +6,19 @@ namespace Cinnabar.Server;
 /// Lazy freeing (Redis lazyfree.c: UNLINK, FLUSHDB/FLUSHALL ASYNC, the lazyfree-lazy-* options).
 /// In .NET dropping the last reference is free; the memory comes back when the GC runs. A value
 /// whose freeing would cost Redis real work (more than <see cref="EffortThreshold"/> allocations)
-/// is counted as pending, and a background thread runs a full collection that returns its memory,
+/// is counted as pending, and a background thread runs full collections until the value is reclaimed,
 /// then counts it as lazily freed. Small values are simply dropped, as Redis frees them at once.
 /// </summary>
 public sealed class LazyFree
 {
     /// <summary>Redis's LAZYFREE_THRESHOLD: values with more allocations than this are freed in the background.</summary>
     public const int EffortThreshold = 64;
+    /// <summary>Collection attempts before a still-referenced value is given up on (10 ms apart).</summary>
+    private const int MaxCollectAttempts = 50;
+    // The released values, weakly: the background collection can start while the releasing
+    // command still holds its reference, and then reclaims nothing; it collects again until
+    // they are gone, so lazyfree_pending_objects only drops once the memory really came back.
+    private readonly List<WeakReference> _values = new();
     private long _pending;
     private long _freed;
     private int _running;
@@ -51,7 +57,9 @@ public sealed class LazyFree
     /// <summary>Releases a value removed from the keyspace (UNLINK and the lazy options).</summary>
     public void Release(RedisObject value)
     {
-        if (Effort(value) > EffortThreshold) Schedule(1);
+        if (Effort(value) <= EffortThreshold) return;
+        lock (_values) _values.Add(new WeakReference(value));
+        Schedule(1);
     }
 
     /// <summary>Releases a whole flushed database of <paramref name="keys"/> keys (FLUSHDB/FLUSHALL ASYNC).</summary>
@@ -73,13 +81,30 @@ public sealed class LazyFree
             long batch = Interlocked.Read(ref _pending);
             if (batch > 0)
             {
-                GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
-                Interlocked.Add(ref _pending, -batch);
+                for (int attempt = 1; ; attempt++)
+                {
+                    GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
+                    if (!AnyValueAlive() || attempt == MaxCollectAttempts) break;
+                    Thread.Sleep(10);
+                }
+                // Counted as freed before it stops being pending: a reader that sees no pending
+                // objects (unit/lazyfree waits for that, then CONFIG RESETSTAT) must not see this
+                // batch reach lazyfreed_objects afterwards.
                 Interlocked.Add(ref _freed, batch);
+                Interlocked.Add(ref _pending, -batch);
             }
             Volatile.Write(ref _running, 0);
             // A release that came in after the read above found the job still running: go on.
             if (Interlocked.Read(ref _pending) == 0 || Interlocked.Exchange(ref _running, 1) != 0) return;
+        }
+    }
+
+    private bool AnyValueAlive()
+    {
+        lock (_values)
+        {
+            _values.RemoveAll(static w => !w.IsAlive);
+            return _values.Count > 0;
         }
     }
 }

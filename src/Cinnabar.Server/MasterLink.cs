@@ -207,7 +207,7 @@ public sealed class MasterLink
         public void ShrinkIfEmpty()
         {
             if (Start != End || Buf.Length <= 1 << 16) return;
-            RespWriter.NoteReleased(Buf.Length);
+            RespWriter.NoteReleased(Buf);
             Buf = new byte[1 << 16];
             Start = End = 0;
         }
@@ -219,7 +219,7 @@ public sealed class MasterLink
             {
                 if (Start == 0)
                 {
-                    RespWriter.NoteReleased(Buf.Length);
+                    RespWriter.NoteReleased(Buf);
                     Array.Resize(ref Buf, Buf.Length * 2);
                 }
                 else

@@ -10,7 +10,6 @@ public sealed partial class RedisServer
 {
     private static long _freedSinceFullGc;
     private static int _fullGcCount;
-    private static long _largeReleasedAtFullGc;
 
     /// <summary>
     /// used_memory: the managed heap's allocated bytes, minus what evictions released since the
@@ -20,16 +19,14 @@ public sealed partial class RedisServer
     {
         long total = GC.GetTotalMemory(false);
         int gen2 = GC.CollectionCount(2);
-        long large = Cinnabar.Protocol.RespWriter.ReleasedLargeBytes;
         if (gen2 != _fullGcCount)
         {
             _fullGcCount = gen2;
             _freedSinceFullGc = 0;
-            _largeReleasedAtFullGc = large;
         }
-        // Dropped large buffers (client query/reply buffers) stay on the large object heap until
-        // the next full collection: they are no longer used memory.
-        return Math.Max(0, total - _freedSinceFullGc - (large - _largeReleasedAtFullGc));
+        // Dropped large buffers (client query/reply buffers, old table arrays) stay on the large
+        // object heap until a full collection reclaims them: they are no longer used memory.
+        return Math.Max(0, total - _freedSinceFullGc - Cinnabar.Protocol.RespWriter.ReleasedLargeBytes);
     }
 
     /// <summary>used_memory without the garbage of the young generations (INFO, maxmemory decisions).</summary>
@@ -48,7 +45,6 @@ public sealed partial class RedisServer
             GC.Collect(2, GCCollectionMode.Forced, blocking: true);
             _fullGcCount = GC.CollectionCount(2);
             _freedSinceFullGc = 0;
-            _largeReleasedAtFullGc = Cinnabar.Protocol.RespWriter.ReleasedLargeBytes;
         }
     }
 
@@ -112,7 +108,6 @@ public sealed partial class RedisServer
         _confirmGcCostMs = after - now;
         _fullGcCount = GC.CollectionCount(2);
         _freedSinceFullGc = 0;
-        _largeReleasedAtFullGc = Cinnabar.Protocol.RespWriter.ReleasedLargeBytes;
         return UsedMemory() <= Config.MaxMemory;
     }
 

@@ -15,6 +15,9 @@ public sealed partial class RedisServer
     /// <summary>The scripting engines and caches, created on first use (Lua states are not free).</summary>
     internal Commands.ScriptHost Scripting => _scripting ??= new Commands.ScriptHost(this);
 
+    /// <summary>The scripting host if a script or function has created it, else null: observers (INFO) must not create it.</summary>
+    internal Commands.ScriptHost? ScriptingIfStarted => _scripting;
+
     /// <summary>True while a script has been running for longer than busy-reply-threshold.</summary>
     public volatile bool ScriptBusy;
 

@@ -200,13 +200,13 @@ public sealed class ByteTable<TValue>
     {
         // The old arrays become garbage; large ones stay on the large object heap until a full
         // collection, and used_memory must not count them (RedisServer.UsedMemory).
-        Cinnabar.Protocol.RespWriter.NoteReleased((long)_entries.Length * Unsafe.SizeOf<Entry>());
+        Cinnabar.Protocol.RespWriter.NoteReleased(_entries, (long)_entries.Length * Unsafe.SizeOf<Entry>());
         Array.Resize(ref _entries, newSize);
         _slots?.Resize(newSize);
         int bucketCount = RoundUpPow2(newSize);
         // Entries keep their indexes, so chains over an unchanged bucket array stay valid.
         if (bucketCount == _buckets.Length) return;
-        Cinnabar.Protocol.RespWriter.NoteReleased((long)_buckets.Length * sizeof(int));
+        Cinnabar.Protocol.RespWriter.NoteReleased(_buckets, (long)_buckets.Length * sizeof(int));
         var buckets = new int[bucketCount];
         for (int i = 0; i < _used; i++)
         {

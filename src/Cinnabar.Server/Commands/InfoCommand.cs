@@ -236,7 +236,9 @@ public sealed class InfoCommand : ICommandFamily
         w.Line("allocator_resident", committed);
         w.Line("total_system_memory", sys);
         w.Line("total_system_memory_human", Human(sys));
-        var (luaEval, luaFunctions, cachedScripts, functions, libraries) = s.Scripting.MemoryStats();
+        // Reading the stats must not create the scripting host and its Lua states: that would add
+        // their memory to used_memory between two INFO calls (unit/obuf-limits compares two).
+        var (luaEval, luaFunctions, cachedScripts, functions, libraries) = s.ScriptingIfStarted?.MemoryStats() ?? default;
         w.Line("used_memory_lua", luaEval);
         w.Line("used_memory_vm_eval", luaEval);
         w.Line("used_memory_lua_human", Human(luaEval));

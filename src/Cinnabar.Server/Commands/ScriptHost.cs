@@ -77,7 +77,7 @@ internal sealed class ScriptHost : IScriptHost
 
     /// <summary>INFO memory: bytes held by the eval and function Lua states, and cache sizes.</summary>
     public (long LuaEval, long LuaFunctions, int CachedScripts, int Functions, int Libraries) MemoryStats() =>
-        (EvalEngine.UsedMemory, FunctionEngine.UsedMemory, Scripts.Count, Functions.Count, Libraries.Count);
+        (_evalEngine?.UsedMemory ?? 0, _functionEngine?.UsedMemory ?? 0, Scripts.Count, Functions.Count, Libraries.Count);
 
     /// <summary>The Lua debugger session the next EVAL runs under (SCRIPT DEBUG), or null.</summary>
     public LuaDebugger? Debugger { get; set; }
