@@ -25,8 +25,12 @@ public sealed class ReplicaInfo
     public bool ExcludeFunctions;
     public long AckOffset;
     public long AckTimeMs = Environment.TickCount64;
-    /// <summary>Stream written while the RDB is being produced and sent; bounded by the replica output limit.</summary>
-    public MemoryStream? Pending;
+    /// <summary>
+    /// While the RDB is produced and sent: the replica's position in the shared replication
+    /// buffer (the stream written since its snapshot stays there, not copied per replica; its
+    /// size counts against the replica output limit).
+    /// </summary>
+    public ReplicationBacklog.Pin? Pending;
     /// <summary>Stream bytes were added to the output buffer since the last flush (see FlushReplicaOutputs).</summary>
     public bool FlushPending;
     /// <summary>
@@ -128,8 +132,22 @@ public sealed partial class RedisServer : IRdbTransferHost
                     _replicasToFlush.Add(r);
                 }
             }
-            else r.Pending?.Write(data);
+            else if (r.Pending != null) EnforceOutputLimit(r.Client);
         }
+    }
+
+    /// <summary>Bytes of the shared replication buffer a replica still holds (counted as its output buffer).</summary>
+    internal long ReplicaSharedBufferBytes(Client c)
+    {
+        var pin = FindReplica(c)?.Pending;
+        return pin != null && !pin.Released ? pin.Owner.BytesFrom(pin) : 0;
+    }
+
+    private static void ReleasePending(ReplicaInfo r)
+    {
+        var pin = r.Pending;
+        r.Pending = null;
+        if (pin != null) pin.Owner.Release(pin);
     }
 
     private readonly List<ReplicaInfo> _replicasToFlush = new();
@@ -247,13 +265,21 @@ public sealed partial class RedisServer : IRdbTransferHost
             ctx.Error("ERR Filtered replica requires EOF capability");
             return;
         }
+        Log.Notice($"Replica {info.Ip}:{info.ListeningPort} asks for synchronization");
+        long reqOffset = 0;
+        if (!legacySync && !long.TryParse(ctx.Arg(2), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out reqOffset))
+        {
+            // syncCommand: the offset must be an integer; the client is not a replica then.
+            Log.Warning($"Replica {info.Ip}:{info.ListeningPort} asks for synchronization but with a wrong offset");
+            ctx.Error(Errors.NotInteger);
+            return;
+        }
         _pendingReplicaInfo.Remove(c.Id);
         c.Flags |= ClientFlags.Replica;
-        Log.Notice($"Replica {info.Ip}:{info.ListeningPort} asks for synchronization");
         if (!legacySync)
         {
             string reqId = ctx.ArgString(1);
-            if (long.TryParse(ctx.Arg(2), NumberStyles.Integer, CultureInfo.InvariantCulture, out long reqOffset) && TryPartialResync(ctx, info, reqId, reqOffset))
+            if (TryPartialResync(ctx, info, reqId, reqOffset))
                 return;
             if (reqId != "?") Repl.SyncPartialErr++;
         }
@@ -309,7 +335,6 @@ public sealed partial class RedisServer : IRdbTransferHost
         EnsureBacklog();
         Repl.SyncFull++;
         info.State = ReplicaState.WaitBgsave;
-        info.Pending = new MemoryStream();
         info.LegacySync = legacySync;
         Repl.Replicas.Add(info);
         bool diskless = info.CapaEof && (info.ExcludeData || ConfigOr("repl-diskless-sync", "yes") == "yes");
@@ -364,7 +389,8 @@ public sealed partial class RedisServer : IRdbTransferHost
         var headers = new List<string>(members.Count);
         foreach (var m in members)
         {
-            m.Pending = new MemoryStream();   // what the snapshot holds is not sent again
+            ReleasePending(m);
+            m.Pending = Repl.Backlog!.PinFrom(offset + 1);   // the stream after the snapshot
             headers.Add(m.LegacySync ? "" : $"+FULLRESYNC {Repl.ReplId} {offset}\r\n");
         }
         var transfer = new RdbTransfer(this, members, diskless, child);
@@ -408,7 +434,7 @@ public sealed partial class RedisServer : IRdbTransferHost
             {
                 // replicaPutOnline: no command stream for it; close once the RDB is out.
                 Log.Notice($"RDB transfer completed, rdb only replica ({r.Ip}:{r.ListeningPort}) should be disconnected asap");
-                r.Pending = null;
+                ReleasePending(r);
                 r.Client.Close();
                 continue;
             }
@@ -469,10 +495,18 @@ public sealed partial class RedisServer : IRdbTransferHost
     {
         var c = info.Client;
         info.AwaitingFirstAck = false;
-        if (info.Pending != null)
+        var pin = info.Pending;
+        if (pin != null)
         {
-            lock (c.OutputLock) c.Reply.WriteRaw(info.Pending.GetBuffer().AsSpan(0, (int)info.Pending.Length));
-            info.Pending = null;
+            // Our history changed since the snapshot (a new backlog): the replica must resync.
+            if (pin.Released || pin.Owner != Repl.Backlog || !pin.Owner.CanServe(pin.Offset))
+            {
+                ReleasePending(info);
+                c.Close();
+                return;
+            }
+            lock (c.OutputLock) c.Reply.WriteRaw(pin.Owner.CopyFrom(pin.Offset));
+            ReleasePending(info);
         }
         info.State = ReplicaState.Online;
         info.AckTimeMs = Environment.TickCount64;
@@ -490,6 +524,7 @@ public sealed partial class RedisServer : IRdbTransferHost
     private void DropReplica(ReplicaInfo r)
     {
         r.SyncCancel.Cancel();
+        ReleasePending(r);
         if (!Repl.Replicas.Remove(r)) return;
         r.Transfer?.Drop(r, SavePoints().Count > 0);
         if (Repl.Replicas.Count == 0) _noReplicasSinceMs = Environment.TickCount64;

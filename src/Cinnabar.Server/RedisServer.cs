@@ -58,6 +58,7 @@ public sealed partial class RedisServer : IKeyspaceEvents
         PreconditionChecks.Add(MisconfCheck);
         PreconditionChecks.Add(AofWriteCheck);
         PreconditionChecks.Add(ReplicationWriteCheck);
+        PreconditionChecks.Add(ReplicaReplyGuard.KeyspaceCheck);
         PreconditionChecks.Add(MasterDownCheck);
         PreconditionChecks.Add(LoadingCheck);
         PreconditionChecks.Add(AsyncLoadingCheck);
@@ -339,6 +340,19 @@ public sealed partial class RedisServer : IKeyspaceEvents
 
     /// <summary>Runs one command for a client (lock held). Handles lookup, arity, auth, MULTI queueing and stats.</summary>
     public void Execute(Client client, CommandArgs args)
+    {
+        // A replica's link carries no replies (_addReplyToBufferOrList): see ReplicaReplyGuard.
+        if (!ReplicaReplyGuard.Watches(client))
+        {
+            ExecuteUnguarded(client, args);
+            return;
+        }
+        int lengthBefore = client.Reply.Length;
+        ExecuteUnguarded(client, args);
+        ReplicaReplyGuard.AfterCommand(this, client, args, lengthBefore);
+    }
+
+    private void ExecuteUnguarded(Client client, CommandArgs args)
     {
         var ctx = client.Context;
         ctx.Args = args;
