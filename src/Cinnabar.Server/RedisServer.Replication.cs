@@ -124,6 +124,7 @@ public sealed partial class RedisServer : IRdbTransferHost
             if (r.State == ReplicaState.Online)
             {
                 lock (r.Client.OutputLock) r.Client.Reply.WriteRaw(data);
+                r.Client.ReplStreamBytes += data.Length;
                 // One socket write per batch of commands, not per command (Redis writes
                 // replicas' buffers in beforeSleep): flushed by FlushReplicaOutputs.
                 if (!r.FlushPending)
@@ -505,7 +506,9 @@ public sealed partial class RedisServer : IRdbTransferHost
                 c.Close();
                 return;
             }
-            lock (c.OutputLock) c.Reply.WriteRaw(pin.Owner.CopyFrom(pin.Offset));
+            var stream = pin.Owner.CopyFrom(pin.Offset);
+            lock (c.OutputLock) c.Reply.WriteRaw(stream);
+            c.ReplStreamBytes += stream.Length;
             ReleasePending(info);
         }
         info.State = ReplicaState.Online;

@@ -347,9 +347,9 @@ public sealed partial class RedisServer : IKeyspaceEvents
             ExecuteUnguarded(client, args);
             return;
         }
-        int lengthBefore = client.Reply.Length;
+        long outputBefore = client.Reply.Length - client.ReplStreamBytes;
         ExecuteUnguarded(client, args);
-        ReplicaReplyGuard.AfterCommand(this, client, args, lengthBefore);
+        ReplicaReplyGuard.AfterCommand(this, client, args, outputBefore);
     }
 
     private void ExecuteUnguarded(Client client, CommandArgs args)
@@ -904,6 +904,9 @@ public sealed partial class RedisServer : IKeyspaceEvents
     /// <summary>SIGTERM/SIGINT: a shutdown the cron carries out (see SignalShutdown).</summary>
     public SignalShutdown SignalShutdown => _signalShutdown ??= new SignalShutdown(this);
 
+    private SoftwareWatchdog? _watchdogInstance;
+    private SoftwareWatchdog _watchdog => _watchdogInstance ??= new SoftwareWatchdog(Log);
+
     private void Cron()
     {
         if (CronPaused) return;
@@ -946,6 +949,8 @@ public sealed partial class RedisServer : IKeyspaceEvents
                     AofCron();
                 }
                 ReplicationCron();
+                // serverCron re-arms the watchdog; during a blocking load Redis runs no timers.
+                if (!loading) _watchdog.Schedule(int.TryParse(ConfigOr("watchdog-period", "0"), out int wd) ? wd : 0);
                 if (!loading)
                 {
                     IdleHeapCompaction();

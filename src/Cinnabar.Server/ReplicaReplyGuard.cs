@@ -25,15 +25,20 @@ internal static class ReplicaReplyGuard
         return touchesKeys ? KeyspaceError : null;
     }
 
-    public static void AfterCommand(RedisServer server, Client c, CommandArgs args, int lengthBefore)
+    /// <summary>
+    /// Called after each command of a watched client with its output length (minus the stream
+    /// bytes written to it) before the command: anything more is a reply. The reply is never
+    /// sent: the connection is closed at once.
+    /// </summary>
+    public static void AfterCommand(RedisServer server, Client c, CommandArgs args, long outputBefore)
     {
         int length = c.Reply.Length;
-        if (length <= lengthBefore || c.IsClosed) return;
+        long replyBytes = length - c.ReplStreamBytes - outputBefore;
+        if (replyBytes <= 0 || c.IsClosed) return;
         string name = CommandName(server, args);
-        var reply = c.Reply.Written.Span[lengthBefore..length];
-        c.Reply.Truncate(lengthBefore);
+        var reply = c.Reply.Written.Span[(int)Math.Max(0, length - replyBytes)..length];
         server.Log.Warning($"Replica generated a reply to command '{name}', disconnecting it: {server.DescribeClient(c)}");
-        if (reply[0] == (byte)'-')
+        if (reply.Length > 0 && reply[0] == (byte)'-')
         {
             string error = System.Text.Encoding.UTF8.GetString(reply[1..]).TrimEnd('\r', '\n');
             if (error.StartsWith("ERR ", StringComparison.Ordinal)) error = error[4..];

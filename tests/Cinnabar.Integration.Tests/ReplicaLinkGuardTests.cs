@@ -55,3 +55,20 @@ public sealed class ReplicaLinkGuardTests
         Assert.Contains("connected_slaves:0", c.Call("INFO", "replication").ToString(), StringComparison.Ordinal);
     }
 }
+
+/// <summary>watchdog-period: a server that does not get back to its cron in time logs the watchdog line.</summary>
+public sealed class SoftwareWatchdogTests
+{
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void A_stalled_server_logs_the_watchdog_line(bool redis)
+    {
+        using var s = ServerProcess.Start(redis, ["--enable-debug-command", "yes"]);
+        using var c = s.Connect();
+        Assert.Equal("OK", c.Call("CONFIG", "SET", "watchdog-period", "200").ToString());
+        Assert.Equal("OK", c.Call("DEBUG", "SLEEP", "1").ToString());
+        Tools.WaitUntil(() => s.Output.Contains("--- WATCHDOG TIMER EXPIRED ---", StringComparison.Ordinal), TimeSpan.FromSeconds(30), "no watchdog line");
+        Assert.Equal("OK", c.Call("CONFIG", "SET", "watchdog-period", "0").ToString());
+    }
+}

@@ -62,7 +62,8 @@ public sealed class ReplicationTransferTests
         r1.Call("REPLICAOF", "127.0.0.1", master.Port);
         r2.Call("REPLICAOF", "127.0.0.1", master.Port);
         Tools.WaitUntil(() => LinkState(r1) == "connected" && LinkState(r2) == "connected", Deadline, "replicas not synced");
-        Assert.Contains("Diskless rdb transfer, done reading from pipe, 2 replicas still up.", master.Output, StringComparison.Ordinal);
+        // The log reaches us through the process's stdout, a moment after it is written.
+        Tools.WaitUntil(() => master.Output.Contains("Diskless rdb transfer, done reading from pipe, 2 replicas still up.", StringComparison.Ordinal), Deadline, "no pipe line");
         Assert.Equal(1, CountOf(master.Output, "Background RDB transfer started by pid"));
         m.Call("SET", "xferround:after", "1");
         Tools.WaitUntil(() => r1.Call("GET", "xferround:after").ToString() == "1" && r2.Call("GET", "xferround:after").ToString() == "1", Deadline, "stream after the RDB");
@@ -84,7 +85,7 @@ public sealed class ReplicationTransferTests
             Tools.WaitUntil(() => Field(m, "persistence", "rdb_bgsave_in_progress") == "1", Deadline, "transfer did not start");
         }
         Tools.WaitUntil(() => Field(m, "persistence", "rdb_bgsave_in_progress") == "0", Deadline, "transfer outlived its last replica");
-        Assert.Contains("Diskless rdb transfer, last replica dropped, killing fork child.", master.Output, StringComparison.Ordinal);
+        Tools.WaitUntil(() => master.Output.Contains("Diskless rdb transfer, last replica dropped, killing fork child.", StringComparison.Ordinal), Deadline, "no last-replica line");
         Tools.WaitUntil(() => BackgroundChildTests.ChildOf(master.Pid) == null, Deadline, "the transfer's child outlived it");
     }
 
