@@ -118,3 +118,34 @@ public sealed class ReplicationTransferTests
         return n;
     }
 }
+
+/// <summary>A partial resync after REPLICAOF to another master and back continues in the db the stream had selected.</summary>
+public sealed class ReplicationStreamDbTests
+{
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(60);
+
+    [Fact]
+    public void A_partial_resync_after_switching_masters_keeps_the_selected_db()
+    {
+        using var master = ServerProcess.StartCinnabar("--repl-diskless-sync-delay", "0");
+        using var other = ServerProcess.StartCinnabar();
+        using var replica = ServerProcess.StartCinnabar();
+        using var m = master.Connect();
+        using var o = other.Connect();
+        using var r = replica.Connect();
+        m.Call("SELECT", "9");
+        m.Call("SET", "streamdb:a", "1");
+        r.Call("REPLICAOF", "127.0.0.1", master.Port);
+        r.Call("SELECT", "9");
+        Tools.WaitUntil(() => r.Call("GET", "streamdb:a").ToString() == "1", Deadline, "first sync");
+        // A master that refuses PSYNC (it is itself a replica without a link): our history stays cached.
+        o.Call("REPLICAOF", "127.0.0.1", ServerProcess.FreePort());
+        r.Call("REPLICAOF", "127.0.0.1", other.Port);
+        m.Call("SET", "streamdb:b", "2");
+        r.Call("REPLICAOF", "127.0.0.1", master.Port);
+        Tools.WaitUntil(() => r.Call("GET", "streamdb:b").ToString() == "2", Deadline, "write made while away, in db 9");
+        Assert.Contains("sync_partial_ok:1", m.Call("INFO", "stats").ToString(), StringComparison.Ordinal);
+        r.Call("SELECT", "0");
+        Assert.Equal(0L, r.Call("DBSIZE").Integer);
+    }
+}
