@@ -127,6 +127,8 @@ public sealed partial class RedisServer : IKeyspaceEvents
             case "maxmemory-clients": ClientMemory.EvictIfNeeded(); break;
             // resizeReplicationBacklog: at once, keeping the most recent history that fits.
             case "repl-backlog-size": Repl.Backlog?.Resize(BacklogSize); break;
+            // applyWatchdogPeriod: armed at once, not at the next cron.
+            case "watchdog-period": _watchdog.Schedule(WatchdogPeriodMs()); break;
         }
     }
 
@@ -907,6 +909,13 @@ public sealed partial class RedisServer : IKeyspaceEvents
     private SoftwareWatchdog? _watchdogInstance;
     private SoftwareWatchdog _watchdog => _watchdogInstance ??= new SoftwareWatchdog(Log);
 
+    /// <summary>watchdog-period, at least two cron periods (Redis's applyWatchdogPeriod); 0: off.</summary>
+    private int WatchdogPeriodMs()
+    {
+        int periodMs = int.TryParse(ConfigOr("watchdog-period", "0"), out int v) ? v : 0;
+        return periodMs <= 0 ? 0 : Math.Max(periodMs, 2000 / Math.Max(1, Config.Hz));
+    }
+
     private void Cron()
     {
         if (CronPaused) return;
@@ -950,7 +959,7 @@ public sealed partial class RedisServer : IKeyspaceEvents
                 }
                 ReplicationCron();
                 // serverCron re-arms the watchdog; during a blocking load Redis runs no timers.
-                if (!loading) _watchdog.Schedule(int.TryParse(ConfigOr("watchdog-period", "0"), out int wd) ? wd : 0);
+                if (!loading) _watchdog.Schedule(WatchdogPeriodMs());
                 if (!loading)
                 {
                     IdleHeapCompaction();
