@@ -105,6 +105,8 @@ public sealed partial class Client
     public long CreatedMs { get; }
     public long LastInteractionMs;
     public string LastCommand = "NULL";
+    /// <summary>Replication stream bytes written to this replica's output (not replies: see ReplicaReplyGuard).</summary>
+    internal long ReplStreamBytes;
     public long NetInputBytes;
     public long NetOutputBytes;
     public long CommandsProcessed;

@@ -67,6 +67,12 @@ public sealed class MasterLink
     /// <summary>The db the master's stream had selected at our offset (0 after a full sync).</summary>
     private int _streamDb;
 
+    /// <summary>
+    /// The db the master's stream has selected: a partial resync continues in it, also with a
+    /// new master (Redis's cached master client keeps its db across REPLICAOF host port).
+    /// </summary>
+    internal int StreamDb { get => _streamDb; init => _streamDb = value; }
+
     /// <summary>The master's address as CLIENT LIST shows Redis's master client (ip:port), once connected.</summary>
     public string? RemoteAddress { get; private set; }
 

@@ -285,6 +285,8 @@ public sealed partial class RedisServer
         var limit = OutputLimit(type);
         if (limit.HardBytes == 0 && limit.SoftBytes == 0) return false;
         long used = c.PendingOutputBytes;
+        // A replica's share of the replication buffer counts as its output (getClientOutputBufferMemoryUsage).
+        if (type == ClientType.Replica) used += ReplicaSharedBufferBytes(c);
         // A replica's hard limit below repl-backlog-size counts as repl-backlog-size: a partial
         // resync may send that much at once (Redis's checkClientOutputBufferLimits).
         long hardBytes = limit.HardBytes;

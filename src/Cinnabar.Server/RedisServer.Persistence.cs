@@ -344,6 +344,7 @@ public sealed partial class RedisServer
     /// <summary>killRDBChild: ends a running BGSAVE (FLUSHALL, SHUTDOWN) and removes its temp file (lock held).</summary>
     public void KillRdbChild()
     {
+        StopTransfers();
         var child = _bgsaveChild;
         if (child == null) return;
         child.Stop();

@@ -32,6 +32,7 @@ public sealed partial class RedisServer
         // Redis clears masterhost before freeing the old master client: those lines carry 'M'.
         Log.Role = 'M';
         if (Repl.Link?.Connected == true) Repl.CachedMaster = true;
+        int streamDb = Repl.Link?.StreamDb ?? 0;
         Repl.Link?.Stop(logLostMaster: true);
         DisconnectAllBlockedClients();
         Repl.MasterHost = host;
@@ -47,7 +48,7 @@ public sealed partial class RedisServer
         }
         UpdateExpireOnAccess();
         Log.Notice($"Connecting to MASTER {host}:{port}");
-        Repl.Link = new MasterLink(this, host, port);
+        Repl.Link = new MasterLink(this, host, port) { StreamDb = wasMaster ? 0 : streamDb };
         Repl.Link.Start();
         OomScoreAdjuster.Apply(Config, Log);
     }

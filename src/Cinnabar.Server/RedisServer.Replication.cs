@@ -25,8 +25,12 @@ public sealed class ReplicaInfo
     public bool ExcludeFunctions;
     public long AckOffset;
     public long AckTimeMs = Environment.TickCount64;
-    /// <summary>Stream written while the RDB is being produced and sent; bounded by the replica output limit.</summary>
-    public MemoryStream? Pending;
+    /// <summary>
+    /// While the RDB is produced and sent: the replica's position in the shared replication
+    /// buffer (the stream written since its snapshot stays there, not copied per replica; its
+    /// size counts against the replica output limit).
+    /// </summary>
+    public ReplicationBacklog.Pin? Pending;
     /// <summary>Stream bytes were added to the output buffer since the last flush (see FlushReplicaOutputs).</summary>
     public bool FlushPending;
     /// <summary>
@@ -39,6 +43,14 @@ public sealed class ReplicaInfo
     public CancellationTokenSource SyncCancel { get; } = new();
     /// <summary>When the last keepalive newline went out while waiting for the RDB to start.</summary>
     public long LastNewlineMs = Environment.TickCount64;
+    /// <summary>The RDB transfer serving this replica (null while it waits for one to start).</summary>
+    internal RdbTransfer? Transfer;
+    /// <summary>This replica left its transfer (gone, or a write to it failed).</summary>
+    internal volatile bool TransferDropped;
+    /// <summary>When the transfer's current write to this replica started (0: none blocked).</summary>
+    internal long TransferBlockedSinceMs;
+    /// <summary>SYNC (no +FULLRESYNC line) rather than PSYNC.</summary>
+    internal bool LegacySync;
     public string Ip => AnnouncedIp ?? (Client.Address.Contains(':') ? Client.Address[..Client.Address.LastIndexOf(':')] : Client.Address);
 }
 
@@ -77,7 +89,7 @@ public sealed class ReplicationState
 // streams the RDB from a background task (diskless with the EOF marker when the replica supports
 // it, otherwise with a length prefix) while writes made meanwhile queue in the replica's pending
 // buffer, then switches the replica online.
-public sealed partial class RedisServer
+public sealed partial class RedisServer : IRdbTransferHost
 {
     public ReplicationState Repl { get; } = new();
     private ReplicationFeed? _replFeed;
@@ -112,6 +124,7 @@ public sealed partial class RedisServer
             if (r.State == ReplicaState.Online)
             {
                 lock (r.Client.OutputLock) r.Client.Reply.WriteRaw(data);
+                r.Client.ReplStreamBytes += data.Length;
                 // One socket write per batch of commands, not per command (Redis writes
                 // replicas' buffers in beforeSleep): flushed by FlushReplicaOutputs.
                 if (!r.FlushPending)
@@ -120,8 +133,22 @@ public sealed partial class RedisServer
                     _replicasToFlush.Add(r);
                 }
             }
-            else r.Pending?.Write(data);
+            else if (r.Pending != null) EnforceOutputLimit(r.Client);
         }
+    }
+
+    /// <summary>Bytes of the shared replication buffer a replica still holds (counted as its output buffer).</summary>
+    internal long ReplicaSharedBufferBytes(Client c)
+    {
+        var pin = FindReplica(c)?.Pending;
+        return pin != null && !pin.Released ? pin.Owner.BytesFrom(pin) : 0;
+    }
+
+    private static void ReleasePending(ReplicaInfo r)
+    {
+        var pin = r.Pending;
+        r.Pending = null;
+        if (pin != null) pin.Owner.Release(pin);
     }
 
     private readonly List<ReplicaInfo> _replicasToFlush = new();
@@ -239,13 +266,21 @@ public sealed partial class RedisServer
             ctx.Error("ERR Filtered replica requires EOF capability");
             return;
         }
+        Log.Notice($"Replica {info.Ip}:{info.ListeningPort} asks for synchronization");
+        long reqOffset = 0;
+        if (!legacySync && !long.TryParse(ctx.Arg(2), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out reqOffset))
+        {
+            // syncCommand: the offset must be an integer; the client is not a replica then.
+            Log.Warning($"Replica {info.Ip}:{info.ListeningPort} asks for synchronization but with a wrong offset");
+            ctx.Error(Errors.NotInteger);
+            return;
+        }
         _pendingReplicaInfo.Remove(c.Id);
         c.Flags |= ClientFlags.Replica;
-        Log.Notice($"Replica {info.Ip}:{info.ListeningPort} asks for synchronization");
         if (!legacySync)
         {
             string reqId = ctx.ArgString(1);
-            if (long.TryParse(ctx.Arg(2), NumberStyles.Integer, CultureInfo.InvariantCulture, out long reqOffset) && TryPartialResync(ctx, info, reqId, reqOffset))
+            if (TryPartialResync(ctx, info, reqId, reqOffset))
                 return;
             if (reqId != "?") Repl.SyncPartialErr++;
         }
@@ -298,16 +333,49 @@ public sealed partial class RedisServer
 
     private void StartFullSync(CommandContext ctx, ReplicaInfo info, bool legacySync)
     {
-        var c = ctx.Client;
         EnsureBacklog();
         Repl.SyncFull++;
-        long offset = Repl.MasterReplOffset;
         info.State = ReplicaState.WaitBgsave;
-        info.Pending = new MemoryStream();
+        info.LegacySync = legacySync;
         Repl.Replicas.Add(info);
-        // The stream after this point must start with SELECT for the replica.
+        bool diskless = info.CapaEof && (info.ExcludeData || ConfigOr("repl-diskless-sync", "yes") == "yes");
+        int delaySec = int.TryParse(ConfigOr("repl-diskless-sync-delay", "5"), out var d) ? d : 5;
+        Log.Notice($"Full resync requested by replica {info.Ip}:{info.ListeningPort}");
+        if (diskless && delaySec > 0) JoinDisklessRound(delaySec, info);
+        else StartTransfers([info], diskless);
+    }
+
+    /// <summary>RDB transfers to replicas being produced now: INFO counts them as a BGSAVE in progress, as Redis's child.</summary>
+    public int ReplicationSavesRunning { get; private set; }
+
+    private readonly List<RdbTransfer> _transfers = new();
+
+    object IRdbTransferHost.ExecLock => ExecLock;
+
+    /// <summary>
+    /// startBgsaveForReplication (lock held): one transfer per group of replicas that accept the
+    /// same RDB (rdb-filter-only), from a snapshot taken now; each member's stream restarts here.
+    /// </summary>
+    private void StartTransfers(List<ReplicaInfo> candidates, bool diskless)
+    {
+        var waiting = candidates.FindAll(r => Repl.Replicas.Contains(r) && !r.Client.IsClosed);
+        while (waiting.Count > 0)
+        {
+            var first = waiting[0];
+            var group = waiting.FindAll(r => r.ExcludeData == first.ExcludeData && r.ExcludeFunctions == first.ExcludeFunctions);
+            waiting.RemoveAll(group.Contains);
+            StartTransfer(group, diskless);
+        }
+    }
+
+    private void StartTransfer(List<ReplicaInfo> members, bool diskless)
+    {
+        var first = members[0];
+        // The stream after this point must start with SELECT for the replicas.
         ResetSelectedDb(_replFeed!);
-        List<Cinnabar.Storage.DbSnapshot> snaps = info.ExcludeData ? [] : RdbFile.BeginSnapshots(Keyspace);
+        long offset = Repl.MasterReplOffset;
+        List<Cinnabar.Storage.DbSnapshot> snaps = first.ExcludeData ? [] : RdbFile.BeginSnapshots(Keyspace);
+        var child = BackgroundChild.Start();
         var options = new RdbSaveOptions
         {
             Compress = ConfigOr("rdbcompression", "yes") == "yes",
@@ -315,78 +383,83 @@ public sealed partial class RedisServer
             ReplId = Repl.ReplId,
             ReplOffset = offset,
             UsedMemory = UsedMemory(),
-            FunctionLibraries = info.ExcludeFunctions ? [] : FunctionLibrariesForRdb?.Invoke() ?? [],
+            FunctionLibraries = first.ExcludeFunctions ? [] : FunctionLibrariesForRdb?.Invoke() ?? [],
             KeySaveDelayMicros = Config.RdbKeySaveDelayMicros,
-            Cancel = info.SyncCancel.Token,
+            Cancel = child.Cancel.Token,
         };
-        bool diskless = info.CapaEof && (info.ExcludeData || ConfigOr("repl-diskless-sync", "yes") == "yes");
-        int delaySec = int.TryParse(ConfigOr("repl-diskless-sync-delay", "5"), out var d) ? d : 5;
-        string header = legacySync ? "" : $"+FULLRESYNC {Repl.ReplId} {offset}\r\n";
-        Log.Notice($"Full resync requested by replica {info.Ip}:{info.ListeningPort}");
-        Log.Notice(diskless ? $"Starting BGSAVE for SYNC with target: replicas sockets" : "Starting BGSAVE for SYNC with target: disk");
-        var socket = c.Socket;
-        var round = diskless && delaySec > 0 ? JoinDisklessRound(delaySec) : null;
-        _ = Task.Run(async () =>
+        var headers = new List<string>(members.Count);
+        foreach (var m in members)
         {
-            bool ok = true;
-            try
-            {
-                if (round != null) await round.Start.Task.WaitAsync(info.SyncCancel.Token).ConfigureAwait(false);
-                lock (ExecLock)
-                {
-                    info.State = ReplicaState.SendingRdb;
-                    ReplicationSavesRunning++;
-                }
-                try
-                {
-                    if (socket == null) throw new IOException("no socket");
-                    await SendRdbAsync(socket, header, snaps, options, diskless).ConfigureAwait(false);
-                }
-                finally
-                {
-                    lock (ExecLock) ReplicationSavesRunning--;
-                }
-            }
-            catch (OperationCanceledException)
-            {
-                ok = false;   // the replica went away; DropReplica logged it
-            }
-            catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or InvalidOperationException)
-            {
-                ok = false;
-                Log.Warning($"Diskless rdb transfer, error: {e.Message}");
-            }
-            lock (ExecLock)
-            {
-                if (!ok)
-                {
-                    foreach (var s in snaps) s.Db.EndSnapshot(s);
-                    c.Close();
-                    return;
-                }
-                if (info.RdbOnly)
-                {
-                    // replicaPutOnline: no command stream for it; close once the RDB is out.
-                    Log.Notice($"RDB transfer completed, rdb only replica ({info.Ip}:{info.ListeningPort}) should be disconnected asap");
-                    info.Pending = null;
-                    c.Close();
-                    return;
-                }
-                Log.Notice($"Synchronization with replica {info.Ip}:{info.ListeningPort} succeeded");
-                if (diskless) info.AwaitingFirstAck = true;
-                else StartCommandStream(info);
-            }
-        });
+            ReleasePending(m);
+            m.Pending = Repl.Backlog!.PinFrom(offset + 1);   // the stream after the snapshot
+            headers.Add(m.LegacySync ? "" : $"+FULLRESYNC {Repl.ReplId} {offset}\r\n");
+        }
+        var transfer = new RdbTransfer(this, members, diskless, child);
+        _transfers.Add(transfer);
+        ReplicationSavesRunning++;
+        Stats.TotalForks++;
+        Log.Notice(diskless ? "Starting BGSAVE for SYNC with target: replicas sockets" : "Starting BGSAVE for SYNC with target: disk");
+        Log.Notice(diskless ? $"Background RDB transfer started by pid {child.Pid}" : $"Background saving started by pid {child.Pid}");
+        transfer.Start(headers, snaps, options, Config.Dir);
     }
 
-    /// <summary>RDB transfers to replicas being produced now: INFO counts them as a BGSAVE in progress, as Redis's child.</summary>
-    public int ReplicationSavesRunning { get; private set; }
+    void IRdbTransferHost.OnTransferDone(RdbTransfer transfer, bool ok)
+    {
+        _transfers.Remove(transfer);
+        ReplicationSavesRunning--;
+        var child = transfer.Child;
+        int signal = child.StoppedByServer ? 10 : child.KilledBySignal;
+        if (transfer.Diskless)
+        {
+            if (ok) Log.Notice("Background RDB transfer terminated with success");
+            else if (signal != 0) Log.Warning($"Background transfer terminated by signal {signal}");
+            else Log.Warning("Background transfer error");
+        }
+        else
+        {
+            if (ok) Log.Notice("Background saving terminated with success");
+            else if (signal != 0) Log.Warning($"Background saving terminated by signal {signal}");
+            else Log.Warning("Background saving error");
+        }
+        foreach (var r in transfer.Members)
+        {
+            r.Transfer = null;
+            if (r.TransferDropped || !Repl.Replicas.Contains(r)) continue;
+            if (!ok)
+            {
+                Log.Warning("SYNC failed. BGSAVE child returned an error");
+                r.Client.Close();
+                continue;
+            }
+            if (r.RdbOnly)
+            {
+                // replicaPutOnline: no command stream for it; close once the RDB is out.
+                Log.Notice($"RDB transfer completed, rdb only replica ({r.Ip}:{r.ListeningPort}) should be disconnected asap");
+                ReleasePending(r);
+                r.Client.Close();
+                continue;
+            }
+            Log.Notice($"Synchronization with replica {r.Ip}:{r.ListeningPort} succeeded");
+            if (transfer.Diskless)
+            {
+                // Nothing (not even a keepalive newline) may follow the EOF mark before the ACK.
+                r.State = ReplicaState.SendingRdb;
+                r.AwaitingFirstAck = true;
+            }
+            else StartCommandStream(r);
+        }
+    }
+
+    /// <summary>killRDBChild for the transfers: FLUSHALL ends them; their replicas sync again (lock held).</summary>
+    private void StopTransfers()
+    {
+        foreach (var t in _transfers) t.Child.Stop();
+    }
 
     /// <summary>Replicas waiting together for repl-diskless-sync-delay (one BGSAVE for all in Redis).</summary>
     private sealed class DisklessRound
     {
-        public readonly TaskCompletionSource Start = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        public int Members;
+        public readonly List<ReplicaInfo> Members = new();
     }
 
     private DisklessRound? _disklessRound;
@@ -395,7 +468,7 @@ public sealed partial class RedisServer
     /// A diskless full sync starts repl-diskless-sync-delay seconds after the first replica of the
     /// round asked, or as soon as repl-diskless-sync-max-replicas replicas wait (lock held).
     /// </summary>
-    private DisklessRound JoinDisklessRound(int delaySec)
+    private void JoinDisklessRound(int delaySec, ReplicaInfo info)
     {
         var round = _disklessRound;
         if (round == null)
@@ -406,16 +479,16 @@ public sealed partial class RedisServer
                 lock (ExecLock) StartDisklessRound(round);
             }, TaskScheduler.Default);
         }
-        round.Members++;
+        round.Members.Add(info);
         int maxReplicas = Config.ReplDisklessSyncMaxReplicas;
-        if (maxReplicas > 0 && round.Members >= maxReplicas) StartDisklessRound(round);
-        return round;
+        if (maxReplicas > 0 && round.Members.Count >= maxReplicas) StartDisklessRound(round);
     }
 
     private void StartDisklessRound(DisklessRound round)
     {
-        if (_disklessRound == round) _disklessRound = null;
-        round.Start.TrySetResult();
+        if (_disklessRound != round) return;
+        _disklessRound = null;
+        StartTransfers(round.Members, diskless: true);
     }
 
     /// <summary>Sends everything written since the snapshot, then switches the replica to the live stream.</summary>
@@ -423,45 +496,24 @@ public sealed partial class RedisServer
     {
         var c = info.Client;
         info.AwaitingFirstAck = false;
-        if (info.Pending != null)
+        var pin = info.Pending;
+        if (pin != null)
         {
-            lock (c.OutputLock) c.Reply.WriteRaw(info.Pending.GetBuffer().AsSpan(0, (int)info.Pending.Length));
-            info.Pending = null;
+            // Our history changed since the snapshot (a new backlog): the replica must resync.
+            if (pin.Released || pin.Owner != Repl.Backlog || !pin.Owner.CanServe(pin.Offset))
+            {
+                ReleasePending(info);
+                c.Close();
+                return;
+            }
+            var stream = pin.Owner.CopyFrom(pin.Offset);
+            lock (c.OutputLock) c.Reply.WriteRaw(stream);
+            c.ReplStreamBytes += stream.Length;
+            ReleasePending(info);
         }
         info.State = ReplicaState.Online;
         info.AckTimeMs = Environment.TickCount64;
         c.ScheduleFlush();
-    }
-
-    private async Task SendRdbAsync(Socket socket, string header, List<Cinnabar.Storage.DbSnapshot> snaps, RdbSaveOptions options, bool diskless)
-    {
-        using var net = new NetworkStream(socket, ownsSocket: false);
-        if (header.Length > 0) await net.WriteAsync(Encoding.ASCII.GetBytes(header)).ConfigureAwait(false);
-        if (diskless)
-        {
-            var mark = Encoding.ASCII.GetBytes(ReplicationState.NewReplId());
-            await net.WriteAsync(Encoding.ASCII.GetBytes("$EOF:")).ConfigureAwait(false);
-            await net.WriteAsync(mark).ConfigureAwait(false);
-            await net.WriteAsync("\r\n"u8.ToArray()).ConfigureAwait(false);
-            RdbFile.Write(net, snaps, ExecLock, options);
-            await net.WriteAsync(mark).ConfigureAwait(false);
-            return;
-        }
-        string tmp = Path.Combine(Config.Dir, $"temp-sync-{Environment.ProcessId}-{Environment.TickCount64}.rdb");
-        try
-        {
-            using (var fs = new FileStream(tmp, FileMode.Create, FileAccess.ReadWrite, FileShare.None, 1 << 16))
-            {
-                RdbFile.Write(fs, snaps, ExecLock, options);
-                fs.Position = 0;
-                await net.WriteAsync(Encoding.ASCII.GetBytes($"${fs.Length}\r\n")).ConfigureAwait(false);
-                await fs.CopyToAsync(net).ConfigureAwait(false);
-            }
-        }
-        finally
-        {
-            try { File.Delete(tmp); } catch (IOException) { }
-        }
     }
 
     internal void OnReplicaClosed(Client c)
@@ -475,7 +527,9 @@ public sealed partial class RedisServer
     private void DropReplica(ReplicaInfo r)
     {
         r.SyncCancel.Cancel();
+        ReleasePending(r);
         if (!Repl.Replicas.Remove(r)) return;
+        r.Transfer?.Drop(r, SavePoints().Count > 0);
         if (Repl.Replicas.Count == 0) _noReplicasSinceMs = Environment.TickCount64;
         Log.Warning($"Connection with replica {r.Ip}:{r.ListeningPort} lost.");
     }
@@ -599,11 +653,19 @@ public sealed partial class RedisServer
         {
             // A replica waiting for its RDB to start gets a newline every second, so its
             // handshake timeout sees a live master (nothing else is on that socket yet).
-            if (r.State == ReplicaState.WaitBgsave && now - r.LastNewlineMs >= 1000)
+            // A diskless transfer owns the socket from its start (no newline inside the RDB).
+            if (r.State == ReplicaState.WaitBgsave && r.Transfer?.Diskless != true && now - r.LastNewlineMs >= 1000)
             {
                 r.LastNewlineMs = now;
                 try { r.Client.Socket?.Send("\n"u8); }
                 catch (Exception e) when (e is SocketException or ObjectDisposedException) { }
+            }
+            long blockedSinceMs = Volatile.Read(ref r.TransferBlockedSinceMs);
+            if (r.Transfer != null && blockedSinceMs != 0 && now - blockedSinceMs > timeoutMs)
+            {
+                // No write progress to this replica for repl-timeout during its RDB transfer.
+                Log.Warning($"Disconnecting timedout replica (full sync): {r.Ip}:{r.ListeningPort}");
+                r.Client.Close();
             }
             if (r.State == ReplicaState.Online && now - r.AckTimeMs > timeoutMs)
             {

@@ -58,6 +58,7 @@ public sealed partial class RedisServer : IKeyspaceEvents
         PreconditionChecks.Add(MisconfCheck);
         PreconditionChecks.Add(AofWriteCheck);
         PreconditionChecks.Add(ReplicationWriteCheck);
+        PreconditionChecks.Add(ReplicaReplyGuard.KeyspaceCheck);
         PreconditionChecks.Add(MasterDownCheck);
         PreconditionChecks.Add(LoadingCheck);
         PreconditionChecks.Add(AsyncLoadingCheck);
@@ -126,6 +127,8 @@ public sealed partial class RedisServer : IKeyspaceEvents
             case "maxmemory-clients": ClientMemory.EvictIfNeeded(); break;
             // resizeReplicationBacklog: at once, keeping the most recent history that fits.
             case "repl-backlog-size": Repl.Backlog?.Resize(BacklogSize); break;
+            // applyWatchdogPeriod: armed at once, not at the next cron.
+            case "watchdog-period": _watchdog.Schedule(WatchdogPeriodMs()); break;
         }
     }
 
@@ -337,6 +340,19 @@ public sealed partial class RedisServer : IKeyspaceEvents
 
     /// <summary>Runs one command for a client (lock held). Handles lookup, arity, auth, MULTI queueing and stats.</summary>
     public void Execute(Client client, CommandArgs args)
+    {
+        // A replica's link carries no replies (_addReplyToBufferOrList): see ReplicaReplyGuard.
+        if (!ReplicaReplyGuard.Watches(client))
+        {
+            ExecuteUnguarded(client, args);
+            return;
+        }
+        long outputBefore = client.Reply.Length - client.ReplStreamBytes;
+        ExecuteUnguarded(client, args);
+        ReplicaReplyGuard.AfterCommand(this, client, args, outputBefore);
+    }
+
+    private void ExecuteUnguarded(Client client, CommandArgs args)
     {
         var ctx = client.Context;
         ctx.Args = args;
@@ -888,6 +904,16 @@ public sealed partial class RedisServer : IKeyspaceEvents
     /// <summary>SIGTERM/SIGINT: a shutdown the cron carries out (see SignalShutdown).</summary>
     public SignalShutdown SignalShutdown => _signalShutdown ??= new SignalShutdown(this);
 
+    private SoftwareWatchdog? _watchdogInstance;
+    private SoftwareWatchdog _watchdog => _watchdogInstance ??= new SoftwareWatchdog(Log);
+
+    /// <summary>watchdog-period, at least two cron periods (Redis's applyWatchdogPeriod); 0: off.</summary>
+    private int WatchdogPeriodMs()
+    {
+        int periodMs = int.TryParse(ConfigOr("watchdog-period", "0"), out int v) ? v : 0;
+        return periodMs <= 0 ? 0 : Math.Max(periodMs, 2000 / Math.Max(1, Config.Hz));
+    }
+
     private void Cron()
     {
         if (CronPaused) return;
@@ -930,6 +956,8 @@ public sealed partial class RedisServer : IKeyspaceEvents
                     AofCron();
                 }
                 ReplicationCron();
+                // serverCron re-arms the watchdog; during a blocking load Redis runs no timers.
+                if (!loading) _watchdog.Schedule(WatchdogPeriodMs());
                 if (!loading)
                 {
                     IdleHeapCompaction();

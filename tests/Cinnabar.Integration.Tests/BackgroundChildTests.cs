@@ -9,7 +9,7 @@ namespace Cinnabar.Integration.Tests;
 /// </summary>
 public sealed class BackgroundChildTests
 {
-    private static int? ChildOf(int pid)
+    internal static int? ChildOf(int pid)
     {
         foreach (var dir in Directory.GetDirectories("/proc"))
         {

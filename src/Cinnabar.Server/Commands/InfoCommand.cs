@@ -265,7 +265,7 @@ public sealed class InfoCommand : ICommandFamily
         w.Line("mem_fragmentation_bytes", rss - used);
         w.Line("mem_not_counted_for_evict", 0);
         w.Line("mem_replication_backlog", s.Repl.Backlog?.Capacity ?? 0);
-        w.Line("mem_total_replication_buffers", 0);
+        w.Line("mem_total_replication_buffers", s.Repl.Backlog?.MemoryBytes ?? 0);
         w.Line("mem_clients_slaves", 0);
         w.Line("mem_clients_normal", clientsMem);
         w.Line("mem_cluster_links", 0);
