@@ -142,6 +142,7 @@ public sealed class InfoCommand : ICommandFamily
         w.Line("executable", Executable());
         w.Line("config_file", s.Config.ConfigFile == null ? "" : Path.GetFullPath(s.Config.ConfigFile));
         w.Line("io_threads_active", 0);
+        if (s.ShutdownCoordinator.Initiated) w.Line("shutdown_in_milliseconds", s.ShutdownCoordinator.MillisecondsLeft);
     }
 
     private static void ClientsSection(RedisServer s, InfoWriter w)
