@@ -179,6 +179,39 @@ public sealed class ShutdownReplicaWaitTests
     }
 
     [Fact]
+    public void A_signalled_wait_holds_writes_through_client_unpause_until_abort()
+    {
+        using var master = ServerProcess.StartCinnabar("--repl-diskless-sync-delay", "0");
+        using var replica = ServerProcess.StartCinnabar();
+        using var m = master.Connect();
+        using var r = replica.Connect();
+        try
+        {
+            Prepare(master, replica, m, r, 300);
+            Signal(master, "-TERM");
+            WaitShutdownPending(m);
+            using var w = master.Connect();
+            w.Send("INCR", "k");
+            Assert.Equal("OK", m.Call("CLIENT", "UNPAUSE").ToString());
+            // The INCR stays postponed (counted as blocked, as Redis counts BLOCKED_POSTPONE).
+            Thread.Sleep(200);
+            Assert.Equal("1", Info(m, "clients", "blocked_clients"));
+            Assert.Equal("2", m.Call("GET", "k").ToString());
+            Assert.Equal("OK", m.Call("SHUTDOWN", "ABORT").ToString());
+            Assert.Equal(3, w.Read().Integer);
+            WaitLog(master, "Shutdown manually aborted.");
+            Signal(replica, "-CONT");
+            Tools.WaitUntil(() => r.Call("GET", "k").ToString() == "3", Deadline, "replica got k=3");
+            Assert.False(master.HasExited);
+            Assert.DoesNotContain("bye bye", master.Output);
+        }
+        finally
+        {
+            Signal(replica, "-CONT");
+        }
+    }
+
+    [Fact]
     public void Now_skips_the_wait()
     {
         using var master = ServerProcess.StartCinnabar("--repl-diskless-sync-delay", "0");
