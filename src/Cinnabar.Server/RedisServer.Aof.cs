@@ -846,6 +846,19 @@ public sealed partial class RedisServer : ICommandStreamConsumer
         return true;
     }
 
+    /// <summary>finishShutdown: an initial AOF rewrite still running holds the only copy to come.</summary>
+    private string? AofShutdownCheck(bool force)
+    {
+        if (!_aofWaitRewrite) return null;
+        if (force)
+        {
+            Log.Warning("Writing initial AOF. Exit anyway.");
+            return null;
+        }
+        Log.Warning("Writing initial AOF, can't exit.");
+        return "ERR Errors trying to SHUTDOWN. Check logs.";
+    }
+
     /// <summary>Flush + fsync at shutdown.</summary>
     private void CloseAofOnShutdown()
     {

@@ -16,6 +16,8 @@ public sealed partial class RedisServer
     private long _pauseEndMs;          // Environment.TickCount64 deadline, 0 = not paused
     private bool _pauseWritesOnly;
     private bool _failoverPause;       // writes paused by FAILOVER (PAUSE_DURING_FAILOVER)
+    private bool _shutdownPause;       // writes paused while SHUTDOWN waits for replicas (PAUSE_DURING_SHUTDOWN)
+    private bool PurposePause => _failoverPause || _shutdownPause;
     private TaskCompletionSource _unpaused = NewUnpausedSource();
 
     private static TaskCompletionSource NewUnpausedSource() => new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -29,7 +31,7 @@ public sealed partial class RedisServer
     private bool ClientPauseActive => _pauseEndMs != 0 && Environment.TickCount64 < _pauseEndMs;
 
     /// <summary>True while any pause holds: the dataset must then stay constant (no expiry, no eviction).</summary>
-    public bool IsPaused => _failoverPause || ClientPauseActive;
+    public bool IsPaused => PurposePause || ClientPauseActive;
 
     /// <summary>CLIENT PAUSE: a later pause can only extend the deadline or widen WRITE to ALL (Redis pauseClients).</summary>
     public void PauseClients(long timeoutMs, bool writesOnly)
@@ -61,6 +63,14 @@ public sealed partial class RedisServer
     private void SetFailoverPause(bool on)
     {
         _failoverPause = on;
+        if (!on) PulseUnpaused();
+        UpdateExpireOnAccess();
+    }
+
+    /// <summary>The shutdown's write pause (no deadline): on while SHUTDOWN waits for lagging replicas.</summary>
+    internal void SetShutdownPause(bool on)
+    {
+        _shutdownPause = on;
         if (!on) PulseUnpaused();
         UpdateExpireOnAccess();
     }
@@ -109,11 +119,11 @@ public sealed partial class RedisServer
     internal bool MustPause(Client c, Protocol.CommandArgs args)
     {
         if (Pins.Count > 0 && WritesPinnedKey(c, args)) return true;
-        if (_pauseEndMs == 0 && !_failoverPause) return false;
+        if (_pauseEndMs == 0 && !PurposePause) return false;
         if (_pauseEndMs != 0 && !ClientPauseActive)
         {
             UnpauseClients();
-            if (!_failoverPause) return false;
+            if (!PurposePause) return false;
         }
         // Replicas are never paused; our master's stream is, like any client (Redis processCommand).
         if ((c.Flags & ClientFlags.Replica) != 0) return false;
@@ -208,7 +218,7 @@ public sealed partial class RedisServer
         var signal = _unpaused.Task;
         long left = _pauseEndMs - Environment.TickCount64;
         bool clientPaused = _pauseEndMs != 0 && left > 0;
-        if (!clientPaused && !_failoverPause) return Pins.WaitAsync();
+        if (!clientPaused && !PurposePause) return Pins.WaitAsync();
         if (!clientPaused) return signal;
         return Task.WhenAny(signal, Task.Delay(TimeSpan.FromMilliseconds(left)));
     }

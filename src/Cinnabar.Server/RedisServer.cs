@@ -914,6 +914,11 @@ public sealed partial class RedisServer : IKeyspaceEvents
         return periodMs <= 0 ? 0 : Math.Max(periodMs, 2000 / Math.Max(1, Config.Hz));
     }
 
+    private ShutdownCoordinator? _shutdownCoordinator;
+
+    /// <summary>SHUTDOWN waiting for lagging replicas (shutdown-timeout), ABORT, and the final steps.</summary>
+    public ShutdownCoordinator ShutdownCoordinator => _shutdownCoordinator ??= new ShutdownCoordinator(this);
+
     private void Cron()
     {
         if (CronPaused) return;
@@ -931,6 +936,7 @@ public sealed partial class RedisServer : IKeyspaceEvents
         {
             {
                 _signalShutdown?.CronCheck();
+                _shutdownCoordinator?.CronCheck();
                 CleanUpClosedClients();
                 UpdateCachedTime();
                 Stats.Sample(Environment.TickCount64);
@@ -1036,9 +1042,14 @@ public sealed partial class RedisServer : IKeyspaceEvents
     }
 
     /// <summary>Ends the process after an orderly shutdown; returns an error text if refused.</summary>
-    public string? Shutdown(bool? save, bool now = false, bool force = false)
+    public string? Shutdown(bool? save, bool now = false, bool force = false) =>
+        ShutdownCoordinator.Prepare(save, now, force, null);
+
+    /// <summary>finishShutdown's persistence and exit steps (the coordinator logs and decides when).</summary>
+    internal string? FinishShutdown(bool? save, bool force)
     {
-        Log.Warning("User requested shutdown...");
+        var aofErr = AofShutdownCheck(force);
+        if (aofErr != null) return aofErr;
         var saveErr = SaveOnShutdown(save);
         if (saveErr != null && !force) return saveErr;
         var err = BeforeShutdown?.Invoke(save ?? false);

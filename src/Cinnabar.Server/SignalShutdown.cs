@@ -4,7 +4,7 @@ namespace Cinnabar.Server;
 /// SIGTERM/SIGINT as Redis handles them (sigShutdownHandler, serverCron): the signal only asks
 /// for a shutdown (shutdown_asap); the cron carries it out under the lock, unless paused (DEBUG
 /// PAUSE-CRON). A failed shutdown (the final save failed) leaves the server running, and SHUTDOWN
-/// ABORT cancels a pending one. A second SIGINT while one is pending exits at once ("You
+/// ABORT cancels a pending one (see ShutdownCoordinator, which may also wait for replicas). A second SIGINT while one is pending exits at once ("You
 /// insist"), removing the temp RDB file a shutdown save may be writing.
 /// </summary>
 public sealed class SignalShutdown
@@ -39,7 +39,7 @@ public sealed class SignalShutdown
         if (_server.Rdb.Loading)
             ThreadPool.QueueUserWorkItem(_ =>
             {
-                lock (_server.ExecLock) _server.Shutdown(_save, force: true);
+                lock (_server.ExecLock) _server.Shutdown(_save, now: true, force: true);
             });
     }
 
@@ -49,9 +49,10 @@ public sealed class SignalShutdown
     /// <summary>Cron part (lock held): carry out a pending signalled shutdown.</summary>
     public void CronCheck()
     {
-        if (!Pending || _server.Rdb.Loading) return;
+        if (!Pending || _server.Rdb.Loading || _server.ShutdownCoordinator.Initiated) return;
         string? err = _server.Shutdown(_save);
-        if (err == null) return;
+        // null: exiting; empty: waiting for replicas (the coordinator finishes or cancels it).
+        if (string.IsNullOrEmpty(err)) return;
         Volatile.Write(ref _pending, 0);
         _server.Log.Warning($"{_signal} received but errors trying to shut down the server, check the logs for more information");
     }

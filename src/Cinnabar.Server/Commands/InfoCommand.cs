@@ -142,20 +142,23 @@ public sealed class InfoCommand : ICommandFamily
         w.Line("executable", Executable());
         w.Line("config_file", s.Config.ConfigFile == null ? "" : Path.GetFullPath(s.Config.ConfigFile));
         w.Line("io_threads_active", 0);
+        if (s.ShutdownCoordinator.Initiated) w.Line("shutdown_in_milliseconds", s.ShutdownCoordinator.MillisecondsLeft);
     }
 
     private static void ClientsSection(RedisServer s, InfoWriter w)
     {
         long maxIn = 0, maxOut = 0;
-        int postponed = 0;
+        int postponed = 0, replicas = 0;
         foreach (var c in s.Clients)
         {
+            if ((c.Flags & ClientFlags.Replica) != 0) replicas++;
             // Redis counts a client held by CLIENT PAUSE as blocked (BLOCKED_POSTPONE), with no timeout.
             if (c.WaitingForUnpause) postponed++;
             maxIn = Math.Max(maxIn, c.QueryBufferCapacity);
             maxOut = Math.Max(maxOut, c.PendingOutputBytes);
         }
-        w.Line("connected_clients", s.ClientCount);
+        // Redis: listLength(server.clients) - listLength(server.slaves).
+        w.Line("connected_clients", s.ClientCount - replicas);
         w.Line("cluster_connections", 0);
         w.Line("maxclients", s.Config.MaxClients);
         w.Line("client_recent_max_input_buffer", maxIn);

@@ -84,17 +84,13 @@ public sealed class ServerCommands : ICommandFamily
         }
         if (abort)
         {
-            // Only a signalled shutdown waits (for the cron); a SHUTDOWN command is immediate.
-            if (ctx.Server.SignalShutdown.Abort())
-            {
-                ctx.Server.Log.Warning("Shutdown manually aborted.");
-                ctx.Reply.WriteOk();
-            }
+            if (ctx.Server.ShutdownCoordinator.Abort()) ctx.Reply.WriteOk();
             else ctx.Error(Errors.NoShutdownInProgress);
             return;
         }
-        string? err = ctx.Server.Shutdown(save, now, force);
-        if (err != null) ctx.Error(err.StartsWith("ERR", StringComparison.Ordinal) ? err : "ERR " + err);
+        // Without NOW a master with lagging replicas blocks this client until they caught up.
+        string? err = ctx.Server.ShutdownCoordinator.Prepare(save, now, force, ctx);
+        if (!string.IsNullOrEmpty(err)) ctx.Error(err.StartsWith("ERR", StringComparison.Ordinal) ? err : "ERR " + err);
     }
 
     private static void Monitor(CommandContext ctx)
