@@ -214,9 +214,14 @@ public sealed class InfoCommand : ICommandFamily
         s.UsedMemoryPeak = Math.Max(s.UsedMemoryPeak, used);
         long rss = Rss();
         long startup = Math.Min(s.UsedMemoryStartup, used);
-        long clientsMem = 0;
+        long clientsMem = 0, replicaOutput = 0;
         foreach (var c in s.Clients)
-            if (RedisServer.TypeOf(c) is ClientType.Normal or ClientType.PubSub) clientsMem += c.MemoryUsage();
+        {
+            var type = RedisServer.TypeOf(c);
+            if (type is ClientType.Normal or ClientType.PubSub) clientsMem += c.MemoryUsage();
+            // The stream an online replica has not taken yet waits in its output buffer.
+            else if (type == ClientType.Replica) replicaOutput = Math.Max(replicaOutput, c.PendingOutputBytes);
+        }
         long overhead = startup + clientsMem;
         long dataset = Math.Max(0, used - overhead);
         long sys = TotalSystemMemory();
@@ -268,7 +273,11 @@ public sealed class InfoCommand : ICommandFamily
         w.Line("mem_fragmentation_bytes", rss - used);
         w.Line("mem_not_counted_for_evict", 0);
         w.Line("mem_replication_backlog", s.Repl.Backlog?.Capacity ?? 0);
-        w.Line("mem_total_replication_buffers", s.Repl.Backlog?.MemoryBytes ?? 0);
+        // Redis 7 keeps one buffer from the oldest byte a replica or the backlog still needs to
+        // the end. The backlog's blocks hold its history; a replica lagging further back than
+        // that history holds the rest (its output buffer here), which counts on top.
+        long backlogHistory = s.Repl.Backlog?.HistLen ?? 0;
+        w.Line("mem_total_replication_buffers", (s.Repl.Backlog?.MemoryBytes ?? 0) + Math.Max(0, replicaOutput - backlogHistory));
         w.Line("mem_clients_slaves", 0);
         w.Line("mem_clients_normal", clientsMem);
         w.Line("mem_cluster_links", 0);
