@@ -48,6 +48,36 @@ public sealed class ShutdownReplicaWaitTests
     private static void WaitShutdownPending(RespConnection m) =>
         Tools.WaitUntil(() => long.TryParse(Info(m, "server", "shutdown_in_milliseconds"), out long ms) && ms > 0, Deadline, "shutdown_in_milliseconds > 0");
 
+    [Fact]
+    public void A_stopped_replica_grows_the_replication_buffers_past_the_backlog()
+    {
+        using var master = ServerProcess.StartCinnabar("--repl-diskless-sync-delay", "0");
+        using var replica = ServerProcess.StartCinnabar();
+        using var m = master.Connect();
+        using var r = replica.Connect();
+        try
+        {
+            Prepare(master, replica, m, r, 10);
+            m.Call("CONFIG", "SET", "repl-backlog-size", "1");
+            long before = long.Parse(Info(m, "memory", "mem_total_replication_buffers"));
+            string value = new('v', 1024);
+            // What the stopped replica cannot take queues up beyond the (16 KB) backlog: the
+            // suite's shutdown tests fill the socket this way until the figure passes 2 MB.
+            Tools.WaitUntil(() =>
+            {
+                for (int i = 0; i < 256; i++) m.Call("SET", "junk" + i, value);
+                return long.Parse(Info(m, "memory", "mem_total_replication_buffers")) > before + 2 * 1024 * 1024;
+            }, Deadline, "mem_total_replication_buffers > 2 MB");
+            Signal(replica, "-CONT");
+            WaitCaughtUp(m, replica.Port);
+            Tools.WaitUntil(() => long.Parse(Info(m, "memory", "mem_total_replication_buffers")) < 1024 * 1024, Deadline, "buffers back to the backlog");
+        }
+        finally
+        {
+            Signal(replica, "-CONT");
+        }
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
