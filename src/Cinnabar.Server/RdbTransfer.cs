@@ -48,6 +48,13 @@ internal sealed class RdbTransfer
 
     public List<ReplicaInfo> Members { get; }
     public bool Diskless { get; }
+
+    /// <summary>
+    /// The RDB is produced (Redis's child has exited): what is left is delivering it, which
+    /// killRDBChild (FLUSHALL) no longer touches. A client that read its whole payload (SYNC)
+    /// and sent FLUSHALL before the transfer took the lock to finish keeps its stream.
+    /// </summary>
+    public volatile bool Produced;
     public BackgroundChild Child { get; }
 
     /// <summary>Members still receiving the RDB.</summary>
@@ -118,6 +125,7 @@ internal sealed class RdbTransfer
         RdbFile.Write(new FanOut(this), snaps, _host.ExecLock, options);
         Child.Cancel.Token.ThrowIfCancellationRequested();
         foreach (var m in Members) Send(m, mark);
+        Produced = true;
         int alive = AliveMembers;
         if (alive == 0) throw new OperationCanceledException();
         _host.Log.Warning($"Diskless rdb transfer, done reading from pipe, {alive} replicas still up.");
@@ -133,6 +141,7 @@ internal sealed class RdbTransfer
             using var fs = new FileStream(tmp, FileMode.Create, FileAccess.ReadWrite, FileShare.None, 1 << 16);
             RdbFile.Write(fs, snaps, _host.ExecLock, options);
             Child.Cancel.Token.ThrowIfCancellationRequested();
+            Produced = true;
             lock (_host.ExecLock)
                 foreach (var m in Members) if (!m.TransferDropped) m.State = ReplicaState.SendingRdb;
             var buffer = new byte[1 << 16];

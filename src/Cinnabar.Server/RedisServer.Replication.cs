@@ -453,7 +453,8 @@ public sealed partial class RedisServer : IRdbTransferHost
     /// <summary>killRDBChild for the transfers: FLUSHALL ends them; their replicas sync again (lock held).</summary>
     private void StopTransfers()
     {
-        foreach (var t in _transfers) t.Child.Stop();
+        foreach (var t in _transfers)
+            if (!t.Produced) t.Child.Stop();
     }
 
     /// <summary>Replicas waiting together for repl-diskless-sync-delay (one BGSAVE for all in Redis).</summary>
