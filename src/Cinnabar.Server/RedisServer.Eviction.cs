@@ -42,9 +42,8 @@ public sealed partial class RedisServer
         _freedSinceFullGc += bytes;
         if (_freedSinceFullGc > Math.Max(Config.MaxMemory / 4, 4L * 1024 * 1024))
         {
+            // UsedMemory sees the new full-collection count and drops the evictions' tally.
             GC.Collect(2, GCCollectionMode.Forced, blocking: true);
-            _fullGcCount = GC.CollectionCount(2);
-            _freedSinceFullGc = 0;
         }
     }
 
@@ -106,8 +105,6 @@ public sealed partial class RedisServer
         long after = Environment.TickCount64;
         _confirmGcAt = after;
         _confirmGcCostMs = after - now;
-        _fullGcCount = GC.CollectionCount(2);
-        _freedSinceFullGc = 0;
         return UsedMemory() <= Config.MaxMemory;
     }
 

@@ -45,11 +45,11 @@ public sealed class ShutdownReplicaWaitTests
         Assert.Equal(2, m.Call("INCR", "k").Integer);
     }
 
-    private static void WaitShutdownPending(RespConnection m) =>
-        Tools.WaitUntil(() => long.TryParse(Info(m, "server", "shutdown_in_milliseconds"), out long ms) && ms > 0, Deadline, "shutdown_in_milliseconds > 0");
-
-    [Fact]
-    public void A_stopped_replica_grows_the_replication_buffers_past_the_backlog()
+    /// <summary>
+    /// Runs <paramref name="body"/> with a master and a stopped replica prepared by
+    /// <see cref="Prepare"/>; the replica is always continued afterwards, so it can be stopped.
+    /// </summary>
+    private static void WithStoppedReplica(int timeoutSeconds, Action<ServerProcess, ServerProcess, RespConnection, RespConnection> body)
     {
         using var master = ServerProcess.StartCinnabar("--repl-diskless-sync-delay", "0");
         using var replica = ServerProcess.StartCinnabar();
@@ -57,7 +57,23 @@ public sealed class ShutdownReplicaWaitTests
         using var r = replica.Connect();
         try
         {
-            Prepare(master, replica, m, r, 10);
+            Prepare(master, replica, m, r, timeoutSeconds);
+            body(master, replica, m, r);
+        }
+        finally
+        {
+            Signal(replica, "-CONT");
+        }
+    }
+
+    private static void WaitShutdownPending(RespConnection m) =>
+        Tools.WaitUntil(() => long.TryParse(Info(m, "server", "shutdown_in_milliseconds"), out long ms) && ms > 0, Deadline, "shutdown_in_milliseconds > 0");
+
+    [Fact]
+    public void A_stopped_replica_grows_the_replication_buffers_past_the_backlog()
+    {
+        WithStoppedReplica(10, (master, replica, m, r) =>
+        {
             m.Call("CONFIG", "SET", "repl-backlog-size", "1");
             long before = long.Parse(Info(m, "memory", "mem_total_replication_buffers"));
             string value = new('v', 1024);
@@ -71,11 +87,7 @@ public sealed class ShutdownReplicaWaitTests
             Signal(replica, "-CONT");
             WaitCaughtUp(m, replica.Port);
             Tools.WaitUntil(() => long.Parse(Info(m, "memory", "mem_total_replication_buffers")) < 1024 * 1024, Deadline, "buffers back to the backlog");
-        }
-        finally
-        {
-            Signal(replica, "-CONT");
-        }
+        });
     }
 
     [Theory]
@@ -83,13 +95,8 @@ public sealed class ShutdownReplicaWaitTests
     [InlineData(true)]
     public void Master_waits_for_the_replica_to_catch_up(bool sigterm)
     {
-        using var master = ServerProcess.StartCinnabar("--repl-diskless-sync-delay", "0");
-        using var replica = ServerProcess.StartCinnabar();
-        using var m = master.Connect();
-        using var r = replica.Connect();
-        try
+        WithStoppedReplica(300, (master, replica, m, r) =>
         {
-            Prepare(master, replica, m, r, 300);
             using var sd = master.Connect();
             if (sigterm) Signal(master, "-TERM");
             else sd.Send("SHUTDOWN");
@@ -105,46 +112,28 @@ public sealed class ShutdownReplicaWaitTests
             WaitLog(master, "ready to exit, bye bye");
             Assert.Contains("1 of 1 replicas are in sync when shutting down.", master.Output);
             Assert.DoesNotContain("Lagging replica", master.Output);
-        }
-        finally
-        {
-            Signal(replica, "-CONT");
-        }
+        });
     }
 
     [Fact]
     public void Master_exits_after_the_timeout_and_reports_the_lagging_replica()
     {
-        using var master = ServerProcess.StartCinnabar("--repl-diskless-sync-delay", "0");
-        using var replica = ServerProcess.StartCinnabar();
-        using var m = master.Connect();
-        using var r = replica.Connect();
-        try
+        WithStoppedReplica(1, (master, replica, m, r) =>
         {
-            Prepare(master, replica, m, r, 1);
             Signal(master, "-TERM");
             WaitShutdownPending(m);
             Assert.True(master.WaitForExit(Deadline), "master exited");
             WaitLog(master, "ready to exit, bye bye");
             Assert.Matches(@"Lagging replica 127\.0\.0\.1:\d+ reported offset \d+ behind master, lag=\d+, state=online\.", master.Output);
             Assert.Contains("0 of 1 replicas are in sync when shutting down.", master.Output);
-        }
-        finally
-        {
-            Signal(replica, "-CONT");
-        }
+        });
     }
 
     [Fact]
     public void Abort_answers_the_blocked_callers_and_resumes_writes()
     {
-        using var master = ServerProcess.StartCinnabar("--repl-diskless-sync-delay", "0");
-        using var replica = ServerProcess.StartCinnabar();
-        using var m = master.Connect();
-        using var r = replica.Connect();
-        try
+        WithStoppedReplica(300, (master, replica, m, r) =>
         {
-            Prepare(master, replica, m, r, 300);
             using var sd1 = master.Connect();
             using var sd2 = master.Connect();
             sd1.Send("SHUTDOWN");
@@ -166,23 +155,14 @@ public sealed class ShutdownReplicaWaitTests
             Signal(replica, "-CONT");
             Assert.False(master.HasExited);
             Assert.Equal("PONG", m.Call("PING").ToString());
-        }
-        finally
-        {
-            Signal(replica, "-CONT");
-        }
+        });
     }
 
     [Fact]
     public void A_failed_final_step_answers_the_blocked_callers_and_keeps_running()
     {
-        using var master = ServerProcess.StartCinnabar("--repl-diskless-sync-delay", "0");
-        using var replica = ServerProcess.StartCinnabar();
-        using var m = master.Connect();
-        using var r = replica.Connect();
-        try
+        WithStoppedReplica(300, (master, replica, m, r) =>
         {
-            Prepare(master, replica, m, r, 300);
             using var sd1 = master.Connect();
             using var sd2 = master.Connect();
             sd1.Send("SHUTDOWN");
@@ -201,23 +181,14 @@ public sealed class ShutdownReplicaWaitTests
             Assert.Equal(3, m.Call("INCR", "k").Integer);
             m.Send("SHUTDOWN", "NOSAVE", "FORCE");
             Assert.True(master.WaitForExit(Deadline), "master exited with FORCE");
-        }
-        finally
-        {
-            Signal(replica, "-CONT");
-        }
+        });
     }
 
     [Fact]
     public void A_signalled_wait_holds_writes_through_client_unpause_until_abort()
     {
-        using var master = ServerProcess.StartCinnabar("--repl-diskless-sync-delay", "0");
-        using var replica = ServerProcess.StartCinnabar();
-        using var m = master.Connect();
-        using var r = replica.Connect();
-        try
+        WithStoppedReplica(300, (master, replica, m, r) =>
         {
-            Prepare(master, replica, m, r, 300);
             Signal(master, "-TERM");
             WaitShutdownPending(m);
             using var w = master.Connect();
@@ -234,31 +205,18 @@ public sealed class ShutdownReplicaWaitTests
             Tools.WaitUntil(() => r.Call("GET", "k").ToString() == "3", Deadline, "replica got k=3");
             Assert.False(master.HasExited);
             Assert.DoesNotContain("bye bye", master.Output);
-        }
-        finally
-        {
-            Signal(replica, "-CONT");
-        }
+        });
     }
 
     [Fact]
     public void Now_skips_the_wait()
     {
-        using var master = ServerProcess.StartCinnabar("--repl-diskless-sync-delay", "0");
-        using var replica = ServerProcess.StartCinnabar();
-        using var m = master.Connect();
-        using var r = replica.Connect();
-        try
+        WithStoppedReplica(300, (master, replica, m, r) =>
         {
-            Prepare(master, replica, m, r, 300);
             m.Send("SHUTDOWN", "NOW");
             Assert.True(master.WaitForExit(Deadline), "master exited");
             Assert.Contains("0 of 1 replicas are in sync when shutting down.", master.Output);
             Assert.DoesNotContain("Waiting for replicas before shutting down.", master.Output);
-        }
-        finally
-        {
-            Signal(replica, "-CONT");
-        }
+        });
     }
 }
