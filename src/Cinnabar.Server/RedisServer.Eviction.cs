@@ -47,6 +47,21 @@ public sealed partial class RedisServer
         }
     }
 
+    /// <summary>
+    /// After a synchronous FLUSHDB/FLUSHALL: Redis frees the dropped keys at once, here they are
+    /// old-generation garbage until a full collection, so used_memory would go on counting them.
+    /// A full collection now costs what is left alive; when that is little (the heap, garbage
+    /// included, is under 128 MB) it runs at once, otherwise it is started in the background so a
+    /// flush of one database never stalls a server holding gigabytes in another.
+    /// </summary>
+    public static void ReclaimFlushedMemory()
+    {
+        if (GC.GetTotalMemory(false) < 128L << 20)
+            GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: false);
+        else
+            GC.Collect(2, GCCollectionMode.Forced, blocking: false);
+    }
+
     /// <summary>CONFIG SET maxmemory (Redis's updateMaxmemory): warns when below the current usage, and evicts at once.</summary>
     private void OnMaxMemoryChanged()
     {

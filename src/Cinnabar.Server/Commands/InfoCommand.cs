@@ -44,6 +44,9 @@ public sealed class InfoCommand : ICommandFamily
     /// <summary>Builds the INFO text for the given (lower-case) section names.</summary>
     public static string Build(RedisServer server, IReadOnlySet<string> wanted, bool everything = false)
     {
+        // used_memory is read before the reply is built: the text being assembled (a StringBuilder
+        // of several KB, alive during the young collection) is not part of what Redis reports.
+        long used = wanted.Contains("memory") ? RedisServer.UsedMemoryAfterYoungCollection() : 0;
         var sb = new StringBuilder(4096);
         int sections = 0;
         void Section(string name, Action<InfoWriter> body)
@@ -55,7 +58,7 @@ public sealed class InfoCommand : ICommandFamily
         }
         Section("Server", w => ServerSection(server, w));
         Section("Clients", w => ClientsSection(server, w));
-        Section("Memory", w => MemorySection(server, w));
+        Section("Memory", w => MemorySection(server, w, used));
         Section("Persistence", w => PersistenceSection(server, w));
         Section("Stats", w => StatsSection(server, w));
         Section("Replication", w => ReplicationSection(server, w));
@@ -208,9 +211,8 @@ public sealed class InfoCommand : ICommandFamily
         return d.ToString("F2", CultureInfo.InvariantCulture) + units[u];
     }
 
-    private static void MemorySection(RedisServer s, InfoWriter w)
+    private static void MemorySection(RedisServer s, InfoWriter w, long used)
     {
-        long used = RedisServer.UsedMemoryAfterYoungCollection();
         s.UsedMemoryPeak = Math.Max(s.UsedMemoryPeak, used);
         long rss = Rss();
         long startup = Math.Min(s.UsedMemoryStartup, used);

@@ -174,7 +174,9 @@ public sealed partial class KeyCommands
     private static void FlushDb(CommandContext ctx)
     {
         if (!TryParseFlushFlags(ctx)) return;
-        ctx.Dirty(FlushOne(ctx, ctx.Db));
+        long removed = FlushOne(ctx, ctx.Db);
+        ctx.Dirty(removed);
+        if (removed > 0 && !FlushesLazily(ctx)) RedisServer.ReclaimFlushedMemory();
         // Caches are not per database: every tracking client hears "all keys" (emptyData).
         ctx.Server.Tracking.InvalidateAllOnFlush();
         // Replicated and written to the AOF even when the db was already empty.
@@ -193,11 +195,15 @@ public sealed partial class KeyCommands
         // One more change on top of the removed keys, so FLUSHALL reaches replicas and the AOF
         // even on an empty dataset (forceCommandPropagation).
         ctx.Dirty(removed + 1);
+        if (removed > 0 && !FlushesLazily(ctx)) RedisServer.ReclaimFlushedMemory();
         // flushAllDataAndResetRDB: with save points configured, the empty dataset is saved at
         // once (rdb_changes_since_last_save drops to 0), so an old dump.rdb can't resurrect data.
         if (ctx.Server.SavePoints().Count > 0 && !ctx.Server.Rdb.BgsaveInProgress) ctx.Server.SaveRdbSync();
         ctx.Reply.WriteOk();
     }
+
+    private static bool FlushesLazily(CommandContext ctx) =>
+        ctx.ArgCount == 2 ? ctx.ArgIs(1, "ASYNC") : ctx.Server.Config.LazyfreeLazyUserFlush;
 
     private static long FlushOne(CommandContext ctx, Db db)
     {
@@ -205,8 +211,7 @@ public sealed partial class KeyCommands
         ctx.Server.TouchWatchedKeysOnFlush(db.Index, null);
         db.Clear();
         // FLUSHDB/FLUSHALL ASYNC, or lazyfree-lazy-user-flush without an explicit SYNC.
-        if (ctx.ArgCount == 2 ? ctx.ArgIs(1, "ASYNC") : ctx.Server.Config.LazyfreeLazyUserFlush)
-            ctx.Server.LazyFree.ReleaseDatabase(n);
+        if (FlushesLazily(ctx)) ctx.Server.LazyFree.ReleaseDatabase(n);
         ctx.Server.SignalBlockedKeysOfFlushedDb(db.Index);
         return n;
     }
