@@ -123,6 +123,8 @@ public sealed partial class Client
     private int _batchStart = -1;
     public int QueryBufferCapacity => _in.Length;
     public int PendingOutputBytes => Reply.Length + (_sending ? _sendBuffer.Length : 0);
+    /// <summary>Bytes the output buffers hold on the heap (their capacity, filled or not).</summary>
+    public long OutputBufferCapacity => Reply.Buffer.Length + _sendBuffer.Buffer.Length;
 
     /// <summary>Queued commands while in MULTI.</summary>
     public List<byte[][]>? MultiQueue;
@@ -333,6 +335,7 @@ public sealed partial class Client
             }
             try
             {
+                t_deferredFlushes = _deferredFlushes;
                 lock (OutputLock)
                 {
                     more = ProcessBatch();
@@ -346,14 +349,14 @@ public sealed partial class Client
             }
             finally
             {
+                t_deferredFlushes = null;
                 Monitor.Exit(_server.ExecLock);
             }
             // Like Redis, a client whose socket is full keeps being read and served: the send
             // finishes in the background and further replies wait in the output buffer, which
             // client-output-buffer-limit and maxmemory-clients bound (not the socket).
-            var flush = FlushAsync();
-            if (flush.IsCompletedSuccessfully) flush.GetAwaiter().GetResult();
-            else _ = flush.AsTask();
+            FlushNow(this);
+            FlushDeferred();
         } while (more && _closed == 0 && BlockState == null);
         if (_hopToPool)
         {
@@ -508,6 +511,11 @@ public sealed partial class Client
                         if (sent <= 0) break;
                         data = data[sent..];
                     }
+                    // The socket's cached send operation keeps a reference to the last buffer it
+                    // sent: an outgrown buffer dropped below would stay alive through it until
+                    // the next send. An empty send (no bytes on the wire) lets go of it.
+                    if (_sendBuffer.Buffer.Length > ReplyChunkBytes && _closed == 0)
+                        await _socket.SendAsync(ReadOnlyMemory<byte>.Empty, SocketFlags.None).ConfigureAwait(false);
                 }
                 NetOutputBytes += _sendBuffer.Length;
                 _server.Stats.NetOutputBytes += _sendBuffer.Length;
@@ -521,12 +529,26 @@ public sealed partial class Client
                 lock (OutputLock)
                 {
                     _sendBuffer.Clear();
-                    _sendBuffer.TrimIfIdle(256 * 1024);
+                    // Redis frees the reply list once written and keeps only its reply buffer
+                    // (its size follows the client's peak, 1 to 16 KB): output beyond that is not
+                    // kept once sent. A buffer within 16 KB stays (the cron resizes it to the
+                    // peak): dropping it after every reply would turn each one into garbage that
+                    // outlives a collection and counts in used_memory until a full one.
+                    if (_sendBuffer.Buffer.Length > ReplyChunkBytes) _sendBuffer.Reallocate(_replyBufferSize);
                     _sending = false;
                 }
             }
         }
     }
+
+    // Output written into other clients while a batch runs (pub/sub messages, invalidations,
+    // unblocked clients' replies) is sent once the batch is done, one send per client, as
+    // Redis's beforeSleep writes its clients_pending_write: so the next command finds it sent
+    // (not still held as output memory, which maxmemory counts) and 1000 messages to one client
+    // cost one send, not 1000 hand-offs to the thread pool.
+    [ThreadStatic] private static List<Client>? t_deferredFlushes;
+    private readonly List<Client> _deferredFlushes = new();
+    private int _flushDeferred;
 
     /// <summary>Called under the exec lock after another client wrote into this client's output.</summary>
     public void ScheduleFlush()
@@ -535,7 +557,32 @@ public sealed partial class Client
         if (_server.EnforceOutputLimit(this)) return;
         _server.ClientMemory.Update(this, removeNow: false);
         if (_closed != 0) return;
+        if (t_deferredFlushes is { } deferred)
+        {
+            if (Interlocked.Exchange(ref _flushDeferred, 1) == 0) deferred.Add(this);
+            return;
+        }
         ThreadPool.UnsafeQueueUserWorkItem(static c => _ = c.FlushAsync(), this, preferLocal: false);
+    }
+
+    private void FlushDeferred()
+    {
+        if (_deferredFlushes.Count == 0) return;
+        foreach (var c in _deferredFlushes)
+        {
+            // Cleared first: output written after this point schedules the client again.
+            Volatile.Write(ref c._flushDeferred, 0);
+            FlushNow(c);
+        }
+        _deferredFlushes.Clear();
+    }
+
+    /// <summary>Sends inline as far as the socket takes it; the rest completes in the background.</summary>
+    private static void FlushNow(Client c)
+    {
+        var flush = c.FlushAsync();
+        if (flush.IsCompletedSuccessfully) flush.GetAwaiter().GetResult();
+        else _ = flush.AsTask();
     }
 
     private void CloseSocketSoon()

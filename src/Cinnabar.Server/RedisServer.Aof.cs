@@ -38,6 +38,8 @@ public sealed partial class RedisServer : ICommandStreamConsumer
     private SafeFileHandle? _aofHandle;
     private long _aofOffset;
     private readonly RespWriter _aofBuffer = new(64 * 1024);
+    /// <summary>Bytes waiting in the AOF buffer for the next write (INFO mem_aof_buffer).</summary>
+    public long AofBufferBytes => _aofBuffer.Length;
     private readonly object _aofFileLock = new();
     private Timer? _aofFsyncTimer;
     private bool _aofFsyncNeeded;

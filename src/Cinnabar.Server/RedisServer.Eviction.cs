@@ -62,14 +62,29 @@ public sealed partial class RedisServer
             GC.Collect(2, GCCollectionMode.Forced, blocking: false);
     }
 
-    /// <summary>CONFIG SET maxmemory (Redis's updateMaxmemory): warns when below the current usage, and evicts at once.</summary>
+    private bool _evictionDeferred;
+
+    /// <summary>
+    /// CONFIG SET maxmemory (Redis's updateMaxmemory): warns when below the current usage and
+    /// evicts as soon as the command is done (Redis starts its eviction timer). Inside MULTI/EXEC
+    /// or a script the transaction's keys stay until it ends: eviction runs after it.
+    /// </summary>
     private void OnMaxMemoryChanged()
     {
         if (Config.MaxMemory <= 0) return;
-        long used = UsedMemory();
+        long used = UsedMemoryAfterYoungCollection() - ReplicationMemory.Of(this).NotCountedForEvict;
         if (Config.MaxMemory < used)
             Log.Warning($"WARNING: the new maxmemory value set via CONFIG SET ({Config.MaxMemory}) is smaller than the current memory usage ({used}). This will result in key eviction and/or the inability to accept new write commands depending on the maxmemory-policy.");
-        PerformEvictions();
+        if (InAtomicUnit) _evictionDeferred = true;
+        else PerformEvictions();
+    }
+
+    /// <summary>Called when an EXEC or script ends: the eviction a CONFIG SET maxmemory inside it asked for.</summary>
+    private void RunDeferredEviction()
+    {
+        if (!_evictionDeferred) return;
+        _evictionDeferred = false;
+        if (Config.MaxMemory > 0) PerformEvictions();
     }
 
     /// <summary>Returns false when memory is still above maxmemory (the OOM case).</summary>
@@ -84,6 +99,10 @@ public sealed partial class RedisServer
         // a young-generation collection (cheap, the old generations stay untouched) separates
         // live data from litter before anything is evicted or refused.
         used = UsedMemoryAfterYoungCollection();
+        if (used <= Config.MaxMemory) return true;
+        // What replicas and the AOF buffer hold does not count (Redis's getMaxmemoryState): a
+        // slow replica must not make the dataset shrink.
+        used -= ReplicationMemory.Of(this).NotCountedForEvict;
         if (used <= Config.MaxMemory) return true;
         string policy = Config.MaxMemoryPolicy;
         if (policy == "noeviction") return ConfirmedUnderLimit();
@@ -120,7 +139,7 @@ public sealed partial class RedisServer
         long after = Environment.TickCount64;
         _confirmGcAt = after;
         _confirmGcCostMs = after - now;
-        return UsedMemory() <= Config.MaxMemory;
+        return UsedMemory() - ReplicationMemory.Of(this).NotCountedForEvict <= Config.MaxMemory;
     }
 
     private bool EvictOne(string policy, out long bytes)

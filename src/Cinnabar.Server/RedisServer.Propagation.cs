@@ -102,11 +102,21 @@ public sealed partial class RedisServer : IPropagationSink
         if (_atomicDepth++ == 0) _atomicBatch = new List<(int, byte[][], PropagationTargets)>();
     }
 
+    /// <summary>True inside EXEC or a script: their commands run as one unit.</summary>
+    public bool InAtomicUnit => _atomicDepth > 0;
+
     public void EndAtomicPropagation()
     {
         if (--_atomicDepth > 0) return;
         var batch = _atomicBatch!;
         _atomicBatch = null;
+        EmitAtomicBatch(batch);
+        // Evictions the unit deferred (CONFIG SET maxmemory inside it) follow it in the stream.
+        RunDeferredEviction();
+    }
+
+    private void EmitAtomicBatch(List<(int Db, byte[][] Argv, PropagationTargets Targets)> batch)
+    {
         if (batch.Count == 0 || _consumers.Count == 0) return;
         if (batch.Count == 1)
         {

@@ -116,8 +116,6 @@ public sealed partial class RedisServer : IKeyspaceEvents
                 if (value == "no") DeleteAofHistory();
                 break;
             case "notify-keyspace-events": Notifications.Configure(value); break;
-            // updateMaxmemory starts evicting at once, not at the next command.
-            case "maxmemory" when Config.MaxMemory > 0: PerformEvictions(); ClientMemory.EvictIfNeeded(); break;
             case "loglevel": Log.SetLevel(value); break;
             case "hz": _cron?.Change(1000 / Config.Hz, 1000 / Config.Hz); break;
             case "maxmemory-policy" or "lfu-log-factor" or "lfu-decay-time": ApplyLfuSettings(); break;

@@ -216,15 +216,14 @@ public sealed class InfoCommand : ICommandFamily
         s.UsedMemoryPeak = Math.Max(s.UsedMemoryPeak, used);
         long rss = Rss();
         long startup = Math.Min(s.UsedMemoryStartup, used);
-        long clientsMem = 0, replicaOutput = 0;
+        long clientsMem = 0;
         foreach (var c in s.Clients)
         {
-            var type = RedisServer.TypeOf(c);
-            if (type is ClientType.Normal or ClientType.PubSub) clientsMem += c.MemoryUsage();
-            // The stream an online replica has not taken yet waits in its output buffer.
-            else if (type == ClientType.Replica) replicaOutput = Math.Max(replicaOutput, c.PendingOutputBytes);
+            // Redis's mem_clients_normal: normal, pub/sub and master clients (replicas are below).
+            if (RedisServer.TypeOf(c) is ClientType.Normal or ClientType.PubSub or ClientType.Master) clientsMem += c.MemoryUsage();
         }
-        long overhead = startup + clientsMem;
+        var repl = ReplicationMemory.Of(s);
+        long overhead = startup + repl.Backlog + repl.ClientsSlaves + clientsMem + repl.AofBuffer;
         long dataset = Math.Max(0, used - overhead);
         long sys = TotalSystemMemory();
         var gc = GC.GetGCMemoryInfo();
@@ -273,17 +272,13 @@ public sealed class InfoCommand : ICommandFamily
         w.Line("rss_overhead_bytes", rss - committed);
         w.Line("mem_fragmentation_ratio", Ratio(rss, used));
         w.Line("mem_fragmentation_bytes", rss - used);
-        w.Line("mem_not_counted_for_evict", 0);
-        w.Line("mem_replication_backlog", s.Repl.Backlog?.Capacity ?? 0);
-        // Redis 7 keeps one buffer from the oldest byte a replica or the backlog still needs to
-        // the end. The backlog's blocks hold its history; a replica lagging further back than
-        // that history holds the rest (its output buffer here), which counts on top.
-        long backlogHistory = s.Repl.Backlog?.HistLen ?? 0;
-        w.Line("mem_total_replication_buffers", (s.Repl.Backlog?.MemoryBytes ?? 0) + Math.Max(0, replicaOutput - backlogHistory));
-        w.Line("mem_clients_slaves", 0);
+        w.Line("mem_not_counted_for_evict", repl.NotCountedForEvict);
+        w.Line("mem_replication_backlog", repl.Backlog);
+        w.Line("mem_total_replication_buffers", repl.TotalBuffers);
+        w.Line("mem_clients_slaves", repl.ClientsSlaves);
         w.Line("mem_clients_normal", clientsMem);
         w.Line("mem_cluster_links", 0);
-        w.Line("mem_aof_buffer", 0);
+        w.Line("mem_aof_buffer", repl.AofBuffer);
         w.Line("mem_allocator", "dotnet-gc");
         w.Line("active_defrag_running", 0);
         w.Line("lazyfree_pending_objects", s.LazyFree.PendingObjects);
