@@ -18,15 +18,33 @@ public sealed partial class RedisServer
     public static long UsedMemory()
     {
         long total = GC.GetTotalMemory(false);
+        SyncFullGcCount();
+        // Dropped large buffers (client query/reply buffers, old table arrays) stay on the large
+        // object heap until a full collection reclaims them: they are no longer used memory.
+        return Math.Max(0, total - _freedSinceFullGc - Cinnabar.Protocol.RespWriter.ReleasedLargeBytes);
+    }
+
+    private static void SyncFullGcCount()
+    {
         int gen2 = GC.CollectionCount(2);
         if (gen2 != _fullGcCount)
         {
             _fullGcCount = gen2;
             _freedSinceFullGc = 0;
         }
-        // Dropped large buffers (client query/reply buffers, old table arrays) stay on the large
-        // object heap until a full collection reclaims them: they are no longer used memory.
-        return Math.Max(0, total - _freedSinceFullGc - Cinnabar.Protocol.RespWriter.ReleasedLargeBytes);
+    }
+
+    /// <summary>
+    /// Records that <paramref name="obj"/> (about <paramref name="bytes"/> with what it owns) was
+    /// dropped. An old-generation object stays in the heap's count until a full collection, so
+    /// used_memory leaves it out from now on (Redis frees it at once); a young one goes with the
+    /// next young collection and needs nothing.
+    /// </summary>
+    public static void NoteDropped(object obj, long bytes)
+    {
+        if (GC.GetGeneration(obj) < GC.MaxGeneration) return;
+        SyncFullGcCount();
+        _freedSinceFullGc += bytes;
     }
 
     /// <summary>used_memory without the garbage of the young generations (INFO, maxmemory decisions).</summary>
@@ -36,10 +54,9 @@ public sealed partial class RedisServer
         return UsedMemory();
     }
 
-    /// <summary>Records memory released by eviction; forces a full GC once that is a large share of maxmemory.</summary>
-    private void NoteFreed(long bytes)
+    /// <summary>After evictions: forces a full GC once the dropped old objects are a large share of maxmemory.</summary>
+    private void NoteFreed()
     {
-        _freedSinceFullGc += bytes;
         if (_freedSinceFullGc > Math.Max(Config.MaxMemory / 4, 4L * 1024 * 1024))
         {
             // UsedMemory sees the new full-collection count and drops the evictions' tally.
@@ -113,12 +130,12 @@ public sealed partial class RedisServer
         {
             if (!EvictOne(policy, out long bytes))
             {
-                NoteFreed(freed);
+                NoteFreed();
                 return ConfirmedUnderLimit();
             }
             freed += bytes;
         }
-        NoteFreed(freed);
+        NoteFreed();
         return true;
     }
 
@@ -188,6 +205,7 @@ public sealed partial class RedisServer
         if (bestDb.Delete(bestKey, out var removed))
         {
             bytes = removed!.MemoryUsage(5) + bestKey.Length + 64;
+            NoteDropped(removed, bytes);
             Keyspace.EvictedKeys++;
             KeyEvicted(bestDb, bestKey);
         }

@@ -295,8 +295,16 @@ public sealed class ClientTracking
             else SendKey(target, key);
         }
         _totalItems -= ids.Count;
+        // The entry (its key copy and id set) is freed now for used_memory's sake, as in Redis:
+        // maxmemory eviction would otherwise see the tracking table of the keys it just evicted
+        // still counted, and evict again.
+        RedisServer.NoteDropped(ids, TrackedEntryBytes(key.Length, ids.Count));
         _table.Remove(key);
     }
+
+    // A table entry: the stored key copy, the HashSet<long> of client ids (its buckets and
+    // entries), and the table's own slot.
+    private static long TrackedEntryBytes(int keyLength, int ids) => 24 + keyLength + 80 + 28L * Math.Max(ids, 3) + 32;
 
     private void RememberKeyToBroadcast(Client? modifier, ReadOnlySpan<byte> key)
     {
