@@ -78,8 +78,8 @@ public sealed class RespWriter
         Array.Resize(ref _buffer, (int)newSize);
     }
 
-    // Dropped large buffers (85,000 bytes and more live on the large object heap, which only a
-    // full collection reclaims) are tracked by weak reference: each one counts as released until
+    // Dropped buffers that only a full collection reclaims (85,000 bytes and more live on the large
+    // object heap; smaller ones once they are old) are tracked by weak reference: each counts as released until
     // the collector has actually reclaimed it, whenever that collection runs. A running total
     // snapshotted at some later observation would miss buffers dropped between a collection and
     // that observation, and count them as used memory until the next full collection.
@@ -115,9 +115,22 @@ public sealed class RespWriter
     /// <summary>Records that <paramref name="array"/>, of <paramref name="bytes"/> bytes, is no longer used.</summary>
     public static void NoteReleased(Array array, long bytes)
     {
-        if (bytes < 85_000) return;
-        lock (_released) _released.Add((new WeakReference(array), bytes));
+        // A small young array goes with the next young collection; a large one (large object
+        // heap) or an old one waits for a full collection, counted as released until then.
+        if (bytes < 85_000 && GC.GetGeneration(array) < GC.MaxGeneration) return;
+        lock (_released)
+        {
+            // Bounded: entries whose array was reclaimed are dropped before the list doubles.
+            if (_released.Count >= _releasedPruneAt)
+            {
+                _released.RemoveAll(static e => !e.Buffer.IsAlive);
+                _releasedPruneAt = Math.Max(1024, _released.Count * 2);
+            }
+            _released.Add((new WeakReference(array), bytes));
+        }
     }
+
+    private static int _releasedPruneAt = 1024;
 
     public void WriteRaw(ReadOnlySpan<byte> bytes)
     {

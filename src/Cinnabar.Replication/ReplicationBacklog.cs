@@ -46,6 +46,7 @@ public sealed class ReplicationBacklog
     private readonly List<Block> _blocks = new();
     private int _head;                 // index of the first live block in _blocks
     private readonly List<Pin> _pins = new();
+    private byte[]? _spare;            // the last dropped block's buffer, reused by the next block
 
     public ReplicationBacklog(int capacity, long startOffset)
     {
@@ -69,7 +70,13 @@ public sealed class ReplicationBacklog
             if (tail == null || tail.Used == tail.Buf.Length)
             {
                 int maxBlock = Math.Max(Capacity / 16, MinBlockBytes);
-                tail = new Block(MasterOffset + 1, new byte[Math.Min(Math.Max(data.Length, MinBlockBytes), maxBlock)]);
+                int size = Math.Min(Math.Max(data.Length, MinBlockBytes), maxBlock);
+                // A steady stream drops a head block for each block it adds: the dropped one's
+                // buffer is reused rather than left to the collector (an old buffer would stay
+                // counted in used_memory until a full collection).
+                byte[] buf = _spare is { } spare && spare.Length == size ? spare : new byte[size];
+                if (buf == _spare) _spare = null;
+                tail = new Block(MasterOffset + 1, buf);
                 _blocks.Add(tail);
                 MemoryBytes += tail.Buf.Length + BlockOverheadBytes;
             }
@@ -140,6 +147,7 @@ public sealed class ReplicationBacklog
             if (first.StartOffset + first.Used > pinned) break;   // a pin needs a byte in it
             HistLen -= first.Used;
             MemoryBytes -= first.Buf.Length + BlockOverheadBytes;
+            _spare ??= first.Buf;
             _blocks[_head] = null!;
             _head++;
         }

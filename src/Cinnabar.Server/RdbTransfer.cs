@@ -114,6 +114,8 @@ internal sealed class RdbTransfer
                 _host.OnTransferDone(this, ok);
             }
             Child.Dispose();
+            // The transfer's buffers and snapshot copies go now, as a fork child's memory would.
+            RedisServer.ReclaimDroppedMemory();
         });
     }
 

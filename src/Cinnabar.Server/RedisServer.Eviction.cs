@@ -65,13 +65,14 @@ public sealed partial class RedisServer
     }
 
     /// <summary>
-    /// After a synchronous FLUSHDB/FLUSHALL: Redis frees the dropped keys at once, here they are
-    /// old-generation garbage until a full collection, so used_memory would go on counting them.
-    /// A full collection now costs what is left alive; when that is little (the heap, garbage
-    /// included, is under 128 MB) it runs at once, otherwise it is started in the background so a
-    /// flush of one database never stalls a server holding gigabytes in another.
+    /// After an operation that dropped much at once: a synchronous FLUSHDB/FLUSHALL (Redis frees
+    /// the keys at once) or a full sync's RDB transfer (Redis's fork child takes its buffers with
+    /// it). What it dropped is old-generation garbage until a full collection, which used_memory
+    /// would go on counting. A full collection costs what is left alive; when that is little (the
+    /// heap, garbage included, is under 128 MB) it runs at once, otherwise it is started in the
+    /// background so that a server holding gigabytes never stalls for it.
     /// </summary>
-    public static void ReclaimFlushedMemory()
+    public static void ReclaimDroppedMemory()
     {
         if (GC.GetTotalMemory(false) < 128L << 20)
             GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: false);

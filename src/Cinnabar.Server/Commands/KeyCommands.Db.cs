@@ -176,7 +176,7 @@ public sealed partial class KeyCommands
         if (!TryParseFlushFlags(ctx)) return;
         long removed = FlushOne(ctx, ctx.Db);
         ctx.Dirty(removed);
-        if (removed > 0 && !FlushesLazily(ctx)) RedisServer.ReclaimFlushedMemory();
+        if (removed > 0 && !FlushesLazily(ctx)) RedisServer.ReclaimDroppedMemory();
         // Caches are not per database: every tracking client hears "all keys" (emptyData).
         ctx.Server.Tracking.InvalidateAllOnFlush();
         // Replicated and written to the AOF even when the db was already empty.
@@ -195,7 +195,7 @@ public sealed partial class KeyCommands
         // One more change on top of the removed keys, so FLUSHALL reaches replicas and the AOF
         // even on an empty dataset (forceCommandPropagation).
         ctx.Dirty(removed + 1);
-        if (removed > 0 && !FlushesLazily(ctx)) RedisServer.ReclaimFlushedMemory();
+        if (removed > 0 && !FlushesLazily(ctx)) RedisServer.ReclaimDroppedMemory();
         // flushAllDataAndResetRDB: with save points configured, the empty dataset is saved at
         // once (rdb_changes_since_last_save drops to 0), so an old dump.rdb can't resurrect data.
         if (ctx.Server.SavePoints().Count > 0 && !ctx.Server.Rdb.BgsaveInProgress) ctx.Server.SaveRdbSync();
