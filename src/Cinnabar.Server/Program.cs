@@ -114,6 +114,9 @@ namespace Cinnabar.Server
             {
                 server.Rdb.Loading = false;
             }
+            // Startup and loading leave garbage behind (configuration, decoding buffers): it goes
+            // before serving, so that used_memory starts from what is live.
+            RedisServer.ReclaimDroppedMemory();
             log.Notice("Ready to accept connections");
             return WaitUntilStopped(server, saveOnSignal: null);
         }

@@ -72,9 +72,12 @@ public sealed partial class RedisServer
     /// heap, garbage included, is under 128 MB) it runs at once, otherwise it is started in the
     /// background so that a server holding gigabytes never stalls for it.
     /// </summary>
+    /// <summary>Below this heap size a blocking full collection takes a few milliseconds at most.</summary>
+    private const long SmallHeapBytes = 128L << 20;
+
     public static void ReclaimDroppedMemory()
     {
-        if (GC.GetTotalMemory(false) < 128L << 20)
+        if (GC.GetTotalMemory(false) < SmallHeapBytes)
             GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: false);
         else
             GC.Collect(2, GCCollectionMode.Forced, blocking: false);
@@ -124,6 +127,15 @@ public sealed partial class RedisServer
         if (used <= Config.MaxMemory) return true;
         string policy = Config.MaxMemoryPolicy;
         if (policy == "noeviction") return ConfirmedUnderLimit();
+        // Keys are not evicted for garbage: the old generation may hold objects dropped since
+        // the last full collection. While the heap is small a full collection is cheap (bounded
+        // in rate and share of time, see MeasureAfterFullCollection) and first measures what is
+        // really in use; a large heap relies on the accounting of dropped objects.
+        if (GC.GetTotalMemory(false) < SmallHeapBytes && MeasureAfterFullCollection() is long measured)
+        {
+            if (measured <= Config.MaxMemory) return true;
+            used = measured;
+        }
         long toFree = used - Config.MaxMemory;
         long freed = 0;
         int guard = 0;
@@ -149,15 +161,18 @@ public sealed partial class RedisServer
     /// what is really in use. It runs at most once per 100 ms and never takes more than a tenth of
     /// the time, so a server refusing writes under memory pressure does not spend itself on GC.
     /// </summary>
-    private bool ConfirmedUnderLimit()
+    private bool ConfirmedUnderLimit() => MeasureAfterFullCollection() is long m && m <= Config.MaxMemory;
+
+    /// <summary>Memory in use as maxmemory counts it, after a full collection; null when one ran too recently.</summary>
+    private long? MeasureAfterFullCollection()
     {
         long now = Environment.TickCount64;
-        if (now - _confirmGcAt < Math.Max(100, 10 * _confirmGcCostMs)) return false;
+        if (now - _confirmGcAt < Math.Max(100, 10 * _confirmGcCostMs)) return null;
         GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: false);
         long after = Environment.TickCount64;
         _confirmGcAt = after;
         _confirmGcCostMs = after - now;
-        return UsedMemory() - ReplicationMemory.Of(this).NotCountedForEvict <= Config.MaxMemory;
+        return UsedMemory() - ReplicationMemory.Of(this).NotCountedForEvict;
     }
 
     private bool EvictOne(string policy, out long bytes)
