@@ -268,14 +268,20 @@ public sealed partial class Client
             return false;
         }
         newSize = Math.Min(Math.Max(newSize, live + 1), Math.Max(limit, live + 1));
-        newSize = Math.Min(newSize, Array.MaxLength);
-        var bigger = new byte[newSize];
+        MoveInputTo(newSize);
+        return true;
+    }
+
+    /// <summary>Moves the unprocessed input to the start of a new query buffer of (at most) <paramref name="size"/> bytes.</summary>
+    private void MoveInputTo(long size)
+    {
+        int live = _inEnd - _inStart;
+        var bigger = new byte[Math.Min(size, Array.MaxLength)];
         Buffer.BlockCopy(_in, _inStart, bigger, 0, live);
         RespWriter.NoteReleased(_in);
         _in = bigger;
         _inEnd = live;
         _inStart = 0;
-        return true;
     }
 
     private async ValueTask ProcessInputAsync()
@@ -339,6 +345,7 @@ public sealed partial class Client
                 }
                 _server.AfterBatch();
                 NoteReplyPeak();
+                if (_inStart < _inEnd) ReserveForBigArgument();
                 if (Reply.Length > 0) _server.EnforceOutputLimit(this);
                 // After the output limits, which take precedence (Redis: client eviction runs
                 // in beforeNextClient, after the command's reply was checked).
