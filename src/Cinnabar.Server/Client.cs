@@ -180,6 +180,11 @@ public sealed partial class Client
                     }
                     continue;
                 }
+                if (_inputWaits != null)
+                {
+                    await WaitForOthersInputAsync().ConfigureAwait(false);
+                    continue;
+                }
                 if (_inputPending)
                 {
                     _receiveInFlight = _pendingReceive != null;
@@ -350,6 +355,7 @@ public sealed partial class Client
                 // After the output limits, which take precedence (Redis: client eviction runs
                 // in beforeNextClient, after the command's reply was checked).
                 _server.ClientMemory.Update(this);
+                NoteInputProcessed();
             }
             finally
             {
@@ -411,6 +417,12 @@ public sealed partial class Client
             if (_server.MustPause(this, _args))
             {
                 _pausedWaiting = true;
+                _inputPending = true;
+                return false;
+            }
+            if (MustWaitForOthersInput(_args))
+            {
+                // Client.InputOrder.cs: the run loop waits, then this command runs.
                 _inputPending = true;
                 return false;
             }
