@@ -45,6 +45,9 @@ public sealed class RequestParser
     /// arguments): Redis has moved those out of its query buffer into argv, so CLIENT LIST qbuf leaves them out.</summary>
     public int ParsedPrefix => _pos;
 
+    /// <summary>Length of the argument whose bytes are awaited (its "$len" line was read), -1 otherwise.</summary>
+    public long PendingBulkLength => _remaining > 0 ? _bulkLen : -1;
+
     public void Reset()
     {
         _pos = 0;

@@ -91,6 +91,25 @@ public sealed partial class Client
         }
     }
 
+    private const int BigArgBytes = 32 * 1024;       // PROTO_MBULK_BIG_ARG
+
+    /// <summary>
+    /// Once the "$len" line of an argument of 32 KiB or more has been read, makes the query buffer
+    /// hold the whole argument right away, as Redis's readQueryFromClient does
+    /// (sdsMakeRoomForNonGreedy for bulklen+2 before reading it): the client's memory (CLIENT LIST
+    /// tot-mem, maxmemory-clients) counts the argument from then on, not only as its bytes arrive,
+    /// which depends on how the kernel happens to deliver them. Called after a batch, lock held.
+    /// </summary>
+    private void ReserveForBigArgument()
+    {
+        if (_receiveInFlight || _pendingReceive != null || _parser.IsMasterLink) return; // a receive owns the buffer
+        if (_parser.PendingBulkLength < BigArgBytes) return;
+        long needed = _parser.BytesNeeded;
+        if (needed <= _in.Length - _inStart) return;
+        long live = _inEnd - _inStart;
+        MoveInputTo(Math.Min(needed, Math.Max(_server.Config.ClientQueryBufferLimit, live + 1)));
+    }
+
     private void NoteQueryPeak(int received)
     {
         int before = _inEnd - _inStart;

@@ -182,6 +182,11 @@ public sealed partial class Client
                     }
                     continue;
                 }
+                if (_inputWaits != null)
+                {
+                    await WaitForOthersInputAsync().ConfigureAwait(false);
+                    continue;
+                }
                 if (_inputPending)
                 {
                     _receiveInFlight = _pendingReceive != null;
@@ -270,14 +275,20 @@ public sealed partial class Client
             return false;
         }
         newSize = Math.Min(Math.Max(newSize, live + 1), Math.Max(limit, live + 1));
-        newSize = Math.Min(newSize, Array.MaxLength);
-        var bigger = new byte[newSize];
+        MoveInputTo(newSize);
+        return true;
+    }
+
+    /// <summary>Moves the unprocessed input to the start of a new query buffer of (at most) <paramref name="size"/> bytes.</summary>
+    private void MoveInputTo(long size)
+    {
+        int live = _inEnd - _inStart;
+        var bigger = new byte[Math.Min(size, Array.MaxLength)];
         Buffer.BlockCopy(_in, _inStart, bigger, 0, live);
         RespWriter.NoteReleased(_in);
         _in = bigger;
         _inEnd = live;
         _inStart = 0;
-        return true;
     }
 
     private async ValueTask ProcessInputAsync()
@@ -342,10 +353,12 @@ public sealed partial class Client
                 }
                 _server.AfterBatch();
                 NoteReplyPeak();
+                if (_inStart < _inEnd) ReserveForBigArgument();
                 if (Reply.Length > 0) _server.EnforceOutputLimit(this);
                 // After the output limits, which take precedence (Redis: client eviction runs
                 // in beforeNextClient, after the command's reply was checked).
                 _server.ClientMemory.Update(this);
+                NoteInputProcessed();
             }
             finally
             {
@@ -407,6 +420,12 @@ public sealed partial class Client
             if (_server.MustPause(this, _args))
             {
                 _pausedWaiting = true;
+                _inputPending = true;
+                return false;
+            }
+            if (MustWaitForOthersInput(_args))
+            {
+                // Client.InputOrder.cs: the run loop waits, then this command runs.
                 _inputPending = true;
                 return false;
             }

@@ -311,7 +311,10 @@ public sealed partial class RedisServer
                 c.SoftLimitSinceMs = now;
                 soft = false;
             }
-            else soft = now - c.SoftLimitSinceMs > limit.SoftSeconds * 1000;
+            // In whole seconds, as Redis's checkClientOutputBufferLimits (server.unixtime): the
+            // client goes only once more than soft-seconds have fully passed, never a few
+            // milliseconds early by the coarse tick (unit/obuf-limits measured 2999 ms of 3000).
+            else soft = now / 1000 - c.SoftLimitSinceMs / 1000 > limit.SoftSeconds;
         }
         else if (!soft) c.SoftLimitSinceMs = 0;
         if (!hard && !soft) return false;

@@ -205,6 +205,32 @@ public sealed class ClientMemoryTests
     }
 
     [Fact]
+    public void Big_argument_counts_in_tot_mem_and_for_eviction_once_its_length_line_is_read()
+    {
+        using var server = ServerProcess.StartCinnabar();
+        using var admin = server.Connect();
+        admin.Call("CLIENT", "SETNAME", "control");
+        admin.Call("CLIENT", "NO-EVICT", "on");
+        using var partial = server.Connect();
+        partial.Call("CLIENT", "SETNAME", "partial");
+        // Only the first 1000 bytes of a 200000-byte argument are sent: like Redis, the query
+        // buffer is made room for the whole argument at once, however its bytes arrive.
+        partial.SendRaw("*1\r\n$200000\r\n" + new string('v', 1000));
+        WaitFor(() => Field(ClientLine(admin, "partial"), "qbuf") == 1000, TimeSpan.FromSeconds(10), "the first bytes to be read");
+        var line = ClientLine(admin, "partial");
+        Assert.True(Field(line, "tot-mem") >= 200_000, line);
+        Assert.True(Field(line, "qbuf-free") >= 199_000, line);
+
+        // So a client announcing an argument over maxmemory-clients is evicted before sending it.
+        admin.Call("CONFIG", "SET", "maxmemory-clients", "1mb");
+        using var grower = server.Connect();
+        grower.Call("CLIENT", "SETNAME", "grower");
+        grower.SendRaw("*1\r\n$2000000\r\n" + new string('g', 1000));
+        WaitFor(() => !admin.Call("CLIENT", "LIST").ToString().Contains("name=grower "), TimeSpan.FromSeconds(10), "the announcing client's eviction");
+        Assert.Contains("name=partial ", admin.Call("CLIENT", "LIST").ToString());
+    }
+
+    [Fact]
     public void Subscriber_pending_output_is_reported_in_omem_and_tot_mem()
     {
         using var server = ServerProcess.StartCinnabar();

@@ -30,6 +30,21 @@ public sealed class RequestParserTests
     }
 
     [Fact]
+    public void Pending_bulk_length_is_known_once_its_length_line_is_read()
+    {
+        var parser = new RequestParser();
+        Assert.Equal(ParseResult.Incomplete, ParseOnce("*2\r\n$3\r\nSET\r\n$1000", parser).Result);
+        Assert.Equal(-1, parser.PendingBulkLength);
+        parser.Reset();
+        Assert.Equal(ParseResult.Incomplete, ParseOnce("*2\r\n$3\r\nSET\r\n$1000\r\nabc", parser).Result);
+        Assert.Equal(1000, parser.PendingBulkLength);
+        Assert.Equal(13 + 7 + 1000 + 2, parser.BytesNeeded);
+        parser.Reset();
+        Assert.Equal(ParseResult.Command, ParseOnce("*1\r\n$4\r\nPING\r\n", parser).Result);
+        Assert.Equal(-1, parser.PendingBulkLength);
+    }
+
+    [Fact]
     public void Parses_inline_commands_with_quotes()
     {
         var (r, args, _, _) = ParseOnce("SET k \"a\\x41b\" 'c d'\r\n");
