@@ -114,8 +114,10 @@ internal sealed class RdbTransfer
                 _host.OnTransferDone(this, ok);
             }
             Child.Dispose();
-            // The transfer's buffers and snapshot copies go now, as a fork child's memory would.
-            RedisServer.ReclaimDroppedMemory();
+            // The transfer's buffers and snapshot copies go now, as a fork child's memory would
+            // (from another thread: this one's frames still hold some of them).
+            snaps.Clear();
+            ThreadPool.UnsafeQueueUserWorkItem(static _ => RedisServer.ReclaimDroppedMemory(), null);
         });
     }
 
