@@ -90,6 +90,33 @@ public sealed class ShutdownReplicaWaitTests
         });
     }
 
+    [Fact]
+    public void What_a_stopped_replica_holds_is_replica_memory_and_evicts_no_key()
+    {
+        WithStoppedReplica(10, (master, replica, m, r) =>
+        {
+            m.Call("CONFIG", "SET", "repl-backlog-size", "1");
+            m.Call("CONFIG", "SET", "client-output-buffer-limit", "replica 100000000 100000000 300");
+            string big = new('k', 10_000);
+            for (int i = 0; i < 100; i++) m.Call("SET", "keep" + i, big);
+            long used = long.Parse(Info(m, "memory", "used_memory"));
+            long notCounted = long.Parse(Info(m, "memory", "mem_not_counted_for_evict"));
+            m.Call("CONFIG", "SET", "maxmemory-policy", "allkeys-random");
+            m.Call("CONFIG", "SET", "maxmemory", (used - notCounted + 1024 * 1024).ToString());
+            string value = new('v', 1024);
+            // Writes that add no data: what grows is the stream the replica cannot take.
+            Tools.WaitUntil(() =>
+            {
+                for (int i = 0; i < 256; i++) m.Call("SETRANGE", "keep0", "0", value);
+                return long.Parse(Info(m, "memory", "mem_clients_slaves")) > 3 * 1024 * 1024;
+            }, Deadline, "mem_clients_slaves > 3 MB");
+            Assert.Equal("0", Info(m, "stats", "evicted_keys"));
+            Assert.Equal(101, m.Call("DBSIZE").Integer);
+            Assert.True(long.Parse(Info(m, "memory", "mem_not_counted_for_evict")) >= long.Parse(Info(m, "memory", "mem_clients_slaves")));
+            m.Call("CONFIG", "SET", "maxmemory", "0");
+        });
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
