@@ -31,7 +31,7 @@ public sealed partial class RedisServer : IKeyspaceEvents
     private readonly ByteTable<List<Client>>[] _watched;
     private int _watchedCount;
     private long _nextClientId;
-    private Timer? _cron;
+    private CronThread? _cron;
     private readonly Stopwatch _uptime = Stopwatch.StartNew();
     private readonly CancellationTokenSource _shutdown = new();
 
@@ -117,7 +117,7 @@ public sealed partial class RedisServer : IKeyspaceEvents
                 break;
             case "notify-keyspace-events": Notifications.Configure(value); break;
             case "loglevel": Log.SetLevel(value); break;
-            case "hz": _cron?.Change(1000 / Config.Hz, 1000 / Config.Hz); break;
+            case "hz": _cron?.Change(1000 / Config.Hz); break;
             case "maxmemory-policy" or "lfu-log-factor" or "lfu-decay-time": ApplyLfuSettings(); break;
             case "appendonly": SetAppendOnly(value == "yes"); break;
             case "client-output-buffer-limit": OnOutputLimitConfigChanged(); break;
@@ -143,7 +143,7 @@ public sealed partial class RedisServer : IKeyspaceEvents
     {
         if (Config.Port != 0) ListenTcp();
         if (Config.UnixSocket.Length > 0) ListenUnix();
-        _cron = new Timer(_ => Cron(), null, 1000 / Config.Hz, 1000 / Config.Hz);
+        _cron = new CronThread(Cron, 1000 / Config.Hz);
     }
 
     public IReadOnlyList<EndPoint> LocalEndPoints => _listeners.Select(l => l.LocalEndPoint!).ToList();
@@ -921,8 +921,8 @@ public sealed partial class RedisServer : IKeyspaceEvents
     {
         if (CronPaused) return;
         if (Interlocked.Exchange(ref _cronRunning, 1) != 0) return;
-        // Like Redis, no cron while a script is busy; and the timer's pool thread must not wait
-        // out the script (pool threads blocked on the lock delay the -BUSY answers).
+        // Like Redis, no cron while a script is busy: the cron thread does not wait out the
+        // script (it would only take the lock late, after the clients queued behind it).
         bool locked = false;
         while (!(locked = Monitor.TryEnter(ExecLock, 50)) && !ScriptBusy) { }
         if (!locked)
