@@ -15,25 +15,25 @@ cleanup() { kill "${pids[@]}" 2>/dev/null; wait "${pids[@]}" 2>/dev/null; rm -rf
 trap cleanup EXIT
 hz=$(getconf CLK_TCK)
 
-start() { # start KIND PORT [args...]: echoes the server's pid
-  local kind="$1" port="$2"; shift 2
+declare -A pid
+start() { # start NAME KIND PORT [args...]: pid[NAME] is the server's pid
+  local name="$1" kind="$2" port="$3"; shift 3
   mkdir -p "$dir/$port"
   local bin=redis-server
   [ "$kind" = cinnabar ] && bin="$root/bin/cinnabar-server"
   (cd "$dir/$port" && exec "$bin" --port "$port" --bind 127.0.0.1 --save "" --appendonly no --dir "$dir/$port" "$@" >"$dir/$port/log" 2>&1) &
   pids+=($!)
   for _ in $(seq 300); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
-  redis-cli -p "$port" info server | tr -d '\r' | sed -n 's/^process_id://p'
+  pid[$name]=$(redis-cli -p "$port" info server | tr -d '\r' | sed -n 's/^process_id://p')
 }
 
 rss_kb() { sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\).*/\1/p' "/proc/$1/status"; }
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
-declare -A pid
-pid[cinnabar]=$(start cinnabar 7601)
-pid[redis]=$(start redis 7602)
-pid[cinnabar-cluster]=$(start cinnabar 7603 --cluster-enabled yes)
-pid[redis-cluster]=$(start redis 7604 --cluster-enabled yes)
+start cinnabar cinnabar 7601
+start redis redis 7602
+start cinnabar-cluster cinnabar 7603 --cluster-enabled yes
+start redis-cluster redis 7604 --cluster-enabled yes
 sleep "$settle"
 declare -A t0
 for k in "${!pid[@]}"; do t0[$k]=$(ticks "${pid[$k]}"); done
