@@ -553,7 +553,8 @@ public sealed partial class Client
                     // kept once sent. A buffer within 16 KB stays (the cron resizes it to the
                     // peak): dropping it after every reply would turn each one into garbage that
                     // outlives a collection and counts in used_memory until a full one.
-                    if (_sendBuffer.Buffer.Length > ReplyChunkBytes) _sendBuffer.Reallocate(_replyBufferSize);
+                    // (Not once closed: Close already counted the buffer as released.)
+                    if (_sendBuffer.Buffer.Length > ReplyChunkBytes && _closed == 0) _sendBuffer.Reallocate(_replyBufferSize);
                     _sending = false;
                 }
             }
