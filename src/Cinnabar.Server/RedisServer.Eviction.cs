@@ -19,8 +19,8 @@ public sealed partial class RedisServer
     {
         long total = GC.GetTotalMemory(false);
         SyncFullGcCount();
-        // Dropped large buffers (client query/reply buffers, old table arrays) stay on the large
-        // object heap until a full collection reclaims them: they are no longer used memory.
+        // Dropped buffers that only a full collection reclaims (large ones, and old ones: client
+        // query/reply buffers, old table arrays) are no longer used memory.
         return Math.Max(0, total - _freedSinceFullGc - Cinnabar.Protocol.RespWriter.ReleasedLargeBytes);
     }
 
@@ -64,6 +64,9 @@ public sealed partial class RedisServer
         }
     }
 
+    /// <summary>Below this heap size a blocking full collection takes a few milliseconds at most.</summary>
+    private const long SmallHeapBytes = 128L << 20;
+
     /// <summary>
     /// After an operation that dropped much at once: a synchronous FLUSHDB/FLUSHALL (Redis frees
     /// the keys at once) or a full sync's RDB transfer (Redis's fork child takes its buffers with
@@ -72,9 +75,6 @@ public sealed partial class RedisServer
     /// heap, garbage included, is under 128 MB) it runs at once, otherwise it is started in the
     /// background so that a server holding gigabytes never stalls for it.
     /// </summary>
-    /// <summary>Below this heap size a blocking full collection takes a few milliseconds at most.</summary>
-    private const long SmallHeapBytes = 128L << 20;
-
     public static void ReclaimDroppedMemory()
     {
         if (GC.GetTotalMemory(false) < SmallHeapBytes)
