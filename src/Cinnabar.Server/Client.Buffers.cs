@@ -106,8 +106,10 @@ public sealed partial class Client
         if (_parser.PendingBulkLength < BigArgBytes) return;
         long needed = _parser.BytesNeeded;
         if (needed <= _in.Length - _inStart) return;
-        long live = _inEnd - _inStart;
-        MoveInputTo(Math.Min(needed, Math.Max(_server.Config.ClientQueryBufferLimit, live + 1)));
+        // An argument past client-query-buffer-limit gets no room: the client is closed when its
+        // buffer reaches the limit, as before (EnsureInputSpace).
+        if (needed > _server.Config.ClientQueryBufferLimit) return;
+        MoveInputTo(needed);
     }
 
     private void NoteQueryPeak(int received)
