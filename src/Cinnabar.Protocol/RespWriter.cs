@@ -85,9 +85,9 @@ public sealed class RespWriter
     // that observation, and count them as used memory until the next full collection.
     private static readonly List<(WeakReference Buffer, long Bytes)> _released = new();
 
-    /// <summary>Bytes of dropped large buffers the garbage collector has not reclaimed yet; the
+    /// <summary>Bytes of dropped buffers the garbage collector has not reclaimed yet; the
     /// server's memory accounting (used_memory) subtracts them.</summary>
-    public static long ReleasedLargeBytes
+    public static long ReleasedBytes
     {
         get
         {

@@ -21,7 +21,7 @@ public sealed partial class RedisServer
         SyncFullGcCount();
         // Dropped buffers that only a full collection reclaims (large ones, and old ones: client
         // query/reply buffers, old table arrays) are no longer used memory.
-        return Math.Max(0, total - _freedSinceFullGc - Cinnabar.Protocol.RespWriter.ReleasedLargeBytes);
+        return Math.Max(0, total - _freedSinceFullGc - Cinnabar.Protocol.RespWriter.ReleasedBytes);
     }
 
     private static void SyncFullGcCount()
